@@ -1,0 +1,147 @@
+"""``grondslag``: the command that runs the ledger and projector, and manages keys.
+
+With no ``DATABASE_URL`` / ``NATS_URL`` in the environment it starts the embedded
+PostgreSQL and NATS under ``GRONDSLAG_DATA_DIR`` (see ``grondslag.embedded``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+
+from ledger.settings import Settings
+
+from .embedded import embedded_servers
+
+
+@contextlib.contextmanager
+def servers(settings: Settings, *, need_nats: bool = True) -> Iterator[Settings]:
+    """The settings with server URLs, starting embedded servers for the ones not given."""
+    want_pg = settings.database_url is None
+    want_nats = need_nats and settings.nats_url is None
+    if not (want_pg or want_nats):
+        yield settings
+        return
+    with embedded_servers(settings.data_dir, postgres=want_pg, nats=want_nats) as urls:
+        yield replace(
+            settings,
+            database_url=settings.database_url or urls.database_url,
+            nats_url=settings.nats_url or urls.nats_url,
+        )
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from ledger.api.app import create_app
+    from projector.runner import Projector
+
+    settings = Settings.from_env()
+    if settings.public_url == Settings().public_url:
+        settings = replace(settings, public_url=f"http://{args.host}:{args.port}")
+    with servers(settings) as settings:
+        lifespans = []
+        if not args.no_projector:
+
+            @contextlib.asynccontextmanager
+            async def run_projector(_: object) -> AsyncIterator[None]:
+                projector = Projector(settings)
+                await projector.start()
+                try:
+                    yield
+                finally:
+                    await projector.stop()
+
+            lifespans.append(run_projector)
+        app = create_app(settings, lifespans=lifespans)
+        log = logging.getLogger("grondslag")
+        log.info("database %s, nats %s", _redact(settings.database_url), settings.nats_url)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                    proxy_headers=True, server_header=False)
+    return 0
+
+
+def project(_: argparse.Namespace) -> int:
+    from projector.runner import Projector
+
+    async def run(settings: Settings) -> None:
+        projector = Projector(settings)
+        await projector.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await projector.stop()
+
+    with servers(Settings.from_env()) as settings, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
+    return 0
+
+
+def keys_create(args: argparse.Namespace) -> int:
+    import asyncpg
+    from ledger.keys import TENANT_PATTERN, create_key
+    from ledger.schema import ensure_schema
+
+    if not re.match(TENANT_PATTERN, args.tenant):
+        print(f"grondslag: tenant must match {TENANT_PATTERN}", file=sys.stderr)
+        return 2
+
+    async def run(database_url: str) -> str:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            await ensure_schema(pool)
+            return await create_key(pool, args.tenant, args.role)
+        finally:
+            await pool.close()
+
+    with servers(Settings.from_env(), need_nats=False) as settings:
+        assert settings.database_url
+        print(asyncio.run(run(settings.database_url)))
+    return 0
+
+
+def _redact(url: str | None) -> str:
+    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url or "")
+
+
+def parser() -> argparse.ArgumentParser:
+    from ledger.keys import ROLES
+
+    main = argparse.ArgumentParser(prog="grondslag", description=__doc__.splitlines()[0])
+    commands = main.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="run the API and the projector")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--no-projector", action="store_true",
+                     help="API only (run `grondslag project` elsewhere)")
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(func=serve)
+
+    commands.add_parser("project", help="run the projector alone").set_defaults(func=project)
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create a key; prints it alone on stdout")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--role", action="append", required=True, choices=ROLES)
+    create.set_defaults(func=keys_create)
+
+    bench = commands.add_parser("bench", help="measure throughput against raw baselines")
+    bench.add_argument("--quick", action="store_true", help="fewer operations (CI smoke run)")
+    bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

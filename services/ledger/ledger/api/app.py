@@ -1,0 +1,106 @@
+"""The litestar application: wiring of controllers, errors, auth, idempotency and pools."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+import asyncpg
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+
+from ..application import Ledger
+from ..keys import ROLES, KeyCache, create_key
+from ..persistence.postgres import PostgresKeyStore, eventsourcing_env
+from ..schema import ensure_schema
+from ..settings import Settings
+from .auth import PUBLIC_PATHS, BearerKeyMiddleware
+from .checks import CheckController
+from .consents import ConsentController
+from .health import live, ready
+from .idempotency import IdempotencyMiddleware
+from .problems import EXCEPTION_HANDLERS, ProblemError
+from .purposes import PurposeController
+from .subjects import SubjectController
+
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+def build_ledger(settings: Settings) -> Ledger:
+    """The event-sourced application on PostgreSQL (creates its tables if missing)."""
+    assert settings.database_url, "the CLI starts the embedded database before this"
+    ledger = Ledger(env=eventsourcing_env(settings.database_url, settings.write_pool_size))
+    ledger.keys = PostgresKeyStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    return ledger
+
+
+async def require_json(request: Request) -> None:
+    """415 for writes whose body is not JSON (before the body is even read)."""
+    if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/v1/"):
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in JSON_TYPES and not media.endswith("+json"):
+            raise ProblemError(415, "Unsupported media type",
+                               f"send the body as application/json, not {media or 'nothing'}",
+                               field="Content-Type")
+
+
+def create_app(settings: Settings, ledger: Ledger | None = None,
+               lifespans: Sequence[Any] = ()) -> Litestar:
+    """The API. ``ledger`` may be passed in (tests, serve); otherwise it is built at start."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = (
+            settings.write_pool_size + 4
+        )
+        owned = ledger is None
+        app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)
+        app.state.pool = await asyncpg.create_pool(
+            settings.database_url, min_size=2, max_size=settings.read_pool_size
+        )
+        try:
+            await ensure_schema(app.state.pool)
+            if settings.bootstrap_key:
+                await create_key(app.state.pool, settings.bootstrap_tenant, list(ROLES),
+                                 key=settings.bootstrap_key)
+            app.state.key_cache = KeyCache(app.state.pool)
+            yield
+        finally:
+            await app.state.pool.close()
+            if owned:
+                app.state.ledger.close()
+
+    def provide_ledger(request: Request) -> Ledger:
+        return request.app.state.ledger
+
+    return Litestar(
+        route_handlers=[PurposeController, SubjectController, ConsentController,
+                        CheckController, live, ready],
+        lifespan=[lifespan, *lifespans],
+        state=_state(settings),
+        dependencies={"ledger": Provide(provide_ledger, sync_to_thread=False)},
+        middleware=[
+            DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS),
+            IdempotencyMiddleware,
+        ],
+        before_request=require_json,
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Grondslag", version="1.0.0",
+            description="Consent and legal-basis ledger: why may we process this person's "
+                        "data for this purpose, at any moment, with proof.",
+            path="/schema",
+        ),
+        debug=False,
+    )
+
+
+def _state(settings: Settings) -> Any:
+    from litestar.datastructures import State
+
+    return State({"settings": settings})

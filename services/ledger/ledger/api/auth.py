@@ -1,0 +1,49 @@
+"""Bearer-key authentication and role guards.
+
+Another tenant's key never sees this tenant's objects: every stream id includes the
+tenant, so a foreign object is simply missing (404), exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from ..keys import Principal
+
+PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/u/", "^/c/"]
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="grondslag"'}
+
+
+class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
+    """Resolves ``Authorization: Bearer <key>`` to a :class:`Principal`."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise NotAuthorizedException("an API key is required: Authorization: Bearer <key>",
+                                         headers=_CHALLENGE)
+        if len(key) > 200:
+            raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
+        principal = await connection.app.state.key_cache.principal(key.strip())
+        if principal is None:
+            raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def requires(*roles: str) -> Any:
+    """A guard letting through keys that carry any of ``roles``."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        if not principal.roles.intersection(roles):
+            raise PermissionDeniedException(
+                f"this key lacks the role for this call (needs one of: {', '.join(roles)})"
+            )
+
+    return guard

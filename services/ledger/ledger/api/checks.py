@@ -1,0 +1,51 @@
+"""Batch checks: which of these subjects may be processed for this purpose now."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, post
+
+from ..application import utcnow
+from ..domain.values import Code, Instant, Ref, Status
+from ..reads.checks import check_subjects
+from .auth import requires
+
+MAX_REFS = 10_000
+
+
+class CheckCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    purpose: Code
+    subject_refs: Annotated[list[Ref], msgspec.Meta(min_length=1, max_length=MAX_REFS)]
+    at: Instant | None = None
+
+
+class Denied(msgspec.Struct):
+    subject_ref: str
+    status: Status
+    reason: str | None = None
+
+
+class CheckResult(msgspec.Struct):
+    purpose: str
+    at: Instant
+    allowed: list[str]
+    denied: list[Denied]
+
+
+class CheckController(Controller):
+    path = "/v1/checks"
+    tags = ["standing"]
+
+    @post(operation_id="checkSubjects", status_code=200,
+          guards=[requires("reader", "writer", "auditor", "admin")],
+          summary="Which of these subjects may be processed for this purpose (up to 10,000)")
+    async def check(self, request: Request, data: CheckCreate) -> CheckResult:
+        at = data.at or utcnow()
+        verdicts = await check_subjects(request.app.state.pool, request.user.tenant,
+                                        data.purpose, data.subject_refs, at)
+        allowed = [ref for ref, answer in verdicts if answer.lawful]
+        denied = [Denied(ref, answer.status, answer.reason) for ref, answer in verdicts
+                  if not answer.lawful]
+        return CheckResult(data.purpose, at, allowed, denied)

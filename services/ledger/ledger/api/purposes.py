@@ -1,0 +1,135 @@
+"""The register of processing (art. 30): register, list, read and revise purposes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from ..application import Ledger, utcnow
+from ..domain.errors import NotFound
+from ..domain.ids import purpose_id
+from ..domain.purpose import Purpose
+from ..domain.values import (
+    Basis,
+    Code,
+    Instant,
+    LongText,
+    Matter,
+    Notice,
+    PurposeTerms,
+    Retention,
+    ShortText,
+    SpecialCategory,
+)
+from ..reads.streams import load_aggregates, stream_ids
+from .auth import requires
+
+CodePath = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,64}$", description="purpose code")]
+
+
+class PurposeCreate(PurposeTerms, kw_only=True, forbid_unknown_fields=True):
+    """A new entry for the register."""
+
+    code: Code
+    effective_at: Instant | None = None
+
+
+class PurposeRevisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A revision: ``material`` (R10) plus the fields that change."""
+
+    material: bool
+    effective_at: Instant | None = None
+    title: ShortText | msgspec.UnsetType = msgspec.UNSET
+    basis: Basis | msgspec.UnsetType = msgspec.UNSET
+    notice: Notice | msgspec.UnsetType = msgspec.UNSET
+    special_categories: tuple[SpecialCategory, ...] | msgspec.UnsetType = msgspec.UNSET
+    special_condition: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    legal_provision: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    matter: Matter | msgspec.UnsetType = msgspec.UNSET
+    direct_marketing: bool | msgspec.UnsetType = msgspec.UNSET
+    minor_may_consent: bool | msgspec.UnsetType = msgspec.UNSET
+    survives_authority_end: bool | msgspec.UnsetType = msgspec.UNSET
+    recipients: tuple[ShortText, ...] | msgspec.UnsetType = msgspec.UNSET
+    retention: Retention | msgspec.UnsetType | None = msgspec.UNSET
+    legitimate_interest_assessment: LongText | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class PurposeVersionOut(msgspec.Struct, kw_only=True):
+    version: int
+    material: bool
+    effective_at: datetime
+    recorded_at: datetime
+    notice: Notice
+
+
+class PurposeOut(PurposeTerms, kw_only=True):
+    """A purpose as the register holds it now, with its version history."""
+
+    code: str
+    version: int
+    effective_at: datetime
+    recorded_at: datetime
+    versions: list[PurposeVersionOut]
+
+
+class PurposeList(msgspec.Struct):
+    purposes: list[PurposeOut]
+
+
+def purpose_out(purpose: Purpose) -> PurposeOut:
+    latest = purpose.latest
+    return PurposeOut(
+        **msgspec.structs.asdict(latest.terms), code=purpose.code, version=latest.number,
+        effective_at=latest.effective_at, recorded_at=latest.recorded_at,
+        versions=[
+            PurposeVersionOut(version=v.number, material=v.material, effective_at=v.effective_at,
+                              recorded_at=v.recorded_at, notice=v.terms.notice)
+            for v in purpose.versions
+        ],
+    )
+
+
+class PurposeController(Controller):
+    path = "/v1/purposes"
+    tags = ["register"]
+
+    @post(operation_id="registerPurpose", guards=[requires("admin")], sync_to_thread=True,
+          summary="Register a purpose (art. 30)")
+    def register(self, request: Request, data: PurposeCreate, ledger: Ledger) -> PurposeOut:
+        fields: dict[str, Any] = msgspec.structs.asdict(data)
+        code, effective_at = fields.pop("code"), fields.pop("effective_at") or utcnow()
+        terms = PurposeTerms(**fields)
+        return purpose_out(ledger.register_purpose(request.user.tenant, code, terms, effective_at))
+
+    @get(operation_id="listPurposes", guards=[requires("reader", "writer", "auditor", "admin")],
+         summary="The register")
+    async def list_purposes(self, request: Request) -> PurposeList:
+        pool = request.app.state.pool
+        ids = [pid for pid, _ in await stream_ids(pool, request.user.tenant, "purpose")]
+        found = await load_aggregates(pool, ids)
+        return PurposeList([purpose_out(found[pid]) for pid in ids if pid in found])
+
+    @get("/{code:str}", operation_id="getPurpose",
+         guards=[requires("reader", "writer", "auditor", "admin")], summary="One purpose")
+    async def get_purpose(self, request: Request, code: CodePath) -> PurposeOut:
+        pid = purpose_id(request.user.tenant, code)
+        found = await load_aggregates(request.app.state.pool, [pid])
+        if pid not in found:
+            raise NotFound(f"purpose {code!r} is not in the register")
+        return purpose_out(found[pid])
+
+    @post("/{code:str}/revisions", operation_id="revisePurpose", guards=[requires("admin")],
+          sync_to_thread=True, summary="Revise a purpose (R10)")
+    def revise(self, request: Request, code: CodePath, data: PurposeRevisionCreate,
+               ledger: Ledger) -> PurposeOut:
+        changes = {
+            name: value for name, value in msgspec.structs.asdict(data).items()
+            if value is not msgspec.UNSET and name not in ("material", "effective_at")
+        }
+        purpose = ledger.revise_purpose(request.user.tenant, code, changes, data.material,
+                                        data.effective_at or utcnow())
+        return purpose_out(purpose)

@@ -1,0 +1,204 @@
+"""The ledger application: commands on the event store (synchronous, like the library).
+
+Each command loads the aggregates it needs, lets the domain decide, and saves the new
+events in one transaction. A concurrent write to the same stream makes the save fail
+on its version check; the command is then run again on the fresh state.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from .domain import consent as consent_rules
+from .domain.errors import ConcurrentChange, NotFound, RuleViolated
+from .domain.ids import purpose_id, standing_id, subject_id
+from .domain.purpose import Purpose
+from .domain.standing import Standing
+from .domain.standing_at import StandingAnswer, standing_at
+from .domain.subject import Subject
+from .domain.values import Consent, Evidence, Method, PersonalData, PurposeTerms, Withdrawal
+from .persistence.mapper import MsgspecMapper
+from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
+
+P = ParamSpec("P")
+R = TypeVar("R")
+ATTEMPTS = 5
+
+
+def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
+    """Run the command again when another writer got to the same stream first."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(ATTEMPTS - 1):
+            try:
+                return command(*args, **kwargs)
+            except IntegrityError:
+                continue
+        try:
+            return command(*args, **kwargs)
+        except IntegrityError as error:
+            raise ConcurrentChange("the same record was changed concurrently; retry") from error
+
+    return run
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger(Application[UUID]):
+    """Purposes, subjects and standings of every tenant, on one event store."""
+
+    name = "Grondslag"
+
+    def __init__(self, env: dict[str, str] | None = None, keys: KeyStore | None = None):
+        super().__init__(env)
+        self.keys: KeyStore = keys or InMemoryKeyStore()
+
+    def construct_mapper(self) -> MsgspecMapper:  # type: ignore[override]
+        return MsgspecMapper()
+
+    # -- the register ---------------------------------------------------------------
+    @retried_on_conflict
+    def register_purpose(
+        self, tenant: str, code: str, terms: PurposeTerms, effective_at: datetime
+    ) -> Purpose:
+        if self._find(purpose_id(tenant, code)) is not None:
+            raise RuleViolated("R2", f"purpose {code!r} is already registered; revise it instead")
+        purpose = Purpose.register(tenant, code, terms, effective_at)
+        self.save(purpose)
+        return purpose
+
+    @retried_on_conflict
+    def revise_purpose(
+        self, tenant: str, code: str, changes: dict[str, Any], material: bool,
+        effective_at: datetime,
+    ) -> Purpose:
+        purpose = self._find(purpose_id(tenant, code))
+        if purpose is None:
+            raise NotFound(f"purpose {code!r} is not in the register")
+        terms = msgspec.structs.replace(purpose.latest.terms, **changes)
+        purpose.revise(terms, material, effective_at)
+        self.save(purpose)
+        return purpose
+
+    def purpose(self, tenant: str, code: str) -> Purpose:
+        purpose = self._find(purpose_id(tenant, code))
+        if purpose is None:
+            raise RuleViolated("R2", f"purpose {code!r} is not in the register", field="purpose")
+        return purpose
+
+    # -- subjects ---------------------------------------------------------------------
+    @retried_on_conflict
+    def put_subject(self, tenant: str, subject_ref: str, data: PersonalData) -> bool:
+        """Create or update a subject; answers whether it was created."""
+        sid = subject_id(tenant, subject_ref)
+        subject: Subject | None = self._find(sid)
+        key = self.keys.key_for(sid) or self.keys.create_key(sid)
+        if subject is None:
+            self.save(Subject.register(tenant, subject_ref, seal(key, sid, data)))
+            return True
+        if unseal(key, sid, subject.sealed_personal_data) != data:
+            subject.record_personal_data(seal(key, sid, data))
+            self.save(subject)
+        return False
+
+    def subject(self, tenant: str, subject_ref: str) -> Subject:
+        subject = self._find(subject_id(tenant, subject_ref))
+        if subject is None:
+            raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
+        return subject
+
+    def personal_data(self, tenant: str, subject_ref: str) -> PersonalData | None:
+        subject = self.subject(tenant, subject_ref)
+        sid = subject_id(tenant, subject_ref)
+        return unseal(self.keys.key_for(sid), sid, subject.sealed_personal_data)
+
+    # -- consent ----------------------------------------------------------------------
+    @retried_on_conflict
+    def give_consent(
+        self, tenant: str, subject_ref: str, purpose: str, *, method: Method, explicit: bool,
+        notice_version: str, evidence: Evidence, recorded_by: str,
+        effective_at: datetime | None = None, expires_at: datetime | None = None,
+        representative_ref: str | None = None,
+    ) -> tuple[UUID, StandingAnswer]:
+        self.subject(tenant, subject_ref)
+        register_entry = self.purpose(tenant, purpose)
+        terms = register_entry.latest.terms
+        consent_rules.check_purpose_takes_consent(purpose, terms)
+        effective_at = effective_at or utcnow()
+        version = consent_rules.purpose_version_for(
+            purpose, register_entry.versions, notice_version, effective_at
+        )
+        consent = Consent(
+            method=method, explicit=explicit, notice_version=notice_version,
+            purpose_version=version.number, evidence=evidence, effective_at=effective_at,
+            recorded_by=recorded_by, representative_ref=representative_ref,
+            expires_at=expires_at,
+        )
+        consent_rules.check_explicit(version.terms, consent)
+        consent_rules.check_expiry(consent)
+        standing = self._find(standing_id(tenant, subject_ref, purpose))
+        standing = standing or Standing.open(tenant, subject_ref, purpose)
+        event = standing.give_consent(consent)
+        self.save(standing)
+        return event, self._answer(standing, register_entry)
+
+    @retried_on_conflict
+    def withdraw_consent(
+        self, tenant: str, subject_ref: str, purpose: str, *, method: Method, recorded_by: str,
+        effective_at: datetime | None = None, representative_ref: str | None = None,
+    ) -> tuple[UUID, StandingAnswer]:
+        self.subject(tenant, subject_ref)
+        register_entry = self.purpose(tenant, purpose)
+        now = utcnow()
+        withdrawal = Withdrawal(
+            method=method, effective_at=effective_at or now, recorded_by=recorded_by,
+            representative_ref=representative_ref,
+        )
+        consent_rules.check_withdrawal_time(withdrawal, now)
+        standing: Standing | None = self._find(standing_id(tenant, subject_ref, purpose))
+        at_withdrawal = standing and standing_at(
+            purpose, standing.facts, register_entry.versions, withdrawal.effective_at, now
+        )
+        if standing is None or at_withdrawal is None or not at_withdrawal.lawful:
+            raise RuleViolated(
+                "R8",
+                f"there is no consent for {purpose!r} in force at "
+                f"{withdrawal.effective_at.isoformat()} to withdraw",
+                field="effective_at",
+            )
+        event = standing.withdraw_consent(withdrawal)
+        self.save(standing)
+        return event, self._answer(standing, register_entry)
+
+    # -- queries (the HTTP read side uses asyncpg; these serve tests and commands) -----
+    def standing(
+        self, tenant: str, subject_ref: str, purpose: str,
+        at: datetime | None = None, known_at: datetime | None = None,
+    ) -> StandingAnswer:
+        self.subject(tenant, subject_ref)
+        register_entry = self.purpose(tenant, purpose)
+        now = utcnow()
+        standing = self._find(standing_id(tenant, subject_ref, purpose))
+        facts = standing.facts if standing else []
+        return standing_at(purpose, facts, register_entry.versions, at or now, known_at or now)
+
+    def _answer(self, standing: Standing, register_entry: Purpose) -> StandingAnswer:
+        now = utcnow()
+        return standing_at(standing.purpose, standing.facts, register_entry.versions, now, now)
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

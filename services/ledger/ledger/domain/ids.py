@@ -1,0 +1,29 @@
+"""Deterministic stream and event ids.
+
+Streams are named by (tenant, …) so that another tenant's object simply does not exist
+under this tenant's id; event ids derive from (stream, version) so that every process
+that reads the log (projector, relay, auditor) names an event the same way.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+NAMESPACE = UUID("6f1c2f3e-8a4b-5d2e-9c7a-3b1e0d4f5a60")
+
+
+def purpose_id(tenant: str, code: str) -> UUID:
+    return uuid5(NAMESPACE, f"purpose\x1f{tenant}\x1f{code}")
+
+
+def subject_id(tenant: str, subject_ref: str) -> UUID:
+    return uuid5(NAMESPACE, f"subject\x1f{tenant}\x1f{subject_ref}")
+
+
+def standing_id(tenant: str, subject_ref: str, purpose: str) -> UUID:
+    return uuid5(NAMESPACE, f"standing\x1f{tenant}\x1f{subject_ref}\x1f{purpose}")
+
+
+def event_id(originator_id: UUID, originator_version: int) -> UUID:
+    """The public id of one stored event: stable, derived, never stored twice."""
+    return uuid5(originator_id, str(originator_version))

@@ -1,0 +1,108 @@
+"""Value types shared by events, commands and answers (msgspec Structs, immutable)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Basis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interests", "public_task",
+    "legitimate_interest",
+]
+Method = Literal[
+    "written", "email", "signed_electronic", "web_form", "verbal", "double_opt_in",
+    "unsubscribe_link",
+]
+Matter = Literal["care", "property", "other"]
+Status = Literal["lawful", "restricted", "pending", "lapsed", "none"]
+LapseReason = Literal[
+    "withdrawn", "expired", "subject_reached_age_of_consent", "representative_authority_ended",
+    "notice_revised", "objection", "basis_ended", "retention_expired", "erased",
+]
+SpecialCategory = Literal[
+    "health", "religion", "sexual_life", "ethnicity", "political_opinion", "union_membership",
+    "genetic", "biometric", "criminal", "bsn",
+]
+
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
+Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256")]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S+$", max_length=2048)]
+Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}$", description="purpose code")]
+Ref = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[A-Za-z0-9._:@-]{1,128}$", description="the practice's own opaque id"),
+]
+
+
+class Notice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The privacy-notice text a person was shown: its version, where it is, its hash."""
+
+    version: ShortText
+    url: Url
+    sha256: Sha256
+
+
+class Evidence(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the proof of a statement lies (R7): a document reference and its hash."""
+
+    document_ref: ShortText
+    sha256: Sha256 | None = None
+
+
+class Retention(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How long data is kept after the basis ends (R21): an ISO 8601 term and its start."""
+
+    term: Annotated[str, msgspec.Meta(pattern=r"^P(\d+Y)?(\d+M)?(\d+D)?$")]
+    starts: Literal["basis_end", "collection"] = "basis_end"
+
+
+class PurposeTerms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One version of a purpose in the art. 30 register."""
+
+    title: ShortText
+    basis: Basis
+    notice: Notice
+    special_categories: tuple[SpecialCategory, ...] = ()
+    special_condition: ShortText | None = None
+    legal_provision: ShortText | None = None
+    matter: Matter = "other"
+    direct_marketing: bool = False
+    minor_may_consent: bool = False
+    survives_authority_end: bool = False
+    recipients: tuple[ShortText, ...] = ()
+    retention: Retention | None = None
+    legitimate_interest_assessment: LongText | None = None
+
+
+class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The little personal data the ledger keeps; stored sealed with the subject's own key."""
+
+    birth_date: date | None = None
+    email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+
+
+class Consent(msgspec.Struct, frozen=True, tag="consent"):
+    """A consent as given: who, how, under which notice, with what proof (R7)."""
+
+    method: Method
+    explicit: bool
+    notice_version: str
+    purpose_version: int
+    evidence: Evidence
+    effective_at: datetime
+    recorded_by: str
+    representative_ref: str | None = None
+    expires_at: datetime | None = None
+
+
+class Withdrawal(msgspec.Struct, frozen=True, tag="withdrawal"):
+    """A withdrawal of consent as it reached the practice (R8)."""
+
+    method: Method
+    effective_at: datetime
+    recorded_by: str
+    representative_ref: str | None = None

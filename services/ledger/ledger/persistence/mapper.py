@@ -1,0 +1,72 @@
+"""A msgspec mapper for the eventsourcing library.
+
+Event payloads are msgspec Structs inside the library's frozen-dataclass events. The
+library's JSON transcoder would need one transcoding per type and loses nothing only
+with care; msgspec encodes dataclasses, Structs, datetimes and UUIDs natively and
+decodes them back into their declared types. The stored row's originator id and
+version are restored from the row, and ``class_version`` + ``upcast_vN_vN+1`` keep
+working on the decoded dict exactly as in the library's own mapper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import get_topic, resolve_topic
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+class _NoTranscoder(Transcoder):
+    def encode(self, obj: Any) -> bytes:  # pragma: no cover - never called
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:  # pragma: no cover - never called
+        raise NotImplementedError
+
+
+class MsgspecMapper(Mapper[UUID]):
+    """Converts domain events to stored events and back with msgspec."""
+
+    def __init__(self) -> None:
+        super().__init__(transcoder=_NoTranscoder())
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(type(domain_event)),
+            state=_encoder.encode(state),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return decode_event(
+            stored_event.topic,
+            stored_event.state,
+            stored_event.originator_id,
+            stored_event.originator_version,
+        )
+
+
+def decode_event(topic: str, state: bytes, originator_id: Any, originator_version: int) -> Any:
+    """Rebuild one domain event from a stored row (also used by the asyncpg read side)."""
+    cls = resolve_topic(topic)
+    event_state: dict[str, Any] = _decoder.decode(state)
+    event_state["originator_id"] = str(originator_id)
+    event_state["originator_version"] = originator_version
+    class_version = getattr(cls, "class_version", 1)
+    from_version = event_state.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+        from_version += 1
+    return msgspec.convert(event_state, cls, strict=False)

@@ -1,0 +1,132 @@
+"""The event store on PostgreSQL, with a stream index kept in the same transaction.
+
+The library's recorder calls ``_insert_events`` inside the transaction that appends the
+events; we use that hook to index which streams exist (purposes of a tenant, standings
+of a subject). Reads can then find every stream of a subject without waiting for any
+projection: a practice system always reads its own writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+from .sealing import AESGCM
+
+STREAMS_TABLE = "grondslag_streams"
+KEYS_TABLE = "grondslag_subject_keys"
+EVENTS_TABLE = "grondslag_events"
+
+# topic of the opening event → (kind, the fields naming the stream)
+_OPENING_TOPICS = {
+    "ledger.domain.purpose:Purpose.Registered": "purpose",
+    "ledger.domain.subject:Subject.Registered": "subject",
+    "ledger.domain.standing:Standing.Opened": "standing",
+}
+
+
+class _Opening(msgspec.Struct):
+    tenant: str
+    subject_ref: str | None = None
+    purpose: str | None = None
+    code: str | None = None
+
+
+_opening_decoder = msgspec.json.Decoder(_Opening)
+
+CREATE_STREAMS = f"""
+CREATE TABLE IF NOT EXISTS {STREAMS_TABLE} (
+    originator_id uuid PRIMARY KEY,
+    tenant text NOT NULL,
+    kind text NOT NULL,
+    subject_ref text,
+    purpose text
+);
+CREATE INDEX IF NOT EXISTS {STREAMS_TABLE}_lookup
+    ON {STREAMS_TABLE} (tenant, kind, subject_ref, purpose);
+CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
+    subject_id uuid PRIMARY KEY,
+    key bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    destroyed_at timestamptz
+);
+"""
+
+
+class IndexingRecorder(PostgresApplicationRecorder):
+    """Appends events and indexes newly opened streams in one transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.append(SQL(CREATE_STREAMS))  # type: ignore[arg-type]
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        rows = [_index_row(e) for e in stored_events if e.topic in _OPENING_TOPICS]
+        if rows:
+            curs.executemany(
+                f"INSERT INTO {STREAMS_TABLE} (originator_id, tenant, kind, subject_ref, purpose) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                rows,
+            )
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+def _index_row(stored: StoredEvent) -> tuple[UUID, str, str, str | None, str | None]:
+    opening = _opening_decoder.decode(stored.state)
+    kind = _OPENING_TOPICS[stored.topic]
+    purpose = opening.code if kind == "purpose" else opening.purpose
+    return (stored.originator_id, opening.tenant, kind, opening.subject_ref, purpose)
+
+
+def eventsourcing_env(database_url: str, pool_size: int) -> dict[str, str]:
+    """The library's environment for our PostgreSQL event store, from a ``DATABASE_URL``."""
+    url = urlsplit(database_url)
+    if url.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.scheme}://")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "ledger.persistence.postgres:IndexingRecorder",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "CREATE_TABLE": "y",
+    }
+
+
+class PostgresKeyStore:
+    """Per-subject keys in PostgreSQL, on the event store's own connection pool."""
+
+    def __init__(self, datastore: PostgresDatastore):
+        self.datastore = datastore
+
+    def key_for(self, subject_id: UUID) -> bytes | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(f"SELECT key FROM {KEYS_TABLE} WHERE subject_id = %s", (subject_id,))
+            row = curs.fetchone()
+            return bytes(row["key"]) if row and row["key"] is not None else None
+
+    def create_key(self, subject_id: UUID) -> bytes:
+        key = AESGCM.generate_key(bit_length=256)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"INSERT INTO {KEYS_TABLE} (subject_id, key) VALUES (%s, %s) "
+                "ON CONFLICT (subject_id) DO NOTHING",
+                (subject_id, key),
+            )
+        return self.key_for(subject_id) or key

@@ -1,0 +1,59 @@
+"""A subject's history: every event of its streams, in the order the ledger recorded them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from ..domain.errors import NotFound
+from ..domain.ids import event_id, subject_id
+from ..domain.standing import Standing
+from .streams import load_events, stream_ids
+
+
+class HistoryEvent(msgspec.Struct, kw_only=True):
+    """One recorded event, without personal data."""
+
+    event_id: str
+    type: str
+    recorded_at: datetime
+    purpose: str | None = None
+    effective_at: datetime | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+_PAYLOAD_FIELDS = ("consent", "withdrawal")
+
+
+async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> list[HistoryEvent]:
+    sid = subject_id(tenant, subject_ref)
+    standings = await stream_ids(pool, tenant, "standing", subject_ref)
+    purposes = {stream: code for stream, code in standings}
+    rows = await load_events(pool, [sid, *purposes])
+    if not any(event.originator_id == sid for _, event in rows):
+        raise NotFound(f"subject {subject_ref!r} is not registered")
+    rows.sort(key=lambda row: row[0])
+    history = []
+    for _, event in rows:
+        if isinstance(event, Standing.Opened):
+            continue
+        payload = next((getattr(event, f) for f in _PAYLOAD_FIELDS if hasattr(event, f)), None)
+        history.append(
+            HistoryEvent(
+                event_id=str(event_id(event.originator_id, event.originator_version)),
+                type=_event_type(event),
+                recorded_at=event.timestamp,
+                purpose=purposes.get(event.originator_id),
+                effective_at=getattr(payload, "effective_at", None),
+                details=msgspec.to_builtins(payload) if payload is not None else {},
+            )
+        )
+    return history
+
+
+def _event_type(event: Any) -> str:
+    name = type(event).__qualname__
+    return {"Subject.Registered": "SubjectRegistered"}.get(name, name.rsplit(".", 1)[-1])

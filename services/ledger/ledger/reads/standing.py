@@ -1,0 +1,50 @@
+"""Standing queries: one purpose bitemporally, or every purpose of a subject now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from ..domain.errors import NotFound
+from ..domain.ids import purpose_id, standing_id, subject_id
+from ..domain.purpose import Purpose
+from ..domain.standing_at import StandingAnswer, standing_at
+from .streams import load_aggregates, stream_ids
+
+
+async def one_standing(
+    pool: asyncpg.Pool, tenant: str, subject_ref: str, purpose: str,
+    at: datetime, known_at: datetime,
+) -> StandingAnswer:
+    sid, pid, stid = (
+        subject_id(tenant, subject_ref), purpose_id(tenant, purpose),
+        standing_id(tenant, subject_ref, purpose),
+    )
+    found = await load_aggregates(pool, (sid, pid, stid))
+    if sid not in found:
+        raise NotFound(f"subject {subject_ref!r} is not registered")
+    if pid not in found:
+        raise NotFound(f"purpose {purpose!r} is not in the register")
+    facts = found[stid].facts if stid in found else []
+    return standing_at(purpose, facts, found[pid].versions, at, known_at)
+
+
+async def all_standings(
+    pool: asyncpg.Pool, tenant: str, subject_ref: str, at: datetime
+) -> list[StandingAnswer]:
+    """Every registered purpose of the tenant with this subject's standing for it."""
+    sid = subject_id(tenant, subject_ref)
+    purposes = await stream_ids(pool, tenant, "purpose")
+    ids = [sid, *(pid for pid, _ in purposes)]
+    ids += [standing_id(tenant, subject_ref, code) for _, code in purposes if code]
+    found = await load_aggregates(pool, ids)
+    if sid not in found:
+        raise NotFound(f"subject {subject_ref!r} is not registered")
+    answers = []
+    for pid, _code in purposes:
+        register_entry: Purpose = found[pid]
+        standing = found.get(standing_id(tenant, subject_ref, register_entry.code))
+        facts = standing.facts if standing else []
+        answers.append(standing_at(register_entry.code, facts, register_entry.versions, at, at))
+    return answers

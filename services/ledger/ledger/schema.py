@@ -1,0 +1,35 @@
+"""Tables of the ledger beside the event store: API keys and idempotency records.
+
+(The event store and its stream index are created by the event store's recorder.)
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+DDL = """
+CREATE TABLE IF NOT EXISTS grondslag_api_keys (
+    key_hash bytea PRIMARY KEY,
+    tenant text NOT NULL,
+    roles text[] NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS grondslag_idempotency (
+    tenant text NOT NULL,
+    key text NOT NULL,
+    request_hash bytea NOT NULL,
+    status int,
+    content_type text,
+    body bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, key)
+);
+"""
+
+
+async def ensure_schema(pool: asyncpg.Pool) -> None:
+    """Create the tables if missing; an advisory lock keeps replicas from racing."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(4711001)")
+        await conn.execute(DDL)

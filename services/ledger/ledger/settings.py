@@ -1,0 +1,46 @@
+"""Settings of the ledger, read once from the environment and passed in explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the ledger and projector need to know about their surroundings.
+
+    ``database_url`` / ``nats_url`` of ``None`` mean "start the embedded servers"
+    (see ``grondslag.embedded``); the CLI fills them in before anything connects.
+    """
+
+    database_url: str | None = None
+    nats_url: str | None = None
+    data_dir: Path = Path(".grondslag")
+    bootstrap_key: str | None = None
+    bootstrap_tenant: str = "demo"
+    public_url: str = "http://127.0.0.1:8000"
+    write_pool_size: int = 16
+    read_pool_size: int = 10
+    max_body_bytes: int = 1024 * 1024
+    max_check_refs: int = 10_000
+    projection_poll_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            nats_url=env.get("NATS_URL") or None,
+            data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
+            bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,
+            bootstrap_tenant=env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant),
+            public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
+            write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
+            read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
+        )
+
+    def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
+        return replace(self, database_url=database_url, nats_url=nats_url)

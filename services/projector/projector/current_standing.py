@@ -1,0 +1,100 @@
+"""The current-standing read model: one row per (tenant, purpose, subject) for batch checks.
+
+Each row is the standing as of the ledger's latest events, folded at projection time, with
+``changes_at``: the next instant at which time alone changes it (expiry, a notice
+revision taking effect). Readers fold from the log for rows whose ``changes_at`` passed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from ledger.domain.ids import purpose_id
+from ledger.domain.purpose import Purpose
+from ledger.domain.standing import Standing
+from ledger.domain.standing_at import standing_at
+from ledger.persistence.postgres import STREAMS_TABLE
+from ledger.reads.checks import CURRENT_STANDING_TABLE
+from ledger.reads.streams import load_aggregates
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {CURRENT_STANDING_TABLE} (
+    tenant text NOT NULL,
+    purpose text NOT NULL,
+    subject_ref text NOT NULL,
+    lawful boolean NOT NULL,
+    status text NOT NULL,
+    basis text,
+    reason text,
+    since timestamptz,
+    until timestamptz,
+    changes_at timestamptz,
+    stream_version bigint NOT NULL,
+    PRIMARY KEY (tenant, purpose, subject_ref)
+);
+CREATE INDEX IF NOT EXISTS {CURRENT_STANDING_TABLE}_changes
+    ON {CURRENT_STANDING_TABLE} (changes_at) WHERE changes_at IS NOT NULL;
+"""
+
+UPSERT = f"""
+INSERT INTO {CURRENT_STANDING_TABLE} AS s (tenant, purpose, subject_ref, lawful, status, basis,
+    reason, since, until, changes_at, stream_version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (tenant, purpose, subject_ref) DO UPDATE SET
+    lawful = EXCLUDED.lawful, status = EXCLUDED.status, basis = EXCLUDED.basis,
+    reason = EXCLUDED.reason, since = EXCLUDED.since, until = EXCLUDED.until,
+    changes_at = EXCLUDED.changes_at, stream_version = EXCLUDED.stream_version
+"""
+
+NAME = "current_standing"
+
+
+async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    await conn.execute(DDL)
+
+
+async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:
+    """Refresh the rows of every standing these events touch."""
+    standings: set[UUID] = set()
+    revised: set[UUID] = set()
+    for _, event in events:
+        if isinstance(event, Standing.Event):
+            standings.add(event.originator_id)
+        elif isinstance(event, Purpose.Revised):
+            revised.add(event.originator_id)
+    if revised:
+        standings |= await _standings_of_purposes(conn, revised)
+    if standings:
+        await refresh(conn, standings)
+
+
+async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
+    """Fold the given standings now and upsert their rows."""
+    found = await load_aggregates(conn, standing_ids)
+    purpose_ids = {purpose_id(s.tenant, s.purpose) for s in found.values()}
+    purposes = await load_aggregates(conn, purpose_ids)
+    now = datetime.now(UTC)
+    rows = []
+    for standing in found.values():
+        register = purposes[purpose_id(standing.tenant, standing.purpose)]
+        answer = standing_at(standing.purpose, standing.facts, register.versions, now, now)
+        rows.append((standing.tenant, standing.purpose, standing.subject_ref, answer.lawful,
+                     answer.status, answer.basis, answer.reason, answer.since, answer.until,
+                     answer.changes_at, standing.version))
+    await conn.executemany(UPSERT, rows)
+
+
+async def _standings_of_purposes(conn: asyncpg.Connection, purpose_ids: set[Any]) -> set[UUID]:
+    purposes = await load_aggregates(conn, purpose_ids)
+    found: set[UUID] = set()
+    for register in purposes.values():
+        rows = await conn.fetch(
+            f"SELECT originator_id FROM {STREAMS_TABLE} "
+            "WHERE tenant = $1 AND kind = 'standing' AND purpose = $2",
+            register.tenant, register.code,
+        )
+        found |= {row["originator_id"] for row in rows}
+    return found

@@ -1,0 +1,115 @@
+"""Follow the event store's notification log from a tracking position.
+
+Each batch is handled and its position committed in one transaction, under a row lock on
+the tracking row: a crash never skips or repeats an event, and a second projector process
+simply waits its turn. Notification ids can have gaps, so we always ask for "greater than
+my position". Woken by LISTEN/NOTIFY (the recorder notifies on every insert), with a
+polling fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from ledger.persistence.mapper import decode_event
+from ledger.persistence.postgres import EVENTS_TABLE
+
+log = logging.getLogger("grondslag.projector")
+
+TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS grondslag_tracking (
+    projection text PRIMARY KEY,
+    position bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+Handler = Callable[[asyncpg.Connection, list[tuple[int, Any]]], Awaitable[None]]
+
+
+class LogFollower:
+    """Feeds batches of decoded events to ``handler`` inside the position's transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, name: str, handler: Handler, *,
+                 batch_size: int = 500, poll_seconds: float = 1.0):
+        self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
+        self.batch_size, self.poll_seconds = batch_size, poll_seconds
+        self._wake = asyncio.Event()
+
+    async def setup(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(TRACKING_DDL)
+            await conn.execute(
+                "INSERT INTO grondslag_tracking (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+                self.name,
+            )
+
+    async def position(self) -> int:
+        return await self.pool.fetchval(
+            "SELECT position FROM grondslag_tracking WHERE projection = $1", self.name
+        ) or 0
+
+    async def step(self) -> int:
+        """Handle one batch; answers how many events it handled."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            position = await conn.fetchval(
+                "SELECT position FROM grondslag_tracking WHERE projection = $1 FOR UPDATE",
+                self.name,
+            )
+            rows = await conn.fetch(
+                f"SELECT notification_id, originator_id, originator_version, topic, state "
+                f"FROM {EVENTS_TABLE} WHERE notification_id > $1 "
+                "ORDER BY notification_id LIMIT $2",
+                position, self.batch_size,
+            )
+            if not rows:
+                return 0
+            events = [
+                (row["notification_id"], decode_event(row["topic"], row["state"],
+                                                      row["originator_id"],
+                                                      row["originator_version"]))
+                for row in rows
+            ]
+            await self.handler(conn, events)
+            await conn.execute(
+                "UPDATE grondslag_tracking SET position = $2, updated_at = now() "
+                "WHERE projection = $1",
+                self.name, rows[-1]["notification_id"],
+            )
+            return len(rows)
+
+    async def catch_up(self) -> int:
+        total = 0
+        while handled := await self.step():
+            total += handled
+        return total
+
+    async def run(self) -> None:
+        """Follow the log until cancelled."""
+        listener = await self._listen()
+        try:
+            while True:
+                try:
+                    await self.catch_up()
+                except (asyncpg.PostgresError, OSError) as error:
+                    log.warning("projection %s: %s; retrying", self.name, error)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            conn = await asyncpg.connect(self.dsn)
+        except Exception as error:  # polling still works without it
+            log.warning("projection %s: LISTEN unavailable (%s); polling", self.name, error)
+            return None
+        await conn.add_listener(EVENTS_TABLE, lambda *_: self._wake.set())
+        return conn

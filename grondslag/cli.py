@@ -61,8 +61,14 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(settings, lifespans=lifespans)
         log = logging.getLogger("grondslag")
         log.info("database %s, nats %s", _redact(settings.database_url), settings.nats_url)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                    proxy_headers=True, server_header=False)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            proxy_headers=True,
+            server_header=False,
+        )
     return 0
 
 
@@ -118,8 +124,9 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the API and the projector")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
-    run.add_argument("--no-projector", action="store_true",
-                     help="API only (run `grondslag project` elsewhere)")
+    run.add_argument(
+        "--no-projector", action="store_true", help="API only (run `grondslag project` elsewhere)"
+    )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)
 

@@ -123,11 +123,6 @@ def test_r6_purpose_on_another_non_consent_basis_is_refused(app, refused, basis,
     assert info.value.field == "purpose"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: application.py:134-135 checks R6 against purpose.latest.terms, not the version "
-    "in force at effective_at, so a consent is recorded while the contract version applies",
-)
 def test_r6_consent_while_a_contract_version_is_in_force_is_refused(app, refused):
     app.register_purpose(TENANT, "file", terms(basis="contract"), JAN_1)
     app.revise_purpose(TENANT, "file", {"basis": "consent", "notice": notice("n2")}, True, JUN_1)
@@ -136,12 +131,6 @@ def test_r6_consent_while_a_contract_version_is_in_force_is_refused(app, refused
         give(app, "file", notice_version="n2", effective_at=MAR_1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: application.py:134-135 checks R6 against purpose.latest.terms; a consent "
-    "dated while the consent version is in force is refused because of a later basis change "
-    "(R1: a change of basis applies only from its effective date)",
-)
 def test_r1_consent_before_a_later_change_of_basis_takes_effect_is_accepted(app):
     app.register_purpose(TENANT, "optional", terms(), JAN_1)
     app.revise_purpose(

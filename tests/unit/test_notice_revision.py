@@ -190,12 +190,6 @@ def test_r10_revision_effective_before_the_latest_version_is_refused(app, refuse
     assert version_count(app) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: notice_revision.cover_ends_at looks only after the LAST version carrying the "
-    "notice, and check_revision lets a cosmetic revision reuse a superseded notice version, so "
-    "such a revision revives consents a material revision ended (and rewrites past answers)",
-)
 def test_r10_cosmetic_revision_back_to_a_superseded_notice_does_not_revive_consents(app):
     setup(app)
     give(app, "n1", FEB_1)

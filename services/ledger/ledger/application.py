@@ -80,7 +80,11 @@ class Ledger(Application[UUID]):
 
     @retried_on_conflict
     def revise_purpose(
-        self, tenant: str, code: str, changes: dict[str, Any], material: bool,
+        self,
+        tenant: str,
+        code: str,
+        changes: dict[str, Any],
+        material: bool,
         effective_at: datetime,
     ) -> Purpose:
         purpose = self._find(purpose_id(tenant, code))
@@ -126,23 +130,36 @@ class Ledger(Application[UUID]):
     # -- consent ----------------------------------------------------------------------
     @retried_on_conflict
     def give_consent(
-        self, tenant: str, subject_ref: str, purpose: str, *, method: Method, explicit: bool,
-        notice_version: str, evidence: Evidence, recorded_by: str,
-        effective_at: datetime | None = None, expires_at: datetime | None = None,
+        self,
+        tenant: str,
+        subject_ref: str,
+        purpose: str,
+        *,
+        method: Method,
+        explicit: bool,
+        notice_version: str,
+        evidence: Evidence,
+        recorded_by: str,
+        effective_at: datetime | None = None,
+        expires_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
         self.subject(tenant, subject_ref)
         register_entry = self.purpose(tenant, purpose)
-        terms = register_entry.latest.terms
-        consent_rules.check_purpose_takes_consent(purpose, terms)
         effective_at = effective_at or utcnow()
         version = consent_rules.purpose_version_for(
             purpose, register_entry.versions, notice_version, effective_at
         )
+        consent_rules.check_purpose_takes_consent(purpose, version.terms)
         consent = Consent(
-            method=method, explicit=explicit, notice_version=notice_version,
-            purpose_version=version.number, evidence=evidence, effective_at=effective_at,
-            recorded_by=recorded_by, representative_ref=representative_ref,
+            method=method,
+            explicit=explicit,
+            notice_version=notice_version,
+            purpose_version=version.number,
+            evidence=evidence,
+            effective_at=effective_at,
+            recorded_by=recorded_by,
+            representative_ref=representative_ref,
             expires_at=expires_at,
         )
         consent_rules.check_explicit(version.terms, consent)
@@ -155,14 +172,23 @@ class Ledger(Application[UUID]):
 
     @retried_on_conflict
     def withdraw_consent(
-        self, tenant: str, subject_ref: str, purpose: str, *, method: Method, recorded_by: str,
-        effective_at: datetime | None = None, representative_ref: str | None = None,
+        self,
+        tenant: str,
+        subject_ref: str,
+        purpose: str,
+        *,
+        method: Method,
+        recorded_by: str,
+        effective_at: datetime | None = None,
+        representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
         self.subject(tenant, subject_ref)
         register_entry = self.purpose(tenant, purpose)
         now = utcnow()
         withdrawal = Withdrawal(
-            method=method, effective_at=effective_at or now, recorded_by=recorded_by,
+            method=method,
+            effective_at=effective_at or now,
+            recorded_by=recorded_by,
             representative_ref=representative_ref,
         )
         consent_rules.check_withdrawal_time(withdrawal, now)
@@ -183,8 +209,12 @@ class Ledger(Application[UUID]):
 
     # -- queries (the HTTP read side uses asyncpg; these serve tests and commands) -----
     def standing(
-        self, tenant: str, subject_ref: str, purpose: str,
-        at: datetime | None = None, known_at: datetime | None = None,
+        self,
+        tenant: str,
+        subject_ref: str,
+        purpose: str,
+        at: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> StandingAnswer:
         self.subject(tenant, subject_ref)
         register_entry = self.purpose(tenant, purpose)

@@ -31,15 +31,18 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def create_key(pool: asyncpg.Pool, tenant: str, roles: list[str],
-                     key: str | None = None) -> str:
+async def create_key(
+    pool: asyncpg.Pool, tenant: str, roles: list[str], key: str | None = None
+) -> str:
     """Store a new key (or the given one, for bootstrap) and return it in the clear."""
     key = key or KEY_PREFIX + secrets.token_urlsafe(32)
     await pool.execute(
         "INSERT INTO grondslag_api_keys (key_hash, tenant, roles) VALUES ($1, $2, $3) "
         "ON CONFLICT (key_hash) DO UPDATE SET tenant = EXCLUDED.tenant, roles = EXCLUDED.roles, "
         "revoked_at = NULL",
-        hash_key(key), tenant, sorted(set(roles)),
+        hash_key(key),
+        tenant,
+        sorted(set(roles)),
     )
     return key
 

@@ -81,9 +81,21 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
     for standing in found.values():
         register = purposes[purpose_id(standing.tenant, standing.purpose)]
         answer = standing_at(standing.purpose, standing.facts, register.versions, now, now)
-        rows.append((standing.tenant, standing.purpose, standing.subject_ref, answer.lawful,
-                     answer.status, answer.basis, answer.reason, answer.since, answer.until,
-                     answer.changes_at, standing.version))
+        rows.append(
+            (
+                standing.tenant,
+                standing.purpose,
+                standing.subject_ref,
+                answer.lawful,
+                answer.status,
+                answer.basis,
+                answer.reason,
+                answer.since,
+                answer.until,
+                answer.changes_at,
+                standing.version,
+            )
+        )
     await conn.executemany(UPSERT, rows)
 
 
@@ -94,7 +106,8 @@ async def _standings_of_purposes(conn: asyncpg.Connection, purpose_ids: set[Any]
         rows = await conn.fetch(
             f"SELECT originator_id FROM {STREAMS_TABLE} "
             "WHERE tenant = $1 AND kind = 'standing' AND purpose = $2",
-            register.tenant, register.code,
+            register.tenant,
+            register.code,
         )
         found |= {row["originator_id"] for row in rows}
     return found

@@ -35,8 +35,16 @@ Handler = Callable[[asyncpg.Connection, list[tuple[int, Any]]], Awaitable[None]]
 class LogFollower:
     """Feeds batches of decoded events to ``handler`` inside the position's transaction."""
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str, name: str, handler: Handler, *,
-                 batch_size: int = 500, poll_seconds: float = 1.0):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        name: str,
+        handler: Handler,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ):
         self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
         self._wake = asyncio.Event()
@@ -50,9 +58,12 @@ class LogFollower:
             )
 
     async def position(self) -> int:
-        return await self.pool.fetchval(
-            "SELECT position FROM grondslag_tracking WHERE projection = $1", self.name
-        ) or 0
+        return (
+            await self.pool.fetchval(
+                "SELECT position FROM grondslag_tracking WHERE projection = $1", self.name
+            )
+            or 0
+        )
 
     async def step(self) -> int:
         """Handle one batch; answers how many events it handled."""
@@ -65,21 +76,26 @@ class LogFollower:
                 f"SELECT notification_id, originator_id, originator_version, topic, state "
                 f"FROM {EVENTS_TABLE} WHERE notification_id > $1 "
                 "ORDER BY notification_id LIMIT $2",
-                position, self.batch_size,
+                position,
+                self.batch_size,
             )
             if not rows:
                 return 0
             events = [
-                (row["notification_id"], decode_event(row["topic"], row["state"],
-                                                      row["originator_id"],
-                                                      row["originator_version"]))
+                (
+                    row["notification_id"],
+                    decode_event(
+                        row["topic"], row["state"], row["originator_id"], row["originator_version"]
+                    ),
+                )
                 for row in rows
             ]
             await self.handler(conn, events)
             await conn.execute(
                 "UPDATE grondslag_tracking SET position = $2, updated_at = now() "
                 "WHERE projection = $1",
-                self.name, rows[-1]["notification_id"],
+                self.name,
+                rows[-1]["notification_id"],
             )
             return len(rows)
 

@@ -28,8 +28,13 @@ class Projector:
         self.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
         await current_standing.create_tables(self.pool)
         self.followers = [
-            LogFollower(self.pool, dsn, current_standing.NAME, current_standing.project,
-                        poll_seconds=self.settings.projection_poll_seconds),
+            LogFollower(
+                self.pool,
+                dsn,
+                current_standing.NAME,
+                current_standing.project,
+                poll_seconds=self.settings.projection_poll_seconds,
+            ),
         ]
         for follower in self.followers:
             await follower.setup()

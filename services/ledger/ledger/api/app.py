@@ -43,20 +43,22 @@ async def require_json(request: Request) -> None:
     if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/v1/"):
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in JSON_TYPES and not media.endswith("+json"):
-            raise ProblemError(415, "Unsupported media type",
-                               f"send the body as application/json, not {media or 'nothing'}",
-                               field="Content-Type")
+            raise ProblemError(
+                415,
+                "Unsupported media type",
+                f"send the body as application/json, not {media or 'nothing'}",
+                field="Content-Type",
+            )
 
 
-def create_app(settings: Settings, ledger: Ledger | None = None,
-               lifespans: Sequence[Any] = ()) -> Litestar:
+def create_app(
+    settings: Settings, ledger: Ledger | None = None, lifespans: Sequence[Any] = ()
+) -> Litestar:
     """The API. ``ledger`` may be passed in (tests, serve); otherwise it is built at start."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = (
-            settings.write_pool_size + 4
-        )
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size + 4
         owned = ledger is None
         app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)
         app.state.pool = await asyncpg.create_pool(
@@ -65,8 +67,12 @@ def create_app(settings: Settings, ledger: Ledger | None = None,
         try:
             await ensure_schema(app.state.pool)
             if settings.bootstrap_key:
-                await create_key(app.state.pool, settings.bootstrap_tenant, list(ROLES),
-                                 key=settings.bootstrap_key)
+                await create_key(
+                    app.state.pool,
+                    settings.bootstrap_tenant,
+                    list(ROLES),
+                    key=settings.bootstrap_key,
+                )
             app.state.key_cache = KeyCache(app.state.pool)
             yield
         finally:
@@ -78,8 +84,14 @@ def create_app(settings: Settings, ledger: Ledger | None = None,
         return request.app.state.ledger
 
     return Litestar(
-        route_handlers=[PurposeController, SubjectController, ConsentController,
-                        CheckController, live, ready],
+        route_handlers=[
+            PurposeController,
+            SubjectController,
+            ConsentController,
+            CheckController,
+            live,
+            ready,
+        ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),
         dependencies={"ledger": Provide(provide_ledger, sync_to_thread=False)},
@@ -91,9 +103,10 @@ def create_app(settings: Settings, ledger: Ledger | None = None,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
-            title="Grondslag", version="1.0.0",
+            title="Grondslag",
+            version="1.0.0",
             description="Consent and legal-basis ledger: why may we process this person's "
-                        "data for this purpose, at any moment, with proof.",
+            "data for this purpose, at any moment, with proof.",
             path="/schema",
         ),
         debug=False,

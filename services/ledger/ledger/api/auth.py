@@ -26,8 +26,9 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         header = connection.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise NotAuthorizedException("an API key is required: Authorization: Bearer <key>",
-                                         headers=_CHALLENGE)
+            raise NotAuthorizedException(
+                "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE
+            )
         if len(key) > 200:
             raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
         principal = await connection.app.state.key_cache.principal(key.strip())

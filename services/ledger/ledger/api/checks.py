@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.params import JSONBody
 
 from ..application import utcnow
 from ..domain.values import Code, Instant, Ref, Status
@@ -38,14 +39,21 @@ class CheckController(Controller):
     path = "/v1/checks"
     tags = ["standing"]
 
-    @post(operation_id="checkSubjects", status_code=200,
-          guards=[requires("reader", "writer", "auditor", "admin")],
-          summary="Which of these subjects may be processed for this purpose (up to 10,000)")
-    async def check(self, request: Request, data: CheckCreate) -> CheckResult:
+    @post(
+        operation_id="checkSubjects",
+        status_code=200,
+        guards=[requires("reader", "writer", "auditor", "admin")],
+        summary="Which of these subjects may be processed for this purpose (up to 10,000)",
+    )
+    async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:
         at = data.at or utcnow()
-        verdicts = await check_subjects(request.app.state.pool, request.user.tenant,
-                                        data.purpose, data.subject_refs, at)
+        verdicts = await check_subjects(
+            request.app.state.pool, request.user.tenant, data.purpose, data.subject_refs, at
+        )
         allowed = [ref for ref, answer in verdicts if answer.lawful]
-        denied = [Denied(ref, answer.status, answer.reason) for ref, answer in verdicts
-                  if not answer.lawful]
+        denied = [
+            Denied(ref, answer.status, answer.reason)
+            for ref, answer in verdicts
+            if not answer.lawful
+        ]
         return CheckResult(data.purpose, at, allowed, denied)

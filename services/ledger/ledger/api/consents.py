@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from ..application import Ledger
 from ..domain.standing_at import StandingAnswer
@@ -49,18 +51,32 @@ class ConsentController(Controller):
     guards = [requires("writer")]
 
     @post(operation_id="giveConsent", sync_to_thread=True, summary="Record a consent")
-    def give(self, request: Request, subject_ref: SubjectRef, data: ConsentCreate,
-             ledger: Ledger) -> Recorded:
+    def give(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        data: JSONBody[ConsentCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Recorded:
         fields = msgspec.structs.asdict(data)
         purpose = fields.pop("purpose")
-        event, standing = ledger.give_consent(request.user.tenant, subject_ref, purpose,
-                                              **fields)
+        event, standing = ledger.give_consent(request.user.tenant, subject_ref, purpose, **fields)
         return Recorded(str(event), standing)
 
-    @post("/{purpose:str}/withdrawal", operation_id="withdrawConsent", sync_to_thread=True,
-          summary="Record a withdrawal (takes effect when it reached the practice)")
-    def withdraw(self, request: Request, subject_ref: SubjectRef, purpose: CodePath,
-                 data: WithdrawalCreate, ledger: Ledger) -> Recorded:
+    @post(
+        "/{purpose:str}/withdrawal",
+        operation_id="withdrawConsent",
+        sync_to_thread=True,
+        summary="Record a withdrawal (takes effect when it reached the practice)",
+    )
+    def withdraw(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        purpose: CodePath,
+        data: JSONBody[WithdrawalCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Recorded:
         event, standing = ledger.withdraw_consent(
             request.user.tenant, subject_ref, purpose, **msgspec.structs.asdict(data)
         )

@@ -16,8 +16,12 @@ async def live() -> Health:
     return Health("ok")
 
 
-@get("/health/ready", operation_id="ready", tags=["operations"],
-     summary="The database answers and the service can take traffic")
+@get(
+    "/health/ready",
+    operation_id="ready",
+    tags=["operations"],
+    summary="The database answers and the service can take traffic",
+)
 async def ready(request: Request) -> Response[Health]:
     checks: dict[str, str] = {}
     try:

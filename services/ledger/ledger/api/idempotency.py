@@ -27,27 +27,43 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         key = _header(scope, b"idempotency-key")
         principal = scope.get("user")
-        if (scope["type"] != "http" or scope["method"] not in WRITE_METHODS or key is None
-                or principal is None):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or key is None
+            or principal is None
+        ):
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            await _problem(send, 400, "Bad Idempotency-Key",
-                           f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters")
+            await _problem(
+                send,
+                400,
+                "Bad Idempotency-Key",
+                f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters",
+            )
             return
         body, messages = await _read_body(receive, scope["app"].state.settings.max_body_bytes)
         if body is None:
             await _problem(send, 413, "Request body too large", "the body exceeds the limit")
             return
         digest = hashlib.sha256(
-            b"\x1f".join([scope["method"].encode(), scope["path"].encode(),
-                          scope.get("query_string", b""), body])
+            b"\x1f".join(
+                [
+                    scope["method"].encode(),
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    body,
+                ]
+            )
         ).digest()
         pool = scope["app"].state.pool
         claimed = await pool.fetchval(
             "INSERT INTO grondslag_idempotency (tenant, key, request_hash) VALUES ($1, $2, $3) "
             "ON CONFLICT DO NOTHING RETURNING true",
-            principal.tenant, key, digest,
+            principal.tenant,
+            key,
+            digest,
         )
         if not claimed:
             await _replay(pool, principal.tenant, key, digest, send)
@@ -71,31 +87,49 @@ class IdempotencyMiddleware:
                 await pool.execute(
                     "UPDATE grondslag_idempotency SET status = $3, content_type = $4, body = $5 "
                     "WHERE tenant = $1 AND key = $2",
-                    principal.tenant, key, status, content_type, captured["body"],
+                    principal.tenant,
+                    key,
+                    status,
+                    content_type,
+                    captured["body"],
                 )
                 stored = True
         finally:
             if not stored:
                 await pool.execute(
                     "DELETE FROM grondslag_idempotency WHERE tenant = $1 AND key = $2 "
-                    "AND status IS NULL", principal.tenant, key,
+                    "AND status IS NULL",
+                    principal.tenant,
+                    key,
                 )
 
 
 async def _replay(pool: Any, tenant: str, key: str, digest: bytes, send: Any) -> None:
     row = await pool.fetchrow(
         "SELECT request_hash, status, content_type, body FROM grondslag_idempotency "
-        "WHERE tenant = $1 AND key = $2", tenant, key,
+        "WHERE tenant = $1 AND key = $2",
+        tenant,
+        key,
     )
     if row is None or row["status"] is None:
-        await _problem(send, 409, "Request in progress",
-                       "a request with this Idempotency-Key is still being processed; retry later")
+        await _problem(
+            send,
+            409,
+            "Request in progress",
+            "a request with this Idempotency-Key is still being processed; retry later",
+        )
     elif bytes(row["request_hash"]) != digest:
-        await _problem(send, 422, "Idempotency-Key reused",
-                       "this Idempotency-Key was used for a different request")
+        await _problem(
+            send,
+            422,
+            "Idempotency-Key reused",
+            "this Idempotency-Key was used for a different request",
+        )
     else:
-        headers = [(b"content-type", row["content_type"].encode()),
-                   (b"idempotent-replayed", b"true")]
+        headers = [
+            (b"content-type", row["content_type"].encode()),
+            (b"idempotent-replayed", b"true"),
+        ]
         await send({"type": "http.response.start", "status": row["status"], "headers": headers})
         await send({"type": "http.response.body", "body": bytes(row["body"])})
 
@@ -135,8 +169,20 @@ def _replayer(messages: list[Any]) -> Any:
 
 
 async def _problem(send: Any, status: int, title: str, detail: str) -> None:
-    body = msgspec.json.encode(Problem(type=problem_type("idempotency"), title=title,
-                                       status=status, detail=detail, field="Idempotency-Key"))
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode())]})
+    body = msgspec.json.encode(
+        Problem(
+            type=problem_type("idempotency"),
+            title=title,
+            status=status,
+            detail=detail,
+            field="Idempotency-Key",
+        )
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", PROBLEM_JSON.encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -34,8 +34,16 @@ class Problem(msgspec.Struct, omit_defaults=True):
 class ProblemError(Exception):
     """Raise to answer with a problem directly (e.g. from middleware)."""
 
-    def __init__(self, status: int, title: str, detail: str, *, kind: str = "about:blank",
-                 headers: dict[str, str] | None = None, **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        kind: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(detail)
         self.problem = Problem(type=kind, title=title, status=status, detail=detail, **extra)
         self.headers = headers or {}
@@ -44,8 +52,13 @@ class ProblemError(Exception):
 def aware(name: str, moment: datetime | None) -> datetime | None:
     """Query times must carry an offset (RFC 3339); a naive time is ambiguous, so 422."""
     if moment is not None and moment.tzinfo is None:
-        raise ProblemError(422, "Invalid request", f"{name}: give an RFC 3339 time with an offset",
-                           kind=problem_type("invalid-query"), field=name)
+        raise ProblemError(
+            422,
+            "Invalid request",
+            f"{name}: give an RFC 3339 time with an offset",
+            kind=problem_type("invalid-query"),
+            field=name,
+        )
     return moment
 
 
@@ -53,12 +66,12 @@ def problem_type(kind: str) -> str:
     return f"urn:grondslag:problem:{kind}"
 
 
-def problem_response(problem: Problem, request: Request | None = None,
-                     headers: dict[str, str] | None = None) -> Response[Problem]:
+def problem_response(
+    problem: Problem, request: Request | None = None, headers: dict[str, str] | None = None
+) -> Response[Problem]:
     if request is not None and problem.instance is None:
         problem.instance = request.url.path
-    return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON,
-                    headers=headers)
+    return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def on_problem_error(request: Request, error: ProblemError) -> Response[Problem]:
@@ -76,8 +89,14 @@ def on_domain_error(request: Request, error: DomainError) -> Response[Problem]:
         status, kind, title = 422, "invalid-input", "Invalid input"
     else:
         status, kind, title = 409, "conflict", "Conflict"
-    problem = Problem(type=problem_type(kind), title=title, status=status, detail=error.detail,
-                      rule=error.rule, field=error.field)
+    problem = Problem(
+        type=problem_type(kind),
+        title=title,
+        status=status,
+        detail=error.detail,
+        rule=error.rule,
+        field=error.field,
+    )
     return problem_response(problem, request)
 
 
@@ -95,28 +114,49 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
         message = str(item.get("message", ""))
         where = _AT.search(message) or _UNKNOWN.search(message)
         name = where.group(1) if where else item.get("key")
-        errors.append({"field": name or item.get("key"), "message": _AT.sub("", message),
-                       "source": item.get("source")})
+        errors.append(
+            {
+                "field": name or item.get("key"),
+                "message": _AT.sub("", message),
+                "source": item.get("source"),
+            }
+        )
     malformed = any("malformed" in e["message"].lower() for e in errors) or (
         not errors and "malformed" in str(error.detail).lower()
     )
     if malformed:
-        problem = Problem(type=problem_type("malformed-body"), title="Malformed JSON", status=400,
-                          detail="the request body is not valid JSON")
+        problem = Problem(
+            type=problem_type("malformed-body"),
+            title="Malformed JSON",
+            status=400,
+            detail="the request body is not valid JSON",
+        )
         return problem_response(problem, request)
     first = errors[0]["field"] if errors else None
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(error.detail)
-    problem = Problem(type=problem_type("invalid-body"), title="Invalid request", status=422,
-                      detail=detail, field=first, errors=errors or None)
+    problem = Problem(
+        type=problem_type("invalid-body"),
+        title="Invalid request",
+        status=422,
+        detail=detail,
+        field=first,
+        errors=errors or None,
+    )
     return problem_response(problem, request)
 
 
 def on_http_exception(request: Request, error: HTTPException) -> Response[Problem]:
     status = error.status_code
     detail = error.detail if isinstance(error.detail, str) else None
-    title = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-             405: "Method not allowed", 413: "Request body too large",
-             415: "Unsupported media type"}.get(status, "HTTP error")
+    title = {
+        400: "Bad request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request body too large",
+        415: "Unsupported media type",
+    }.get(status, "HTTP error")
     if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
         detail = "the request body is not valid JSON"
     problem = Problem(type="about:blank", title=title, status=status, detail=detail)
@@ -125,9 +165,12 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
 
 def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    problem = Problem(type="about:blank", title="Internal server error",
-                      status=HTTP_500_INTERNAL_SERVER_ERROR,
-                      detail="the ledger failed unexpectedly; the server log has the details")
+    problem = Problem(
+        type="about:blank",
+        title="Internal server error",
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        detail="the ledger failed unexpectedly; the server log has the details",
+    )
     return problem_response(problem, request)
 
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
 
 from ..application import Ledger, utcnow
 from ..domain.errors import NotFound
@@ -83,11 +84,19 @@ class PurposeList(msgspec.Struct):
 def purpose_out(purpose: Purpose) -> PurposeOut:
     latest = purpose.latest
     return PurposeOut(
-        **msgspec.structs.asdict(latest.terms), code=purpose.code, version=latest.number,
-        effective_at=latest.effective_at, recorded_at=latest.recorded_at,
+        **msgspec.structs.asdict(latest.terms),
+        code=purpose.code,
+        version=latest.number,
+        effective_at=latest.effective_at,
+        recorded_at=latest.recorded_at,
         versions=[
-            PurposeVersionOut(version=v.number, material=v.material, effective_at=v.effective_at,
-                              recorded_at=v.recorded_at, notice=v.terms.notice)
+            PurposeVersionOut(
+                version=v.number,
+                material=v.material,
+                effective_at=v.effective_at,
+                recorded_at=v.recorded_at,
+                notice=v.terms.notice,
+            )
             for v in purpose.versions
         ],
     )
@@ -97,24 +106,37 @@ class PurposeController(Controller):
     path = "/v1/purposes"
     tags = ["register"]
 
-    @post(operation_id="registerPurpose", guards=[requires("admin")], sync_to_thread=True,
-          summary="Register a purpose (art. 30)")
-    def register(self, request: Request, data: PurposeCreate, ledger: Ledger) -> PurposeOut:
+    @post(
+        operation_id="registerPurpose",
+        guards=[requires("admin")],
+        sync_to_thread=True,
+        summary="Register a purpose (art. 30)",
+    )
+    def register(
+        self, request: Request, data: JSONBody[PurposeCreate], ledger: NamedDependency[Ledger]
+    ) -> PurposeOut:
         fields: dict[str, Any] = msgspec.structs.asdict(data)
         code, effective_at = fields.pop("code"), fields.pop("effective_at") or utcnow()
         terms = PurposeTerms(**fields)
         return purpose_out(ledger.register_purpose(request.user.tenant, code, terms, effective_at))
 
-    @get(operation_id="listPurposes", guards=[requires("reader", "writer", "auditor", "admin")],
-         summary="The register")
+    @get(
+        operation_id="listPurposes",
+        guards=[requires("reader", "writer", "auditor", "admin")],
+        summary="The register",
+    )
     async def list_purposes(self, request: Request) -> PurposeList:
         pool = request.app.state.pool
         ids = [pid for pid, _ in await stream_ids(pool, request.user.tenant, "purpose")]
         found = await load_aggregates(pool, ids)
         return PurposeList([purpose_out(found[pid]) for pid in ids if pid in found])
 
-    @get("/{code:str}", operation_id="getPurpose",
-         guards=[requires("reader", "writer", "auditor", "admin")], summary="One purpose")
+    @get(
+        "/{code:str}",
+        operation_id="getPurpose",
+        guards=[requires("reader", "writer", "auditor", "admin")],
+        summary="One purpose",
+    )
     async def get_purpose(self, request: Request, code: CodePath) -> PurposeOut:
         pid = purpose_id(request.user.tenant, code)
         found = await load_aggregates(request.app.state.pool, [pid])
@@ -122,14 +144,26 @@ class PurposeController(Controller):
             raise NotFound(f"purpose {code!r} is not in the register")
         return purpose_out(found[pid])
 
-    @post("/{code:str}/revisions", operation_id="revisePurpose", guards=[requires("admin")],
-          sync_to_thread=True, summary="Revise a purpose (R10)")
-    def revise(self, request: Request, code: CodePath, data: PurposeRevisionCreate,
-               ledger: Ledger) -> PurposeOut:
+    @post(
+        "/{code:str}/revisions",
+        operation_id="revisePurpose",
+        guards=[requires("admin")],
+        sync_to_thread=True,
+        summary="Revise a purpose (R10)",
+    )
+    def revise(
+        self,
+        request: Request,
+        code: CodePath,
+        data: JSONBody[PurposeRevisionCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> PurposeOut:
         changes = {
-            name: value for name, value in msgspec.structs.asdict(data).items()
+            name: value
+            for name, value in msgspec.structs.asdict(data).items()
             if value is not msgspec.UNSET and name not in ("material", "effective_at")
         }
-        purpose = ledger.revise_purpose(request.user.tenant, code, changes, data.material,
-                                        data.effective_at or utcnow())
+        purpose = ledger.revise_purpose(
+            request.user.tenant, code, changes, data.material, data.effective_at or utcnow()
+        )
         return purpose_out(purpose)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from ..application import Ledger, utcnow
 from ..domain.standing_at import StandingAnswer
@@ -20,8 +21,10 @@ from .purposes import CodePath
 
 SubjectRef = Annotated[
     str,
-    Parameter(pattern=r"^[A-Za-z0-9._:@-]{1,128}$",
-              description="the practice's own opaque id of the subject"),
+    Parameter(
+        pattern=r"^[A-Za-z0-9._:@-]{1,128}$",
+        description="the practice's own opaque id of the subject",
+    ),
 ]
 READERS = ("reader", "writer", "auditor", "admin")
 
@@ -50,36 +53,65 @@ class SubjectController(Controller):
     path = "/v1/subjects/{subject_ref:str}"
     tags = ["subjects"]
 
-    @put(operation_id="putSubject", guards=[requires("writer", "admin")], sync_to_thread=True,
-         summary="Create or update a subject (idempotent): 201 created, 200 updated")
-    def put_subject(self, request: Request, subject_ref: SubjectRef, data: SubjectPut,
-                    ledger: Ledger) -> Response[SubjectOut]:
+    @put(
+        operation_id="putSubject",
+        guards=[requires("writer", "admin")],
+        sync_to_thread=True,
+        summary="Create or update a subject (idempotent): 201 created, 200 updated",
+    )
+    def put_subject(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        data: JSONBody[SubjectPut],
+        ledger: NamedDependency[Ledger],
+    ) -> Response[SubjectOut]:
         personal = PersonalData(birth_date=data.birth_date, email=data.email)
         created = ledger.put_subject(request.user.tenant, subject_ref, personal)
         return Response(SubjectOut(subject_ref, created), status_code=201 if created else 200)
 
-    @get("/standing", operation_id="getStandings", guards=[requires(*READERS)],
-         summary="Every purpose: lawful now, on which basis")
+    @get(
+        "/standing",
+        operation_id="getStandings",
+        guards=[requires(*READERS)],
+        summary="Every purpose: lawful now, on which basis",
+    )
     async def standings(self, request: Request, subject_ref: SubjectRef) -> SubjectStanding:
         now = utcnow()
-        answers = await all_standings(request.app.state.pool, request.user.tenant, subject_ref,
-                                      now)
+        answers = await all_standings(request.app.state.pool, request.user.tenant, subject_ref, now)
         return SubjectStanding(subject_ref, now, answers)
 
-    @get("/standing/{purpose:str}", operation_id="getStanding", guards=[requires(*READERS)],
-         summary="The bitemporal answer for one purpose: what applied at `at`, as known at "
-                 "`known_at`")
-    async def standing(self, request: Request, subject_ref: SubjectRef, purpose: CodePath,
-                       at: Instant | None = None,
-                       known_at: Instant | None = None) -> StandingAnswer:
+    @get(
+        "/standing/{purpose:str}",
+        operation_id="getStanding",
+        guards=[requires(*READERS)],
+        summary="The bitemporal answer for one purpose: what applied at `at`, as known at "
+        "`known_at`",
+    )
+    async def standing(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        purpose: CodePath,
+        at: FromQuery[Instant | None] = None,
+        known_at: FromQuery[Instant | None] = None,
+    ) -> StandingAnswer:
         now = utcnow()
-        return await one_standing(request.app.state.pool, request.user.tenant, subject_ref,
-                                  purpose, aware("at", at) or now,
-                                  aware("known_at", known_at) or now)
+        return await one_standing(
+            request.app.state.pool,
+            request.user.tenant,
+            subject_ref,
+            purpose,
+            aware("at", at) or now,
+            aware("known_at", known_at) or now,
+        )
 
-    @get("/history", operation_id="getHistory", guards=[requires(*READERS)],
-         summary="Every event of the subject, in order")
+    @get(
+        "/history",
+        operation_id="getHistory",
+        guards=[requires(*READERS)],
+        summary="Every event of the subject, in order",
+    )
     async def history(self, request: Request, subject_ref: SubjectRef) -> History:
         events = await subject_history(request.app.state.pool, request.user.tenant, subject_ref)
         return History(subject_ref, events)
-

@@ -43,11 +43,19 @@ def check_revision(
         raise RuleViolated(
             "R10", f"this revision is material ({reason}); send material: true", field="material"
         )
-    if material and any(v.terms.notice.version == terms.notice.version for v in versions):
+    reused = any(v.terms.notice.version == terms.notice.version for v in versions)
+    if material and reused:
         raise RuleViolated(
             "R10",
             "a material revision needs a new privacy-notice version: "
             f"{terms.notice.version!r} was already used",
+            field="notice",
+        )
+    if reused and terms.notice.version != latest.terms.notice.version:
+        raise RuleViolated(
+            "R10",
+            f"notice {terms.notice.version!r} belongs to an earlier version; a revision keeps "
+            "the current notice or brings a new one",
             field="notice",
         )
 

@@ -9,8 +9,16 @@ from .errors import RuleViolated
 from .values import PurposeTerms
 
 ART9_CATEGORIES = frozenset(
-    {"health", "religion", "sexual_life", "ethnicity", "political_opinion", "union_membership",
-     "genetic", "biometric"}
+    {
+        "health",
+        "religion",
+        "sexual_life",
+        "ethnicity",
+        "political_opinion",
+        "union_membership",
+        "genetic",
+        "biometric",
+    }
 )
 
 
@@ -29,7 +37,8 @@ def check_terms(terms: PurposeTerms) -> None:
             )
     if "criminal" in categories and not terms.legal_provision:
         raise RuleViolated(
-            "R3", "criminal data needs an art. 10 / UAVG 31–33 ground in legal_provision",
+            "R3",
+            "criminal data needs an art. 10 / UAVG 31–33 ground in legal_provision",
             field="legal_provision",
         )
     if "bsn" in categories:
@@ -37,7 +46,8 @@ def check_terms(terms: PurposeTerms) -> None:
             raise RuleViolated("R5", "the BSN may not be processed on consent (UAVG 46)")
         if not terms.legal_provision:
             raise RuleViolated(
-                "R5", "a purpose processing the BSN must cite the law that prescribes it",
+                "R5",
+                "a purpose processing the BSN must cite the law that prescribes it",
                 field="legal_provision",
             )
     if terms.basis == "legal_obligation" and not terms.legal_provision:

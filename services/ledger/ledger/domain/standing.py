@@ -83,6 +83,7 @@ class Standing(Aggregate):
         return event_id(self.id, self.version)
 
     def _learn(self, event: Aggregate.Event, statement: Statement) -> None:
-        fact = Fact(event_id(event.originator_id, event.originator_version), event.timestamp,
-                    statement)
+        fact = Fact(
+            event_id(event.originator_id, event.originator_version), event.timestamp, statement
+        )
         self.facts.append(fact)

@@ -74,13 +74,25 @@ def standing_at(
         ends = _cover_end(cover.consent, known_purpose)
         changes = min((t for t in (ends, next_change) if t is not None), default=None)
         return StandingAnswer(
-            **answer, lawful=True, status="lawful", since=cover.since, until=ends,
-            evidence=cover.evidence, given_by=_given_by(cover.consent), changes_at=changes,
+            **answer,
+            lawful=True,
+            status="lawful",
+            since=cover.since,
+            until=ends,
+            evidence=cover.evidence,
+            given_by=_given_by(cover.consent),
+            changes_at=changes,
         )
     if cover.lapse_reason is not None:
         return StandingAnswer(
-            **answer, lawful=False, status="lapsed", since=cover.since, until=cover.until,
-            reason=cover.lapse_reason, evidence=cover.evidence, changes_at=next_change,
+            **answer,
+            lawful=False,
+            status="lapsed",
+            since=cover.since,
+            until=cover.until,
+            reason=cover.lapse_reason,
+            evidence=cover.evidence,
+            changes_at=next_change,
         )
     return StandingAnswer(**answer, lawful=False, status="none", changes_at=next_change)
 

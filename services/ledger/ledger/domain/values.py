@@ -8,22 +8,46 @@ from typing import Annotated, Literal
 import msgspec
 
 Basis = Literal[
-    "consent", "contract", "legal_obligation", "vital_interests", "public_task",
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
     "legitimate_interest",
 ]
 Method = Literal[
-    "written", "email", "signed_electronic", "web_form", "verbal", "double_opt_in",
+    "written",
+    "email",
+    "signed_electronic",
+    "web_form",
+    "verbal",
+    "double_opt_in",
     "unsubscribe_link",
 ]
 Matter = Literal["care", "property", "other"]
 Status = Literal["lawful", "restricted", "pending", "lapsed", "none"]
 LapseReason = Literal[
-    "withdrawn", "expired", "subject_reached_age_of_consent", "representative_authority_ended",
-    "notice_revised", "objection", "basis_ended", "retention_expired", "erased",
+    "withdrawn",
+    "expired",
+    "subject_reached_age_of_consent",
+    "representative_authority_ended",
+    "notice_revised",
+    "objection",
+    "basis_ended",
+    "retention_expired",
+    "erased",
 ]
 SpecialCategory = Literal[
-    "health", "religion", "sexual_life", "ethnicity", "political_opinion", "union_membership",
-    "genetic", "biometric", "criminal", "bsn",
+    "health",
+    "religion",
+    "sexual_life",
+    "ethnicity",
+    "political_opinion",
+    "union_membership",
+    "genetic",
+    "biometric",
+    "criminal",
+    "bsn",
 ]
 
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]

@@ -22,7 +22,11 @@ NOW_TOLERANCE = timedelta(seconds=1)
 
 
 async def check_subjects(
-    pool: asyncpg.Pool, tenant: str, purpose: str, refs: list[str], at: datetime,
+    pool: asyncpg.Pool,
+    tenant: str,
+    purpose: str,
+    refs: list[str],
+    at: datetime,
     now: datetime | None = None,
 ) -> list[tuple[str, StandingAnswer]]:
     now = now or datetime.now(at.tzinfo)
@@ -38,13 +42,20 @@ async def check_subjects(
             f"SELECT subject_ref, lawful, status, reason, basis, changes_at "
             f"FROM {CURRENT_STANDING_TABLE} "
             "WHERE tenant = $1 AND purpose = $2 AND subject_ref = ANY($3::text[])",
-            tenant, purpose, refs,
+            tenant,
+            purpose,
+            refs,
         )
         for row in rows:
             if row["changes_at"] is None or row["changes_at"] > at:
                 answers[row["subject_ref"]] = StandingAnswer(
-                    purpose=purpose, at=at, known_at=now, lawful=row["lawful"],
-                    status=row["status"], reason=row["reason"], basis=row["basis"],
+                    purpose=purpose,
+                    at=at,
+                    known_at=now,
+                    lawful=row["lawful"],
+                    status=row["status"],
+                    reason=row["reason"],
+                    basis=row["basis"],
                     changes_at=row["changes_at"],
                 )
         projected = {row["subject_ref"] for row in rows}
@@ -59,8 +70,13 @@ async def check_subjects(
 
 
 async def _fold(
-    pool: asyncpg.Pool, tenant: str, purpose: str, versions: list, refs: list[str],
-    at: datetime, now: datetime,
+    pool: asyncpg.Pool,
+    tenant: str,
+    purpose: str,
+    versions: list,
+    refs: list[str],
+    at: datetime,
+    now: datetime,
 ) -> dict[str, StandingAnswer]:
     if not refs:
         return {}

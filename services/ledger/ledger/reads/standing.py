@@ -14,11 +14,16 @@ from .streams import load_aggregates, stream_ids
 
 
 async def one_standing(
-    pool: asyncpg.Pool, tenant: str, subject_ref: str, purpose: str,
-    at: datetime, known_at: datetime,
+    pool: asyncpg.Pool,
+    tenant: str,
+    subject_ref: str,
+    purpose: str,
+    at: datetime,
+    known_at: datetime,
 ) -> StandingAnswer:
     sid, pid, stid = (
-        subject_id(tenant, subject_ref), purpose_id(tenant, purpose),
+        subject_id(tenant, subject_ref),
+        purpose_id(tenant, purpose),
         standing_id(tenant, subject_ref, purpose),
     )
     found = await load_aggregates(pool, (sid, pid, stid))

@@ -45,7 +45,9 @@ async def load_aggregates(
 
 
 async def stream_ids(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, kind: str,
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant: str,
+    kind: str,
     subject_ref: str | None = None,
 ) -> list[tuple[UUID, str | None]]:
     """Streams of one kind for a tenant (and subject): ``(id, purpose code)`` pairs."""
@@ -53,12 +55,15 @@ async def stream_ids(
         rows = await conn.fetch(
             f"SELECT originator_id, purpose FROM {STREAMS_TABLE} "
             "WHERE tenant = $1 AND kind = $2 ORDER BY purpose",
-            tenant, kind,
+            tenant,
+            kind,
         )
     else:
         rows = await conn.fetch(
             f"SELECT originator_id, purpose FROM {STREAMS_TABLE} "
             "WHERE tenant = $1 AND kind = $2 AND subject_ref = $3 ORDER BY purpose",
-            tenant, kind, subject_ref,
+            tenant,
+            kind,
+            subject_ref,
         )
     return [(row["originator_id"], row["purpose"]) for row in rows]

@@ -1,0 +1,69 @@
+"""Shared fixtures: real PostgreSQL and NATS servers, never mocks.
+
+PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are used when they answer (a fresh
+database per test session); otherwise the embedded servers start under a temporary folder,
+so a fresh machine needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+LOCAL_PG = ("127.0.0.1", 5432)
+LOCAL_NATS = ("127.0.0.1", 4222)
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedded")
+
+
+@pytest.fixture(scope="session")
+def server_urls(embedded_dir: Path) -> Iterator[dict[str, str]]:
+    """``postgres`` (an admin URL) and ``nats`` for the whole session."""
+    from grondslag.embedded import embedded_servers
+
+    env_pg = os.environ.get("TEST_DATABASE_ADMIN_URL")
+    local_pg = env_pg or (
+        "postgresql://postgres@127.0.0.1:5432/postgres" if _answers(LOCAL_PG) else None
+    )
+    local_nats = "nats://127.0.0.1:4222" if _answers(LOCAL_NATS) else None
+    if local_pg and local_nats:
+        yield {"postgres": local_pg, "nats": local_nats}
+        return
+    with embedded_servers(embedded_dir, postgres=local_pg is None,
+                          nats=local_nats is None) as urls:
+        admin = local_pg or (urls.database_url or "").rsplit("/", 1)[0] + "/postgres"
+        yield {"postgres": admin, "nats": local_nats or urls.nats_url or ""}
+
+
+@pytest.fixture(scope="session")
+def database_url(server_urls: dict[str, str]) -> Iterator[str]:
+    """A fresh database for this test session, dropped afterwards."""
+    admin = server_urls["postgres"]
+    name = f"grondslag_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def nats_url(server_urls: dict[str, str]) -> str:
+    return server_urls["nats"]

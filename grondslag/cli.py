@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 from ledger.settings import Settings
 
-from .embedded import embedded_servers
+from .embedded import embedded_servers, running_database_url
 
 
 @contextlib.contextmanager
@@ -105,7 +106,10 @@ def keys_create(args: argparse.Namespace) -> int:
         finally:
             await pool.close()
 
-    with servers(Settings.from_env(), need_nats=False) as settings:
+    settings = Settings.from_env()
+    if settings.database_url is None:  # use the embedded server `grondslag serve` runs now
+        settings = replace(settings, database_url=running_database_url(settings.data_dir))
+    with servers(settings, need_nats=False) as settings:
         assert settings.database_url
         print(asyncio.run(run(settings.database_url)))
     return 0
@@ -138,6 +142,10 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", action="append", required=True, choices=ROLES)
     create.set_defaults(func=keys_create)
 
+    schemas = commands.add_parser("schemas", help="write the generated contracts in schemas/")
+    schemas.add_argument("--check", action="store_true", help="fail if a committed file is stale")
+    schemas.set_defaults(func=lambda a: __import__("grondslag.schemas", fromlist=["main"]).main(a))
+
     bench = commands.add_parser("bench", help="measure throughput against raw baselines")
     bench.add_argument("--quick", action="store_true", help="fewer operations (CI smoke run)")
     bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
@@ -147,7 +155,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SystemExit as stop:
+        if stop.code == 128 + signal.SIGTERM:  # asked to stop, and stopped cleanly
+            return 0
+        raise
 
 
 if __name__ == "__main__":

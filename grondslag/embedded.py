@@ -600,3 +600,14 @@ def _exit_on_sigterm() -> Iterator[None]:
     finally:
         if signal.getsignal(signal.SIGTERM) is handler:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def running_database_url(data_dir: Path, database: str = "grondslag") -> str | None:
+    """The URL of an embedded PostgreSQL that another process (``grondslag serve``) runs in
+    ``data_dir``, so that one-off commands (``grondslag keys create``) can use it."""
+    try:
+        lines = (Path(data_dir).resolve() / "postgres" / "postmaster.pid").read_text().split("\n")
+        pid, port = int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+    return f"postgresql://postgres@{HOST}:{port}/{database}" if _running(pid, "postgres") else None

@@ -1,0 +1,81 @@
+"""`grondslag serve` on its embedded default, as a new user runs it: the README walk-through
+over real HTTP, then a restart on the same data folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+KEY = "e2e-bootstrap-key"
+NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    env |= {"GRONDSLAG_DATA_DIR": str(data_dir), "GRONDSLAG_BOOTSTRAP_KEY": KEY}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError("grondslag serve did not become ready in 60 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
+def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path) -> None:
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    server = _serve(tmp_path, port)
+    try:
+        purpose = {"code": "photo-in-dossier", "title": "Pasfoto in het dossier",
+                   "basis": "consent", "notice": NOTICE, "effective_at": "2025-01-01T00:00:00Z"}
+        assert httpx.post(f"{api}/v1/purposes", json=purpose, headers=auth).status_code == 201
+        assert httpx.put(f"{api}/v1/subjects/client-17", json={"birth_date": "1980-04-02"},
+                         headers=auth).status_code == 201
+        consent = {"purpose": "photo-in-dossier", "method": "written", "explicit": True,
+                   "notice_version": "2025-01", "evidence": {"document_ref": "intake.pdf"},
+                   "recorded_by": "staff:jdevries", "effective_at": "2025-09-02T10:00:00Z"}
+        given = httpx.post(f"{api}/v1/subjects/client-17/consents", json=consent, headers=auth)
+        assert given.status_code == 201, given.text
+        event_id = given.json()["event_id"]
+    finally:
+        _stop(server)
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "postgres left running"
+
+    server = _serve(tmp_path, port)
+    try:
+        standing = httpx.get(f"{api}/v1/subjects/client-17/standing/photo-in-dossier",
+                             headers=auth).json()
+        assert standing["lawful"] is True
+        assert standing["evidence"] == [event_id]
+    finally:
+        _stop(server)

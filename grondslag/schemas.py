@@ -72,8 +72,9 @@ def main(args: argparse.Namespace) -> int:
     if args.check:
         outdated = stale()
         for path in outdated:
-            print(f"stale: {path.relative_to(ROOT.parent)} (run `grondslag schemas`)",
-                  file=sys.stderr)
+            print(
+                f"stale: {path.relative_to(ROOT.parent)} (run `grondslag schemas`)", file=sys.stderr
+            )
         return 1 if outdated else 0
     for path, text in rendered().items():
         path.parent.mkdir(parents=True, exist_ok=True)

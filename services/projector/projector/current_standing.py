@@ -7,6 +7,7 @@ revision taking effect). Readers fold from the log for rows whose ``changes_at``
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -50,6 +51,7 @@ ON CONFLICT (tenant, purpose, subject_ref) DO UPDATE SET
 """
 
 NAME = "current_standing"
+log = logging.getLogger("grondslag.projector")
 
 
 async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
@@ -79,7 +81,10 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
     now = datetime.now(UTC)
     rows = []
     for standing in found.values():
-        register = purposes[purpose_id(standing.tenant, standing.purpose)]
+        register = purposes.get(purpose_id(standing.tenant, standing.purpose))
+        if register is None:  # not written through the ledger's commands; nothing to fold
+            log.warning("standing %s has no registered purpose %r", standing.id, standing.purpose)
+            continue
         answer = standing_at(standing.purpose, standing.facts, register.versions, now, now)
         rows.append(
             (

@@ -114,6 +114,10 @@ class LogFollower:
                     await self.catch_up()
                 except (asyncpg.PostgresError, OSError) as error:
                     log.warning("projection %s: %s; retrying", self.name, error)
+                except Exception:  # a bug must not stop the projector silently: log, retry
+                    log.exception(
+                        "projection %s failed; retrying after %ss", self.name, self.poll_seconds
+                    )
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import asyncpg
+from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
 
 from . import current_standing
@@ -25,7 +26,7 @@ class Projector:
     async def start(self) -> None:
         dsn = self.settings.database_url
         assert dsn
-        self.pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        self.pool = await create_read_pool(dsn, min_size=1, max_size=4)
         await current_standing.create_tables(self.pool)
         self.followers = [
             LogFollower(

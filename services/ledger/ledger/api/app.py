@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-import asyncpg
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -16,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from ..application import Ledger
 from ..keys import ROLES, KeyCache, create_key
 from ..persistence.postgres import PostgresKeyStore, eventsourcing_env
+from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..settings import Settings
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
@@ -61,8 +61,8 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size + 4
         owned = ledger is None
         app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)
-        app.state.pool = await asyncpg.create_pool(
-            settings.database_url, min_size=2, max_size=settings.read_pool_size
+        app.state.pool = await create_read_pool(
+            settings.database_url, max_size=settings.read_pool_size
         )
         try:
             await ensure_schema(app.state.pool)

@@ -38,9 +38,10 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
 
 
 def requires(*roles: str) -> Any:
-    """A guard letting through keys that carry any of ``roles``."""
+    """A guard letting through keys that carry any of ``roles`` (async: litestar runs sync
+    guards in a worker thread)."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         principal: Principal = connection.user
         if not principal.roles.intersection(roles):
             raise PermissionDeniedException(

@@ -1,0 +1,361 @@
+"""``grondslag bench``: the service measured against raw baselines in the same run.
+
+Everything runs on one PostgreSQL server (``DATABASE_URL``'s, else the embedded one) in a
+fresh database, with the service started as ``grondslag serve`` in a subprocess:
+
+* consent writes through the API (1 and 16 clients) vs a bare eventsourcing save loop
+  (1 and 16 threads) writing the same two events per transaction;
+* ``GET …/standing/{purpose}`` vs a raw asyncpg primary-key select (16 concurrent each);
+* ``POST /v1/checks`` with 10,000 refs (latency);
+* the service's RSS after the log holds 100,000 events and the projector caught up.
+
+The load generator shares the machine's cores with the service; the ratios say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psycopg
+from ledger.application import Ledger
+from ledger.domain.standing import Standing
+from ledger.domain.values import Consent, Evidence
+from ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
+from ledger.reads.pool import create_read_pool
+from ledger.settings import Settings
+from rich.console import Console
+from rich.table import Table
+
+from . import loadgen
+
+KEY = "bench-key"
+NOTICE = {"version": "2025-01", "url": "https://bench.example/privacy", "sha256": "c" * 64}
+CONSENT = Consent(
+    method="written",
+    explicit=True,
+    notice_version="2025-01",
+    purpose_version=1,
+    evidence=Evidence("bench.pdf"),
+    effective_at=datetime(2025, 2, 1, tzinfo=UTC),
+    recorded_by="bench",
+)
+
+
+@dataclass
+class Row:
+    what: str
+    value: float
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    target: str = ""
+
+    @property
+    def ratio(self) -> str:
+        return f"{self.value / self.baseline_value:.2f}×" if self.baseline_value else ""
+
+
+def main(args: argparse.Namespace) -> int:
+    from .cli import servers
+
+    scale = 0.2 if args.quick else 1.0
+    console = Console(width=150)
+    with servers(Settings.from_env(), need_nats=False) as settings:
+        assert settings.database_url
+        url = _fresh_database(settings.database_url)
+        console.print(f"[bold]grondslag bench[/] on {url.rsplit('@', 1)[-1]}")
+        rows: list[Row] = []
+        try:
+            floor = bare_saves(url, int(2000 * scale), console)
+            rows += [
+                Row(f"baseline: bare save loop, {n} thread(s)", rate, "saves/s")
+                for n, rate in floor.items()
+            ]
+            with _service(url) as (api, pid):
+                rows += asyncio.run(_api_rows(api, url, pid, floor, scale, console))
+        finally:
+            _drop_database(settings.database_url, url)
+    table = Table(title="Grondslag vs baselines (same run, same database)")
+    for column in ("measure", "value", "baseline", "baseline value", "ratio", "target"):
+        table.add_column(column)
+    for row in rows:
+        base = f"{row.baseline_value:,.0f}" if row.baseline_value else ""
+        table.add_row(
+            row.what, f"{row.value:,.1f} {row.unit}", row.baseline, base, row.ratio, row.target
+        )
+    console.print(table)
+    return 0
+
+
+# -- baselines -----------------------------------------------------------------------------
+
+
+def bare_saves(url: str, count: int, console: Console) -> dict[int, float]:
+    """The floor: new standings with one consent (two events), one transaction each."""
+    ledger = Ledger(env=eventsourcing_env(url, 16))
+    rates = {}
+    for threads in (1, 16):
+        per = count // threads
+        tag = uuid.uuid4().hex[:6]
+
+        def work(worker: int, tag: str = tag, per: int = per) -> None:
+            for i in range(per):
+                standing = Standing.open("bench", f"bare-{tag}-{worker}-{i}", "bench")
+                standing.give_consent(CONSENT)
+                ledger.save(standing)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))
+        rates[threads] = per * threads / (time.perf_counter() - started)
+        console.print(f"bare save loop, {threads} thread(s): {rates[threads]:,.0f}/s")
+    ledger.close()
+    return rates
+
+
+async def _api_rows(
+    api: str, url: str, pid: int, floor: dict[int, float], scale: float, console: Console
+) -> list[Row]:
+    rows = []
+    headers = {"Authorization": f"Bearer {KEY}"}
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(
+        base_url=api, headers=headers, limits=limits, timeout=60
+    ) as client:
+        purpose = {
+            "code": "bench",
+            "title": "Bench",
+            "basis": "consent",
+            "notice": NOTICE,
+            "effective_at": "2025-01-01T00:00:00Z",
+        }
+        assert (await client.post("/v1/purposes", json=purpose)).status_code == 201
+        total = int(2000 * scale)
+        refs = [f"s-{i}" for i in range(total)]
+        await _run(api, 16, refs, lambda ref: ("PUT", f"/v1/subjects/{ref}", {}))
+        for clients, part in ((1, refs[: total // 2]), (16, refs[total // 2 :])):
+            body = {
+                "purpose": "bench",
+                "method": "written",
+                "explicit": True,
+                "notice_version": "2025-01",
+                "evidence": {"document_ref": "b.pdf"},
+                "recorded_by": "bench",
+                "effective_at": "2025-02-01T00:00:00Z",
+            }
+            elapsed = await _run(
+                api, clients, part, lambda ref, b=body: ("POST", f"/v1/subjects/{ref}/consents", b)
+            )
+            rate = len(part) / elapsed
+            console.print(f"API consent writes, {clients} client(s): {rate:,.0f}/s")
+            rows.append(
+                Row(
+                    f"API consent writes, {clients} client(s)",
+                    rate,
+                    "writes/s",
+                    f"bare save loop, {clients} thread(s)",
+                    floor[clients],
+                    "≥ 0.6×",
+                )
+            )
+
+        reads = int(4000 * scale)
+        read_refs = [refs[i % total] for i in range(reads)]
+        elapsed = await _run(
+            api, 16, read_refs, lambda ref: ("GET", f"/v1/subjects/{ref}/standing/bench", None)
+        )
+        api_reads = reads / elapsed
+        raw = await _raw_selects(url, reads)
+        console.print(f"standing reads {api_reads:,.0f}/s; raw asyncpg selects {raw:,.0f}/s")
+        rows.append(
+            Row(
+                "GET standing/{purpose}, 16 clients",
+                api_reads,
+                "reads/s",
+                "raw asyncpg PK select, 16 tasks",
+                raw,
+                "≥ 0.4×",
+            )
+        )
+
+        check_refs = [f"s-{i % total}" if i % 2 else f"unknown-{i}" for i in range(10_000)]
+        await _settled(url)
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            response = await client.post(
+                "/v1/checks", json={"purpose": "bench", "subject_refs": check_refs}
+            )
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+        timings.sort()
+        rows.append(
+            Row(
+                "POST /v1/checks, 10,000 refs (median of 5)",
+                timings[2] * 1000,
+                "ms",
+                target="< 250 ms",
+            )
+        )
+        console.print(f"check of 10,000 refs: {timings[2] * 1000:.0f} ms (median)")
+
+        events = int(100_000 * scale)
+        await asyncio.to_thread(_fill_log, url, events, console)
+        started = time.perf_counter()
+        await _settled(url, timeout=600)
+        catch_up = time.perf_counter() - started
+        await _run(
+            api, 16, read_refs[:500], lambda r: ("GET", f"/v1/subjects/{r}/standing/bench", None)
+        )
+        rss = _rss_mb(pid)
+        rows.append(
+            Row(
+                f"service RSS after {events:,} events, projector caught up",
+                rss,
+                "MB",
+                target="< 300 MB",
+            )
+        )
+        rows.append(Row("projector catch-up over those events", catch_up, "s"))
+        console.print(f"RSS {rss:.0f} MB; projector caught up in {catch_up:.1f} s")
+    return rows
+
+
+async def _run(api: str, concurrency: int, items: list[str], make) -> float:
+    return await loadgen.run(api, {"Authorization": f"Bearer {KEY}"}, concurrency, items, make)
+
+
+async def _raw_selects(url: str, count: int) -> float:
+    pool = await create_read_pool(url, min_size=16, max_size=16)
+    ids = [
+        row[0] for row in await pool.fetch(f"SELECT originator_id FROM {EVENTS_TABLE} LIMIT 2000")
+    ]
+    queue = [ids[i % len(ids)] for i in range(count)]
+
+    async def worker() -> None:
+        while queue:
+            await pool.fetchrow(
+                f"SELECT * FROM {EVENTS_TABLE} WHERE originator_id = $1 AND originator_version = 1",
+                queue.pop(),
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(16)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return count / elapsed
+
+
+def _fill_log(url: str, events: int, console: Console) -> None:
+    """Top the log up to ``events`` events with consents, 100 standings per transaction."""
+    ledger = Ledger(env=eventsourcing_env(url, 4))
+    have = ledger.recorder.max_notification_id() or 0
+    batch, n = [], 0
+    while have + n < events:
+        standing = Standing.open("demo", f"fill-{n}", "bench")
+        standing.give_consent(CONSENT)
+        batch.append(standing)
+        n += 2
+        if len(batch) == 100:
+            ledger.save(*batch)
+            batch = []
+    if batch:
+        ledger.save(*batch)
+    ledger.close()
+    console.print(f"log filled to {have + n:,} events")
+
+
+async def _settled(url: str, timeout: float = 60) -> None:
+    """Wait until the projector has handled every event in the log."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            top = await conn.fetchval(f"SELECT max(notification_id) FROM {EVENTS_TABLE}")
+            done = await conn.fetchval("SELECT min(position) FROM grondslag_tracking")
+            if done is not None and done >= (top or 0):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("the projector did not catch up")
+    finally:
+        await conn.close()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- the service under test -------------------------------------------------------------------
+
+
+class _service:
+    def __init__(self, url: str):
+        self.url = url
+
+    def __enter__(self) -> tuple[str, int]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.tmp = tempfile.TemporaryDirectory()
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "GRONDSLAG_BOOTSTRAP_KEY": KEY,
+            "GRONDSLAG_DATA_DIR": self.tmp.name,
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "grondslag.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        api = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{api}/health/ready").status_code == 200:
+                    return api, self.process.pid
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the service did not start")
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.tmp.cleanup()
+
+
+def _fresh_database(server_url: str) -> str:
+    name = f"grondslag_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(server_url: str, url: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

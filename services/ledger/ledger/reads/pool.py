@@ -1,0 +1,22 @@
+"""The asyncpg pool of the read side.
+
+asyncpg resets every connection on release with a round trip (``RESET ALL``, ``UNLISTEN``,
+…). Our queries keep no session state — transactions are always scoped, listeners use
+their own connections — so the reset only rolls back a transaction left open, and a read
+costs one round trip instead of two.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def _rollback_if_open(conn: asyncpg.Connection) -> None:
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+async def create_read_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, reset=_rollback_if_open
+    )

@@ -46,8 +46,7 @@ def server_urls(embedded_dir: Path) -> Iterator[dict[str, str]]:
     if local_pg and local_nats:
         yield {"postgres": local_pg, "nats": local_nats}
         return
-    with embedded_servers(embedded_dir, postgres=local_pg is None,
-                          nats=local_nats is None) as urls:
+    with embedded_servers(embedded_dir, postgres=local_pg is None, nats=local_nats is None) as urls:
         admin = local_pg or (urls.database_url or "").rsplit("/", 1)[0] + "/postgres"
         yield {"postgres": admin, "nats": local_nats or urls.nats_url or ""}
 

@@ -30,7 +30,9 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env |= {"GRONDSLAG_DATA_DIR": str(data_dir), "GRONDSLAG_BOOTSTRAP_KEY": KEY}
     process = subprocess.Popen(
         [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -56,14 +58,29 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
     auth = {"Authorization": f"Bearer {KEY}"}
     server = _serve(tmp_path, port)
     try:
-        purpose = {"code": "photo-in-dossier", "title": "Pasfoto in het dossier",
-                   "basis": "consent", "notice": NOTICE, "effective_at": "2025-01-01T00:00:00Z"}
+        purpose = {
+            "code": "photo-in-dossier",
+            "title": "Pasfoto in het dossier",
+            "basis": "consent",
+            "notice": NOTICE,
+            "effective_at": "2025-01-01T00:00:00Z",
+        }
         assert httpx.post(f"{api}/v1/purposes", json=purpose, headers=auth).status_code == 201
-        assert httpx.put(f"{api}/v1/subjects/client-17", json={"birth_date": "1980-04-02"},
-                         headers=auth).status_code == 201
-        consent = {"purpose": "photo-in-dossier", "method": "written", "explicit": True,
-                   "notice_version": "2025-01", "evidence": {"document_ref": "intake.pdf"},
-                   "recorded_by": "staff:jdevries", "effective_at": "2025-09-02T10:00:00Z"}
+        assert (
+            httpx.put(
+                f"{api}/v1/subjects/client-17", json={"birth_date": "1980-04-02"}, headers=auth
+            ).status_code
+            == 201
+        )
+        consent = {
+            "purpose": "photo-in-dossier",
+            "method": "written",
+            "explicit": True,
+            "notice_version": "2025-01",
+            "evidence": {"document_ref": "intake.pdf"},
+            "recorded_by": "staff:jdevries",
+            "effective_at": "2025-09-02T10:00:00Z",
+        }
         given = httpx.post(f"{api}/v1/subjects/client-17/consents", json=consent, headers=auth)
         assert given.status_code == 201, given.text
         event_id = given.json()["event_id"]
@@ -73,8 +90,9 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
 
     server = _serve(tmp_path, port)
     try:
-        standing = httpx.get(f"{api}/v1/subjects/client-17/standing/photo-in-dossier",
-                             headers=auth).json()
+        standing = httpx.get(
+            f"{api}/v1/subjects/client-17/standing/photo-in-dossier", headers=auth
+        ).json()
         assert standing["lawful"] is True
         assert standing["evidence"] == [event_id]
     finally:

@@ -14,8 +14,11 @@ from ledger.keys import ROLES, create_key
 from ledger.settings import Settings
 from litestar.testing import TestClient
 
-NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy/2025-01",
-          "sha256": "a" * 64}
+NOTICE = {
+    "version": "2025-01",
+    "url": "https://praktijk.example/privacy/2025-01",
+    "sha256": "a" * 64,
+}
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +74,14 @@ class Tenant:
         return self.client.request(method, path, headers=headers, **kwargs)
 
     def register_purpose(self, code: str = "photo-in-dossier", **fields: Any) -> Any:
-        body = {"code": code, "title": "Pasfoto in het dossier", "basis": "consent",
-                "notice": NOTICE, "effective_at": "2025-01-01T00:00:00Z", **fields}
+        body = {
+            "code": code,
+            "title": "Pasfoto in het dossier",
+            "basis": "consent",
+            "notice": NOTICE,
+            "effective_at": "2025-01-01T00:00:00Z",
+            **fields,
+        }
         response = self.call("POST", "/v1/purposes", json=body)
         assert response.status_code == 201, response.text
         return response.json()
@@ -82,11 +91,18 @@ class Tenant:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    def consent(self, ref: str = "client-1", purpose: str = "photo-in-dossier",
-                **fields: Any) -> Any:
-        body = {"purpose": purpose, "method": "written", "explicit": True,
-                "notice_version": "2025-01", "evidence": {"document_ref": "intake-17.pdf"},
-                "recorded_by": "staff:jdevries", **fields}
+    def consent(
+        self, ref: str = "client-1", purpose: str = "photo-in-dossier", **fields: Any
+    ) -> Any:
+        body = {
+            "purpose": purpose,
+            "method": "written",
+            "explicit": True,
+            "notice_version": "2025-01",
+            "evidence": {"document_ref": "intake-17.pdf"},
+            "recorded_by": "staff:jdevries",
+            **fields,
+        }
         return self.call("POST", f"/v1/subjects/{ref}/consents", json=body)
 
 

@@ -10,11 +10,20 @@ pytestmark = pytest.mark.integration
 
 PROBLEM_JSON = "application/problem+json"
 PURPOSE = "photo-in-dossier"
-CONSENT = {"purpose": PURPOSE, "method": "written", "explicit": True,
-           "notice_version": "2025-01", "evidence": {"document_ref": "intake-17.pdf"},
-           "recorded_by": "staff:jdevries"}
-NEW_PURPOSE = {"code": "newsletter", "title": "Nieuwsbrief", "basis": "consent",
-               "notice": {"version": "1", "url": "https://x.example/n", "sha256": "b" * 64}}
+CONSENT = {
+    "purpose": PURPOSE,
+    "method": "written",
+    "explicit": True,
+    "notice_version": "2025-01",
+    "evidence": {"document_ref": "intake-17.pdf"},
+    "recorded_by": "staff:jdevries",
+}
+NEW_PURPOSE = {
+    "code": "newsletter",
+    "title": "Nieuwsbrief",
+    "basis": "consent",
+    "notice": {"version": "1", "url": "https://x.example/n", "sha256": "b" * 64},
+}
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:
@@ -32,24 +41,32 @@ def without_naming(body: dict[str, Any]) -> dict[str, Any]:
 
 # -- authentication -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1/purposes"),
-    ("GET", "/v1/subjects/client-1/history"),
-    ("POST", "/v1/checks"),
-])
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1/purposes"),
+        ("GET", "/v1/subjects/client-1/history"),
+        ("POST", "/v1/checks"),
+    ],
+)
 def test_missing_authorization_header_is_401_with_bearer_challenge(client, method, path) -> None:
     response = client.request(method, path, json={})
     problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer gs_this-key-was-never-issued",
-    "Bearer " + "k" * 500,
-    "Basic dXNlcjpwYXNz",
-    "Bearer ",
-    "gs_a-key-without-a-scheme",
-], ids=["unknown", "overlong", "basic", "empty", "no-scheme"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer gs_this-key-was-never-issued",
+        "Bearer " + "k" * 500,
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+        "gs_a-key-without-a-scheme",
+    ],
+    ids=["unknown", "overlong", "basic", "empty", "no-scheme"],
+)
 def test_unknown_or_malformed_key_is_401_with_bearer_challenge(client, header) -> None:
     response = client.get("/v1/purposes", headers={"Authorization": header})
     problem(response, 401)
@@ -59,14 +76,16 @@ def test_unknown_or_malformed_key_is_401_with_bearer_challenge(client, header) -
 def test_unknown_key_on_a_write_is_401_and_records_nothing(tenant) -> None:
     tenant.register_purpose()
     tenant.put_subject("client-1")
-    response = tenant.call("POST", "/v1/subjects/client-1/consents", json=CONSENT,
-                           key="gs_forged-key")
+    response = tenant.call(
+        "POST", "/v1/subjects/client-1/consents", json=CONSENT, key="gs_forged-key"
+    )
     problem(response, 401)
     history = tenant.call("GET", "/v1/subjects/client-1/history").json()
     assert [e["type"] for e in history["events"]] == ["SubjectRegistered"]
 
 
 # -- roles ----------------------------------------------------------------------------------
+
 
 def test_reader_key_cannot_record_a_consent(tenant) -> None:
     tenant.register_purpose()
@@ -98,8 +117,12 @@ def test_writer_key_cannot_register_a_purpose_which_needs_admin(tenant) -> None:
 def test_writer_key_cannot_revise_a_purpose(tenant) -> None:
     tenant.register_purpose()
     writer = tenant.key_with("writer")
-    response = tenant.call("POST", f"/v1/purposes/{PURPOSE}/revisions", key=writer,
-                           json={"material": False, "title": "Andere titel"})
+    response = tenant.call(
+        "POST",
+        f"/v1/purposes/{PURPOSE}/revisions",
+        key=writer,
+        json={"material": False, "title": "Andere titel"},
+    )
     problem(response, 403)
     assert tenant.call("GET", f"/v1/purposes/{PURPOSE}").json()["version"] == 1
 
@@ -114,11 +137,15 @@ def test_writer_key_may_record_a_consent(tenant) -> None:
 
 # -- tenant isolation -----------------------------------------------------------------------
 
+
 def test_other_tenants_subject_answers_exactly_like_a_missing_one(make_tenant) -> None:
     owner, stranger = make_tenant(), make_tenant()
     stranger.register_purpose()
-    paths = ["/v1/subjects/shared-ref/history", "/v1/subjects/shared-ref/standing",
-             f"/v1/subjects/shared-ref/standing/{PURPOSE}"]
+    paths = [
+        "/v1/subjects/shared-ref/history",
+        "/v1/subjects/shared-ref/standing",
+        f"/v1/subjects/shared-ref/standing/{PURPOSE}",
+    ]
     before = [stranger.call("GET", path) for path in paths]
     owner.register_purpose()
     owner.put_subject("shared-ref", birth_date="1980-01-01")
@@ -162,8 +189,7 @@ def test_other_tenants_purpose_answers_exactly_like_a_missing_one(make_tenant) -
     assert stranger.call("GET", "/v1/purposes").json()["purposes"] == []
 
 
-def test_consent_on_other_tenants_purpose_is_refused_like_an_unregistered_one(
-        make_tenant) -> None:
+def test_consent_on_other_tenants_purpose_is_refused_like_an_unregistered_one(make_tenant) -> None:
     owner, stranger = make_tenant(), make_tenant()
     stranger.put_subject("client-1")
     missing = stranger.consent("client-1")
@@ -174,6 +200,7 @@ def test_consent_on_other_tenants_purpose_is_refused_like_an_unregistered_one(
 
 
 # -- public endpoints -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
 def test_health_endpoints_need_no_key_and_answer_200_json(client, path) -> None:
@@ -195,16 +222,23 @@ def test_openapi_document_needs_no_key(client) -> None:
     assert "/v1/subjects/{subject_ref}/consents" in document["paths"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: api/idempotency.py replays a stored answer before "
-                   "the route guards run, so a reader key resending a writer's Idempotency-Key "
-                   "and body gets the writer's 201 instead of 403")
 def test_reader_key_is_forbidden_even_when_replaying_a_writers_idempotency_key(tenant) -> None:
     tenant.register_purpose()
     tenant.put_subject("client-1")
     headers = {"Idempotency-Key": "consent-client-1"}
-    first = tenant.call("POST", "/v1/subjects/client-1/consents", json=CONSENT,
-                        headers=headers, key=tenant.key_with("writer"))
+    first = tenant.call(
+        "POST",
+        "/v1/subjects/client-1/consents",
+        json=CONSENT,
+        headers=headers,
+        key=tenant.key_with("writer"),
+    )
     assert first.status_code == 201, first.text
-    replay = tenant.call("POST", "/v1/subjects/client-1/consents", json=CONSENT,
-                         headers=headers, key=tenant.key_with("reader"))
+    replay = tenant.call(
+        "POST",
+        "/v1/subjects/client-1/consents",
+        json=CONSENT,
+        headers=headers,
+        key=tenant.key_with("reader"),
+    )
     problem(replay, 403)

@@ -46,13 +46,17 @@ def read_model_row(database_url: str, tenant, ref: str) -> dict | None:
         row = conn.execute(
             "SELECT lawful, status, changes_at FROM grondslag_current_standing "
             "WHERE tenant = %s AND purpose = %s AND subject_ref = %s",
-            (tenant.name, PURPOSE, ref)).fetchone()
+            (tenant.name, PURPOSE, ref),
+        ).fetchone()
     return None if row is None else {"lawful": row[0], "status": row[1], "changes_at": row[2]}
 
 
 def withdraw(tenant, ref: str, **fields: str) -> None:
-    response = tenant.call("POST", f"/v1/subjects/{ref}/consents/{PURPOSE}/withdrawal",
-                           json={"method": "email", "recorded_by": "staff:a", **fields})
+    response = tenant.call(
+        "POST",
+        f"/v1/subjects/{ref}/consents/{PURPOSE}/withdrawal",
+        json={"method": "email", "recorded_by": "staff:a", **fields},
+    )
     assert response.status_code == 201, response.text
 
 
@@ -73,8 +77,14 @@ REFS = ["ghost", "withdrawn", "consented", "silent"]
 
 
 def test_check_splits_consented_withdrawn_and_never_seen_refs(mixed) -> None:
-    answer = check_until(mixed, REFS, lambda a: a["allowed"] == ["consented"]
-                         and denied_map(a).get("withdrawn") == ("lapsed", "withdrawn"))
+    answer = check_until(
+        mixed,
+        REFS,
+        lambda a: (
+            a["allowed"] == ["consented"]
+            and denied_map(a).get("withdrawn") == ("lapsed", "withdrawn")
+        ),
+    )
     assert answer["purpose"] == PURPOSE
     assert answer["allowed"] == ["consented"]
     assert answer["denied"] == [
@@ -110,14 +120,16 @@ def test_concurrent_consents_are_all_projected(tenant) -> None:
 
 
 def test_expired_consent_is_denied_even_before_the_projector_refreshes_its_row(
-        tenant, database_url) -> None:
+    tenant, database_url
+) -> None:
     tenant.register_purpose()
     tenant.put_subject("short")
     expires = datetime.now(UTC) + timedelta(seconds=2.5)
     given = tenant.consent("short", expires_at=expires.isoformat())
     assert given.status_code == 201, given.text
     assert check_until(tenant, ["short"], lambda a: a["allowed"] == ["short"])["allowed"] == [
-        "short"]
+        "short"
+    ]
     remaining = (expires - datetime.now(UTC)).total_seconds()
     assert remaining > 0, "the projector took longer than the consent lived"
     time.sleep(remaining + 0.3)
@@ -142,7 +154,8 @@ def test_check_at_a_past_moment_answers_as_of_then(mixed) -> None:
     assert after["allowed"] == ["consented"]
     assert denied_map(after) == {"withdrawn": ("lapsed", "withdrawn"), "ghost": ("none", None)}
     assert datetime.fromisoformat(between["at"]) == datetime.fromisoformat(
-        "2025-09-15T10:00:00+00:00")
+        "2025-09-15T10:00:00+00:00"
+    )
 
 
 def test_duplicate_refs_are_answered_once(mixed) -> None:
@@ -152,15 +165,20 @@ def test_duplicate_refs_are_answered_once(mixed) -> None:
 
 
 def test_check_for_an_unknown_purpose_is_404(tenant) -> None:
-    response = tenant.call("POST", "/v1/checks",
-                           json={"purpose": "no-such-purpose", "subject_refs": ["a"]})
+    response = tenant.call(
+        "POST", "/v1/checks", json={"purpose": "no-such-purpose", "subject_refs": ["a"]}
+    )
     assert response.status_code == 404, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_reader_key_may_check(mixed) -> None:
-    response = mixed.call("POST", "/v1/checks", key=mixed.key_with("reader"),
-                          json={"purpose": PURPOSE, "subject_refs": ["ghost"]})
+    response = mixed.call(
+        "POST",
+        "/v1/checks",
+        key=mixed.key_with("reader"),
+        json={"purpose": PURPOSE, "subject_refs": ["ghost"]},
+    )
     assert response.status_code == 200, response.text
 
 

@@ -13,9 +13,15 @@ pytestmark = pytest.mark.integration
 REF = "client-1"
 PURPOSE = "photo-in-dossier"
 CONSENTS = f"/v1/subjects/{REF}/consents"
-CONSENT = {"purpose": PURPOSE, "method": "written", "explicit": True,
-           "notice_version": "2025-01", "evidence": {"document_ref": "intake-17.pdf"},
-           "recorded_by": "staff:jdevries", "effective_at": "2025-09-02T10:00:00Z"}
+CONSENT = {
+    "purpose": PURPOSE,
+    "method": "written",
+    "explicit": True,
+    "notice_version": "2025-01",
+    "evidence": {"document_ref": "intake-17.pdf"},
+    "recorded_by": "staff:jdevries",
+    "effective_at": "2025-09-02T10:00:00Z",
+}
 
 
 @pytest.fixture
@@ -67,22 +73,25 @@ def test_same_key_with_a_different_body_is_422_and_records_nothing_more(ready) -
     assert reused.json()["field"] == "Idempotency-Key"
     assert consents_given(ready) == 1
     history = ready.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
-    assert [e["details"]["evidence"]["document_ref"] for e in history
-            if e["type"] == "ConsentGiven"] == ["intake-17.pdf"]
+    assert [
+        e["details"]["evidence"]["document_ref"] for e in history if e["type"] == "ConsentGiven"
+    ] == ["intake-17.pdf"]
 
 
 def test_same_key_on_another_path_is_422(ready) -> None:
     ready.put_subject("client-2")
     assert ready.call("POST", CONSENTS, json=CONSENT, headers=keyed("k-3")).status_code == 201
-    elsewhere = ready.call("POST", "/v1/subjects/client-2/consents", json=CONSENT,
-                           headers=keyed("k-3"))
+    elsewhere = ready.call(
+        "POST", "/v1/subjects/client-2/consents", json=CONSENT, headers=keyed("k-3")
+    )
     assert elsewhere.status_code == 422, elsewhere.text
     assert consents_given(ready, "client-2") == 0
 
 
 def test_refused_request_does_not_burn_the_key(ready) -> None:
-    refused = ready.call("POST", CONSENTS, json={**CONSENT, "method": "verbal"},
-                         headers=keyed("k-4"))
+    refused = ready.call(
+        "POST", CONSENTS, json={**CONSENT, "method": "verbal"}, headers=keyed("k-4")
+    )
     assert refused.status_code == 409, refused.text
     assert refused.json()["rule"] == "R4"
     corrected = ready.call("POST", CONSENTS, json=CONSENT, headers=keyed("k-4"))
@@ -102,8 +111,9 @@ def test_refused_request_resent_unchanged_after_the_cause_is_fixed_succeeds(tena
 
 
 def test_invalid_body_does_not_burn_the_key(ready) -> None:
-    invalid = ready.call("POST", CONSENTS, json={**CONSENT, "method": "telepathy"},
-                         headers=keyed("k-6"))
+    invalid = ready.call(
+        "POST", CONSENTS, json={**CONSENT, "method": "telepathy"}, headers=keyed("k-6")
+    )
     assert invalid.status_code == 422, invalid.text
     assert ready.call("POST", CONSENTS, json=CONSENT, headers=keyed("k-6")).status_code == 201
     assert consents_given(ready) == 1
@@ -132,8 +142,9 @@ def test_put_subject_with_a_key_replays_201_and_records_once(tenant) -> None:
     assert replay.headers["idempotent-replayed"] == "true"
     fresh = tenant.call("PUT", f"/v1/subjects/{REF}", json=body, headers=keyed("put-2"))
     assert fresh.status_code == 200, fresh.text  # a new key: an update of what exists
-    changed = tenant.call("PUT", f"/v1/subjects/{REF}", json={**body, "email": None},
-                          headers=keyed("put-1"))
+    changed = tenant.call(
+        "PUT", f"/v1/subjects/{REF}", json={**body, "email": None}, headers=keyed("put-1")
+    )
     assert changed.status_code == 422, changed.text
     assert event_types(tenant) == ["SubjectRegistered"]
 
@@ -155,8 +166,9 @@ def test_eight_concurrent_requests_with_one_key_record_exactly_once(ready) -> No
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(send, range(8)))
-    created = [a for a in answers if a.status_code == 201 and
-               "idempotent-replayed" not in a.headers]
+    created = [
+        a for a in answers if a.status_code == 201 and "idempotent-replayed" not in a.headers
+    ]
     assert len(created) == 1, [(a.status_code, a.text) for a in answers]
     for answer in answers:
         if answer is created[0]:

@@ -16,11 +16,17 @@ def test_consent_is_recorded_read_back_and_withdrawn(tenant) -> None:
     standing = tenant.call("GET", "/v1/subjects/client-1/standing/photo-in-dossier").json()
     assert standing["lawful"] is True
     assert standing["evidence"] == [given.json()["event_id"]]
-    withdrawn = tenant.call("POST", "/v1/subjects/client-1/consents/photo-in-dossier/withdrawal",
-                            json={"method": "email", "recorded_by": "staff:jdevries"})
+    withdrawn = tenant.call(
+        "POST",
+        "/v1/subjects/client-1/consents/photo-in-dossier/withdrawal",
+        json={"method": "email", "recorded_by": "staff:jdevries"},
+    )
     assert withdrawn.status_code == 201, withdrawn.text
     after = tenant.call("GET", "/v1/subjects/client-1/standing/photo-in-dossier").json()
     assert (after["status"], after["reason"]) == ("lapsed", "withdrawn")
-    before = tenant.call("GET", "/v1/subjects/client-1/standing/photo-in-dossier",
-                         params={"at": "2025-10-01T00:00:00Z"}).json()
+    before = tenant.call(
+        "GET",
+        "/v1/subjects/client-1/standing/photo-in-dossier",
+        params={"at": "2025-10-01T00:00:00Z"},
+    ).json()
     assert before["lawful"] is True

@@ -14,8 +14,11 @@ pytestmark = pytest.mark.integration
 
 REF = "client-1"
 PURPOSE = "photo-in-dossier"
-NOTICE_2 = {"version": "2026-01", "url": "https://praktijk.example/privacy/2026-01",
-            "sha256": "b" * 64}
+NOTICE_2 = {
+    "version": "2026-01",
+    "url": "https://praktijk.example/privacy/2026-01",
+    "sha256": "b" * 64,
+}
 
 
 def standing(tenant, purpose: str = PURPOSE, ref: str = REF, **params: str) -> dict:
@@ -38,6 +41,7 @@ def withdraw(tenant, purpose: str = PURPOSE, ref: str = REF, **fields: str):
 
 
 # -- read your writes -----------------------------------------------------------------------
+
 
 def test_consent_is_visible_in_every_read_immediately_after_the_write(tenant) -> None:
     tenant.register_purpose()
@@ -66,7 +70,8 @@ def test_withdrawal_is_visible_immediately_after_the_write(tenant) -> None:
 
 
 def test_all_purposes_view_lists_every_registered_purpose_with_none_where_nothing_recorded(
-        tenant) -> None:
+    tenant,
+) -> None:
     tenant.register_purpose("photo-in-dossier")
     tenant.register_purpose("newsletter")
     tenant.register_purpose("care-file", basis="contract")
@@ -83,7 +88,10 @@ def test_all_purposes_view_lists_every_registered_purpose_with_none_where_nothin
     assert by_purpose["photo-in-dossier"]["lawful"] is False
     care_file = by_purpose["care-file"]
     assert (care_file["status"], care_file["basis"], care_file["lawful"]) == (
-        "none", "contract", False)
+        "none",
+        "contract",
+        False,
+    )
 
 
 def test_all_purposes_view_does_not_list_other_tenants_purposes(make_tenant) -> None:
@@ -96,6 +104,7 @@ def test_all_purposes_view_does_not_list_other_tenants_purposes(make_tenant) -> 
 
 
 # -- bitemporal ------------------------------------------------------------------------------
+
 
 def test_late_recorded_withdrawal_changes_the_answer_only_from_when_it_was_known(tenant) -> None:
     tenant.register_purpose()
@@ -119,7 +128,8 @@ def test_late_recorded_withdrawal_changes_the_answer_only_from_when_it_was_known
     assert (as_now_known["lawful"], as_now_known["status"]) == (False, "lapsed")
     assert as_now_known["reason"] == "withdrawn"
     assert datetime.fromisoformat(as_now_known["until"]) == datetime.fromisoformat(
-        "2025-10-01T09:00:00+00:00")
+        "2025-10-01T09:00:00+00:00"
+    )
     assert late.json()["event_id"] in as_now_known["evidence"]
 
     before_it_arrived = standing(tenant, at="2025-09-30T23:59:59Z", known_at=withdrawal_known)
@@ -146,6 +156,7 @@ def test_at_and_known_at_with_another_offset_mean_the_same_instant(tenant) -> No
 
 
 # -- history ---------------------------------------------------------------------------------
+
 
 def test_history_is_in_recorded_order_with_the_event_ids_the_writes_returned(tenant) -> None:
     tenant.register_purpose("photo-in-dossier")
@@ -178,24 +189,35 @@ def test_history_of_an_unknown_subject_is_404(tenant) -> None:
 
 
 def test_personal_data_appears_neither_in_history_nor_in_the_stored_events(
-        tenant, database_url) -> None:
+    tenant, database_url
+) -> None:
     email, new_email = f"{tenant.name}@example.nl", f"{tenant.name}.new@example.nl"
     birth_date = "1931-02-27"
     tenant.register_purpose()
-    created = tenant.call("PUT", f"/v1/subjects/{REF}",
-                          json={"email": email, "birth_date": birth_date})
+    created = tenant.call(
+        "PUT", f"/v1/subjects/{REF}", json={"email": email, "birth_date": birth_date}
+    )
     assert created.status_code == 201, created.text
-    updated = tenant.call("PUT", f"/v1/subjects/{REF}",
-                          json={"email": new_email, "birth_date": birth_date})
+    updated = tenant.call(
+        "PUT", f"/v1/subjects/{REF}", json={"email": new_email, "birth_date": birth_date}
+    )
     assert updated.status_code == 200, updated.text
     assert tenant.consent(REF).status_code == 201
     raw_history = tenant.call("GET", f"/v1/subjects/{REF}/history").text
     assert [e["type"] for e in json.loads(raw_history)["events"]] == [
-        "SubjectRegistered", "PersonalDataRecorded", "ConsentGiven"]
+        "SubjectRegistered",
+        "PersonalDataRecorded",
+        "ConsentGiven",
+    ]
     with psycopg.connect(database_url) as conn:
-        states = [bytes(row[0]) for row in conn.execute(
-            "SELECT e.state FROM grondslag_events e JOIN grondslag_streams s "
-            "ON s.originator_id = e.originator_id WHERE s.tenant = %s", (tenant.name,))]
+        states = [
+            bytes(row[0])
+            for row in conn.execute(
+                "SELECT e.state FROM grondslag_events e JOIN grondslag_streams s "
+                "ON s.originator_id = e.originator_id WHERE s.tenant = %s",
+                (tenant.name,),
+            )
+        ]
     assert len(states) >= 4  # purpose, subject x2, standing opened + consent
     for secret in (email, new_email, birth_date, birth_date.replace("-", "")):
         assert secret not in raw_history
@@ -204,6 +226,7 @@ def test_personal_data_appears_neither_in_history_nor_in_the_stored_events(
 
 
 # -- subjects --------------------------------------------------------------------------------
+
 
 def test_put_subject_answers_201_first_then_200(tenant) -> None:
     first = tenant.call("PUT", f"/v1/subjects/{REF}", json={"birth_date": "1990-05-01"})
@@ -223,41 +246,65 @@ def test_same_subject_ref_in_two_tenants_is_two_subjects(make_tenant) -> None:
 
 # -- the register ----------------------------------------------------------------------------
 
+
 def test_purpose_is_registered_listed_and_read_back(tenant) -> None:
-    created = tenant.call("POST", "/v1/purposes", json={
-        "code": "newsletter", "title": "Nieuwsbrief", "basis": "consent",
-        "recipients": ["Mailprovider BV"], "direct_marketing": True,
-        "notice": NOTICE_2, "effective_at": "2026-01-01T00:00:00+01:00"})
+    created = tenant.call(
+        "POST",
+        "/v1/purposes",
+        json={
+            "code": "newsletter",
+            "title": "Nieuwsbrief",
+            "basis": "consent",
+            "recipients": ["Mailprovider BV"],
+            "direct_marketing": True,
+            "notice": NOTICE_2,
+            "effective_at": "2026-01-01T00:00:00+01:00",
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert (body["code"], body["version"], body["basis"]) == ("newsletter", 1, "consent")
     assert body["recipients"] == ["Mailprovider BV"]
     assert datetime.fromisoformat(body["effective_at"]) == datetime.fromisoformat(
-        "2025-12-31T23:00:00+00:00")
+        "2025-12-31T23:00:00+00:00"
+    )
     one = tenant.call("GET", "/v1/purposes/newsletter")
     assert one.status_code == 200 and one.json() == body
     tenant.register_purpose("photo-in-dossier")
     listed = tenant.call("GET", "/v1/purposes")
     assert listed.status_code == 200
     assert sorted(p["code"] for p in listed.json()["purposes"]) == [
-        "newsletter", "photo-in-dossier"]
+        "newsletter",
+        "photo-in-dossier",
+    ]
 
 
 def test_material_revision_with_new_notice_lapses_existing_consent_as_notice_revised(
-        tenant) -> None:
+    tenant,
+) -> None:
     tenant.register_purpose()
     tenant.put_subject(REF)
     assert tenant.consent(REF, effective_at="2025-09-02T10:00:00Z").status_code == 201
     revised_at = (datetime.now().astimezone() - timedelta(minutes=1)).isoformat()
-    revision = tenant.call("POST", f"/v1/purposes/{PURPOSE}/revisions", json={
-        "material": True, "notice": NOTICE_2, "recipients": ["Gemeente Enschede"],
-        "effective_at": revised_at})
+    revision = tenant.call(
+        "POST",
+        f"/v1/purposes/{PURPOSE}/revisions",
+        json={
+            "material": True,
+            "notice": NOTICE_2,
+            "recipients": ["Gemeente Enschede"],
+            "effective_at": revised_at,
+        },
+    )
     assert revision.status_code == 201, revision.text
     assert revision.json()["version"] == 2
     assert [v["material"] for v in revision.json()["versions"]] == [True, True]
     after = standing(tenant)
-    assert (after["lawful"], after["status"], after["reason"]) == (False, "lapsed",
-                                                                    "notice_revised")
+    assert (after["lawful"], after["status"], after["reason"]) == (
+        False,
+        "lapsed",
+        "notice_revised",
+    )
     assert datetime.fromisoformat(after["until"]) == datetime.fromisoformat(revised_at)
     before = standing(tenant, at="2025-10-01T00:00:00Z")
     assert before["lawful"] is True
@@ -272,8 +319,11 @@ def test_cosmetic_revision_keeps_existing_consent(tenant) -> None:
     tenant.register_purpose()
     tenant.put_subject(REF)
     assert tenant.consent(REF, effective_at="2025-09-02T10:00:00Z").status_code == 201
-    revision = tenant.call("POST", f"/v1/purposes/{PURPOSE}/revisions",
-                           json={"material": False, "title": "Pasfoto (dossier)"})
+    revision = tenant.call(
+        "POST",
+        f"/v1/purposes/{PURPOSE}/revisions",
+        json={"material": False, "title": "Pasfoto (dossier)"},
+    )
     assert revision.status_code == 201, revision.text
     assert revision.json()["title"] == "Pasfoto (dossier)"
     assert standing(tenant)["lawful"] is True
@@ -282,8 +332,9 @@ def test_cosmetic_revision_keeps_existing_consent(tenant) -> None:
 def test_unknown_purpose_code_is_404_on_get_and_on_revision(tenant) -> None:
     got = tenant.call("GET", "/v1/purposes/no-such-purpose")
     assert got.status_code == 404, got.text
-    revised = tenant.call("POST", "/v1/purposes/no-such-purpose/revisions",
-                          json={"material": False, "title": "X"})
+    revised = tenant.call(
+        "POST", "/v1/purposes/no-such-purpose/revisions", json={"material": False, "title": "X"}
+    )
     assert revised.status_code == 404, revised.text
     for response in (got, revised):
         assert response.headers["content-type"].startswith("application/problem+json")

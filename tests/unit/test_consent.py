@@ -38,8 +38,12 @@ def setup(app, purpose: str = "newsletter", **changes: object) -> None:
 
 def give(app, purpose: str = "newsletter", **overrides: object):
     args: dict[str, object] = dict(
-        method="written", explicit=False, notice_version="n1", evidence=EVIDENCE,
-        recorded_by="staff:anna", effective_at=FEB_1,
+        method="written",
+        explicit=False,
+        notice_version="n1",
+        evidence=EVIDENCE,
+        recorded_by="staff:anna",
+        effective_at=FEB_1,
     )
     args.update(overrides)
     return app.give_consent(TENANT, SUBJECT, purpose, **args)
@@ -149,17 +153,27 @@ def test_r7_recorded_consent_keeps_everything_needed_to_prove_it(app):
     )
     before = datetime.now(UTC)
     event, answer = give(
-        app, method="signed_electronic", explicit=True, notice_version="n2",
-        effective_at=MAR_1, expires_at=JUL_1,
+        app,
+        method="signed_electronic",
+        explicit=True,
+        notice_version="n2",
+        effective_at=MAR_1,
+        expires_at=JUL_1,
     )
     after = datetime.now(UTC)
 
     stored = app.repository.get(standing_id(TENANT, SUBJECT, "newsletter"))
     [fact] = stored.facts
     assert fact.statement == Consent(
-        method="signed_electronic", explicit=True, notice_version="n2", purpose_version=2,
-        evidence=EVIDENCE, effective_at=MAR_1, recorded_by="staff:anna",
-        representative_ref=None, expires_at=JUL_1,
+        method="signed_electronic",
+        explicit=True,
+        notice_version="n2",
+        purpose_version=2,
+        evidence=EVIDENCE,
+        effective_at=MAR_1,
+        recorded_by="staff:anna",
+        representative_ref=None,
+        expires_at=JUL_1,
     )
     assert fact.event_id == event
     assert answer.evidence == [str(event)]

@@ -49,9 +49,15 @@ TERMS = PurposeTerms(
     retention=Retention(term="P20Y"),
 )
 CONSENT = Consent(
-    method="signed_electronic", explicit=True, notice_version="n1", purpose_version=1,
-    evidence=Evidence(document_ref="scan-1", sha256="b" * 64), effective_at=FEB_1,
-    recorded_by="staff:anna", representative_ref="parent-1", expires_at=JUN_1,
+    method="signed_electronic",
+    explicit=True,
+    notice_version="n1",
+    purpose_version=1,
+    evidence=Evidence(document_ref="scan-1", sha256="b" * 64),
+    effective_at=FEB_1,
+    recorded_by="staff:anna",
+    representative_ref="parent-1",
+    expires_at=JUN_1,
 )
 WITHDRAWAL = Withdrawal(method="verbal", effective_at=MAR_1, recorded_by="staff:bram")
 
@@ -61,10 +67,12 @@ def all_events() -> list[Any]:
     purpose = Purpose.register("practice-a", "youth-file", TERMS, JAN_1)
     purpose.revise(
         msgspec.structs.replace(
-            TERMS, recipients=("Municipality", "GP", "Insurer"),
+            TERMS,
+            recipients=("Municipality", "GP", "Insurer"),
             notice=Notice(version="n2", url="https://example.nl/privacy/n2", sha256="c" * 64),
         ),
-        True, MAR_1,
+        True,
+        MAR_1,
     )
     key = InMemoryKeyStore().create_key(subject_id("practice-a", "client-001"))
     sid = subject_id("practice-a", "client-001")
@@ -82,7 +90,8 @@ def assert_same_shape(original: Any, decoded: Any, where: str = "event") -> None
     if dataclasses.is_dataclass(original):
         for field in dataclasses.fields(original):
             assert_same_shape(
-                getattr(original, field.name), getattr(decoded, field.name),
+                getattr(original, field.name),
+                getattr(decoded, field.name),
                 f"{where}.{field.name}",
             )
     elif isinstance(original, msgspec.Struct):
@@ -103,8 +112,13 @@ EVENTS = all_events()
 
 def test_every_event_type_of_the_domain_is_covered():
     assert {type(e) for e in EVENTS} == {
-        Purpose.Registered, Purpose.Revised, Subject.Registered, Subject.PersonalDataRecorded,
-        Standing.Opened, Standing.ConsentGiven, Standing.ConsentWithdrawn,
+        Purpose.Registered,
+        Purpose.Revised,
+        Subject.Registered,
+        Subject.PersonalDataRecorded,
+        Standing.Opened,
+        Standing.ConsentGiven,
+        Standing.ConsentWithdrawn,
     }
 
 
@@ -173,7 +187,9 @@ STORED_V1_STATE = (
 def test_stored_v1_payload_is_upcast_into_v2():
     originator = uuid4()
     stored = StoredEvent(
-        originator_id=originator, originator_version=3, topic=get_topic(Parcel.Weighed),
+        originator_id=originator,
+        originator_version=3,
+        topic=get_topic(Parcel.Weighed),
         state=STORED_V1_STATE,
     )
     event = MsgspecMapper().to_domain_event(stored)
@@ -188,7 +204,11 @@ def test_stored_v1_payload_is_upcast_into_v2():
 
 def test_v2_event_is_stored_with_its_class_version_and_decodes_without_upcasting():
     event = Parcel.Weighed(
-        originator_id=uuid4(), originator_version=1, timestamp=JAN_1, grams=750, unit="kg",
+        originator_id=uuid4(),
+        originator_version=1,
+        timestamp=JAN_1,
+        grams=750,
+        unit="kg",
         consent=CONSENT,
     )
     mapper = MsgspecMapper()

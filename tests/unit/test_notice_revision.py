@@ -31,9 +31,11 @@ def notice(version: str) -> Notice:
 
 def setup(app) -> None:
     app.register_purpose(
-        TENANT, "newsletter",
-        PurposeTerms(title="Newsletter", basis="consent", notice=notice("n1"),
-                     recipients=("Mailer BV",)),
+        TENANT,
+        "newsletter",
+        PurposeTerms(
+            title="Newsletter", basis="consent", notice=notice("n1"), recipients=("Mailer BV",)
+        ),
         JAN_1,
     )
     app.put_subject(TENANT, SUBJECT, PersonalData())
@@ -41,9 +43,15 @@ def setup(app) -> None:
 
 def give(app, notice_version: str, effective_at: datetime):
     return app.give_consent(
-        TENANT, SUBJECT, "newsletter", method="written", explicit=False,
-        notice_version=notice_version, evidence=Evidence(document_ref="form-1"),
-        recorded_by="staff:anna", effective_at=effective_at,
+        TENANT,
+        SUBJECT,
+        "newsletter",
+        method="written",
+        explicit=False,
+        notice_version=notice_version,
+        evidence=Evidence(document_ref="form-1"),
+        recorded_by="staff:anna",
+        effective_at=effective_at,
     )
 
 
@@ -128,8 +136,10 @@ def test_r10_consent_under_the_notice_kept_by_a_cosmetic_revision_is_accepted(ap
     ("changes", "what"),
     [
         ({"recipients": ("Mailer BV", "Survey BV")}, "recipient"),
-        ({"special_categories": ("health",), "special_condition": "explicit_consent"},
-         "data category"),
+        (
+            {"special_categories": ("health",), "special_condition": "explicit_consent"},
+            "data category",
+        ),
         ({"direct_marketing": True}, "use"),
         ({"matter": "care"}, "use"),
     ],

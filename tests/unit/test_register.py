@@ -26,8 +26,14 @@ def terms(**changes: object) -> PurposeTerms:
 
 def give(app, purpose: str, *, effective_at: datetime = MAR_1, tenant: str = TENANT):
     return app.give_consent(
-        tenant, SUBJECT, purpose, method="written", explicit=True, notice_version="n1",
-        evidence=Evidence(document_ref="scan-1", sha256="b" * 64), recorded_by="staff:anna",
+        tenant,
+        SUBJECT,
+        purpose,
+        method="written",
+        explicit=True,
+        notice_version="n1",
+        evidence=Evidence(document_ref="scan-1", sha256="b" * 64),
+        recorded_by="staff:anna",
         effective_at=effective_at,
     )
 
@@ -41,8 +47,10 @@ def test_r1_legal_obligation_without_legal_provision_is_refused(app, refused):
 
 def test_r1_legal_obligation_citing_its_provision_is_registered(app):
     purpose = app.register_purpose(
-        TENANT, "tax-records",
-        terms(basis="legal_obligation", legal_provision="AWR art. 52"), JAN_1,
+        TENANT,
+        "tax-records",
+        terms(basis="legal_obligation", legal_provision="AWR art. 52"),
+        JAN_1,
     )
     assert app.purpose(TENANT, "tax-records").latest.terms.legal_provision == "AWR art. 52"
     assert purpose.latest.number == 1
@@ -56,7 +64,8 @@ def test_r1_legitimate_interest_without_assessment_is_refused(app, refused):
 
 def test_r1_legitimate_interest_with_written_assessment_is_registered(app):
     app.register_purpose(
-        TENANT, "fraud-check",
+        TENANT,
+        "fraud-check",
         terms(basis="legitimate_interest", legitimate_interest_assessment="LIA 2025-01, signed"),
         JAN_1,
     )
@@ -65,7 +74,9 @@ def test_r1_legitimate_interest_with_written_assessment_is_registered(app):
 
 def test_r1_a_revision_is_held_to_the_same_register_rules(app, refused):
     app.register_purpose(
-        TENANT, "tax-records", terms(basis="legal_obligation", legal_provision="AWR art. 52"),
+        TENANT,
+        "tax-records",
+        terms(basis="legal_obligation", legal_provision="AWR art. 52"),
         JAN_1,
     )
     with refused("R1"):
@@ -114,8 +125,16 @@ def test_r2_consent_from_the_purposes_effective_time_on_is_recorded(app):
 # -- R3: special categories and criminal data --------------------------------------------
 @pytest.mark.parametrize(
     "category",
-    ["health", "religion", "sexual_life", "ethnicity", "political_opinion", "union_membership",
-     "genetic", "biometric"],
+    [
+        "health",
+        "religion",
+        "sexual_life",
+        "ethnicity",
+        "political_opinion",
+        "union_membership",
+        "genetic",
+        "biometric",
+    ],
 )
 def test_r3_special_categories_need_an_art9_condition(app, refused, category):
     with refused("R3") as info:
@@ -125,7 +144,8 @@ def test_r3_special_categories_need_an_art9_condition(app, refused, category):
 
 def test_r3_special_categories_with_an_art9_condition_are_registered(app):
     app.register_purpose(
-        TENANT, "care-file",
+        TENANT,
+        "care-file",
         terms(basis="contract", special_categories=("health",), special_condition="health_care"),
         JAN_1,
     )
@@ -135,10 +155,13 @@ def test_r3_special_categories_with_an_art9_condition_are_registered(app):
 def test_r3_legitimate_interest_never_covers_special_categories(app, refused):
     with refused("R3"):
         app.register_purpose(
-            TENANT, "care-analytics",
+            TENANT,
+            "care-analytics",
             terms(
-                basis="legitimate_interest", legitimate_interest_assessment="LIA",
-                special_categories=("health",), special_condition="legal_claims",
+                basis="legitimate_interest",
+                legitimate_interest_assessment="LIA",
+                special_categories=("health",),
+                special_condition="legal_claims",
             ),
             JAN_1,
         )
@@ -147,15 +170,18 @@ def test_r3_legitimate_interest_never_covers_special_categories(app, refused):
 def test_r3_criminal_data_needs_an_art10_ground(app, refused):
     with refused("R3") as info:
         app.register_purpose(
-            TENANT, "screening",
-            terms(basis="contract", special_categories=("criminal",)), JAN_1,
+            TENANT,
+            "screening",
+            terms(basis="contract", special_categories=("criminal",)),
+            JAN_1,
         )
     assert info.value.field == "legal_provision"
 
 
 def test_r3_criminal_data_citing_its_ground_is_registered(app):
     app.register_purpose(
-        TENANT, "screening",
+        TENANT,
+        "screening",
         terms(basis="contract", special_categories=("criminal",), legal_provision="UAVG art. 33"),
         JAN_1,
     )
@@ -166,7 +192,10 @@ def test_r3_a_revision_adding_a_special_category_needs_the_condition_too(app, re
     app.register_purpose(TENANT, "intake", terms(basis="contract"), JAN_1)
     with refused("R3"):
         app.revise_purpose(
-            TENANT, "intake", {"special_categories": ("health",), "notice": notice("n2")}, True,
+            TENANT,
+            "intake",
+            {"special_categories": ("health",), "notice": notice("n2")},
+            True,
             FEB_1,
         )
     assert len(app.purpose(TENANT, "intake").versions) == 1
@@ -176,7 +205,8 @@ def test_r3_a_revision_adding_a_special_category_needs_the_condition_too(app, re
 def test_r5_bsn_on_consent_is_refused_even_citing_a_law(app, refused):
     with refused("R5"):
         app.register_purpose(
-            TENANT, "declaration",
+            TENANT,
+            "declaration",
             terms(special_categories=("bsn",), legal_provision="Wet aanvullende bepalingen"),
             JAN_1,
         )
@@ -185,16 +215,21 @@ def test_r5_bsn_on_consent_is_refused_even_citing_a_law(app, refused):
 def test_r5_bsn_without_a_legal_provision_is_refused(app, refused):
     with refused("R5") as info:
         app.register_purpose(
-            TENANT, "declaration", terms(basis="contract", special_categories=("bsn",)), JAN_1,
+            TENANT,
+            "declaration",
+            terms(basis="contract", special_categories=("bsn",)),
+            JAN_1,
         )
     assert info.value.field == "legal_provision"
 
 
 def test_r5_bsn_under_a_legal_obligation_citing_the_law_is_registered(app):
     app.register_purpose(
-        TENANT, "declaration",
+        TENANT,
+        "declaration",
         terms(
-            basis="legal_obligation", special_categories=("bsn",),
+            basis="legal_obligation",
+            special_categories=("bsn",),
             legal_provision="Wet gebruik burgerservicenummer in de zorg, art. 4",
         ),
         JAN_1,

@@ -14,14 +14,19 @@ def test_committed_schemas_are_not_stale() -> None:
 def test_openapi_lists_the_v1_contract_of_design_md() -> None:
     paths = json.loads(schemas.rendered()[schemas.ROOT / "openapi.json"])["paths"]
     for path, method in [
-        ("/v1/purposes", "post"), ("/v1/purposes", "get"), ("/v1/purposes/{code}", "get"),
-        ("/v1/purposes/{code}/revisions", "post"), ("/v1/subjects/{subject_ref}", "put"),
+        ("/v1/purposes", "post"),
+        ("/v1/purposes", "get"),
+        ("/v1/purposes/{code}", "get"),
+        ("/v1/purposes/{code}/revisions", "post"),
+        ("/v1/subjects/{subject_ref}", "put"),
         ("/v1/subjects/{subject_ref}/consents", "post"),
         ("/v1/subjects/{subject_ref}/consents/{purpose}/withdrawal", "post"),
         ("/v1/subjects/{subject_ref}/standing", "get"),
         ("/v1/subjects/{subject_ref}/standing/{purpose}", "get"),
-        ("/v1/subjects/{subject_ref}/history", "get"), ("/v1/checks", "post"),
-        ("/health/live", "get"), ("/health/ready", "get"),
+        ("/v1/subjects/{subject_ref}/history", "get"),
+        ("/v1/checks", "post"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
     ]:
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing"
 
@@ -40,6 +45,15 @@ def test_stale_detection_notices_a_changed_file(tmp_path, monkeypatch) -> None:
 def test_every_event_schema_names_its_payload_fields() -> None:
     consent = json.loads(schemas.rendered()[schemas.ROOT / "events" / "ConsentGiven.json"])
     props = consent["$defs"]["Consent"]["properties"]
-    for field in ("method", "explicit", "notice_version", "evidence", "effective_at",
-                  "recorded_by", "representative_ref", "expires_at", "purpose_version"):
+    for field in (
+        "method",
+        "explicit",
+        "notice_version",
+        "evidence",
+        "effective_at",
+        "recorded_by",
+        "representative_ref",
+        "expires_at",
+        "purpose_version",
+    ):
         assert field in props

@@ -48,15 +48,25 @@ def setup(app) -> None:
 
 def give(app, effective_at: datetime = FEB_1):
     return app.give_consent(
-        TENANT, SUBJECT, "newsletter", method="written", explicit=False, notice_version="n1",
-        evidence=Evidence(document_ref="form-1"), recorded_by="staff:anna",
+        TENANT,
+        SUBJECT,
+        "newsletter",
+        method="written",
+        explicit=False,
+        notice_version="n1",
+        evidence=Evidence(document_ref="form-1"),
+        recorded_by="staff:anna",
         effective_at=effective_at,
     )
 
 
 def withdraw(app, effective_at: datetime):
     return app.withdraw_consent(
-        TENANT, SUBJECT, "newsletter", method="email", recorded_by="staff:bram",
+        TENANT,
+        SUBJECT,
+        "newsletter",
+        method="email",
+        recorded_by="staff:bram",
         effective_at=effective_at,
     )
 
@@ -169,15 +179,20 @@ def consents(draw) -> Consent:
     effective_at = draw(days)
     lasts = draw(st.none() | st.integers(min_value=1, max_value=30))
     return Consent(
-        method="written", explicit=False, notice_version=draw(st.sampled_from(["n1", "n2"])),
-        purpose_version=1, evidence=Evidence(document_ref="form"), effective_at=effective_at,
+        method="written",
+        explicit=False,
+        notice_version=draw(st.sampled_from(["n1", "n2"])),
+        purpose_version=1,
+        evidence=Evidence(document_ref="form"),
+        effective_at=effective_at,
         recorded_by="staff",
         expires_at=None if lasts is None else effective_at + timedelta(days=lasts),
     )
 
 
-withdrawals = st.builds(Withdrawal, method=st.just("email"), effective_at=days,
-                        recorded_by=st.just("staff"))
+withdrawals = st.builds(
+    Withdrawal, method=st.just("email"), effective_at=days, recorded_by=st.just("staff")
+)
 
 
 @st.composite

@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 import msgspec
+from litestar.connection import ASGIConnection
 
 from .problems import PROBLEM_JSON, Problem, problem_type
 
@@ -43,6 +44,9 @@ class IdempotencyMiddleware:
                 f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters",
             )
             return
+        # The route's guards run inside the route, after us: check them first, or a key
+        # without the role could replay another key's stored answer.
+        await scope["route_handler"].authorize_connection(ASGIConnection(scope))
         body, messages = await _read_body(receive, scope["app"].state.settings.max_body_bytes)
         if body is None:
             await _problem(send, 413, "Request body too large", "the body exceeds the limit")

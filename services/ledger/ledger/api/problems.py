@@ -101,7 +101,14 @@ def on_domain_error(request: Request, error: DomainError) -> Response[Problem]:
 
 
 _AT = re.compile(r" - at `\$\.?([^`]*)`")
-_UNKNOWN = re.compile(r"unknown field `([^`]*)`")
+_NAMED = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
+
+
+def _field_of(message: str) -> str | None:
+    """The dotted path of the field a msgspec message is about (``evidence.sha256``)."""
+    at, named = _AT.search(message), _NAMED.search(message)
+    parts = [at.group(1) if at else "", named.group(1) if named else ""]
+    return ".".join(p for p in parts if p) or None
 
 
 def on_validation_error(request: Request, error: ValidationException) -> Response[Problem]:
@@ -112,8 +119,7 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
     errors = []
     for item in error.extra if isinstance(error.extra, list) else []:
         message = str(item.get("message", ""))
-        where = _AT.search(message) or _UNKNOWN.search(message)
-        name = where.group(1) if where else item.get("key")
+        name = _field_of(message) or item.get("key")
         errors.append(
             {
                 "field": name or item.get("key"),
@@ -163,6 +169,17 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
     return problem_response(problem, request, getattr(error, "headers", None))
 
 
+def on_too_deep(request: Request, error: RecursionError) -> Response[Problem]:
+    """A body nested so deeply that the decoder gives up is bad input, not a failure."""
+    problem = Problem(
+        type=problem_type("malformed-body"),
+        title="Body nested too deeply",
+        status=400,
+        detail="the JSON body is nested too deeply to be a request",
+    )
+    return problem_response(problem, request)
+
+
 def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     problem = Problem(
@@ -179,6 +196,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: on_domain_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_exception,
+    RecursionError: on_too_deep,
     Exception: on_unexpected,
 }
 

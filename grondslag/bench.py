@@ -77,7 +77,10 @@ def main(args: argparse.Namespace) -> int:
     with servers(Settings.from_env(), need_nats=False) as settings:
         assert settings.database_url
         url = _fresh_database(settings.database_url)
-        console.print(f"[bold]grondslag bench[/] on {url.rsplit('@', 1)[-1]}")
+        console.print(
+            f"[bold]grondslag bench[/] on {url.rsplit('@', 1)[-1]}, "
+            f"service with {args.workers} worker process(es)"
+        )
         rows: list[Row] = []
         try:
             floor = bare_saves(url, int(2000 * scale), console)
@@ -85,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
                 Row(f"baseline: bare save loop, {n} thread(s)", rate, "saves/s")
                 for n, rate in floor.items()
             ]
-            with _service(url) as (api, pid):
+            with _service(url, args.workers) as (api, pid):
                 rows += asyncio.run(_api_rows(api, url, pid, floor, scale, console))
         finally:
             _drop_database(settings.database_url, url)
@@ -296,18 +299,25 @@ async def _settled(url: str, timeout: float = 60) -> None:
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the service: the process and all its children (workers, projector)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        proc = Path(f"/proc/{current}")
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        for task in (proc / "task").iterdir():
+            todo += [int(child) for child in (task / "children").read_text().split()]
+    return total / 1024
 
 
 # -- the service under test -------------------------------------------------------------------
 
 
 class _service:
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self, url: str, workers: int):
+        self.url, self.workers = url, workers
 
     def __enter__(self) -> tuple[str, int]:
         with socket.socket() as sock:
@@ -330,6 +340,8 @@ class _service:
                 str(port),
                 "--log-level",
                 "warning",
+                "--workers",
+                str(self.workers),
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -38,39 +38,83 @@ def servers(settings: Settings, *, need_nats: bool = True) -> Iterator[Settings]
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-    from ledger.api.app import create_app
-    from projector.runner import Projector
-
     settings = Settings.from_env()
     if settings.public_url == Settings().public_url:
         settings = replace(settings, public_url=f"http://{args.host}:{args.port}")
     with servers(settings) as settings:
-        lifespans = []
-        if not args.no_projector:
+        logging.getLogger("grondslag").info(
+            "database %s, nats %s", _redact(settings.database_url), settings.nats_url
+        )
+        if args.workers > 1:
+            _serve_workers(args, settings)
+        else:
+            _serve_one(args, settings)
+    return 0
 
-            @contextlib.asynccontextmanager
-            async def run_projector(_: object) -> AsyncIterator[None]:
-                projector = Projector(settings)
-                await projector.start()
-                try:
-                    yield
-                finally:
-                    await projector.stop()
 
-            lifespans.append(run_projector)
-        app = create_app(settings, lifespans=lifespans)
-        log = logging.getLogger("grondslag")
-        log.info("database %s, nats %s", _redact(settings.database_url), settings.nats_url)
+def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
+    """API and projector in this process."""
+    import uvicorn
+    from ledger.api.app import create_app
+    from projector.runner import Projector
+
+    lifespans = []
+    if not args.no_projector:
+
+        @contextlib.asynccontextmanager
+        async def run_projector(_: object) -> AsyncIterator[None]:
+            projector = Projector(settings)
+            await projector.start()
+            try:
+                yield
+            finally:
+                await projector.stop()
+
+        lifespans.append(run_projector)
+    app = create_app(settings, lifespans=lifespans)
+    # Commands run in worker threads beside the event loop; a short GIL switch interval
+    # keeps a thread whose database answer arrived from waiting 5 ms for its turn.
+    sys.setswitchinterval(0.0005)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> None:
+    """N API worker processes (stateless, like replicas) and one projector process."""
+    import os
+    import subprocess
+
+    import uvicorn
+
+    os.environ.update(
+        DATABASE_URL=settings.database_url or "",
+        NATS_URL=settings.nats_url or "",
+        GRONDSLAG_PUBLIC_URL=settings.public_url,
+    )
+    projector = None
+    if not args.no_projector:
+        projector = subprocess.Popen([sys.executable, "-m", "grondslag.cli", "project"])
+    try:
         uvicorn.run(
-            app,
+            "grondslag.asgi:create",
+            factory=True,
+            workers=args.workers,
             host=args.host,
             port=args.port,
             log_level=args.log_level,
             proxy_headers=True,
             server_header=False,
         )
-    return 0
+    finally:
+        if projector is not None:
+            projector.terminate()
+            projector.wait(timeout=30)
 
 
 def project(_: argparse.Namespace) -> int:
@@ -131,6 +175,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-projector", action="store_true", help="API only (run `grondslag project` elsewhere)"
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API worker processes; with more than one the projector runs in its own process",
+    )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)
 
@@ -148,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure throughput against raw baselines")
     bench.add_argument("--quick", action="store_true", help="fewer operations (CI smoke run)")
+    bench.add_argument("--workers", type=int, default=2, help="API worker processes to serve")
     bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
     return main
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from .domain import consent as consent_rules
 from .domain.errors import ConcurrentChange, NotFound, RuleViolated
@@ -25,7 +26,9 @@ from .domain.standing import Standing
 from .domain.standing_at import StandingAnswer, standing_at
 from .domain.subject import Subject
 from .domain.values import Consent, Evidence, Method, PersonalData, PurposeTerms, Withdrawal
+from .persistence.group_commit import GroupCommit
 from .persistence.mapper import MsgspecMapper
+from .persistence.postgres import select_streams
 from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
 
 P = ParamSpec("P")
@@ -63,6 +66,7 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, keys: KeyStore | None = None):
         super().__init__(env)
         self.keys: KeyStore = keys or InMemoryKeyStore()
+        self.group = GroupCommit(self.save)
 
     def construct_mapper(self) -> MsgspecMapper:  # type: ignore[override]
         return MsgspecMapper()
@@ -75,7 +79,7 @@ class Ledger(Application[UUID]):
         if self._find(purpose_id(tenant, code)) is not None:
             raise RuleViolated("R2", f"purpose {code!r} is already registered; revise it instead")
         purpose = Purpose.register(tenant, code, terms, effective_at)
-        self.save(purpose)
+        self._commit(purpose)
         return purpose
 
     @retried_on_conflict
@@ -92,7 +96,7 @@ class Ledger(Application[UUID]):
             raise NotFound(f"purpose {code!r} is not in the register")
         terms = msgspec.structs.replace(purpose.latest.terms, **changes)
         purpose.revise(terms, material, effective_at)
-        self.save(purpose)
+        self._commit(purpose)
         return purpose
 
     def purpose(self, tenant: str, code: str) -> Purpose:
@@ -109,11 +113,11 @@ class Ledger(Application[UUID]):
         subject: Subject | None = self._find(sid)
         key = self.keys.key_for(sid) or self.keys.create_key(sid)
         if subject is None:
-            self.save(Subject.register(tenant, subject_ref, seal(key, sid, data)))
+            self._commit(Subject.register(tenant, subject_ref, seal(key, sid, data)))
             return True
         if unseal(key, sid, subject.sealed_personal_data) != data:
             subject.record_personal_data(seal(key, sid, data))
-            self.save(subject)
+            self._commit(subject)
         return False
 
     def subject(self, tenant: str, subject_ref: str) -> Subject:
@@ -144,8 +148,7 @@ class Ledger(Application[UUID]):
         expires_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
-        self.subject(tenant, subject_ref)
-        register_entry = self.purpose(tenant, purpose)
+        register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         effective_at = effective_at or utcnow()
         version = consent_rules.purpose_version_for(
             purpose, register_entry.versions, notice_version, effective_at
@@ -164,10 +167,9 @@ class Ledger(Application[UUID]):
         )
         consent_rules.check_explicit(version.terms, consent)
         consent_rules.check_expiry(consent)
-        standing = self._find(standing_id(tenant, subject_ref, purpose))
         standing = standing or Standing.open(tenant, subject_ref, purpose)
         event = standing.give_consent(consent)
-        self.save(standing)
+        self._commit(standing)
         return event, self._answer(standing, register_entry)
 
     @retried_on_conflict
@@ -182,8 +184,7 @@ class Ledger(Application[UUID]):
         effective_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
-        self.subject(tenant, subject_ref)
-        register_entry = self.purpose(tenant, purpose)
+        register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         now = utcnow()
         withdrawal = Withdrawal(
             method=method,
@@ -192,7 +193,6 @@ class Ledger(Application[UUID]):
             representative_ref=representative_ref,
         )
         consent_rules.check_withdrawal_time(withdrawal, now)
-        standing: Standing | None = self._find(standing_id(tenant, subject_ref, purpose))
         at_withdrawal = standing and standing_at(
             purpose, standing.facts, register_entry.versions, withdrawal.effective_at, now
         )
@@ -204,7 +204,7 @@ class Ledger(Application[UUID]):
                 field="effective_at",
             )
         event = standing.withdraw_consent(withdrawal)
-        self.save(standing)
+        self._commit(standing)
         return event, self._answer(standing, register_entry)
 
     # -- queries (the HTTP read side uses asyncpg; these serve tests and commands) -----
@@ -222,6 +222,35 @@ class Ledger(Application[UUID]):
         standing = self._find(standing_id(tenant, subject_ref, purpose))
         facts = standing.facts if standing else []
         return standing_at(purpose, facts, register_entry.versions, at or now, known_at or now)
+
+    def _load_for_standing(
+        self, tenant: str, subject_ref: str, purpose: str
+    ) -> tuple[Purpose, Standing | None]:
+        """The purpose and the standing, checking the subject exists — in one round trip."""
+        subject, register_entry, standing = self._find_many(
+            subject_id(tenant, subject_ref),
+            purpose_id(tenant, purpose),
+            standing_id(tenant, subject_ref, purpose),
+        )
+        if subject is None:
+            raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
+        if register_entry is None:
+            raise RuleViolated("R2", f"purpose {purpose!r} is not in the register", field="purpose")
+        return register_entry, standing
+
+    def _find_many(self, *ids: UUID) -> list[Any]:
+        """Several aggregates at once: one query on PostgreSQL, one get each elsewhere."""
+        if not isinstance(self.recorder, PostgresApplicationRecorder):
+            return [self._find(aggregate_id) for aggregate_id in ids]
+        found: dict[UUID, Any] = {}
+        for stored in select_streams(self.recorder, ids):
+            event = self.mapper.to_domain_event(stored)
+            found[event.originator_id] = event.mutate(found.get(event.originator_id))
+        return [found.get(aggregate_id) for aggregate_id in ids]
+
+    def _commit(self, aggregate: Any) -> None:
+        """Store the aggregate's new events, sharing a transaction with concurrent commands."""
+        self.group.commit(list(aggregate.collect_events()))
 
     def _answer(self, standing: Standing, register_entry: Purpose) -> StandingAnswer:
         now = utcnow()

@@ -44,9 +44,11 @@ class LogFollower:
         *,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        coalesce_seconds: float = 0.02,
     ):
         self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
+        self.coalesce_seconds = coalesce_seconds
         self._wake = asyncio.Event()
 
     async def setup(self) -> None:
@@ -121,6 +123,9 @@ class LogFollower:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    # let a burst of writes gather into one batch (one transaction, one fold
+                    # per touched standing) instead of one batch per event
+                    await asyncio.sleep(self.coalesce_seconds)
         finally:
             if listener is not None:
                 await listener.close()

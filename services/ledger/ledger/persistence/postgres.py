@@ -89,6 +89,26 @@ def _index_row(stored: StoredEvent) -> tuple[UUID, str, str, str | None, str | N
     return (stored.originator_id, opening.tenant, kind, opening.subject_ref, purpose)
 
 
+def select_streams(recorder: PostgresApplicationRecorder, ids: Sequence[UUID]) -> list[StoredEvent]:
+    """Every stored event of the given streams, in stream order, in one query."""
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(
+            f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+            (list(ids),),
+            prepare=True,
+        )
+        return [
+            StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in curs.fetchall()
+        ]
+
+
 def eventsourcing_env(database_url: str, pool_size: int) -> dict[str, str]:
     """The library's environment for our PostgreSQL event store, from a ``DATABASE_URL``."""
     url = urlsplit(database_url)

@@ -1,0 +1,15 @@
+"""ASGI entry point for worker processes (``grondslag serve --workers N``, or any ASGI server:
+``uvicorn --factory grondslag.asgi:create``). Reads its settings from the environment."""
+
+from __future__ import annotations
+
+import sys
+
+from ledger.api.app import create_app
+from ledger.settings import Settings
+from litestar import Litestar
+
+
+def create() -> Litestar:
+    sys.setswitchinterval(0.0005)  # see grondslag.cli.serve
+    return create_app(Settings.from_env())

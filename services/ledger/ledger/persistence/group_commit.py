@@ -1,0 +1,86 @@
+"""Group commit: concurrent commands share one transaction.
+
+Every append takes the event store's table lock (so that the notification log is read in
+commit order), which makes each commit a serial point: one event per transaction tops out
+far below what the database can write. Commands running at the same time therefore hand
+their new events to whichever of them is committing; it writes all of them in one
+transaction. If that transaction fails on a version conflict, each command's events are
+written on their own, so only the command that conflicted sees the conflict (and retries).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+MAX_GROUP = 200
+
+
+class _Pending:
+    __slots__ = ("error", "events", "lead", "wake")
+
+    def __init__(self, events: Sequence[Any]):
+        self.events = events
+        self.error: BaseException | None = None
+        self.lead = False
+        self.wake = threading.Event()
+
+
+class GroupCommit:
+    """``commit(events)`` returns once the events are stored, or raises why not."""
+
+    def __init__(self, save: Callable[..., Any]):
+        self._save = save
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._committing = False
+
+    def commit(self, events: Sequence[Any]) -> None:
+        pending = _Pending(events)
+        with self._lock:
+            self._queue.append(pending)
+            pending.lead = not self._committing
+            self._committing = True
+        if not pending.lead:
+            pending.wake.wait()
+        if pending.lead:
+            self._lead()
+        if pending.error is not None:
+            raise pending.error
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        try:
+            self._write(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].wake.set()
+                else:
+                    self._committing = False
+            for pending in group:
+                pending.lead = False
+                pending.wake.set()
+
+    def _write(self, group: list[_Pending]) -> None:
+        try:
+            self._save(*(event for pending in group for event in pending.events))
+            return
+        except IntegrityError as conflict:
+            if len(group) == 1:
+                group[0].error = conflict
+                return
+        except BaseException as error:  # e.g. the database is down: nobody's events are stored
+            for pending in group:
+                pending.error = error
+            return
+        for pending in group:
+            try:
+                self._save(*pending.events)
+            except BaseException as error:
+                pending.error = error

@@ -24,7 +24,6 @@ class Settings:
     write_pool_size: int = 16
     read_pool_size: int = 10
     max_body_bytes: int = 1024 * 1024
-    max_check_refs: int = 10_000
     projection_poll_seconds: float = 1.0
 
     @classmethod

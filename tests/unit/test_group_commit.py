@@ -1,0 +1,85 @@
+"""Group commit: concurrent commands share a transaction, and one conflict fails only itself."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from ledger.application import Ledger
+from ledger.domain.ids import standing_id
+from ledger.domain.standing import Standing
+from ledger.domain.values import Consent, Evidence, Notice, PersonalData, PurposeTerms
+from ledger.persistence.group_commit import GroupCommit, _Pending
+
+JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
+CONSENT = Consent(
+    method="written",
+    explicit=True,
+    notice_version="n1",
+    purpose_version=1,
+    evidence=Evidence("doc"),
+    effective_at=JAN_1,
+    recorded_by="staff:x",
+)
+
+
+@pytest.fixture
+def app() -> Ledger:
+    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    notice = Notice(version="n1", url="https://praktijk.example/n1", sha256="a" * 64)
+    ledger.register_purpose(
+        "t", "p", PurposeTerms(title="P", basis="consent", notice=notice), JAN_1
+    )
+    return ledger
+
+
+def test_concurrent_consents_for_one_standing_are_all_recorded(app: Ledger) -> None:
+    app.put_subject("t", "s", PersonalData())
+
+    def give(i: int) -> None:
+        app.give_consent(
+            "t",
+            "s",
+            "p",
+            method="written",
+            explicit=True,
+            notice_version="n1",
+            evidence=Evidence(f"doc-{i}"),
+            recorded_by="staff:x",
+            effective_at=JAN_1,
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(give, range(32)))
+    standing = app.repository.get(standing_id("t", "s", "p"))
+    assert sorted(f.statement.evidence.document_ref for f in standing.facts) == sorted(
+        f"doc-{i}" for i in range(32)
+    )
+
+
+def test_a_conflict_in_a_group_fails_only_the_command_that_conflicted(app: Ledger) -> None:
+    fine = Standing.open("t", "a", "p")
+    fine.give_consent(CONSENT)
+    stale = Standing.open("t", "b", "p")
+    app.save(stale)
+    stale_copy = app.repository.get(stale.id)
+    stale.give_consent(CONSENT)
+    app.save(stale)  # someone else wrote version 2 first
+    stale_copy.give_consent(CONSENT)  # this one also wants version 2
+    group = [_Pending(list(fine.collect_events())), _Pending(list(stale_copy.collect_events()))]
+    GroupCommit(app.save)._write(group)
+    assert group[0].error is None
+    assert isinstance(group[1].error, IntegrityError)
+    assert app.repository.get(fine.id).version == 2
+    assert app.repository.get(stale.id).version == 2
+
+
+def test_a_failing_store_fails_every_command_of_the_group(app: Ledger) -> None:
+    def broken_save(*_: object) -> None:
+        raise ConnectionError("database unreachable")
+
+    group = [_Pending([object()]), _Pending([object()])]
+    GroupCommit(broken_save)._write(group)
+    assert all(isinstance(p.error, ConnectionError) for p in group)

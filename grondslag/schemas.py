@@ -39,6 +39,8 @@ def event_types() -> dict[str, type]:
         "PurposeRevised": Purpose.Revised,
         "SubjectRegistered": Subject.Registered,
         "PersonalDataRecorded": Subject.PersonalDataRecorded,
+        "RepresentativeRegistered": Subject.RepresentativeRegistered,
+        "RepresentationEnded": Subject.RepresentationEnded,
         "StandingOpened": Standing.Opened,
         "ConsentGiven": Standing.ConsentGiven,
         "ConsentWithdrawn": Standing.ConsentWithdrawn,

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from ledger.domain.ids import event_id, standing_id
 from ledger.domain.standing import Standing
-from ledger.domain.values import Consent, Evidence, Notice, PersonalData, PurposeTerms
+from ledger.domain.values import Consent, Evidence, Giver, Notice, PersonalData, PurposeTerms
 
 TENANT = "practice-a"
 SUBJECT = "client-001"
@@ -177,7 +177,7 @@ def test_r7_recorded_consent_keeps_everything_needed_to_prove_it(app):
     )
     assert fact.event_id == event
     assert answer.evidence == [str(event)]
-    assert standing(app, at=APR_1).given_by == "subject"
+    assert standing(app, at=APR_1).given_by == [Giver("subject")]
 
     [given] = [e for e in app.events.get(stored.id) if isinstance(e, Standing.ConsentGiven)]
     assert event_id(given.originator_id, given.originator_version) == event

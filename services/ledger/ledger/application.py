@@ -19,13 +19,23 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from .domain import consent as consent_rules
+from .domain import representation
 from .domain.errors import ConcurrentChange, NotFound, RuleViolated
 from .domain.ids import purpose_id, standing_id, subject_id
-from .domain.purpose import Purpose
+from .domain.purpose import Purpose, version_in_force
 from .domain.standing import Standing
 from .domain.standing_at import StandingAnswer, standing_at
-from .domain.subject import Subject
-from .domain.values import Consent, Evidence, Method, PersonalData, PurposeTerms, Withdrawal
+from .domain.subject import Subject, SubjectView
+from .domain.values import (
+    Consent,
+    Evidence,
+    Method,
+    PersonalData,
+    PurposeTerms,
+    Representation,
+    RepresentationEnd,
+    Withdrawal,
+)
 from .persistence.group_commit import GroupCommit
 from .persistence.mapper import MsgspecMapper
 from .persistence.postgres import select_streams
@@ -148,12 +158,16 @@ class Ledger(Application[UUID]):
         expires_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
-        register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
+        subject, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         effective_at = effective_at or utcnow()
         version = consent_rules.purpose_version_for(
             purpose, register_entry.versions, notice_version, effective_at
         )
         consent_rules.check_purpose_takes_consent(purpose, version.terms)
+        view = self._view(subject)
+        giver = representation.check_may_act(
+            purpose, version.terms, view, representative_ref, effective_at
+        )
         consent = Consent(
             method=method,
             explicit=explicit,
@@ -163,6 +177,7 @@ class Ledger(Application[UUID]):
             effective_at=effective_at,
             recorded_by=recorded_by,
             representative_ref=representative_ref,
+            capacity=giver.capacity,
             expires_at=expires_at,
         )
         consent_rules.check_explicit(version.terms, consent)
@@ -170,7 +185,7 @@ class Ledger(Application[UUID]):
         standing = standing or Standing.open(tenant, subject_ref, purpose)
         event = standing.give_consent(consent)
         self._commit(standing)
-        return event, self._answer(standing, register_entry)
+        return event, self._answer(standing, register_entry, view)
 
     @retried_on_conflict
     def withdraw_consent(
@@ -184,28 +199,53 @@ class Ledger(Application[UUID]):
         effective_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
-        register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
+        subject, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         now = utcnow()
+        effective_at = effective_at or now
+        in_force = version_in_force(register_entry.versions, effective_at) or register_entry.latest
+        view = self._view(subject)
+        giver = representation.check_may_act(
+            purpose, in_force.terms, view, representative_ref, effective_at
+        )
         withdrawal = Withdrawal(
             method=method,
-            effective_at=effective_at or now,
+            effective_at=effective_at,
             recorded_by=recorded_by,
             representative_ref=representative_ref,
+            capacity=giver.capacity,
         )
         consent_rules.check_withdrawal_time(withdrawal, now)
-        at_withdrawal = standing and standing_at(
-            purpose, standing.facts, register_entry.versions, withdrawal.effective_at, now
+        before = standing and standing_at(
+            purpose, standing.facts, register_entry.versions, effective_at, now, view
         )
-        if standing is None or at_withdrawal is None or not at_withdrawal.lawful:
+        if not before or before.status not in ("lawful", "pending"):
             raise RuleViolated(
                 "R8",
-                f"there is no consent for {purpose!r} in force at "
-                f"{withdrawal.effective_at.isoformat()} to withdraw",
+                f"there is no consent for {purpose!r} in force at {effective_at.isoformat()} "
+                "to withdraw",
                 field="effective_at",
             )
+        assert standing is not None
         event = standing.withdraw_consent(withdrawal)
         self._commit(standing)
-        return event, self._answer(standing, register_entry)
+        return event, self._answer(standing, register_entry, view)
+
+    # -- representation -----------------------------------------------------------------
+    @retried_on_conflict
+    def register_representative(
+        self, tenant: str, subject_ref: str, registration: Representation
+    ) -> UUID:
+        subject = self.subject(tenant, subject_ref)
+        event = subject.register_representative(registration, self._view(subject).birth_date)
+        self._commit(subject)
+        return event
+
+    @retried_on_conflict
+    def end_representation(self, tenant: str, subject_ref: str, end: RepresentationEnd) -> UUID:
+        subject = self.subject(tenant, subject_ref)
+        event = subject.end_representation(end)
+        self._commit(subject)
+        return event
 
     # -- queries (the HTTP read side uses asyncpg; these serve tests and commands) -----
     def standing(
@@ -216,17 +256,41 @@ class Ledger(Application[UUID]):
         at: datetime | None = None,
         known_at: datetime | None = None,
     ) -> StandingAnswer:
-        self.subject(tenant, subject_ref)
+        subject = self.subject(tenant, subject_ref)
         register_entry = self.purpose(tenant, purpose)
         now = utcnow()
+        known_at = known_at or now
         standing = self._find(standing_id(tenant, subject_ref, purpose))
         facts = standing.facts if standing else []
-        return standing_at(purpose, facts, register_entry.versions, at or now, known_at or now)
+        return standing_at(
+            purpose,
+            facts,
+            register_entry.versions,
+            at or now,
+            known_at,
+            self._view(subject, known_at),
+        )
+
+    def _view(self, subject: Subject, known_at: datetime | None = None) -> SubjectView:
+        """What the rules may know of the subject: its birth date, unsealed, and who
+        represents it — as known at ``known_at`` (default: now)."""
+        known_at = known_at or utcnow()
+        sealed = subject.sealed_as_of(known_at)
+        personal = unseal(self.keys.key_for(subject.id), subject.id, sealed) if sealed else None
+        return subject.view(personal.birth_date if personal else None, known_at)
+
+    def _answer(
+        self, standing: Standing, register_entry: Purpose, view: SubjectView
+    ) -> StandingAnswer:
+        now = utcnow()
+        return standing_at(
+            standing.purpose, standing.facts, register_entry.versions, now, now, view
+        )
 
     def _load_for_standing(
         self, tenant: str, subject_ref: str, purpose: str
-    ) -> tuple[Purpose, Standing | None]:
-        """The purpose and the standing, checking the subject exists — in one round trip."""
+    ) -> tuple[Subject, Purpose, Standing | None]:
+        """The subject, purpose and standing, in one round trip."""
         subject, register_entry, standing = self._find_many(
             subject_id(tenant, subject_ref),
             purpose_id(tenant, purpose),
@@ -236,7 +300,7 @@ class Ledger(Application[UUID]):
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         if register_entry is None:
             raise RuleViolated("R2", f"purpose {purpose!r} is not in the register", field="purpose")
-        return register_entry, standing
+        return subject, register_entry, standing
 
     def _find_many(self, *ids: UUID) -> list[Any]:
         """Several aggregates at once: one query on PostgreSQL, one get each elsewhere."""
@@ -251,10 +315,6 @@ class Ledger(Application[UUID]):
     def _commit(self, aggregate: Any) -> None:
         """Store the aggregate's new events, sharing a transaction with concurrent commands."""
         self.group.commit(list(aggregate.collect_events()))
-
-    def _answer(self, standing: Standing, register_entry: Purpose) -> StandingAnswer:
-        now = utcnow()
-        return standing_at(standing.purpose, standing.facts, register_entry.versions, now, now)
 
     def _find(self, aggregate_id: UUID) -> Any:
         try:

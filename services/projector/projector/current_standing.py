@@ -13,13 +13,15 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from ledger.domain.ids import purpose_id
+from ledger.domain.ids import purpose_id, subject_id
 from ledger.domain.purpose import Purpose
 from ledger.domain.standing import Standing
 from ledger.domain.standing_at import standing_at
+from ledger.domain.subject import Subject
 from ledger.persistence.postgres import STREAMS_TABLE
 from ledger.reads.checks import CURRENT_STANDING_TABLE
 from ledger.reads.streams import load_aggregates
+from ledger.reads.subjects import subject_keys, view_of
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {CURRENT_STANDING_TABLE} (
@@ -62,13 +64,18 @@ async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> No
     """Refresh the rows of every standing these events touch."""
     standings: set[UUID] = set()
     revised: set[UUID] = set()
+    subjects: set[UUID] = set()
     for _, event in events:
         if isinstance(event, Standing.Event):
             standings.add(event.originator_id)
         elif isinstance(event, Purpose.Revised):
             revised.add(event.originator_id)
+        elif isinstance(event, Subject.Event) and not isinstance(event, Subject.Registered):
+            subjects.add(event.originator_id)  # birth date or representation changed
     if revised:
         standings |= await _standings_of_purposes(conn, revised)
+    if subjects:
+        standings |= await _standings_of_subjects(conn, subjects)
     if standings:
         await refresh(conn, standings)
 
@@ -77,7 +84,10 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
     """Fold the given standings now and upsert their rows."""
     found = await load_aggregates(conn, standing_ids)
     purpose_ids = {purpose_id(s.tenant, s.purpose) for s in found.values()}
+    subject_ids = {subject_id(s.tenant, s.subject_ref) for s in found.values()}
     purposes = await load_aggregates(conn, purpose_ids)
+    subjects = await load_aggregates(conn, subject_ids)
+    keys = await subject_keys(conn, subjects)
     now = datetime.now(UTC)
     rows = []
     for standing in found.values():
@@ -85,7 +95,9 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
         if register is None:  # not written through the ledger's commands; nothing to fold
             log.warning("standing %s has no registered purpose %r", standing.id, standing.purpose)
             continue
-        answer = standing_at(standing.purpose, standing.facts, register.versions, now, now)
+        sid = subject_id(standing.tenant, standing.subject_ref)
+        view = view_of(subjects[sid], keys.get(sid), now) if sid in subjects else None
+        answer = standing_at(standing.purpose, standing.facts, register.versions, now, now, view)
         rows.append(
             (
                 standing.tenant,
@@ -113,6 +125,20 @@ async def _standings_of_purposes(conn: asyncpg.Connection, purpose_ids: set[Any]
             "WHERE tenant = $1 AND kind = 'standing' AND purpose = $2",
             register.tenant,
             register.code,
+        )
+        found |= {row["originator_id"] for row in rows}
+    return found
+
+
+async def _standings_of_subjects(conn: asyncpg.Connection, subject_ids: set[UUID]) -> set[UUID]:
+    subjects = await load_aggregates(conn, subject_ids)
+    found: set[UUID] = set()
+    for subject in subjects.values():
+        rows = await conn.fetch(
+            f"SELECT originator_id FROM {STREAMS_TABLE} "
+            "WHERE tenant = $1 AND kind = 'standing' AND subject_ref = $2",
+            subject.tenant,
+            subject.subject_ref,
         )
         found |= {row["originator_id"] for row in rows}
     return found

@@ -25,6 +25,7 @@ from .health import live, ready
 from .idempotency import IdempotencyMiddleware
 from .problems import EXCEPTION_HANDLERS, ProblemError
 from .purposes import PurposeController
+from .representatives import RepresentativeController
 from .subjects import SubjectController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
@@ -89,6 +90,7 @@ def create_app(
             SubjectController,
             ConsentController,
             CheckController,
+            RepresentativeController,
             live,
             ready,
         ],

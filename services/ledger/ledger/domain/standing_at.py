@@ -1,7 +1,13 @@
 """``standing_at``: the bitemporal answer — what applied at ``at``, as known at ``known_at``.
 
-A pure fold over the facts recorded at or before ``known_at`` that took effect at or before
-``at``, in effective order. Late records never rewrite history; they add knowledge.
+A pure fold over the facts recorded at or before ``known_at``. The state at one instant
+(``_Timeline.state``) applies the statements that took effect by then, in effective order,
+and drops every consent whose cover ended by then: expiry (R9), a material notice revision
+(R10), the subject's 16th birthday for a parent's consent (R14), the end of the
+representation that gave it (R16). Between 12 and 16 a care purpose needs both the parent
+and the minor (R13). The state can only change at a known instant — a statement's effect,
+a cover's end, a birthday — so ``since``, ``until`` and ``changes_at`` come from evaluating
+those instants. Late records never rewrite history; they add knowledge.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ from datetime import datetime
 import msgspec
 
 from . import notice_revision
+from .minors import AGE_OF_CARE_CONSENT, AGE_OF_CONSENT, co_decides_in_care, turns
 from .purpose import PurposeVersion, known_versions, version_in_force
+from .representation import PARENTAL
 from .standing import Fact
-from .values import Basis, Consent, LapseReason, Status, Withdrawal
+from .subject import SubjectView
+from .values import Basis, Consent, Giver, LapseReason, PurposeTerms, Status, Withdrawal
 
 
 class StandingAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,19 +39,19 @@ class StandingAnswer(msgspec.Struct, frozen=True, kw_only=True):
     until: datetime | None = None
     reason: LapseReason | None = None
     evidence: list[str] = msgspec.field(default_factory=list)
-    given_by: str | None = None
+    given_by: list[Giver] = msgspec.field(default_factory=list)
+    missing: list[str] = msgspec.field(default_factory=list)
     changes_at: datetime | None = None
 
 
 @dataclass
-class _Cover:
-    """The consent currently covering the purpose, or the lapse that ended the last one."""
-
-    consent: Consent | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    lapse_reason: LapseReason | None = None
+class _State:
+    status: Status = "none"
+    reason: LapseReason | None = None
+    ended_at: datetime | None = None
     evidence: list[str] = field(default_factory=list)
+    given_by: list[Giver] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def standing_at(
@@ -51,94 +60,165 @@ def standing_at(
     versions: list[PurposeVersion],
     at: datetime,
     known_at: datetime,
+    subject: SubjectView | None = None,
 ) -> StandingAnswer:
-    known_purpose = known_versions(versions, known_at)
-    terms = version_in_force(known_purpose, at) or (known_purpose[0] if known_purpose else None)
-    basis = terms.terms.basis if terms else None
-    known = sorted(
-        (f for f in facts if f.recorded_at <= known_at),
-        key=lambda f: (f.effective_at, f.recorded_at),
+    timeline = _Timeline(
+        facts, known_versions(versions, known_at), known_at, subject or SubjectView()
     )
-    cover = _Cover()
-    next_change: datetime | None = None
-    for fact in known:
-        if fact.effective_at > at:
-            next_change = fact.effective_at
-            break
-        _lapse_by_time(cover, known_purpose, fact.effective_at)
-        _apply(cover, fact)
-    _lapse_by_time(cover, known_purpose, at)
+    now = timeline.state(at)
+    terms = timeline.terms_at(at)
+    instants = timeline.instants()
+    before = [t for t in instants if t <= at]
+    after = [t for t in instants if t > at]
+    changes_at = next((t for t in after if _differs(timeline.state(t), now)), None)
+    since = until = None
+    if now.status in ("lawful", "pending"):
+        since = _run_start(timeline, before, now.status)
+        until = next((t for t in after if timeline.state(t).status != "lawful"), None)
+        if now.status == "pending":
+            until = None
+    elif now.status == "lapsed":
+        until = now.ended_at
+        lawful_before = [t for t in before if t < (until or at)]
+        since = _run_start(timeline, lawful_before, "lawful")
+    return StandingAnswer(
+        purpose=purpose,
+        at=at,
+        known_at=known_at,
+        lawful=now.status == "lawful",
+        status=now.status,
+        basis=terms.basis if terms else None,
+        since=since,
+        until=until,
+        reason=now.reason,
+        evidence=now.evidence,
+        given_by=now.given_by,
+        missing=now.missing,
+        changes_at=changes_at,
+    )
 
-    answer = dict(purpose=purpose, at=at, known_at=known_at, basis=basis)
-    if cover.consent is not None:
-        ends = _cover_end(cover.consent, known_purpose)
-        changes = min((t for t in (ends, next_change) if t is not None), default=None)
-        return StandingAnswer(
-            **answer,
-            lawful=True,
-            status="lawful",
-            since=cover.since,
-            until=ends,
-            evidence=cover.evidence,
-            given_by=_given_by(cover.consent),
-            changes_at=changes,
+
+def _differs(a: _State, b: _State) -> bool:
+    return (a.status, a.reason, a.evidence) != (b.status, b.reason, b.evidence)
+
+
+def _run_start(timeline: _Timeline, instants: list[datetime], status: Status) -> datetime | None:
+    """The first instant of the last unbroken run of ``status`` among ``instants``."""
+    start = None
+    for instant in instants:
+        start = start or instant if timeline.state(instant).status == status else None
+    return start
+
+
+class _Timeline:
+    def __init__(
+        self,
+        facts: list[Fact],
+        versions: list[PurposeVersion],
+        known_at: datetime,
+        subject: SubjectView,
+    ):
+        self.facts = sorted(
+            (f for f in facts if f.recorded_at <= known_at),
+            key=lambda f: (f.effective_at, f.recorded_at),
         )
-    if cover.lapse_reason is not None:
-        return StandingAnswer(
-            **answer,
-            lawful=False,
-            status="lapsed",
-            since=cover.since,
-            until=cover.until,
-            reason=cover.lapse_reason,
-            evidence=cover.evidence,
-            changes_at=next_change,
+        self.versions = versions
+        self.subject = subject
+        self._states: dict[datetime, _State] = {}
+
+    def terms_at(self, at: datetime) -> PurposeTerms | None:
+        version = version_in_force(self.versions, at) or (
+            self.versions[0] if self.versions else None
         )
-    return StandingAnswer(**answer, lawful=False, status="none", changes_at=next_change)
+        return version.terms if version else None
+
+    def instants(self) -> list[datetime]:
+        """Every instant at which the state may change."""
+        moments = {f.effective_at for f in self.facts}
+        moments |= {v.effective_at for v in self.versions}
+        for fact in self.facts:
+            if isinstance(fact.statement, Consent):
+                moments |= {when for when, _ in self._ends(fact.statement)}
+        birth = self.subject.birth_date
+        if birth is not None:
+            moments |= {turns(birth, AGE_OF_CARE_CONSENT), turns(birth, AGE_OF_CONSENT)}
+        return sorted(moments)
+
+    def state(self, at: datetime) -> _State:
+        if at not in self._states:
+            self._states[at] = self._state(at)
+        return self._states[at]
+
+    def _state(self, at: datetime) -> _State:
+        in_force: dict[str, Fact] = {}
+        ended: tuple[datetime, LapseReason, list[str]] | None = None
+        for fact in self.facts:
+            if fact.effective_at > at:
+                break
+            ended = self._drop_ended(in_force, fact.effective_at, ended)
+            statement = fact.statement
+            if isinstance(statement, Consent):
+                in_force[statement.representative_ref or ""] = fact
+            elif isinstance(statement, Withdrawal) and in_force:
+                ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
+                ended = (statement.effective_at, "withdrawn", ids)
+                in_force.clear()
+        ended = self._drop_ended(in_force, at, ended)
+        if in_force:
+            return self._covered(in_force, at)
+        if ended:
+            return _State("lapsed", ended[1], ended[0], ended[2])
+        return _State()
+
+    def _covered(self, in_force: dict[str, Fact], at: datetime) -> _State:
+        terms = self.terms_at(at)
+        facts = sorted(in_force.values(), key=lambda f: f.effective_at)
+        evidence = [str(f.event_id) for f in facts]
+        givers = [_giver(f.statement) for f in facts if isinstance(f.statement, Consent)]
+        if terms and terms.matter == "care" and co_decides_in_care(self.subject.birth_date, at):
+            parent = any(g.capacity in PARENTAL for g in givers)
+            own = any(g.party == "subject" for g in givers)
+            if not (parent and own):  # R13: both the parent and the minor
+                missing = ["subject"] if parent else ["parental_authority"]
+                return _State("pending", None, None, evidence, givers, missing)
+        return _State("lawful", None, None, evidence, givers)
+
+    def _drop_ended(
+        self,
+        in_force: dict[str, Fact],
+        upto: datetime,
+        ended: tuple[datetime, LapseReason, list[str]] | None,
+    ) -> tuple[datetime, LapseReason, list[str]] | None:
+        for key, fact in list(in_force.items()):
+            assert isinstance(fact.statement, Consent)
+            ends = [(when, reason) for when, reason in self._ends(fact.statement) if when <= upto]
+            if ends:
+                when, reason = min(ends)
+                del in_force[key]
+                if ended is None or when >= ended[0]:
+                    ended = (when, reason, [str(fact.event_id)])
+        return ended
+
+    def _ends(self, consent: Consent) -> list[tuple[datetime, LapseReason]]:
+        """When and why this consent stops covering the purpose, as far as known."""
+        ends: list[tuple[datetime, LapseReason]] = []
+        if consent.expires_at is not None:
+            ends.append((consent.expires_at, "expired"))
+        revised = notice_revision.cover_ends_at(self.versions, consent.notice_version)
+        if revised is not None:
+            ends.append((revised, "notice_revised"))
+        terms = self.terms_at(consent.effective_at)
+        if consent.representative_ref and not (terms and terms.survives_authority_end):
+            birth = self.subject.birth_date
+            if consent.capacity in PARENTAL and birth is not None:
+                ends.append((turns(birth, AGE_OF_CONSENT), "subject_reached_age_of_consent"))
+            record = self.subject.representations.get(consent.representative_ref)
+            if record is not None and record.ends_at is not None:
+                ends.append((record.ends_at, "representative_authority_ended"))
+        return ends
 
 
-def _apply(cover: _Cover, fact: Fact) -> None:
-    statement = fact.statement
-    if isinstance(statement, Consent):
-        if cover.consent is None:
-            cover.since = statement.effective_at
-        cover.consent = statement
-        cover.until = None
-        cover.lapse_reason = None
-        cover.evidence = [str(fact.event_id)]
-    elif isinstance(statement, Withdrawal) and cover.consent is not None:
-        _end(cover, statement.effective_at, "withdrawn")
-        cover.evidence = [*cover.evidence, str(fact.event_id)]
-
-
-def _cover_end(consent: Consent, versions: list[PurposeVersion]) -> datetime | None:
-    ends = [consent.expires_at, notice_revision.cover_ends_at(versions, consent.notice_version)]
-    return min((t for t in ends if t is not None), default=None)
-
-
-def _lapse_by_time(cover: _Cover, versions: list[PurposeVersion], upto: datetime) -> None:
-    """End the cover when a date passed before ``upto``: expiry (R9) or a notice revision (R10)."""
-    if cover.consent is None:
-        return
-    expiry = cover.consent.expires_at
-    revised = notice_revision.cover_ends_at(versions, cover.consent.notice_version)
-    candidates: list[tuple[datetime, LapseReason]] = []
-    if expiry is not None and expiry <= upto:
-        candidates.append((expiry, "expired"))
-    if revised is not None and revised <= upto:
-        candidates.append((revised, "notice_revised"))
-    if candidates:
-        when, reason = min(candidates)
-        _end(cover, when, reason)
-
-
-def _end(cover: _Cover, when: datetime, reason: LapseReason) -> None:
-    cover.consent = None
-    cover.until = when
-    cover.lapse_reason = reason
-
-
-def _given_by(consent: Consent) -> str:
+def _giver(consent: Consent) -> Giver:
     if consent.representative_ref:
-        return f"representative:{consent.representative_ref}"
-    return "subject"
+        return Giver("representative", consent.representative_ref, consent.capacity)
+    return Giver("subject")

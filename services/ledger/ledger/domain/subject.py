@@ -1,4 +1,5 @@
-"""The subject aggregate: a pseudonymous reference and its sealed personal data.
+"""The subject aggregate: a pseudonymous reference, its sealed personal data and who may
+act for it (representation, R15/R16).
 
 The personal fields arrive here already sealed with the subject's own key (see
 ``ledger.persistence.sealing``): the log never holds them in the clear, so destroying the
@@ -7,11 +8,49 @@ key erases them while the history and its proofs stay verifiable (crypto-shreddi
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
-from .ids import subject_id
+from . import representation as rules
+from .ids import event_id, subject_id
+from .values import Representation, RepresentationEnd
+
+
+class RepresentationRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A representation as recorded, with its end once that is recorded."""
+
+    representation: Representation
+    event_id: UUID
+    recorded_at: datetime
+    end: RepresentationEnd | None = None
+    end_recorded_at: datetime | None = None
+
+    @property
+    def ends_at(self) -> datetime | None:
+        ends = [self.representation.valid_until, self.end.effective_at if self.end else None]
+        return min((t for t in ends if t is not None), default=None)
+
+    def valid_at(self, at: datetime) -> bool:
+        ends = self.ends_at
+        return self.representation.valid_from <= at and (ends is None or at < ends)
+
+    def as_known_at(self, known_at: datetime) -> RepresentationRecord | None:
+        if self.recorded_at > known_at:
+            return None
+        if self.end_recorded_at is not None and self.end_recorded_at > known_at:
+            return msgspec.structs.replace(self, end=None, end_recorded_at=None)
+        return self
+
+
+class SubjectView(msgspec.Struct, frozen=True):
+    """What the rules need to know of a subject at one moment of knowledge."""
+
+    birth_date: date | None = None
+    representations: dict[str, RepresentationRecord] = msgspec.field(default_factory=dict)
 
 
 class Subject(Aggregate):
@@ -34,12 +73,39 @@ class Subject(Aggregate):
         sealed_personal_data: bytes
 
         def apply(self, aggregate: Subject) -> None:
-            aggregate.sealed_personal_data = self.sealed_personal_data
+            aggregate.sealed_history.append((self.timestamp, self.sealed_personal_data))
+
+    class RepresentativeRegistered(Aggregate.Event):
+        """Someone was registered as able to act for the subject (R15, R16)."""
+
+        representation: Representation
+
+        def apply(self, aggregate: Subject) -> None:
+            ref = self.representation.representative_ref
+            aggregate.representations[ref] = RepresentationRecord(
+                representation=self.representation,
+                event_id=event_id(self.originator_id, self.originator_version),
+                recorded_at=self.timestamp,
+            )
+
+    class RepresentationEnded(Aggregate.Event):
+        """A representation ended; consents it gave lapse then (R16)."""
+
+        end: RepresentationEnd
+
+        def apply(self, aggregate: Subject) -> None:
+            ref = self.end.representative_ref
+            aggregate.representations[ref] = msgspec.structs.replace(
+                aggregate.representations[ref], end=self.end, end_recorded_at=self.timestamp
+            )
 
     def __init__(self, tenant: str, subject_ref: str, sealed_personal_data: bytes):
         self.tenant = tenant
         self.subject_ref = subject_ref
-        self.sealed_personal_data = sealed_personal_data
+        self.sealed_history: list[tuple[datetime, bytes]] = [
+            (self.created_on, sealed_personal_data)
+        ]
+        self.representations: dict[str, RepresentationRecord] = {}
 
     @classmethod
     def register(cls, tenant: str, subject_ref: str, sealed_personal_data: bytes) -> Subject:
@@ -51,5 +117,34 @@ class Subject(Aggregate):
             sealed_personal_data=sealed_personal_data,
         )
 
+    @property
+    def sealed_personal_data(self) -> bytes:
+        return self.sealed_history[-1][1]
+
+    def sealed_as_of(self, known_at: datetime) -> bytes | None:
+        """The personal data as the ledger knew it at ``known_at`` (sealed)."""
+        known = [sealed for recorded, sealed in self.sealed_history if recorded <= known_at]
+        return known[-1] if known else None
+
     def record_personal_data(self, sealed_personal_data: bytes) -> None:
         self.trigger_event(self.PersonalDataRecorded, sealed_personal_data=sealed_personal_data)
+
+    def register_representative(
+        self, representation: Representation, birth_date: date | None
+    ) -> UUID:
+        rules.check_registration(representation, self.representations, birth_date)
+        self.trigger_event(self.RepresentativeRegistered, representation=representation)
+        return event_id(self.id, self.version)
+
+    def end_representation(self, end: RepresentationEnd) -> UUID:
+        rules.check_end(end, self.representations)
+        self.trigger_event(self.RepresentationEnded, end=end)
+        return event_id(self.id, self.version)
+
+    def view(self, birth_date: date | None, known_at: datetime) -> SubjectView:
+        known = {}
+        for ref, record in self.representations.items():
+            as_known = record.as_known_at(known_at)
+            if as_known is not None:
+                known[ref] = as_known
+        return SubjectView(birth_date=birth_date, representations=known)

@@ -37,6 +37,14 @@ LapseReason = Literal[
     "retention_expired",
     "erased",
 ]
+RepresentativeKind = Literal[
+    "parental_authority",
+    "guardian",
+    "curator",
+    "mentor",
+    "administrator",
+    "authorised_person",
+]
 SpecialCategory = Literal[
     "health",
     "religion",
@@ -120,6 +128,7 @@ class Consent(msgspec.Struct, frozen=True, tag="consent"):
     effective_at: datetime
     recorded_by: str
     representative_ref: str | None = None
+    capacity: RepresentativeKind | None = None
     expires_at: datetime | None = None
 
 
@@ -130,3 +139,32 @@ class Withdrawal(msgspec.Struct, frozen=True, tag="withdrawal"):
     effective_at: datetime
     recorded_by: str
     representative_ref: str | None = None
+    capacity: RepresentativeKind | None = None
+
+
+class Representation(msgspec.Struct, frozen=True, kw_only=True):
+    """Who may act for a subject, in which capacity, for how long, on what evidence (R15, R16)."""
+
+    representative_ref: str
+    kind: RepresentativeKind
+    valid_from: datetime
+    evidence: Evidence
+    valid_until: datetime | None = None
+    purposes: tuple[str, ...] = ()
+    subject_competent_for: tuple[Matter, ...] = ()
+
+
+class RepresentationEnd(msgspec.Struct, frozen=True, kw_only=True):
+    """A representation ended (court decision, death, the subject came of age…)."""
+
+    representative_ref: str
+    effective_at: datetime
+    reason: str
+
+
+class Giver(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Who gave a consent: the subject, or a representative in a capacity."""
+
+    party: Literal["subject", "representative"]
+    representative_ref: str | None = None
+    capacity: RepresentativeKind | None = None

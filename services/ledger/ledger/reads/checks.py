@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ..domain.errors import NotFound
-from ..domain.ids import purpose_id, standing_id
+from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.standing_at import StandingAnswer, standing_at
 from .streams import load_aggregates
+from .subjects import subject_keys, view_of
 
 CURRENT_STANDING_TABLE = "grondslag_current_standing"
 NOW_TOLERANCE = timedelta(seconds=1)
@@ -80,10 +81,13 @@ async def _fold(
 ) -> dict[str, StandingAnswer]:
     if not refs:
         return {}
-    ids = {standing_id(tenant, ref, purpose): ref for ref in refs}
-    found = await load_aggregates(pool, ids)
+    streams = {standing_id(tenant, ref, purpose): ref for ref in refs}
+    subjects = {subject_id(tenant, ref): ref for ref in refs}
+    found = await load_aggregates(pool, [*streams, *subjects])
+    keys = await subject_keys(pool, [sid for sid in subjects if sid in found])
     answers = {}
-    for stream, ref in ids.items():
+    for (stream, ref), sid in zip(streams.items(), subjects, strict=True):
         facts = found[stream].facts if stream in found else []
-        answers[ref] = standing_at(purpose, facts, versions, at, now)
+        view = view_of(found[sid], keys.get(sid), now) if sid in found else None
+        answers[ref] = standing_at(purpose, facts, versions, at, now, view)
     return answers

@@ -25,7 +25,7 @@ class HistoryEvent(msgspec.Struct, kw_only=True):
     details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-_PAYLOAD_FIELDS = ("consent", "withdrawal")
+_PAYLOAD_FIELDS = ("consent", "withdrawal", "representation", "end")
 
 
 async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> list[HistoryEvent]:
@@ -47,7 +47,7 @@ async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> 
                 type=_event_type(event),
                 recorded_at=event.timestamp,
                 purpose=purposes.get(event.originator_id),
-                effective_at=getattr(payload, "effective_at", None),
+                effective_at=getattr(payload, "effective_at", getattr(payload, "valid_from", None)),
                 details=msgspec.to_builtins(payload) if payload is not None else {},
             )
         )

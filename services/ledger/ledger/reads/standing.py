@@ -11,6 +11,7 @@ from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.purpose import Purpose
 from ..domain.standing_at import StandingAnswer, standing_at
 from .streams import load_aggregates, stream_ids
+from .subjects import subject_view
 
 
 async def one_standing(
@@ -32,7 +33,8 @@ async def one_standing(
     if pid not in found:
         raise NotFound(f"purpose {purpose!r} is not in the register")
     facts = found[stid].facts if stid in found else []
-    return standing_at(purpose, facts, found[pid].versions, at, known_at)
+    view = await subject_view(pool, found[sid], known_at)
+    return standing_at(purpose, facts, found[pid].versions, at, known_at, view)
 
 
 async def all_standings(
@@ -46,10 +48,13 @@ async def all_standings(
     found = await load_aggregates(pool, ids)
     if sid not in found:
         raise NotFound(f"subject {subject_ref!r} is not registered")
+    view = await subject_view(pool, found[sid], at)
     answers = []
     for pid, _code in purposes:
         register_entry: Purpose = found[pid]
         standing = found.get(standing_id(tenant, subject_ref, register_entry.code))
         facts = standing.facts if standing else []
-        answers.append(standing_at(register_entry.code, facts, register_entry.versions, at, at))
+        answers.append(
+            standing_at(register_entry.code, facts, register_entry.versions, at, at, view)
+        )
     return answers

@@ -1,9 +1,11 @@
 """Batch checks on the current-standing read model, folding from the log where it cannot answer.
 
 The read model (built by the projector) holds each standing as of its last event, with the
-next instant at which time alone changes it (``changes_at``). A row whose ``changes_at``
-has passed, and any check of another moment than now, is folded from the event store.
-The model may trail the log by the projection lag; single standing reads never do.
+next instant at which time alone changes it (``changes_at``). A row built from an older
+version of its stream than the log holds (the projector has not caught up), a row whose
+``changes_at`` has passed, and any check of another moment than now are folded from the
+event store instead — so a check sees a withdrawal the moment it is recorded. Only a
+change on the subject's own stream (a representation ended) may take the projection lag.
 """
 
 from __future__ import annotations
@@ -15,11 +17,28 @@ import asyncpg
 from ..domain.errors import NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.standing_at import StandingAnswer, standing_at
+from ..persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from .streams import load_aggregates
 from .subjects import subject_keys, view_of
 
 CURRENT_STANDING_TABLE = "grondslag_current_standing"
 NOW_TOLERANCE = timedelta(seconds=1)
+
+
+# Every requested subject that has a standing for the purpose (from the stream index, kept
+# in the writing transaction), its stream's current version (primary-key lookups), and the
+# read model's row if any: a row is used only when it was built from that very version.
+CURRENT_ROWS = f"""
+SELECT s.subject_ref,
+       (SELECT max(e.originator_version) FROM {EVENTS_TABLE} e
+         WHERE e.originator_id = s.originator_id) AS version,
+       c.stream_version, c.lawful, c.status, c.reason, c.basis, c.changes_at
+FROM {STREAMS_TABLE} s
+LEFT JOIN {CURRENT_STANDING_TABLE} c
+       ON c.tenant = s.tenant AND c.purpose = s.purpose AND c.subject_ref = s.subject_ref
+WHERE s.tenant = $1 AND s.kind = 'standing' AND s.purpose = $2
+  AND s.subject_ref = ANY($3::text[])
+"""
 
 
 async def check_subjects(
@@ -38,17 +57,12 @@ async def check_subjects(
     versions = register[pid].versions
     refs = list(dict.fromkeys(refs))
     answers: dict[str, StandingAnswer] = {}
+    rows = await pool.fetch(CURRENT_ROWS, tenant, purpose, refs)
+    recorded = {row["subject_ref"] for row in rows}
     if abs(at - now) <= NOW_TOLERANCE:
-        rows = await pool.fetch(
-            f"SELECT subject_ref, lawful, status, reason, basis, changes_at "
-            f"FROM {CURRENT_STANDING_TABLE} "
-            "WHERE tenant = $1 AND purpose = $2 AND subject_ref = ANY($3::text[])",
-            tenant,
-            purpose,
-            refs,
-        )
         for row in rows:
-            if row["changes_at"] is None or row["changes_at"] > at:
+            current = row["stream_version"] == row["version"]
+            if current and (row["changes_at"] is None or row["changes_at"] > at):
                 answers[row["subject_ref"]] = StandingAnswer(
                     purpose=purpose,
                     at=at,
@@ -59,14 +73,11 @@ async def check_subjects(
                     basis=row["basis"],
                     changes_at=row["changes_at"],
                 )
-        projected = {row["subject_ref"] for row in rows}
-        to_fold = [ref for ref in projected if ref not in answers]
-        unknown = [ref for ref in refs if ref not in projected]
-    else:
-        to_fold, unknown = refs, []
+    to_fold = [ref for ref in recorded if ref not in answers]
     answers.update(await _fold(pool, tenant, purpose, versions, to_fold, at, now))
-    for ref in unknown:
-        answers[ref] = standing_at(purpose, [], versions, at, now)
+    for ref in refs:
+        if ref not in recorded:  # nothing was ever recorded for this subject and purpose
+            answers[ref] = standing_at(purpose, [], versions, at, now)
     return [(ref, answers[ref]) for ref in refs]
 
 

@@ -123,11 +123,13 @@ def check_registration(
     birth_date: date | None,
 ) -> None:
     ref, kind = representation.representative_ref, representation.kind
-    current = existing.get(ref)
-    if current is not None and current.end is None:
+    if ref in existing:
+        # one representative_ref names one representation, so that every consent it gave
+        # keeps pointing at the period and evidence it was given under
         raise RuleViolated(
             "R16",
-            f"{ref!r} is already registered; end it before registering anew",
+            f"{ref!r} is already registered for this subject; a new representation "
+            "(e.g. a new court decision) needs its own representative_ref",
             field="representative_ref",
         )
     until = representation.valid_until

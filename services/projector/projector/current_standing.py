@@ -72,10 +72,8 @@ async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> No
             revised.add(event.originator_id)
         elif isinstance(event, Subject.Event) and not isinstance(event, Subject.Registered):
             subjects.add(event.originator_id)  # birth date or representation changed
-    if revised:
-        standings |= await _standings_of_purposes(conn, revised)
-    if subjects:
-        standings |= await _standings_of_subjects(conn, subjects)
+    if revised or subjects:
+        standings |= await _standings_of(conn, revised | subjects)
     if standings:
         await refresh(conn, standings)
 
@@ -116,29 +114,15 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
     await conn.executemany(UPSERT, rows)
 
 
-async def _standings_of_purposes(conn: asyncpg.Connection, purpose_ids: set[Any]) -> set[UUID]:
-    purposes = await load_aggregates(conn, purpose_ids)
-    found: set[UUID] = set()
-    for register in purposes.values():
-        rows = await conn.fetch(
-            f"SELECT originator_id FROM {STREAMS_TABLE} "
-            "WHERE tenant = $1 AND kind = 'standing' AND purpose = $2",
-            register.tenant,
-            register.code,
-        )
-        found |= {row["originator_id"] for row in rows}
-    return found
+STANDINGS_OF = f"""
+SELECT st.originator_id FROM {STREAMS_TABLE} changed
+JOIN {STREAMS_TABLE} st ON st.tenant = changed.tenant AND st.kind = 'standing'
+ AND ((changed.kind = 'purpose' AND st.purpose = changed.purpose)
+   OR (changed.kind = 'subject' AND st.subject_ref = changed.subject_ref))
+WHERE changed.originator_id = ANY($1::uuid[])
+"""
 
 
-async def _standings_of_subjects(conn: asyncpg.Connection, subject_ids: set[UUID]) -> set[UUID]:
-    subjects = await load_aggregates(conn, subject_ids)
-    found: set[UUID] = set()
-    for subject in subjects.values():
-        rows = await conn.fetch(
-            f"SELECT originator_id FROM {STREAMS_TABLE} "
-            "WHERE tenant = $1 AND kind = 'standing' AND subject_ref = $2",
-            subject.tenant,
-            subject.subject_ref,
-        )
-        found |= {row["originator_id"] for row in rows}
-    return found
+async def _standings_of(conn: asyncpg.Connection, streams: set[UUID]) -> set[UUID]:
+    """Every standing of the given purposes and subjects (their changes reach all of them)."""
+    return {row["originator_id"] for row in await conn.fetch(STANDINGS_OF, list(streams))}

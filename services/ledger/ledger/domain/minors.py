@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 AGE_OF_CONSENT = 16  # UAVG 5: from 16 the subject decides alone (R11, R14)
 AGE_OF_CARE_CONSENT = 12  # WGBO 7:450: from 12 the minor co-decides in care (R13)
+AGE_OF_MAJORITY = 18  # BW 1:233: curatele, mentorschap and bewind are for adults (R15)
 
 
 def turns(birth_date: date, years: int) -> datetime:

@@ -13,13 +13,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from .errors import NotFound, RuleViolated
-from .minors import AGE_OF_CONSENT, AMSTERDAM, co_decides_in_care, is_minor, turns
+from .minors import AGE_OF_CONSENT, AGE_OF_MAJORITY, AMSTERDAM, co_decides_in_care, is_minor, turns
 from .values import Giver, PurposeTerms, Representation, RepresentationEnd
 
 if TYPE_CHECKING:
     from .subject import RepresentationRecord, SubjectView
 
 PARENTAL = frozenset({"parental_authority", "guardian"})
+ADULT_KINDS = frozenset({"curator", "mentor", "administrator"})
 
 
 def check_may_act(
@@ -149,6 +150,14 @@ def check_registration(
                 f"the subject is 16 or older at valid_from; a {kind} cannot consent",
                 field="valid_from",
             )
+    adult_from = turns(birth_date, AGE_OF_MAJORITY) if birth_date else None
+    if kind in ADULT_KINDS and adult_from and representation.valid_from < adult_from:
+        raise RuleViolated(
+            "R15",
+            f"a {kind} is appointed for adults (BW 1:378 ff.); for a minor the parent "
+            "with authority or the guardian acts",
+            field="kind",
+        )
     if kind == "authorised_person" and not representation.purposes:
         raise RuleViolated(
             "R15", "an authorised person's mandate must name its purposes", field="purposes"

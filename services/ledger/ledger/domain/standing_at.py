@@ -175,7 +175,12 @@ class _Timeline:
         facts = sorted(in_force.values(), key=lambda f: f.effective_at)
         evidence = [str(f.event_id) for f in facts]
         givers = [_giver(f.statement) for f in facts if isinstance(f.statement, Consent)]
-        if terms and terms.matter == "care" and co_decides_in_care(self.subject.birth_date, at):
+        if (
+            terms
+            and terms.matter == "care"
+            and not terms.minor_may_consent
+            and co_decides_in_care(self.subject.birth_date, at)
+        ):
             parent = any(g.capacity in PARENTAL for g in givers)
             own = any(g.party == "subject" for g in givers)
             if not (parent and own):  # R13: both the parent and the minor
@@ -207,15 +212,28 @@ class _Timeline:
         revised = notice_revision.cover_ends_at(self.versions, consent.notice_version)
         if revised is not None:
             ends.append((revised, "notice_revised"))
-        terms = self.terms_at(consent.effective_at)
-        if consent.representative_ref and not (terms and terms.survives_authority_end):
-            birth = self.subject.birth_date
-            if consent.capacity in PARENTAL and birth is not None:
-                ends.append((turns(birth, AGE_OF_CONSENT), "subject_reached_age_of_consent"))
-            record = self.subject.representations.get(consent.representative_ref)
-            if record is not None and record.ends_at is not None:
-                ends.append((record.ends_at, "representative_authority_ended"))
+        if consent.representative_ref:
+            ends += self._authority_ends(consent)
         return ends
+
+    def _authority_ends(self, consent: Consent) -> list[tuple[datetime, LapseReason]]:
+        """R14/R16: a representative's consent lapses when its authority ends — unless the
+        purpose survives that end; a consent given when the authority had already ended (as
+        learnt later: a backdated end, a corrected birth date) never counted at all."""
+        authority: list[tuple[datetime, LapseReason]] = []
+        birth = self.subject.birth_date
+        if consent.capacity in PARENTAL and birth is not None:
+            authority.append((turns(birth, AGE_OF_CONSENT), "subject_reached_age_of_consent"))
+        record = self.subject.representations.get(consent.representative_ref or "")
+        if record is not None and record.ends_at is not None:
+            authority.append((record.ends_at, "representative_authority_ended"))
+        if not authority:
+            return []
+        end, reason = min(authority)
+        if consent.effective_at >= end:
+            return [(consent.effective_at, reason)]
+        terms = self.terms_at(consent.effective_at)
+        return [] if terms and terms.survives_authority_end else [(end, reason)]
 
 
 def _giver(consent: Consent) -> Giver:

@@ -158,13 +158,12 @@ class Ledger(Application[UUID]):
         expires_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
-        subject, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
+        view, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         effective_at = effective_at or utcnow()
         version = consent_rules.purpose_version_for(
             purpose, register_entry.versions, notice_version, effective_at
         )
         consent_rules.check_purpose_takes_consent(purpose, version.terms)
-        view = self._view(subject)
         giver = representation.check_may_act(
             purpose, version.terms, view, representative_ref, effective_at
         )
@@ -199,11 +198,10 @@ class Ledger(Application[UUID]):
         effective_at: datetime | None = None,
         representative_ref: str | None = None,
     ) -> tuple[UUID, StandingAnswer]:
-        subject, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
+        view, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         now = utcnow()
         effective_at = effective_at or now
         in_force = version_in_force(register_entry.versions, effective_at) or register_entry.latest
-        view = self._view(subject)
         giver = representation.check_may_act(
             purpose, in_force.terms, view, representative_ref, effective_at
         )
@@ -271,12 +269,15 @@ class Ledger(Application[UUID]):
             self._view(subject, known_at),
         )
 
-    def _view(self, subject: Subject, known_at: datetime | None = None) -> SubjectView:
+    def _view(
+        self, subject: Subject, known_at: datetime | None = None, key: bytes | None = None
+    ) -> SubjectView:
         """What the rules may know of the subject: its birth date, unsealed, and who
         represents it — as known at ``known_at`` (default: now)."""
         known_at = known_at or utcnow()
         sealed = subject.sealed_as_of(known_at)
-        personal = unseal(self.keys.key_for(subject.id), subject.id, sealed) if sealed else None
+        key = key or self.keys.key_for(subject.id)
+        personal = unseal(key, subject.id, sealed) if sealed else None
         return subject.view(personal.birth_date if personal else None, known_at)
 
     def _answer(
@@ -289,28 +290,25 @@ class Ledger(Application[UUID]):
 
     def _load_for_standing(
         self, tenant: str, subject_ref: str, purpose: str
-    ) -> tuple[Subject, Purpose, Standing | None]:
-        """The subject, purpose and standing, in one round trip."""
-        subject, register_entry, standing = self._find_many(
-            subject_id(tenant, subject_ref),
-            purpose_id(tenant, purpose),
-            standing_id(tenant, subject_ref, purpose),
-        )
+    ) -> tuple[SubjectView, Purpose, Standing | None]:
+        """What the rules may know of the subject now, the purpose and the standing — in one
+        round trip on PostgreSQL."""
+        sid = subject_id(tenant, subject_ref)
+        ids = (sid, purpose_id(tenant, purpose), standing_id(tenant, subject_ref, purpose))
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            stored, key = select_streams(self.recorder, ids, key_of=sid)
+            found: dict[UUID, Any] = {}
+            for event in map(self.mapper.to_domain_event, stored):
+                found[event.originator_id] = event.mutate(found.get(event.originator_id))
+            subject, register_entry, standing = (found.get(i) for i in ids)
+        else:
+            subject, register_entry, standing = (self._find(i) for i in ids)
+            key = self.keys.key_for(sid)
         if subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         if register_entry is None:
             raise RuleViolated("R2", f"purpose {purpose!r} is not in the register", field="purpose")
-        return subject, register_entry, standing
-
-    def _find_many(self, *ids: UUID) -> list[Any]:
-        """Several aggregates at once: one query on PostgreSQL, one get each elsewhere."""
-        if not isinstance(self.recorder, PostgresApplicationRecorder):
-            return [self._find(aggregate_id) for aggregate_id in ids]
-        found: dict[UUID, Any] = {}
-        for stored in select_streams(self.recorder, ids):
-            event = self.mapper.to_domain_event(stored)
-            found[event.originator_id] = event.mutate(found.get(event.originator_id))
-        return [found.get(aggregate_id) for aggregate_id in ids]
+        return self._view(subject, key=key), register_entry, standing
 
     def _commit(self, aggregate: Any) -> None:
         """Store the aggregate's new events, sharing a transaction with concurrent commands."""

@@ -10,8 +10,8 @@ from ..domain.errors import NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.purpose import Purpose
 from ..domain.standing_at import StandingAnswer, standing_at
-from .streams import load_aggregates, stream_ids
-from .subjects import subject_view
+from .streams import load_aggregates_and_key, stream_ids
+from .subjects import view_of
 
 
 async def one_standing(
@@ -27,13 +27,13 @@ async def one_standing(
         purpose_id(tenant, purpose),
         standing_id(tenant, subject_ref, purpose),
     )
-    found = await load_aggregates(pool, (sid, pid, stid))
+    found, key = await load_aggregates_and_key(pool, (sid, pid, stid), sid)
     if sid not in found:
         raise NotFound(f"subject {subject_ref!r} is not registered")
     if pid not in found:
         raise NotFound(f"purpose {purpose!r} is not in the register")
     facts = found[stid].facts if stid in found else []
-    view = await subject_view(pool, found[sid], known_at)
+    view = view_of(found[sid], key, known_at)
     return standing_at(purpose, facts, found[pid].versions, at, known_at, view)
 
 
@@ -45,10 +45,10 @@ async def all_standings(
     purposes = await stream_ids(pool, tenant, "purpose")
     ids = [sid, *(pid for pid, _ in purposes)]
     ids += [standing_id(tenant, subject_ref, code) for _, code in purposes if code]
-    found = await load_aggregates(pool, ids)
+    found, key = await load_aggregates_and_key(pool, ids, sid)
     if sid not in found:
         raise NotFound(f"subject {subject_ref!r} is not registered")
-    view = await subject_view(pool, found[sid], at)
+    view = view_of(found[sid], key, at)
     answers = []
     for pid, _code in purposes:
         register_entry: Purpose = found[pid]

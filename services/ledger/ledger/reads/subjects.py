@@ -28,10 +28,3 @@ def view_of(subject: Subject, key: bytes | None, known_at: datetime) -> SubjectV
     sealed = subject.sealed_as_of(known_at)
     personal = unseal(key, subject.id, sealed) if sealed else None
     return subject.view(personal.birth_date if personal else None, known_at)
-
-
-async def subject_view(
-    conn: asyncpg.Connection | asyncpg.Pool, subject: Subject, known_at: datetime
-) -> SubjectView:
-    keys = await subject_keys(conn, [subject.id])
-    return view_of(subject, keys.get(subject.id), known_at)

@@ -44,6 +44,10 @@ def event_types() -> dict[str, type]:
         "StandingOpened": Standing.Opened,
         "ConsentGiven": Standing.ConsentGiven,
         "ConsentWithdrawn": Standing.ConsentWithdrawn,
+        "BasisEstablished": Standing.BasisEstablished,
+        "BasisEnded": Standing.BasisEnded,
+        "ObjectionLodged": Standing.ObjectionLodged,
+        "ObjectionDecided": Standing.ObjectionDecided,
     }
 
 

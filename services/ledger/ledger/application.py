@@ -18,18 +18,22 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
+from .domain import bases, objection, representation
 from .domain import consent as consent_rules
-from .domain import representation
-from .domain.errors import ConcurrentChange, NotFound, RuleViolated
+from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
 from .domain.ids import purpose_id, standing_id, subject_id
 from .domain.purpose import Purpose, version_in_force
 from .domain.standing import Standing
 from .domain.standing_at import StandingAnswer, standing_at
 from .domain.subject import Subject, SubjectView
 from .domain.values import (
+    BasisEnd,
     Consent,
+    Establishment,
     Evidence,
     Method,
+    Objection,
+    ObjectionDecision,
     PersonalData,
     PurposeTerms,
     Representation,
@@ -225,6 +229,93 @@ class Ledger(Application[UUID]):
             )
         assert standing is not None
         event = standing.withdraw_consent(withdrawal)
+        self._commit(standing)
+        return event, self._answer(standing, register_entry, view)
+
+    # -- other bases and objections ------------------------------------------------------
+    @retried_on_conflict
+    def establish_basis(
+        self, tenant: str, subject_ref: str, purpose: str, establishment: Establishment
+    ) -> tuple[UUID, StandingAnswer]:
+        def check(terms: PurposeTerms, before: StandingAnswer) -> None:
+            bases.check_establishment(purpose, terms, establishment, before)
+
+        return self._record_statement(
+            tenant,
+            subject_ref,
+            purpose,
+            establishment,
+            check,
+            lambda standing: standing.establish_basis(establishment),
+        )
+
+    @retried_on_conflict
+    def end_basis(
+        self, tenant: str, subject_ref: str, purpose: str, basis_end: BasisEnd
+    ) -> tuple[UUID, StandingAnswer]:
+        return self._record_statement(
+            tenant,
+            subject_ref,
+            purpose,
+            basis_end,
+            lambda _, before: bases.check_end(purpose, before),
+            lambda standing: standing.end_basis(basis_end),
+        )
+
+    @retried_on_conflict
+    def lodge_objection(
+        self, tenant: str, subject_ref: str, purpose: str, objection_: Objection
+    ) -> tuple[UUID, StandingAnswer]:
+        return self._record_statement(
+            tenant,
+            subject_ref,
+            purpose,
+            objection_,
+            lambda terms, before: objection.check_objection(purpose, terms, before),
+            lambda standing: standing.lodge_objection(objection_),
+        )
+
+    @retried_on_conflict
+    def decide_objection(
+        self, tenant: str, subject_ref: str, purpose: str, decision: ObjectionDecision
+    ) -> tuple[UUID, StandingAnswer]:
+        return self._record_statement(
+            tenant,
+            subject_ref,
+            purpose,
+            decision,
+            objection.check_decision,
+            lambda standing: standing.decide_objection(decision),
+        )
+
+    def _record_statement(
+        self,
+        tenant: str,
+        subject_ref: str,
+        purpose: str,
+        statement: Any,
+        check: Callable[[PurposeTerms, StandingAnswer], None],
+        record: Callable[[Standing], UUID],
+    ) -> tuple[UUID, StandingAnswer]:
+        """Check a statement against the standing at its effective time, then record it."""
+        view, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
+        now = utcnow()
+        if statement.effective_at > now + consent_rules.CLOCK_SKEW:
+            raise InvalidInput(
+                "effective_at lies in the future; record it when it happens", field="effective_at"
+            )
+        in_force = version_in_force(register_entry.versions, statement.effective_at)
+        if in_force is None:
+            raise RuleViolated(
+                "R2", f"purpose {purpose!r} was not yet registered then", field="effective_at"
+            )
+        facts = standing.facts if standing else []
+        before = standing_at(
+            purpose, facts, register_entry.versions, statement.effective_at, now, view
+        )
+        check(in_force.terms, before)
+        standing = standing or Standing.open(tenant, subject_ref, purpose)
+        event = record(standing)
         self._commit(standing)
         return event, self._answer(standing, register_entry, view)
 

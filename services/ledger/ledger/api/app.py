@@ -19,6 +19,7 @@ from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..settings import Settings
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
+from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
 from .health import live, ready
@@ -91,6 +92,8 @@ def create_app(
             ConsentController,
             CheckController,
             RepresentativeController,
+            BasisController,
+            ObjectionController,
             live,
             ready,
         ],

@@ -11,9 +11,16 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from .ids import event_id, standing_id
-from .values import Consent, Withdrawal
+from .values import (
+    BasisEnd,
+    Consent,
+    Establishment,
+    Objection,
+    ObjectionDecision,
+    Withdrawal,
+)
 
-Statement = Consent | Withdrawal
+Statement = Consent | Withdrawal | Establishment | BasisEnd | Objection | ObjectionDecision
 
 
 class Fact(msgspec.Struct, frozen=True):
@@ -58,6 +65,38 @@ class Standing(Aggregate):
         def apply(self, aggregate: Standing) -> None:
             aggregate._learn(self, self.withdrawal)
 
+    class BasisEstablished(Aggregate.Event):
+        """A contract, legal obligation or other non-consent basis took effect."""
+
+        establishment: Establishment
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.establishment)
+
+    class BasisEnded(Aggregate.Event):
+        """The non-consent basis ended; the purpose's retention term starts (R21)."""
+
+        basis_end: BasisEnd
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.basis_end)
+
+    class ObjectionLodged(Aggregate.Event):
+        """The subject objected to the processing (art. 21; R17, R18)."""
+
+        objection: Objection
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.objection)
+
+    class ObjectionDecided(Aggregate.Event):
+        """The controller decided the objection (R18)."""
+
+        decision: ObjectionDecision
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.decision)
+
     def __init__(self, tenant: str, subject_ref: str, purpose: str):
         self.tenant = tenant
         self.subject_ref = subject_ref
@@ -80,6 +119,22 @@ class Standing(Aggregate):
 
     def withdraw_consent(self, withdrawal: Withdrawal) -> UUID:
         self.trigger_event(self.ConsentWithdrawn, withdrawal=withdrawal)
+        return event_id(self.id, self.version)
+
+    def establish_basis(self, establishment: Establishment) -> UUID:
+        self.trigger_event(self.BasisEstablished, establishment=establishment)
+        return event_id(self.id, self.version)
+
+    def end_basis(self, basis_end: BasisEnd) -> UUID:
+        self.trigger_event(self.BasisEnded, basis_end=basis_end)
+        return event_id(self.id, self.version)
+
+    def lodge_objection(self, objection: Objection) -> UUID:
+        self.trigger_event(self.ObjectionLodged, objection=objection)
+        return event_id(self.id, self.version)
+
+    def decide_objection(self, decision: ObjectionDecision) -> UUID:
+        self.trigger_event(self.ObjectionDecided, decision=decision)
         return event_id(self.id, self.version)
 
     def _learn(self, event: Aggregate.Event, statement: Statement) -> None:

@@ -21,9 +21,22 @@ from . import notice_revision
 from .minors import AGE_OF_CARE_CONSENT, AGE_OF_CONSENT, co_decides_in_care, turns
 from .purpose import PurposeVersion, known_versions, version_in_force
 from .representation import PARENTAL
+from .retention import retention_until
 from .standing import Fact
 from .subject import SubjectView
-from .values import Basis, Consent, Giver, LapseReason, PurposeTerms, Status, Withdrawal
+from .values import (
+    Basis,
+    BasisEnd,
+    Consent,
+    Establishment,
+    Giver,
+    LapseReason,
+    Objection,
+    ObjectionDecision,
+    PurposeTerms,
+    Status,
+    Withdrawal,
+)
 
 
 class StandingAnswer(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +54,7 @@ class StandingAnswer(msgspec.Struct, frozen=True, kw_only=True):
     evidence: list[str] = msgspec.field(default_factory=list)
     given_by: list[Giver] = msgspec.field(default_factory=list)
     missing: list[str] = msgspec.field(default_factory=list)
+    retention_until: datetime | None = None
     changes_at: datetime | None = None
 
 
@@ -52,6 +66,7 @@ class _State:
     evidence: list[str] = field(default_factory=list)
     given_by: list[Giver] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    retention_until: datetime | None = None
 
 
 def standing_at(
@@ -72,11 +87,10 @@ def standing_at(
     after = [t for t in instants if t > at]
     changes_at = next((t for t in after if _differs(timeline.state(t), now)), None)
     since = until = None
-    if now.status in ("lawful", "pending"):
+    if now.status in ("lawful", "pending", "restricted"):
         since = _run_start(timeline, before, now.status)
-        until = next((t for t in after if timeline.state(t).status != "lawful"), None)
-        if now.status == "pending":
-            until = None
+        if now.status == "lawful":
+            until = next((t for t in after if timeline.state(t).status != "lawful"), None)
     elif now.status == "lapsed":
         until = now.ended_at
         lawful_before = [t for t in before if t < (until or at)]
@@ -94,6 +108,7 @@ def standing_at(
         evidence=now.evidence,
         given_by=now.given_by,
         missing=now.missing,
+        retention_until=now.retention_until,
         changes_at=changes_at,
     )
 
@@ -142,6 +157,17 @@ class _Timeline:
         birth = self.subject.birth_date
         if birth is not None:
             moments |= {turns(birth, AGE_OF_CARE_CONSENT), turns(birth, AGE_OF_CONSENT)}
+        established_at = None
+        for fact in self.facts:
+            statement = fact.statement
+            if isinstance(statement, Establishment):
+                established_at = statement.effective_at
+            elif isinstance(statement, BasisEnd):
+                terms = self.terms_at(statement.effective_at)
+                retention = terms.retention if terms else None
+                until = retention_until(retention, established_at, statement.effective_at)
+                if until is not None:
+                    moments.add(until)
         return sorted(moments)
 
     def state(self, at: datetime) -> _State:
@@ -152,6 +178,10 @@ class _Timeline:
     def _state(self, at: datetime) -> _State:
         in_force: dict[str, Fact] = {}
         ended: tuple[datetime, LapseReason, list[str]] | None = None
+        basis: Fact | None = None  # the non-consent basis in force
+        established_at: datetime | None = None
+        objection: Fact | None = None  # lodged and not rejected
+        decision: Fact | None = None
         for fact in self.facts:
             if fact.effective_at > at:
                 break
@@ -163,12 +193,52 @@ class _Timeline:
                 ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
                 ended = (statement.effective_at, "withdrawn", ids)
                 in_force.clear()
+            elif isinstance(statement, Establishment):
+                basis, established_at = fact, statement.effective_at
+            elif isinstance(statement, BasisEnd) and basis is not None:
+                ended = (
+                    statement.effective_at,
+                    "basis_ended",
+                    [str(basis.event_id), str(fact.event_id)],
+                )
+                basis = None
+            elif isinstance(statement, Objection):
+                objection, decision = fact, None
+            elif isinstance(statement, ObjectionDecision) and objection and decision is None:
+                decision = fact
+                if not statement.upheld:  # R18: compelling grounds; lawful again from now
+                    objection = None
         ended = self._drop_ended(in_force, at, ended)
+        terms = self.terms_at(at)
+        if objection is not None:
+            return self._objected(objection, decision, basis, terms)
+        if basis is not None:
+            return _State("lawful", None, None, [str(basis.event_id)])
         if in_force:
             return self._covered(in_force, at)
+        if ended and ended[1] == "basis_ended":
+            retention = terms.retention if terms else None
+            until = retention_until(retention, established_at, ended[0])
+            if until is not None and until <= at:  # R21
+                return _State("lapsed", "retention_expired", until, ended[2], retention_until=until)
+            return _State("lapsed", "basis_ended", ended[0], ended[2], retention_until=until)
         if ended:
             return _State("lapsed", ended[1], ended[0], ended[2])
         return _State()
+
+    def _objected(
+        self,
+        objection: Fact,
+        decision: Fact | None,
+        basis: Fact | None,
+        terms: PurposeTerms | None,
+    ) -> _State:
+        ids = [str(f.event_id) for f in (basis, objection, decision) if f is not None]
+        if terms is not None and terms.direct_marketing:  # R17: absolute, at once
+            return _State("lapsed", "objection", objection.effective_at, ids)
+        if decision is None:  # R18: restricted until decided
+            return _State("restricted", None, None, ids)
+        return _State("lapsed", "objection", decision.effective_at, ids)  # upheld
 
     def _covered(self, in_force: dict[str, Fact], at: datetime) -> _State:
         terms = self.terms_at(at)

@@ -168,3 +168,38 @@ class Giver(msgspec.Struct, frozen=True, omit_defaults=True):
     party: Literal["subject", "representative"]
     representative_ref: str | None = None
     capacity: RepresentativeKind | None = None
+
+
+class Establishment(msgspec.Struct, frozen=True, kw_only=True, tag="basis"):
+    """A non-consent basis took effect for a subject: a contract, a legal obligation, …"""
+
+    basis: Basis
+    reference: str
+    effective_at: datetime
+    recorded_by: str | None = None
+    opt_out_offered: bool = False
+
+
+class BasisEnd(msgspec.Struct, frozen=True, kw_only=True, tag="basis_end"):
+    """The basis ended (the contract ended, the obligation no longer applies); R21."""
+
+    effective_at: datetime
+    reason: str
+    recorded_by: str | None = None
+
+
+class Objection(msgspec.Struct, frozen=True, kw_only=True, tag="objection"):
+    """The subject objected (art. 21): absolute for direct marketing (R17), else R18."""
+
+    grounds: str
+    effective_at: datetime
+    recorded_by: str | None = None
+
+
+class ObjectionDecision(msgspec.Struct, frozen=True, kw_only=True, tag="decision"):
+    """The controller decided an objection: upheld, or rejected on compelling grounds (R18)."""
+
+    upheld: bool
+    reasons: str
+    effective_at: datetime
+    recorded_by: str | None = None

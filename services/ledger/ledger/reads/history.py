@@ -25,7 +25,16 @@ class HistoryEvent(msgspec.Struct, kw_only=True):
     details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-_PAYLOAD_FIELDS = ("consent", "withdrawal", "representation", "end")
+_PAYLOAD_FIELDS = (
+    "consent",
+    "withdrawal",
+    "representation",
+    "end",
+    "establishment",
+    "basis_end",
+    "objection",
+    "decision",
+)
 
 
 async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> list[HistoryEvent]:

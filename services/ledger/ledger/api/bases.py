@@ -1,0 +1,163 @@
+"""Non-consent bases (R1, R19, R21) and objections to them (R17, R18)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from ..application import Ledger, utcnow
+from ..domain.values import (
+    Basis,
+    BasisEnd,
+    Code,
+    Establishment,
+    Instant,
+    LongText,
+    Objection,
+    ObjectionDecision,
+    ShortText,
+)
+from .auth import requires
+from .consents import Recorded
+from .purposes import CodePath
+from .subjects import SubjectRef
+
+
+class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A contract, legal obligation, legitimate interest, … taking effect for the subject."""
+
+    purpose: Code
+    basis: Basis
+    reference: ShortText
+    effective_at: Instant | None = None
+    opt_out_offered: bool = False
+    recorded_by: ShortText | None = None
+
+
+class BasisEndCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: ShortText
+    effective_at: Instant | None = None
+    recorded_by: ShortText | None = None
+
+
+class ObjectionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    purpose: Code
+    grounds: LongText
+    effective_at: Instant | None = None
+    recorded_by: ShortText | None = None
+
+
+class DecisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Upheld, or rejected with the compelling grounds that override the objection (R18)."""
+
+    upheld: bool
+    reasons: LongText
+    effective_at: Instant | None = None
+    recorded_by: ShortText | None = None
+
+
+class BasisController(Controller):
+    path = "/v1/subjects/{subject_ref:str}/bases"
+    tags = ["bases"]
+    guards = [requires("writer")]
+
+    @post(
+        operation_id="establishBasis",
+        sync_to_thread=True,
+        summary="Record a non-consent basis (contract, legal obligation, …)",
+    )
+    def establish(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        data: JSONBody[BasisCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Recorded:
+        establishment = Establishment(
+            basis=data.basis,
+            reference=data.reference,
+            effective_at=data.effective_at or utcnow(),
+            recorded_by=data.recorded_by,
+            opt_out_offered=data.opt_out_offered,
+        )
+        event, standing = ledger.establish_basis(
+            request.user.tenant, subject_ref, data.purpose, establishment
+        )
+        return Recorded(str(event), standing)
+
+    @post(
+        "/{purpose:str}/end",
+        operation_id="endBasis",
+        sync_to_thread=True,
+        summary="End the basis; the purpose's retention term starts (R21)",
+    )
+    def end(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        purpose: CodePath,
+        data: JSONBody[BasisEndCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Recorded:
+        basis_end = BasisEnd(
+            effective_at=data.effective_at or utcnow(),
+            reason=data.reason,
+            recorded_by=data.recorded_by,
+        )
+        event, standing = ledger.end_basis(request.user.tenant, subject_ref, purpose, basis_end)
+        return Recorded(str(event), standing)
+
+
+class ObjectionController(Controller):
+    path = "/v1/subjects/{subject_ref:str}/objections"
+    tags = ["bases"]
+    guards = [requires("writer")]
+
+    @post(
+        operation_id="lodgeObjection",
+        sync_to_thread=True,
+        summary="Record an art. 21 objection (R17 direct marketing, R18)",
+    )
+    def lodge(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        data: JSONBody[ObjectionCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Recorded:
+        lodged = Objection(
+            grounds=data.grounds,
+            effective_at=data.effective_at or utcnow(),
+            recorded_by=data.recorded_by,
+        )
+        event, standing = ledger.lodge_objection(
+            request.user.tenant, subject_ref, data.purpose, lodged
+        )
+        return Recorded(str(event), standing)
+
+    @post(
+        "/{purpose:str}/decision",
+        operation_id="decideObjection",
+        sync_to_thread=True,
+        summary="Record the decision on an objection (R18)",
+    )
+    def decide(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        purpose: CodePath,
+        data: JSONBody[DecisionCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Recorded:
+        decision = ObjectionDecision(
+            upheld=data.upheld,
+            reasons=data.reasons,
+            effective_at=data.effective_at or utcnow(),
+            recorded_by=data.recorded_by,
+        )
+        event, standing = ledger.decide_objection(
+            request.user.tenant, subject_ref, purpose, decision
+        )
+        return Recorded(str(event), standing)

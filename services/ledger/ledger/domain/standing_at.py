@@ -220,7 +220,9 @@ class _Timeline:
             retention = terms.retention if terms else None
             until = retention_until(retention, established_at, ended[0])
             if until is not None and until <= at:  # R21
-                return _State("lapsed", "retention_expired", until, ended[2], retention_until=until)
+                return _State(
+                    "lapsed", "retention_expired", ended[0], ended[2], retention_until=until
+                )
             return _State("lapsed", "basis_ended", ended[0], ended[2], retention_until=until)
         if ended:
             return _State("lapsed", ended[1], ended[0], ended[2])

@@ -48,6 +48,8 @@ def event_types() -> dict[str, type]:
         "BasisEnded": Standing.BasisEnded,
         "ObjectionLodged": Standing.ObjectionLodged,
         "ObjectionDecided": Standing.ObjectionDecided,
+        "BasisLapsed": Standing.BasisLapsed,
+        "RetentionExpired": Standing.RetentionExpired,
     }
 
 

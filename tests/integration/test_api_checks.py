@@ -129,7 +129,7 @@ def test_concurrent_consents_are_all_projected(tenant) -> None:
     assert answer["allowed"] == refs and answer["denied"] == []
 
 
-def test_expired_consent_is_denied_even_before_the_projector_refreshes_its_row(
+def test_expired_consent_is_denied_at_once_and_its_lapse_recorded_once_by_the_clock(
     tenant, database_url
 ) -> None:
     tenant.register_purpose()
@@ -146,10 +146,24 @@ def test_expired_consent_is_denied_even_before_the_projector_refreshes_its_row(
     answer = check(tenant, ["short"])
     assert answer["allowed"] == []
     assert denied_map(answer) == {"short": ("lapsed", "expired")}
-    row = read_model_row(database_url, tenant, "short")
-    # the projected row still says lawful: the answer above was folded from the log
-    assert row is not None and row["lawful"] is True
-    assert row["changes_at"] == expires
+    # the deadline clock records the lapse once, within 2 s of the deadline
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        events = tenant.call("GET", "/v1/subjects/short/history").json()["events"]
+        lapses = [e for e in events if e["type"] == "BasisLapsed"]
+        if lapses:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # a second clock tick must not record it again
+    events = tenant.call("GET", "/v1/subjects/short/history").json()["events"]
+    lapses = [e for e in events if e["type"] == "BasisLapsed"]
+    assert len(lapses) == 1, events
+    assert lapses[0]["details"]["reason"] == "expired"
+    assert datetime.fromisoformat(lapses[0]["effective_at"]) == expires
+    noticed = datetime.fromisoformat(lapses[0]["recorded_at"]) - expires
+    assert timedelta(0) <= noticed < timedelta(seconds=2)
+    row = row_until(database_url, tenant, "short", lambda r: r is not None and not r["lawful"])
+    assert row is not None and (row["status"], row["changes_at"]) == ("lapsed", None)
 
 
 def test_check_at_a_past_moment_answers_as_of_then(mixed) -> None:

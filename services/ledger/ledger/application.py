@@ -31,6 +31,7 @@ from .domain.values import (
     Consent,
     Establishment,
     Evidence,
+    Lapse,
     Method,
     Objection,
     ObjectionDecision,
@@ -48,6 +49,15 @@ from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
 P = ParamSpec("P")
 R = TypeVar("R")
 ATTEMPTS = 5
+TIME_DRIVEN = frozenset(
+    {
+        "expired",
+        "subject_reached_age_of_consent",
+        "representative_authority_ended",
+        "notice_revised",
+        "retention_expired",
+    }
+)
 
 
 def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
@@ -318,6 +328,24 @@ class Ledger(Application[UUID]):
         event = record(standing)
         self._commit(standing)
         return event, self._answer(standing, register_entry, view)
+
+    # -- the deadline clock ---------------------------------------------------------------
+    @retried_on_conflict
+    def notice_lapse(self, tenant: str, subject_ref: str, purpose: str) -> UUID | None:
+        """Record, once, that time alone has ended this standing by now (expiry, 16th
+        birthday, end of a representation or of retention, notice revision)."""
+        view, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
+        if standing is None:
+            return None
+        now = self._answer(standing, register_entry, view)
+        if now.status != "lapsed" or now.reason not in TIME_DRIVEN:
+            return None
+        when = now.retention_until if now.reason == "retention_expired" else now.until
+        assert when is not None
+        event = standing.notice_lapse(Lapse(reason=now.reason, effective_at=when))
+        if event is not None:
+            self._commit(standing)
+        return event
 
     # -- representation -----------------------------------------------------------------
     @retried_on_conflict

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import anyio.to_thread
 import asyncpg
+from ledger.application import Ledger
+from ledger.bootstrap import build_ledger
 from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
 
 from . import current_standing
+from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 
 
@@ -22,6 +26,8 @@ class Projector:
         self.pool: asyncpg.Pool | None = None
         self.followers: list[LogFollower] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.ledger: Ledger | None = None
+        self.clock: DeadlineClock | None = None
 
     async def start(self) -> None:
         dsn = self.settings.database_url
@@ -40,6 +46,9 @@ class Projector:
         for follower in self.followers:
             await follower.setup()
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
+        self.ledger = await anyio.to_thread.run_sync(build_ledger, self.settings, 4)
+        self.clock = DeadlineClock(self.pool, self.ledger)
+        self._tasks.append(asyncio.create_task(self.clock.run(), name="deadline_clock"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -49,3 +58,5 @@ class Projector:
                 await task
         if self.pool is not None:
             await self.pool.close()
+        if self.ledger is not None:
+            self.ledger.close()

@@ -13,8 +13,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from ..application import Ledger
+from ..bootstrap import build_ledger
 from ..keys import ROLES, KeyCache, create_key
-from ..persistence.postgres import PostgresKeyStore, eventsourcing_env
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..settings import Settings
@@ -30,14 +30,6 @@ from .representatives import RepresentativeController
 from .subjects import SubjectController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
-
-
-def build_ledger(settings: Settings) -> Ledger:
-    """The event-sourced application on PostgreSQL (creates its tables if missing)."""
-    assert settings.database_url, "the CLI starts the embedded database before this"
-    ledger = Ledger(env=eventsourcing_env(settings.database_url, settings.write_pool_size))
-    ledger.keys = PostgresKeyStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
-    return ledger
 
 
 async def require_json(request: Request) -> None:

@@ -15,12 +15,13 @@ from .values import (
     BasisEnd,
     Consent,
     Establishment,
+    Lapse,
     Objection,
     ObjectionDecision,
     Withdrawal,
 )
 
-Statement = Consent | Withdrawal | Establishment | BasisEnd | Objection | ObjectionDecision
+Statement = Consent | Withdrawal | Establishment | BasisEnd | Objection | ObjectionDecision | Lapse
 
 
 class Fact(msgspec.Struct, frozen=True):
@@ -97,6 +98,22 @@ class Standing(Aggregate):
         def apply(self, aggregate: Standing) -> None:
             aggregate._learn(self, self.decision)
 
+    class BasisLapsed(Aggregate.Event):
+        """The deadline clock noticed that a date ended the standing; published to NATS."""
+
+        lapse: Lapse
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.lapse)
+
+    class RetentionExpired(Aggregate.Event):
+        """The retention term after the basis ended has run out: delete the data (R21)."""
+
+        lapse: Lapse
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.lapse)
+
     def __init__(self, tenant: str, subject_ref: str, purpose: str):
         self.tenant = tenant
         self.subject_ref = subject_ref
@@ -135,6 +152,16 @@ class Standing(Aggregate):
 
     def decide_objection(self, decision: ObjectionDecision) -> UUID:
         self.trigger_event(self.ObjectionDecided, decision=decision)
+        return event_id(self.id, self.version)
+
+    def notice_lapse(self, lapse: Lapse) -> UUID | None:
+        """Record a time-driven lapse once; answers its event id, or None if already noticed."""
+        if any(fact.statement == lapse for fact in self.facts):
+            return None
+        event_class = (
+            self.RetentionExpired if lapse.reason == "retention_expired" else (self.BasisLapsed)
+        )
+        self.trigger_event(event_class, lapse=lapse)
         return event_id(self.id, self.version)
 
     def _learn(self, event: Aggregate.Event, statement: Statement) -> None:

@@ -203,3 +203,12 @@ class ObjectionDecision(msgspec.Struct, frozen=True, kw_only=True, tag="decision
     reasons: str
     effective_at: datetime
     recorded_by: str | None = None
+
+
+class Lapse(msgspec.Struct, frozen=True, kw_only=True, tag="lapse"):
+    """The ledger noticed that time alone ended the standing (expiry, 16th birthday, end of a
+    representation, notice revision, end of retention). A record of noticing: the standing
+    already follows from the other facts, so folding ignores it."""
+
+    reason: LapseReason
+    effective_at: datetime

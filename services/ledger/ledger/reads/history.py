@@ -34,6 +34,7 @@ _PAYLOAD_FIELDS = (
     "basis_end",
     "objection",
     "decision",
+    "lapse",
 )
 
 

@@ -15,6 +15,7 @@ from ledger.settings import Settings
 from . import current_standing
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
+from .relay import run_relay
 
 
 class Projector:
@@ -32,7 +33,7 @@ class Projector:
     async def start(self) -> None:
         dsn = self.settings.database_url
         assert dsn
-        self.pool = await create_read_pool(dsn, min_size=1, max_size=4)
+        self.pool = await create_read_pool(dsn, min_size=1, max_size=6)
         await current_standing.create_tables(self.pool)
         self.followers = [
             LogFollower(
@@ -49,6 +50,11 @@ class Projector:
         self.ledger = await anyio.to_thread.run_sync(build_ledger, self.settings, 4)
         self.clock = DeadlineClock(self.pool, self.ledger)
         self._tasks.append(asyncio.create_task(self.clock.run(), name="deadline_clock"))
+        if self.settings.nats_url:
+            relay = run_relay(
+                self.pool, dsn, self.settings.nats_url, self.settings.projection_poll_seconds
+            )
+            self._tasks.append(asyncio.create_task(relay, name="nats_relay"))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -1,0 +1,101 @@
+"""The NATS contract: CloudEvents 1.0 (structured JSON) carrying references, never names or
+e-mail addresses. Each message's ``id`` and ``Nats-Msg-Id`` is the ledger event's id; its
+``type`` carries a version, and a breaking change is a new type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from ledger.domain.values import Giver, LapseReason, RepresentativeKind
+
+TYPE_PREFIX = "nl.grondslag."
+
+
+class StandingChange(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What changed for one subject and purpose, and from when."""
+
+    tenant: str
+    subject_ref: str
+    purpose: str
+    event_id: str
+    effective_at: datetime
+    reason: LapseReason | None = None
+    status: Literal["lawful", "restricted", "lapsed"] | None = None
+    given_by: Giver | None = None
+    representative_ref: str | None = None
+
+
+class RepresentationEnded(msgspec.Struct, frozen=True, kw_only=True):
+    """A representative can no longer act: ask the subject, or whoever represents them now."""
+
+    tenant: str
+    subject_ref: str
+    representative_ref: str
+    capacity: RepresentativeKind
+    event_id: str
+    effective_at: datetime
+    reason: str
+
+
+Data = StandingChange | RepresentationEnded
+
+
+class CloudEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """CloudEvents 1.0 envelope, structured JSON mode."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: Data
+
+
+# message name → (CloudEvents type, what the data is, when it is sent)
+MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
+    "consent.given": ("consent.given.v1", StandingChange, "a consent was recorded"),
+    "consent.withdrawn": (
+        "consent.withdrawn.v1",
+        StandingChange,
+        "a consent was withdrawn: stop processing",
+    ),
+    "basis.established": (
+        "basis.established.v1",
+        StandingChange,
+        "a contract or other basis took effect",
+    ),
+    "basis.lapsed": (
+        "basis.lapsed.v1",
+        StandingChange,
+        "the standing lapsed (basis ended, objection, expiry, 16th birthday, end of a "
+        "representation, notice revision): stop processing",
+    ),
+    "basis.restricted": (
+        "basis.restricted.v1",
+        StandingChange,
+        "an objection restricts processing until it is decided (R18)",
+    ),
+    "basis.restored": (
+        "basis.restored.v1",
+        StandingChange,
+        "an objection was rejected on compelling grounds: processing may resume",
+    ),
+    "retention.expired": (
+        "retention.expired.v1",
+        StandingChange,
+        "the retention term ran out: delete the data",
+    ),
+    "representation.ended": (
+        "representation.ended.v1",
+        RepresentationEnded,
+        "a representative can no longer act for the subject",
+    ),
+}
+
+
+def nats_subject(tenant: str, name: str) -> str:
+    return f"grondslag.{tenant}.{name}"

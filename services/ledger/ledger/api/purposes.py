@@ -29,7 +29,7 @@ from ..domain.values import (
 from ..reads.streams import load_aggregates, stream_ids
 from .auth import requires
 
-CodePath = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,64}$", description="purpose code")]
+CodePath = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", description="purpose code")]
 
 
 class PurposeCreate(PurposeTerms, kw_only=True, forbid_unknown_fields=True):

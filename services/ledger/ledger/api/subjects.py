@@ -22,7 +22,7 @@ from .purposes import CodePath
 SubjectRef = Annotated[
     str,
     Parameter(
-        pattern=r"^[A-Za-z0-9._:@-]{1,128}$",
+        pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$",
         description="the practice's own opaque id of the subject",
     ),
 ]

@@ -29,20 +29,21 @@ def check_establishment(
             f"not on {establishment.basis}; a change of basis is a new purpose version",
             field="basis",
         )
-    if terms.direct_marketing and establishment.basis == "legitimate_interest":
-        if not establishment.opt_out_offered:
-            raise RuleViolated(
-                "R19",
-                "direct marketing on legitimate interest (soft opt-in) needs a free opt-out "
-                "offered when the address was collected: record opt_out_offered: true",
-                field="opt_out_offered",
-            )
-        if before.reason == "objection":
-            raise RuleViolated(
-                "R17",
-                "the subject objected to this direct marketing; that is final",
-                field="purpose",
-            )
+    soft_opt_in = terms.direct_marketing and establishment.basis == "legitimate_interest"
+    if soft_opt_in and not establishment.opt_out_offered:
+        raise RuleViolated(
+            "R19",
+            "direct marketing on legitimate interest (soft opt-in) needs a free opt-out "
+            "offered when the address was collected: record opt_out_offered: true",
+            field="opt_out_offered",
+        )
+    if before.reason == "objection":
+        raise RuleViolated(
+            "R17" if terms.direct_marketing else "R18",
+            "the subject's objection was upheld (for direct marketing it is final at once); "
+            "this processing may not be resumed on the same basis",
+            field="purpose",
+        )
     if before.status in ("lawful", "restricted") and before.basis == establishment.basis:
         raise RuleViolated(
             "R1",

@@ -38,6 +38,10 @@ def check_objection(code: str, terms: PurposeTerms, before: StandingAnswer) -> N
         )
     if before.status == "restricted":
         raise RuleViolated("R18", "an objection is already awaiting a decision", field="purpose")
+    if before.status != "lawful":
+        raise RuleViolated(
+            "R18", f"no basis for {code!r} is in force then to object to", field="effective_at"
+        )
 
 
 def check_decision(terms: PurposeTerms, before: StandingAnswer) -> None:

@@ -67,6 +67,12 @@ class _State:
     given_by: list[Giver] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     retention_until: datetime | None = None
+    cover: str | None = None  # what covers it: "consent" or the non-consent basis
+
+    @property
+    def run(self) -> tuple[Status, str | None]:
+        """What must stay the same for a period to continue (``since`` starts a new one)."""
+        return self.status, self.cover
 
 
 def standing_at(
@@ -94,7 +100,7 @@ def standing_at(
     elif now.status == "lapsed":
         until = now.ended_at
         lawful_before = [t for t in before if t < (until or at)]
-        since = _run_start(timeline, lawful_before, "lawful")
+        since = _last_run_start(timeline, lawful_before, "lawful")
     return StandingAnswer(
         purpose=purpose,
         at=at,
@@ -117,11 +123,36 @@ def _differs(a: _State, b: _State) -> bool:
     return (a.status, a.reason, a.evidence) != (b.status, b.reason, b.evidence)
 
 
-def _run_start(timeline: _Timeline, instants: list[datetime], status: Status) -> datetime | None:
-    """The first instant of the last unbroken run of ``status`` among ``instants``."""
-    start = None
+def _last_run_start(
+    timeline: _Timeline, instants: list[datetime], status: Status
+) -> datetime | None:
+    """The first instant of the last run of ``status`` among ``instants``, wherever it ends
+    (a lawful period may be followed by a restriction before it lapsed)."""
+    start = last = None
+    previous = None
     for instant in instants:
-        start = start or instant if timeline.state(instant).status == status else None
+        state = timeline.state(instant)
+        if state.status == status:
+            start = instant if start is None or state.run != previous else start
+            last = start
+        else:
+            start = None
+        previous = state.run
+    return last
+
+
+def _run_start(timeline: _Timeline, instants: list[datetime], status: Status) -> datetime | None:
+    """The first instant of the unbroken run of ``status`` (with the same cover) that
+    ``instants`` end in."""
+    start = None
+    previous = None
+    for instant in instants:
+        state = timeline.state(instant)
+        if state.status == status:
+            start = instant if start is None or state.run != previous else start
+        else:
+            start = None
+        previous = state.run
     return start
 
 
@@ -210,14 +241,19 @@ class _Timeline:
                     objection = None
         ended = self._drop_ended(in_force, at, ended)
         terms = self.terms_at(at)
-        if objection is not None:
+        if basis is not None and (changed := self._basis_changed(basis, at)) is not None:
+            ended = (changed, "notice_revised", [str(basis.event_id)])  # R1: a new version
+            basis = None
+        if objection is not None and basis is not None:  # an ended basis ends the matter
             return self._objected(objection, decision, basis, terms)
         if basis is not None:
-            return _State("lawful", None, None, [str(basis.event_id)])
+            assert isinstance(basis.statement, Establishment)
+            return _State("lawful", None, None, [str(basis.event_id)], cover=basis.statement.basis)
         if in_force:
             return self._covered(in_force, at)
         if ended and ended[1] == "basis_ended":
-            retention = terms.retention if terms else None
+            ended_terms = self.terms_at(ended[0])
+            retention = ended_terms.retention if ended_terms else None
             until = retention_until(retention, established_at, ended[0])
             if until is not None and until <= at:  # R21
                 return _State(
@@ -227,6 +263,17 @@ class _Timeline:
         if ended:
             return _State("lapsed", ended[1], ended[0], ended[2])
         return _State()
+
+    def _basis_changed(self, basis: Fact, at: datetime) -> datetime | None:
+        """When a later purpose version, in force by ``at``, rests on another basis than the
+        one established (R1: a change of basis applies from its effective date)."""
+        assert isinstance(basis.statement, Establishment)
+        for version in self.versions:
+            if basis.effective_at < version.effective_at <= at and (
+                version.terms.basis != basis.statement.basis
+            ):
+                return version.effective_at
+        return None
 
     def _objected(
         self,
@@ -257,8 +304,8 @@ class _Timeline:
             own = any(g.party == "subject" for g in givers)
             if not (parent and own):  # R13: both the parent and the minor
                 missing = ["subject"] if parent else ["parental_authority"]
-                return _State("pending", None, None, evidence, givers, missing)
-        return _State("lawful", None, None, evidence, givers)
+                return _State("pending", None, None, evidence, givers, missing, cover="consent")
+        return _State("lawful", None, None, evidence, givers, cover="consent")
 
     def _drop_ended(
         self,

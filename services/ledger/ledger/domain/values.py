@@ -59,14 +59,16 @@ SpecialCategory = Literal[
 ]
 
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
-Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256")]
+Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}(?!\n)$", description="hex SHA-256")]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
-Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S+$", max_length=2048)]
-Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}$", description="purpose code")]
+Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S+(?!\n)$", max_length=2048)]
+Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", description="purpose code")]
 Ref = Annotated[
     str,
-    msgspec.Meta(pattern=r"^[A-Za-z0-9._:@-]{1,128}$", description="the practice's own opaque id"),
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$", description="the practice's own opaque id"
+    ),
 ]
 
 
@@ -88,7 +90,7 @@ class Evidence(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Retention(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How long data is kept after the basis ends (R21): an ISO 8601 term and its start."""
 
-    term: Annotated[str, msgspec.Meta(pattern=r"^P(\d+Y)?(\d+M)?(\d+D)?$")]
+    term: Annotated[str, msgspec.Meta(pattern=r"^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?(?!\n)$")]
     starts: Literal["basis_end", "collection"] = "basis_end"
 
 

@@ -13,7 +13,7 @@ those instants. Late records never rewrite history; they add knowledge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -191,12 +191,17 @@ class _Timeline:
         established_at = None
         for fact in self.facts:
             statement = fact.statement
+            ends: list[datetime] = []
             if isinstance(statement, Establishment):
                 established_at = statement.effective_at
+                changed = self._basis_changed(fact, datetime.max.replace(tzinfo=UTC))
+                ends = [changed] if changed else []
             elif isinstance(statement, BasisEnd):
-                terms = self.terms_at(statement.effective_at)
+                ends = [statement.effective_at]
+            for end in ends:
+                terms = self.terms_at(end)
                 retention = terms.retention if terms else None
-                until = retention_until(retention, established_at, statement.effective_at)
+                until = retention_until(retention, established_at, end)
                 if until is not None:
                     moments.add(until)
         return sorted(moments)
@@ -242,7 +247,9 @@ class _Timeline:
         ended = self._drop_ended(in_force, at, ended)
         terms = self.terms_at(at)
         if basis is not None and (changed := self._basis_changed(basis, at)) is not None:
-            ended = (changed, "notice_revised", [str(basis.event_id)])  # R1: a new version
+            # R1: the new version's basis applies from its effective date; the established
+            # basis ends there, and with it starts the retention of what it collected (R21)
+            ended = (changed, "basis_ended", [str(basis.event_id)])
             basis = None
         if objection is not None and basis is not None:  # an ended basis ends the matter
             return self._objected(objection, decision, basis, terms)

@@ -13,6 +13,7 @@ import logging
 import re
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
@@ -133,6 +134,47 @@ def project(_: argparse.Namespace) -> int:
     return 0
 
 
+def rebuild(_: argparse.Namespace) -> int:
+    """Rebuild the read model from the log, with a progress bar, and swap it in."""
+    from ledger.reads.pool import create_read_pool
+    from projector.rebuild import rebuild as run_rebuild
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    async def run(database_url: str) -> dict[str, float]:
+        pool = await create_read_pool(database_url, min_size=1, max_size=2)
+        started = time.perf_counter()
+        columns = (
+            TextColumn("[bold]rebuild"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} standings"),
+            TextColumn("{task.fields[rate]:,.0f} events/s"),
+            TimeRemainingColumn(),
+        )
+        try:
+            with Progress(*columns) as bar:
+                task = bar.add_task("rebuild", total=0, rate=0.0)
+
+                def progress(done: int, total: int, events: int) -> None:
+                    rate = events / max(time.perf_counter() - started, 1e-9)
+                    bar.update(task, completed=done, total=total, rate=rate)
+
+                return await run_rebuild(pool, progress)
+        finally:
+            await pool.close()
+
+    settings = Settings.from_env()
+    if settings.database_url is None:
+        settings = replace(settings, database_url=running_database_url(settings.data_dir))
+    with servers(settings, need_nats=False) as settings:
+        assert settings.database_url
+        result = asyncio.run(run(settings.database_url))
+    print(
+        f"rebuilt from {result['events']:,.0f} events in {result['seconds']:.1f} s "
+        f"({result['events_per_second']:,.0f} events/s)"
+    )
+    return 0
+
+
 def keys_create(args: argparse.Namespace) -> int:
     import asyncpg
     from ledger.keys import TENANT_PATTERN, create_key
@@ -185,6 +227,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=serve)
 
     commands.add_parser("project", help="run the projector alone").set_defaults(func=project)
+    commands.add_parser("rebuild", help="rebuild the read model from the log").set_defaults(
+        func=rebuild
+    )
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key; prints it alone on stdout")

@@ -23,8 +23,24 @@ from ledger.reads.checks import CURRENT_STANDING_TABLE
 from ledger.reads.streams import load_aggregates
 from ledger.reads.subjects import subject_keys, view_of
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {CURRENT_STANDING_TABLE} (
+COLUMNS = (
+    "tenant",
+    "purpose",
+    "subject_ref",
+    "lawful",
+    "status",
+    "basis",
+    "reason",
+    "since",
+    "until",
+    "changes_at",
+    "stream_version",
+)
+
+
+def ddl(table: str = CURRENT_STANDING_TABLE) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {table} (
     tenant text NOT NULL,
     purpose text NOT NULL,
     subject_ref text NOT NULL,
@@ -38,9 +54,10 @@ CREATE TABLE IF NOT EXISTS {CURRENT_STANDING_TABLE} (
     stream_version bigint NOT NULL,
     PRIMARY KEY (tenant, purpose, subject_ref)
 );
-CREATE INDEX IF NOT EXISTS {CURRENT_STANDING_TABLE}_changes
-    ON {CURRENT_STANDING_TABLE} (changes_at) WHERE changes_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS {table}_changes ON {table} (changes_at)
+    WHERE changes_at IS NOT NULL;
 """
+
 
 UPSERT = f"""
 INSERT INTO {CURRENT_STANDING_TABLE} AS s (tenant, purpose, subject_ref, lawful, status, basis,
@@ -57,7 +74,7 @@ log = logging.getLogger("grondslag.projector")
 
 
 async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(DDL)
+    await conn.execute(ddl())
 
 
 async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:
@@ -80,6 +97,11 @@ async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> No
 
 async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
     """Fold the given standings now and upsert their rows."""
+    await conn.executemany(UPSERT, await rows_for(conn, standing_ids))
+
+
+async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tuple[Any, ...]]:
+    """The read model's rows of the given standings, folded now."""
     found = await load_aggregates(conn, standing_ids)
     purpose_ids = {purpose_id(s.tenant, s.purpose) for s in found.values()}
     subject_ids = {subject_id(s.tenant, s.subject_ref) for s in found.values()}
@@ -111,7 +133,7 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
                 standing.version,
             )
         )
-    await conn.executemany(UPSERT, rows)
+    return rows
 
 
 STANDINGS_OF = f"""

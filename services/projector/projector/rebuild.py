@@ -52,6 +52,7 @@ async def rebuild_into(
 
 async def swap_in(pool: asyncpg.Pool, position: int, table: str = REBUILD_TABLE) -> None:
     """Make ``table`` the read model and replay the log from ``position`` onto it."""
+    target = CURRENT_STANDING_TABLE
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(TRACKING_DDL)
         await conn.execute(
@@ -62,11 +63,12 @@ async def swap_in(pool: asyncpg.Pool, position: int, table: str = REBUILD_TABLE)
             "SELECT position FROM grondslag_tracking WHERE projection = $1 FOR UPDATE",
             current_standing.NAME,
         )
-        await conn.execute(f"DROP TABLE IF EXISTS {CURRENT_STANDING_TABLE}")
-        await conn.execute(f"ALTER TABLE {table} RENAME TO {CURRENT_STANDING_TABLE}")
-        await conn.execute(
-            f"ALTER INDEX {table}_changes RENAME TO {CURRENT_STANDING_TABLE}_changes"
-        )
+        await conn.execute(f"DROP TABLE IF EXISTS {target}")
+        await conn.execute(f"ALTER TABLE {table} RENAME TO {target}")
+        indexes = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = $1", target)
+        for (name,) in indexes:  # index names are global: give them the table's name back
+            if name.startswith(table):
+                await conn.execute(f'ALTER INDEX "{name}" RENAME TO "{target}{name[len(table) :]}"')
         await conn.execute(
             "UPDATE grondslag_tracking SET position = $2 WHERE projection = $1",
             current_standing.NAME,

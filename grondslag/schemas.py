@@ -2,7 +2,9 @@
 
 * ``openapi.json`` — the HTTP API, from the litestar app;
 * ``events/<Type>.json`` — JSON Schema of every stored event's payload, from the event
-  classes (msgspec), so that consumers of an export know what they read.
+  classes (msgspec), so that consumers of an export know what they read;
+* ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.0) — the NATS messages, from
+  ``projector.messages``.
 
 ``grondslag schemas`` writes them; ``grondslag schemas --check`` (and a test) fails when a
 committed file is stale.
@@ -60,11 +62,86 @@ def event_schema(name: str, cls: type) -> dict[str, Any]:
     return schema
 
 
+def message_schemas() -> dict[str, dict[str, Any]]:
+    from projector.messages import MESSAGE_TYPES, CloudEvent
+
+    schemas = {}
+    for name, (type_name, data, description) in MESSAGE_TYPES.items():
+        envelope = msgspec.json.schema(CloudEvent[data])
+        envelope["title"] = f"nl.grondslag.{type_name}"
+        envelope["description"] = description
+        definition = envelope["$defs"][envelope["$ref"].rsplit("/", 1)[1]]
+        definition["properties"]["type"] = {"const": f"nl.grondslag.{type_name}"}
+        schemas[name] = envelope
+    return schemas
+
+
+def asyncapi() -> dict[str, Any]:
+    """AsyncAPI 3.0: one channel per message, addressed per tenant."""
+    from projector.messages import MESSAGE_TYPES
+    from projector.relay import DUPLICATE_WINDOW_SECONDS, STREAM
+
+    channels, operations, components = {}, {}, {}
+    for name, (type_name, _, description) in MESSAGE_TYPES.items():
+        key = name.replace(".", "_")
+        components[key] = {
+            "name": f"nl.grondslag.{type_name}",
+            "title": name,
+            "summary": description,
+            "contentType": "application/cloudevents+json",
+            "headers": {
+                "type": "object",
+                "properties": {
+                    "Nats-Msg-Id": {
+                        "type": "string",
+                        "description": "the ledger event id (= CloudEvents id)",
+                    }
+                },
+            },
+            "payload": {"$ref": f"./messages/{name}.json"},
+        }
+        channels[key] = {
+            "address": f"grondslag.{{tenant}}.{name}",
+            "parameters": {"tenant": {"description": "the controller (practice) it concerns"}},
+            "messages": {key: {"$ref": f"#/components/messages/{key}"}},
+        }
+        operations[f"publish_{key}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{key}"},
+            "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Grondslag notifications",
+            "version": "1.0.0",
+            "description": (
+                f"CloudEvents 1.0 (structured JSON) on NATS JetStream, stream {STREAM} "
+                f"capturing grondslag.>, duplicate window {DUPLICATE_WINDOW_SECONDS:.0f} s. "
+                "Each message's Nats-Msg-Id and id is the id of the ledger event it reports; "
+                "consumers stay idempotent on it. Payloads carry references, never names or "
+                "e-mail addresses."
+            ),
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": components},
+    }
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file, path → text."""
+    import yaml
+
     files = {ROOT / "openapi.json": _json(openapi())}
     for name, cls in event_types().items():
         files[ROOT / "events" / f"{name}.json"] = _json(event_schema(name, cls))
+    for name, schema in message_schemas().items():
+        files[ROOT / "messages" / f"{name}.json"] = _json(schema)
+    files[ROOT / "asyncapi.yaml"] = yaml.safe_dump(
+        asyncapi(), sort_keys=True, allow_unicode=True, width=100
+    )
     return files
 
 

@@ -57,3 +57,50 @@ def test_every_event_schema_names_its_payload_fields() -> None:
         "purpose_version",
     ):
         assert field in props
+
+
+def test_asyncapi_document_is_valid_asyncapi_3() -> None:
+    import jsonschema
+    import yaml
+
+    spec = json.loads(
+        (schemas.ROOT.parent / "tests" / "fixtures" / "asyncapi-3.0.0.json").read_text()
+    )
+    document = yaml.safe_load(schemas.rendered()[schemas.ROOT / "asyncapi.yaml"])
+    jsonschema.Draft7Validator(spec).validate(document)
+    broken = {**document, "channels": {"x": {"address": 5}}}
+    assert list(jsonschema.Draft7Validator(spec).iter_errors(broken)), "validator accepts junk"
+
+
+def test_a_relayed_message_matches_its_published_schema() -> None:
+    from datetime import UTC, datetime
+
+    import jsonschema
+    import msgspec
+    from ledger.domain.values import Giver
+    from projector.messages import CloudEvent, StandingChange
+
+    message = CloudEvent(
+        id="0c0fb3e0-9d70-5cfb-a811-28c7bb65c0fa",
+        source="urn:grondslag:demo",
+        type="nl.grondslag.consent.given.v1",
+        subject="client-17/photo",
+        time=datetime(2025, 9, 2, 10, 0, 1, tzinfo=UTC),
+        data=StandingChange(
+            tenant="demo",
+            subject_ref="client-17",
+            purpose="photo",
+            event_id="0c0fb3e0-9d70-5cfb-a811-28c7bb65c0fa",
+            effective_at=datetime(2025, 9, 2, 10, tzinfo=UTC),
+            status="lawful",
+            given_by=Giver("subject"),
+        ),
+    )
+    schema = json.loads(schemas.rendered()[schemas.ROOT / "messages" / "consent.given.json"])
+    jsonschema.validate(json.loads(msgspec.json.encode(message)), schema)
+    wrong = json.loads(msgspec.json.encode(message)) | {"type": "nl.grondslag.basis.lapsed.v1"}
+    try:
+        jsonschema.validate(wrong, schema)
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("a message of another type passed the consent.given schema")

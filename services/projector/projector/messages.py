@@ -5,7 +5,7 @@ e-mail addresses. Each message's ``id`` and ``Nats-Msg-Id`` is the ledger event'
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import msgspec
 from ledger.domain.values import Giver, LapseReason, RepresentativeKind
@@ -39,10 +39,10 @@ class RepresentationEnded(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-Data = StandingChange | RepresentationEnded
+Data = TypeVar("Data", StandingChange, RepresentationEnded)
 
 
-class CloudEvent(msgspec.Struct, frozen=True, kw_only=True):
+class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
     """CloudEvents 1.0 envelope, structured JSON mode."""
 
     specversion: Literal["1.0"] = "1.0"

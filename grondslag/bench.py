@@ -70,6 +70,8 @@ class Row:
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "projector", False):
+        return __import__("grondslag.bench_projector", fromlist=["main"]).main(args)
     from .cli import servers
 
     scale = 0.2 if args.quick else 1.0

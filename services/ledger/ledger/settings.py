@@ -25,6 +25,7 @@ class Settings:
     read_pool_size: int = 10
     max_body_bytes: int = 1024 * 1024
     projection_poll_seconds: float = 1.0
+    ready_max_lag_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -39,6 +40,9 @@ class Settings:
             public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
             write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
             read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
+            ready_max_lag_seconds=float(
+                env.get("GRONDSLAG_READY_MAX_LAG_SECONDS", defaults.ready_max_lag_seconds)
+            ),
         )
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:

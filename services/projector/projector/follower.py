@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS grondslag_tracking (
     position bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE grondslag_tracking ADD COLUMN IF NOT EXISTS failures bigint NOT NULL DEFAULT 0;
+ALTER TABLE grondslag_tracking ADD COLUMN IF NOT EXISTS last_error text;
 """
 
 Handler = Callable[[asyncpg.Connection, list[tuple[int, Any]]], Awaitable[None]]
@@ -116,10 +118,12 @@ class LogFollower:
                     await self.catch_up()
                 except (asyncpg.PostgresError, OSError) as error:
                     log.warning("projection %s: %s; retrying", self.name, error)
-                except Exception:  # a bug must not stop the projector silently: log, retry
+                    await self._count_failure(error)
+                except Exception as error:  # a bug must not stop the projector silently
                     log.exception(
                         "projection %s failed; retrying after %ss", self.name, self.poll_seconds
                     )
+                    await self._count_failure(error)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
@@ -129,6 +133,16 @@ class LogFollower:
         finally:
             if listener is not None:
                 await listener.close()
+
+    async def _count_failure(self, error: BaseException) -> None:
+        """Failed batches show in /metrics (e.g. publish failures while NATS is down)."""
+        with contextlib.suppress(asyncpg.PostgresError, OSError):
+            await self.pool.execute(
+                "UPDATE grondslag_tracking SET failures = failures + 1, last_error = $2 "
+                "WHERE projection = $1",
+                self.name,
+                f"{type(error).__name__}: {error}"[:500],
+            )
 
     async def _listen(self) -> asyncpg.Connection | None:
         try:

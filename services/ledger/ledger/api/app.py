@@ -22,7 +22,7 @@ from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
-from .health import live, ready
+from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .problems import EXCEPTION_HANDLERS, ProblemError
 from .purposes import PurposeController
@@ -88,6 +88,7 @@ def create_app(
             ObjectionController,
             live,
             ready,
+            metrics,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import msgspec
 from litestar import Request, Response, get
 
+from ..reads import operations
+
 
 class Health(msgspec.Struct):
     status: str
@@ -29,5 +31,24 @@ async def ready(request: Request) -> Response[Health]:
         checks["database"] = "ok"
     except Exception as error:  # any failure means: not ready
         checks["database"] = f"failing: {type(error).__name__}"
+    settings = request.app.state.settings
+    for lag in await operations.lags(request.app.state.pool):
+        behind = lag.seconds > settings.ready_max_lag_seconds
+        checks[f"projection:{lag.projection}"] = (
+            f"behind by {lag.events} events, {lag.seconds:.1f} s" if behind else "ok"
+        )
     ok = all(value == "ok" for value in checks.values())
     return Response(Health("ok" if ok else "unavailable", checks), status_code=200 if ok else 503)
+
+
+@get(
+    "/metrics",
+    operation_id="metrics",
+    tags=["operations"],
+    media_type="text/plain",
+    summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures",
+)
+async def metrics(request: Request) -> Response[str]:
+    pool = request.app.state.pool
+    text = operations.prometheus(await operations.lags(pool), await operations.deadlines_due(pool))
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,86 @@
+"""What operations watch: how far the projector and the relay trail the log, deadlines due,
+failed batches. Read from the tables the projector keeps (absent until it first ran)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+
+from ..persistence.postgres import EVENTS_TABLE
+from .checks import CURRENT_STANDING_TABLE
+
+
+class Lag(msgspec.Struct):
+    projection: str
+    events: int
+    seconds: float
+    failures: int
+
+
+LAG = f"""
+SELECT t.projection, t.failures,
+       (SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}) - t.position AS events,
+       (SELECT convert_from(e.state, 'UTF8')::jsonb ->> 'timestamp' FROM {EVENTS_TABLE} e
+         WHERE e.notification_id > t.position ORDER BY e.notification_id LIMIT 1) AS oldest
+FROM grondslag_tracking t ORDER BY t.projection
+"""
+
+
+async def lags(pool: asyncpg.Pool) -> list[Lag]:
+    """Per projection: events not yet handled and the age of the oldest of them."""
+    try:
+        rows = await pool.fetch(LAG)
+    except asyncpg.UndefinedTableError:
+        return []
+    now = datetime.now(UTC)
+    return [
+        Lag(
+            row["projection"],
+            max(row["events"], 0),
+            (now - datetime.fromisoformat(row["oldest"])).total_seconds() if row["oldest"] else 0.0,
+            row["failures"],
+        )
+        for row in rows
+    ]
+
+
+async def deadlines_due(pool: asyncpg.Pool) -> int:
+    try:
+        return await pool.fetchval(
+            f"SELECT count(*) FROM {CURRENT_STANDING_TABLE} WHERE changes_at <= now()"
+        )
+    except asyncpg.UndefinedTableError:
+        return 0
+
+
+def prometheus(lag: list[Lag], due: int) -> str:
+    """The Prometheus text exposition format (version 0.0.4)."""
+    lines = [
+        "# HELP grondslag_projection_lag_events Events in the log not yet handled.",
+        "# TYPE grondslag_projection_lag_events gauge",
+        *(
+            f'grondslag_projection_lag_events{{projection="{x.projection}"}} {x.events}'
+            for x in lag
+        ),
+        "# HELP grondslag_projection_lag_seconds Age of the oldest event not yet handled.",
+        "# TYPE grondslag_projection_lag_seconds gauge",
+        *(
+            f'grondslag_projection_lag_seconds{{projection="{x.projection}"}} {x.seconds:.3f}'
+            for x in lag
+        ),
+        "# HELP grondslag_batch_failures_total Failed batches (e.g. NATS unreachable).",
+        "# TYPE grondslag_batch_failures_total counter",
+        *(
+            f'grondslag_batch_failures_total{{projection="{x.projection}"}} {x.failures}'
+            for x in lag
+        ),
+        "# HELP grondslag_relay_backlog Lapses and other notifications waiting for NATS.",
+        "# TYPE grondslag_relay_backlog gauge",
+        *(f"grondslag_relay_backlog {x.events}" for x in lag if x.projection == "nats_relay"),
+        "# HELP grondslag_deadlines_due Standings whose next date-driven change has passed.",
+        "# TYPE grondslag_deadlines_due gauge",
+        f"grondslag_deadlines_due {due}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -210,8 +210,10 @@ def test_health_endpoints_need_no_key_and_answer_200_json(client, path) -> None:
     assert response.json()["status"] == "ok"
 
 
-def test_readiness_reports_the_database_check(client) -> None:
-    assert client.get("/health/ready").json()["checks"] == {"database": "ok"}
+def test_readiness_reports_the_database_and_projection_checks(client) -> None:
+    checks = client.get("/health/ready").json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks.get("projection:current_standing") == "ok"
 
 
 def test_openapi_document_needs_no_key(client) -> None:

@@ -32,7 +32,10 @@ async def ready(request: Request) -> Response[Health]:
     except Exception as error:  # any failure means: not ready
         checks["database"] = f"failing: {type(error).__name__}"
     settings = request.app.state.settings
+    watched = {"current_standing"} | ({"nats_relay"} if settings.nats_url else set())
     for lag in await operations.lags(request.app.state.pool):
+        if lag.projection not in watched:
+            continue
         behind = lag.seconds > settings.ready_max_lag_seconds
         checks[f"projection:{lag.projection}"] = (
             f"behind by {lag.events} events, {lag.seconds:.1f} s" if behind else "ok"

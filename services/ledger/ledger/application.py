@@ -24,14 +24,13 @@ from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolate
 from .domain.ids import purpose_id, standing_id, subject_id
 from .domain.purpose import Purpose, version_in_force
 from .domain.standing import Standing
-from .domain.standing_at import StandingAnswer, standing_at
+from .domain.standing_at import StandingAnswer, standing_at, unnoticed_lapse
 from .domain.subject import Subject, SubjectView
 from .domain.values import (
     BasisEnd,
     Consent,
     Establishment,
     Evidence,
-    Lapse,
     Method,
     Objection,
     ObjectionDecision,
@@ -49,15 +48,6 @@ from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
 P = ParamSpec("P")
 R = TypeVar("R")
 ATTEMPTS = 5
-TIME_DRIVEN = frozenset(
-    {
-        "expired",
-        "subject_reached_age_of_consent",
-        "representative_authority_ended",
-        "notice_revised",
-        "retention_expired",
-    }
-)
 
 
 def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
@@ -337,12 +327,10 @@ class Ledger(Application[UUID]):
         view, register_entry, standing = self._load_for_standing(tenant, subject_ref, purpose)
         if standing is None:
             return None
-        now = self._answer(standing, register_entry, view)
-        if now.status != "lapsed" or now.reason not in TIME_DRIVEN:
+        lapse = unnoticed_lapse(standing.facts, self._answer(standing, register_entry, view))
+        if lapse is None:
             return None
-        when = now.retention_until if now.reason == "retention_expired" else now.until
-        assert when is not None
-        event = standing.notice_lapse(Lapse(reason=now.reason, effective_at=when))
+        event = standing.notice_lapse(lapse)
         if event is not None:
             self._commit(standing)
         return event

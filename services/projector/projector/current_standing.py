@@ -16,7 +16,7 @@ import asyncpg
 from ledger.domain.ids import purpose_id, subject_id
 from ledger.domain.purpose import Purpose
 from ledger.domain.standing import Standing
-from ledger.domain.standing_at import standing_at
+from ledger.domain.standing_at import standing_at, unnoticed_lapse
 from ledger.domain.subject import Subject
 from ledger.persistence.postgres import STREAMS_TABLE
 from ledger.reads.checks import CURRENT_STANDING_TABLE
@@ -118,6 +118,10 @@ async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tu
         sid = subject_id(standing.tenant, standing.subject_ref)
         view = view_of(subjects[sid], keys.get(sid), now) if sid in subjects else None
         answer = standing_at(standing.purpose, standing.facts, register.versions, now, now, view)
+        # a date that passed before this fold (projector down or behind, a rebuild) is due
+        # at once, so that the deadline clock still records its lapse
+        due = unnoticed_lapse(standing.facts, answer)
+        changes_at = due.effective_at if due else answer.changes_at
         rows.append(
             (
                 standing.tenant,
@@ -129,7 +133,7 @@ async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tu
                 answer.reason,
                 answer.since,
                 answer.until,
-                answer.changes_at,
+                changes_at,
                 standing.version,
             )
         )

@@ -117,7 +117,7 @@ class LogFollower:
                 try:
                     await self.catch_up()
                 except (asyncpg.PostgresError, OSError) as error:
-                    log.warning("projection %s: %s; retrying", self.name, error)
+                    log.warning("projection %s: %r; retrying", self.name, error)
                     await self._count_failure(error)
                 except Exception as error:  # a bug must not stop the projector silently
                     log.exception(

@@ -10,6 +10,7 @@ down nothing advances: the lapses wait in the log and go out when it returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -230,4 +231,8 @@ async def run_relay(pool: asyncpg.Pool, dsn: str, nats_url: str, poll_seconds: f
             await asyncio.sleep(2)
         finally:
             if nc is not None and not nc.is_closed:
-                await nc.drain()
+                try:
+                    await nc.drain()
+                except Exception:  # reconnecting or gone: close without draining
+                    with contextlib.suppress(Exception):
+                        await nc.close()

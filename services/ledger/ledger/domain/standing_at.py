@@ -30,6 +30,7 @@ from .values import (
     Consent,
     Establishment,
     Giver,
+    Lapse,
     LapseReason,
     Objection,
     ObjectionDecision,
@@ -117,6 +118,29 @@ def standing_at(
         retention_until=now.retention_until,
         changes_at=changes_at,
     )
+
+
+TIME_DRIVEN: frozenset[LapseReason] = frozenset(
+    {
+        "expired",
+        "subject_reached_age_of_consent",
+        "representative_authority_ended",
+        "notice_revised",
+        "retention_expired",
+    }
+)
+
+
+def unnoticed_lapse(facts: list[Fact], answer: StandingAnswer) -> Lapse | None:
+    """The date-driven lapse this answer shows that the log does not record yet, if any
+    (what the deadline clock records as ``BasisLapsed`` / ``RetentionExpired``)."""
+    if answer.status != "lapsed" or answer.reason not in TIME_DRIVEN:
+        return None
+    when = answer.retention_until if answer.reason == "retention_expired" else answer.until
+    if when is None:
+        return None
+    lapse = Lapse(reason=answer.reason, effective_at=when)
+    return None if any(fact.statement == lapse for fact in facts) else lapse
 
 
 def _differs(a: _State, b: _State) -> bool:

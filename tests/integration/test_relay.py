@@ -1,0 +1,413 @@
+"""The NATS relay on real PostgreSQL and NATS JetStream: CloudEvents on
+``grondslag.<tenant>.<name>`` carrying references only, delivered exactly once through a
+NATS outage, and re-published batches deduplicated by ``Nats-Msg-Id``.
+
+The consumer side is the pattern other systems use: a durable JetStream pull consumer
+filtered on ``grondslag.<tenant>.>``, acknowledging each message after handling it.
+The module runs on a database of its own (see test_projector.py for why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import nats
+import psycopg
+import pytest
+from ledger.application import Ledger
+from ledger.bootstrap import build_ledger
+from ledger.domain.ids import standing_id
+from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from ledger.persistence.postgres import EVENTS_TABLE
+from ledger.reads.pool import create_read_pool
+from ledger.settings import Settings
+from nats.js.api import PubAck
+from projector import current_standing, relay
+from projector.deadline_clock import DeadlineClock
+from projector.follower import TRACKING_DDL, LogFollower
+from projector.relay import STREAM, Relay, run_relay
+
+import grondslag.embedded
+from grondslag.embedded import EmbeddedNats
+
+pytestmark = pytest.mark.integration
+
+NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
+REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
+HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
+PURPOSE = "newsletter"
+
+
+# -- fixtures: a database of this module's own ----------------------------------------------
+@pytest.fixture(scope="module")
+def own_database_url(server_urls: dict[str, str]) -> Iterator[str]:
+    admin = server_urls["postgres"]
+    name = f"grondslag_relay_{secrets.token_hex(5)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def ledger(own_database_url: str) -> Iterator[Ledger]:
+    ledger = build_ledger(Settings(database_url=own_database_url), 4)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture(scope="module")
+async def pool(own_database_url: str, ledger: Ledger) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_read_pool(own_database_url, min_size=1, max_size=6)
+    await current_standing.create_tables(pool)
+    await pool.execute(TRACKING_DDL)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[Any]:
+    """The session's NATS (JetStream), with the relay's stream in place."""
+    nc = await relay.connect(nats_url)
+    js = nc.jetstream()
+    await relay.ensure_stream(js)
+    yield js
+    await nc.drain()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def new_tenant(ledger: Ledger) -> str:
+    tenant = f"t-{secrets.token_hex(4)}"
+    ledger.register_purpose(
+        tenant,
+        PURPOSE,
+        PurposeTerms(title="Nieuwsbrief", basis="consent", notice=NOTICE),
+        REGISTERED,
+    )
+    return tenant
+
+
+def give(ledger: Ledger, tenant: str, ref: str, **fields: Any) -> UUID:
+    event, _ = ledger.give_consent(
+        tenant,
+        ref,
+        PURPOSE,
+        method="double_opt_in",
+        explicit=False,
+        notice_version="2025-01",
+        evidence=Evidence(document_ref="opt-in-mail"),
+        recorded_by="staff:test",
+        **fields,
+    )
+    return event
+
+
+def withdraw(ledger: Ledger, tenant: str, ref: str) -> UUID:
+    event, _ = ledger.withdraw_consent(
+        tenant, ref, PURPOSE, method="unsubscribe_link", recorded_by="subject"
+    )
+    return event
+
+
+async def follower_at_head(pool: asyncpg.Pool, dsn: str, handler: Any) -> LogFollower:
+    """A follower with a name of its own whose position is the log's head now."""
+    follower = LogFollower(pool, dsn, f"relay-test-{secrets.token_hex(4)}", handler)
+    await follower.setup()
+    await pool.execute(
+        f"UPDATE grondslag_tracking SET position = ({HEAD}) WHERE projection = $1", follower.name
+    )
+    return follower
+
+
+async def consume(js: Any, tenant: str, *, until: int | None = None) -> list[Any]:
+    """Every message of ``tenant`` in the stream, through a durable pull consumer filtered on
+    ``grondslag.<tenant>.>`` that acks each one after handling it; stops at ``until``
+    messages, or when nothing more arrives."""
+    durable = f"test-{secrets.token_hex(4)}"
+    sub = await js.pull_subscribe(f"grondslag.{tenant}.>", durable=durable, stream=STREAM)
+    received: list[Any] = []
+    deadline = time.monotonic() + 10
+    try:
+        while until is None or len(received) < until:
+            try:
+                batch = await sub.fetch(50 if until is None else until - len(received), timeout=1)
+            except nats.errors.TimeoutError:
+                if until is None or time.monotonic() > deadline:
+                    break
+                continue
+            for msg in batch:
+                received.append(msg)  # handled: now acknowledge it
+                await msg.ack_sync()
+        info = await sub.consumer_info()
+        assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
+    finally:
+        await sub.unsubscribe()
+        await js.delete_consumer(STREAM, durable)
+    return received
+
+
+async def stored_count(js: Any, tenant: str) -> int:
+    """How many messages the stream holds on the tenant's subjects."""
+    info = await js.stream_info(STREAM, subjects_filter=f"grondslag.{tenant}.>")
+    return sum((info.state.subjects or {}).values())
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# -- (a) the CloudEvents on the subjects ----------------------------------------------------------
+async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_personal_data(
+    ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, js: Any
+) -> None:
+    tenant, ref = new_tenant(ledger), f"client-{secrets.token_hex(3)}"
+    email, birth_date = f"j.jansen.{secrets.token_hex(3)}@example.nl", date(1979, 4, 23)
+    ledger.put_subject(tenant, ref, PersonalData(email=email, birth_date=birth_date))
+    follower = await follower_at_head(pool, own_database_url, Relay(js).publish)
+    given = give(ledger, tenant, ref)
+    withdrawn = withdraw(ledger, tenant, ref)
+
+    assert await follower.catch_up() == 3  # Opened (not published), given, withdrawn
+    assert await follower.position() == await pool.fetchval(HEAD)
+
+    messages = await consume(js, tenant, until=2)
+    assert [m.subject for m in messages] == [
+        f"grondslag.{tenant}.consent.given",
+        f"grondslag.{tenant}.consent.withdrawn",
+    ]
+    facts = {
+        fact.event_id: fact
+        for fact in ledger.repository.get(standing_id(tenant, ref, PURPOSE)).facts
+    }
+    for msg, event, name in (
+        (messages[0], given, "consent.given"),
+        (messages[1], withdrawn, "consent.withdrawn"),
+    ):
+        body = json.loads(msg.data)
+        assert body["specversion"] == "1.0"
+        assert body["id"] == msg.headers["Nats-Msg-Id"] == str(event)
+        assert body["type"] == f"nl.grondslag.{name}.v1"
+        assert body["source"] == f"urn:grondslag:{tenant}"
+        assert body["subject"] == f"{ref}/{PURPOSE}"
+        assert body["datacontenttype"] == "application/json"
+        assert instant(body["time"]) == facts[event].recorded_at
+        data = body["data"]
+        assert (data["tenant"], data["subject_ref"], data["purpose"]) == (tenant, ref, PURPOSE)
+        assert data["event_id"] == str(event)
+        assert instant(data["effective_at"]) == facts[event].effective_at
+        # references only: neither the e-mail address nor the birth date, in any form
+        text = msg.data.decode()
+        for personal in (
+            email,
+            email.split("@")[0],
+            birth_date.isoformat(),
+            birth_date.strftime("%d-%m-%Y"),
+            birth_date.strftime("%Y%m%d"),
+        ):
+            assert personal not in text
+    assert json.loads(messages[0].data)["data"]["status"] == "lawful"
+    assert json.loads(messages[0].data)["data"]["given_by"] == {"party": "subject"}
+    withdrawal = json.loads(messages[1].data)["data"]
+    assert (withdrawal["status"], withdrawal["reason"]) == ("lapsed", "withdrawn")
+    # the stream holds these two for the tenant, nothing more
+    assert await stored_count(js, tenant) == 2
+
+
+# -- (b) a NATS outage ----------------------------------------------------------------------------
+async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it(
+    ledger: Ledger,
+    pool: asyncpg.Pool,
+    own_database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = new_tenant(ledger)
+    refs = [f"client-{i}" for i in range(6)]
+    withdrawing, expiring = refs[:3], refs[3:]
+    for ref in refs:
+        ledger.put_subject(tenant, ref, PersonalData())
+    server = await asyncio.to_thread(EmbeddedNats(tmp_path).start)
+    url, port = server.url, server.port
+    read_model = await follower_at_head(pool, own_database_url, current_standing.project)
+
+    async def relay_position() -> int:
+        return await pool.fetchval(
+            "SELECT coalesce((SELECT position FROM grondslag_tracking WHERE projection = $1), 0)",
+            relay.NAME,
+        )
+
+    async def relayed_up_to(mark: int) -> bool:
+        return await relay_position() >= mark
+
+    attempts: list[list[int]] = []  # the notification ids of every batch the relay tried
+
+    class TryingRelay(Relay):
+        async def publish(self, conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:
+            attempts.append([notification_id for notification_id, _ in events])
+            await super().publish(conn, events)
+
+    monkeypatch.setattr(relay, "Relay", TryingRelay)
+    # unacknowledged batches time out after 1 s instead of 10 s: within this outage the relay
+    # tries (and buffers) the same messages more than once, as it would in a longer one
+    monkeypatch.setattr(relay, "ACK_TIMEOUT_SECONDS", 1.0)
+    task = asyncio.create_task(run_relay(pool, own_database_url, url, poll_seconds=0.2))
+    try:
+        expires_at = datetime.now(UTC) + timedelta(seconds=1.5)
+        expected = [give(ledger, tenant, ref) for ref in withdrawing]
+        expected += [give(ledger, tenant, ref, expires_at=expires_at) for ref in expiring]
+        await read_model.catch_up()  # as the running projector does: it knows the expiries
+        before_outage = await pool.fetchval(HEAD)
+        await wait_for(lambda: relayed_up_to(before_outage), 15, "the relay before the outage")
+
+        await asyncio.to_thread(server.stop)
+        position_at_outage = await relay_position()
+        outage_starts = before_outage + 1
+        for ref in withdrawing:
+            expected.append(await asyncio.to_thread(withdraw, ledger, tenant, ref))
+        await read_model.catch_up()
+        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+        lapses = await DeadlineClock(pool, ledger).tick()
+        assert len(lapses) == len(expiring)
+        expected += lapses
+
+        async def tried_twice() -> bool:
+            tried = [batch for batch in attempts if batch[-1] >= outage_starts]
+            return len(tried) >= 2
+
+        await wait_for(tried_twice, 10, "the relay to try the outage's batch again")
+        assert await relay_position() == position_at_outage < outage_starts
+
+        # NATS back on the same address and store: the relay's connection reconnects by itself
+        monkeypatch.setattr(grondslag.embedded, "_free_port", lambda: port)
+        await asyncio.to_thread(server.start)
+        assert server.url == url
+        head = await pool.fetchval(HEAD)
+        await wait_for(lambda: relayed_up_to(head), 30, "the relay to deliver after the outage")
+    finally:
+        task.cancel()
+        # (a failure above may leave NATS down: see the test on stopping during an outage)
+        with contextlib.suppress(asyncio.CancelledError, nats.errors.Error):
+            await asyncio.wait_for(task, 10)
+
+    try:
+        nc = await nats.connect(url)
+        check = nc.jetstream()
+        messages = await consume(check, tenant)
+        counts = Counter(msg.headers["Nats-Msg-Id"] for msg in messages)
+        assert counts == Counter({str(event): 1 for event in expected}), "not exactly once"
+        assert await stored_count(check, tenant) == len(expected) == 12
+        by_type = Counter(msg.subject.removeprefix(f"grondslag.{tenant}.") for msg in messages)
+        assert by_type == {"consent.given": 6, "consent.withdrawn": 3, "basis.lapsed": 3}
+        for msg in messages:
+            body = json.loads(msg.data)
+            assert body["id"] == msg.headers["Nats-Msg-Id"]
+            if msg.subject.endswith("basis.lapsed"):
+                assert body["data"]["reason"] == "expired"
+                assert instant(body["data"]["effective_at"]) == expires_at
+        await nc.drain()
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+# -- (c) re-publishing a batch ------------------------------------------------------------------
+class RecordingJetStream:
+    """The relay's JetStream context, keeping every PubAck future it hands out."""
+
+    def __init__(self, js: Any):
+        self.js, self.acks = js, []
+
+    async def publish_async(self, *args: Any, **kwargs: Any) -> asyncio.Future[PubAck]:
+        future = await self.js.publish_async(*args, **kwargs)
+        self.acks.append(future)
+        return future
+
+
+async def test_republishing_a_batch_stores_no_second_copy_inside_the_duplicate_window(
+    ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, js: Any
+) -> None:
+    tenant, ref = new_tenant(ledger), "client-1"
+    ledger.put_subject(tenant, ref, PersonalData())
+    recording = RecordingJetStream(js)
+    follower = await follower_at_head(pool, own_database_url, Relay(recording).publish)
+    start = await follower.position()
+    events = {str(give(ledger, tenant, ref)), str(withdraw(ledger, tenant, ref))}
+
+    assert await follower.catch_up() == 3
+    head = await follower.position()
+    first = [future.result() for future in recording.acks]
+    assert len(first) == 2 and not any(ack.duplicate for ack in first)
+    assert await stored_count(js, tenant) == 2
+
+    # as after a crash between the PubAcks and the commit: the batch goes out again
+    await pool.execute(
+        "UPDATE grondslag_tracking SET position = $2 WHERE projection = $1", follower.name, start
+    )
+    recording.acks.clear()
+    assert await follower.catch_up() == 3
+    assert await follower.position() == head
+    again = [future.result() for future in recording.acks]
+    assert len(again) == 2 and all(ack.duplicate for ack in again)
+    assert [ack.seq for ack in again] == [ack.seq for ack in first]
+    assert await stored_count(js, tenant) == 2
+    counts = Counter(msg.headers["Nats-Msg-Id"] for msg in await consume(js, tenant))
+    assert counts == dict.fromkeys(events, 1)
+
+
+# -- stopping during an outage -----------------------------------------------------------------
+async def test_relay_cancelled_during_a_nats_outage_stops_cleanly(
+    pool: asyncpg.Pool, own_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connections: list[Any] = []
+
+    async def recording_connect(url: str) -> Any:
+        connections.append(await connect(url))
+        return connections[-1]
+
+    connect = relay.connect
+    monkeypatch.setattr(relay, "connect", recording_connect)
+    server = await asyncio.to_thread(EmbeddedNats(tmp_path).start)
+    task = asyncio.create_task(run_relay(pool, own_database_url, server.url, poll_seconds=0.2))
+    try:
+
+        async def connected() -> bool:
+            return bool(connections) and connections[-1].is_connected
+
+        async def reconnecting() -> bool:
+            return connections[-1].is_reconnecting
+
+        await wait_for(connected, 10, "the relay to connect")
+        await asyncio.to_thread(server.stop)
+        await wait_for(reconnecting, 10, "the relay to notice the outage")
+        task.cancel()
+        outcome = await asyncio.gather(asyncio.wait_for(task, 10), return_exceptions=True)
+        assert isinstance(outcome[0], asyncio.CancelledError), f"stopping raised {outcome[0]!r}"
+        assert connections[-1].is_closed, "the relay's connection keeps reconnecting"
+    finally:
+        if not task.done():
+            task.cancel()
+        for nc in connections:
+            if not nc.is_closed:
+                await nc.close()
+        await asyncio.to_thread(server.stop)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from . import links
+
 DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_api_keys (
     key_hash bytea PRIMARY KEY,
@@ -33,3 +35,4 @@ async def ensure_schema(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(4711001)")
         await conn.execute(DDL)
+        await conn.execute(links.DDL)

@@ -26,6 +26,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     projection_poll_seconds: float = 1.0
     ready_max_lag_seconds: float = 30.0
+    signup_ttl_hours: float = 72.0
+    public_rate_limit_per_minute: int = 300
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,6 +42,12 @@ class Settings:
             public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
             write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
             read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
+            signup_ttl_hours=float(
+                env.get("GRONDSLAG_SIGNUP_TTL_HOURS", defaults.signup_ttl_hours)
+            ),
+            public_rate_limit_per_minute=int(
+                env.get("GRONDSLAG_PUBLIC_RATE_LIMIT", defaults.public_rate_limit_per_minute)
+            ),
             ready_max_lag_seconds=float(
                 env.get("GRONDSLAG_READY_MAX_LAG_SECONDS", defaults.ready_max_lag_seconds)
             ),

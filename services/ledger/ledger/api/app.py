@@ -10,6 +10,7 @@ import anyio.to_thread
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 
 from ..application import Ledger
@@ -24,7 +25,9 @@ from .checks import CheckController
 from .consents import ConsentController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
+from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, ProblemError
+from .public import PUBLIC_HANDLERS
 from .purposes import PurposeController
 from .representatives import RepresentativeController
 from .subjects import SubjectController
@@ -84,6 +87,8 @@ def create_app(
             ConsentController,
             CheckController,
             RepresentativeController,
+            NewsletterController,
+            *PUBLIC_HANDLERS,
             BasisController,
             ObjectionController,
             live,
@@ -94,6 +99,11 @@ def create_app(
         state=_state(settings),
         dependencies={"ledger": Provide(provide_ledger, sync_to_thread=False)},
         middleware=[
+            RateLimitConfig(
+                rate_limit=("minute", settings.public_rate_limit_per_minute),
+                check_throttle_handler=_is_public_link,
+                set_rate_limit_headers=False,
+            ).middleware,
             DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS),
             IdempotencyMiddleware,
         ],
@@ -109,6 +119,11 @@ def create_app(
         ),
         debug=False,
     )
+
+
+def _is_public_link(request: Request) -> bool:
+    """Rate limits per client address apply to the public links only (R20 abuse)."""
+    return request.url.path.startswith(("/u/", "/c/"))
 
 
 def _state(settings: Settings) -> Any:

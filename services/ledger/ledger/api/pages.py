@@ -1,0 +1,112 @@
+"""Small, accessible HTML pages for the public links (Dutch by default, English on request).
+
+No scripts, no cookies, no third-party resources; the pages may be fetched by mail scanners,
+so a GET never changes anything."""
+
+from __future__ import annotations
+
+from html import escape
+
+from litestar import Request, Response
+
+TEXTS = {
+    "nl": {
+        "unsubscribe.title": "Afmelden",
+        "unsubscribe.ask": "Wilt u zich afmelden voor <strong>{purpose}</strong> van {practice}?",
+        "unsubscribe.button": "Afmelden",
+        "unsubscribe.done.title": "U bent afgemeld",
+        "unsubscribe.done": "U bent afgemeld voor <strong>{purpose}</strong> van {practice}. "
+        "U ontvangt hierover geen berichten meer.",
+        "confirm.title": "Aanmelding bevestigen",
+        "confirm.ask": "Bevestig uw aanmelding voor <strong>{purpose}</strong> van {practice}.",
+        "confirm.button": "Bevestigen",
+        "confirm.done.title": "Aanmelding bevestigd",
+        "confirm.done": "Dank u wel. Uw aanmelding voor <strong>{purpose}</strong> van {practice} "
+        "is bevestigd.",
+        "invalid.title": "Deze link werkt niet",
+        "invalid": "Deze link is ongeldig of niet meer geldig. Neem zo nodig contact op met de "
+        "afzender van het bericht.",
+        "expired.title": "Deze link is verlopen",
+        "expired": "Deze bevestigingslink is verlopen. Meld u opnieuw aan als u dat nog wilt.",
+    },
+    "en": {
+        "unsubscribe.title": "Unsubscribe",
+        "unsubscribe.ask": "Do you want to unsubscribe from <strong>{purpose}</strong> by "
+        "{practice}?",
+        "unsubscribe.button": "Unsubscribe",
+        "unsubscribe.done.title": "You have been unsubscribed",
+        "unsubscribe.done": "You have been unsubscribed from <strong>{purpose}</strong> by "
+        "{practice}. You will not receive these messages any more.",
+        "confirm.title": "Confirm your subscription",
+        "confirm.ask": "Please confirm your subscription to <strong>{purpose}</strong> by "
+        "{practice}.",
+        "confirm.button": "Confirm",
+        "confirm.done.title": "Subscription confirmed",
+        "confirm.done": "Thank you. Your subscription to <strong>{purpose}</strong> by {practice} "
+        "is confirmed.",
+        "invalid.title": "This link does not work",
+        "invalid": "This link is invalid or no longer valid. Please contact the sender of the "
+        "message if needed.",
+        "expired.title": "This link has expired",
+        "expired": "This confirmation link has expired. Please sign up again if you still want to.",
+    },
+}
+
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'",
+}
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;"
+    "line-height:1.5;color:#1a1a1a}button{font-size:1.1rem;padding:.6rem 1.4rem;"
+    "border-radius:.4rem;border:2px solid #0b5394;background:#0b5394;color:#fff;"
+    "cursor:pointer}button:focus{outline:3px solid #f1c232;outline-offset:2px}"
+)
+
+
+def language(request: Request) -> str:
+    """``en`` when the reader prefers English over Dutch, else ``nl``."""
+    best, best_q = "nl", -1.0
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            continue
+        code = tag.strip().lower()[:2]
+        if code in TEXTS and q > best_q:
+            best, best_q = code, q
+    return best
+
+
+def page(
+    request: Request, key: str, *, status: int = 200, button: str | None = None, **values: str
+) -> Response[str]:
+    lang = language(request)
+    text = TEXTS[lang]
+    safe = {name: escape(value) for name, value in values.items()}
+    body = f"<p>{text[key].format(**safe)}</p>"
+    if button:
+        body += (
+            f'<form method="post" action="{escape(request.url.path)}">'
+            f'<button type="submit">{text[button]}</button></form>'
+        )
+    title = (
+        text[f"{key}.title"] if f"{key}.title" in text else text[f"{key.rsplit('.', 1)[0]}.title"]
+    )
+    html = (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{title}</title><style>{STYLE}</style></head>"
+        f"<body><main><h1>{title}</h1>{body}</main></body></html>"
+    )
+    return Response(
+        html,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={**HEADERS, "Content-Language": lang},
+    )

@@ -1,0 +1,160 @@
+"""The public links: one-click unsubscribe (R20, RFC 8058) and double opt-in confirmation.
+
+No API key, no cookie. A GET shows a page and changes nothing (mail scanners fetch links);
+a POST acts at once and answers 200 with a confirmation page, also when repeated; never a
+redirect. A forged, altered or unknown token gets the same 404 page and changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from typing import Annotated
+
+import anyio.to_thread
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from .. import links
+from ..domain.errors import NotFound, RuleViolated
+from ..domain.ids import purpose_id
+from ..domain.values import Evidence, Objection
+from ..reads.streams import load_aggregates
+from .pages import page
+
+Token = Annotated[str, Parameter(max_length=links.MAX_TOKEN_LENGTH + 50)]
+
+
+async def _context(request: Request, binding: links.Binding) -> dict[str, str] | None:
+    pid = purpose_id(binding.tenant, binding.purpose)
+    found = await load_aggregates(request.app.state.pool, [pid])
+    if pid not in found:
+        return None
+    return {"purpose": found[pid].latest.terms.title, "practice": binding.tenant}
+
+
+@get(
+    "/u/{token:str}",
+    include_in_schema=True,
+    tags=["public"],
+    operation_id="unsubscribePage",
+    summary="Unsubscribe page (changes nothing)",
+)
+async def unsubscribe_page(request: Request, token: Token) -> Response[str]:
+    binding = await links.verify(request.app.state.pool, "unsubscribe", token)
+    context = binding and await _context(request, binding)
+    if not context:
+        return page(request, "invalid", status=404)
+    return page(request, "unsubscribe.ask", button="unsubscribe.button", **context)
+
+
+@post(
+    "/u/{token:str}",
+    tags=["public"],
+    operation_id="unsubscribe",
+    status_code=200,
+    summary="One-click unsubscribe (RFC 8058): records the withdrawal or objection at once",
+)
+async def unsubscribe(request: Request, token: Token) -> Response[str]:
+    binding = await links.verify(request.app.state.pool, "unsubscribe", token)
+    context = binding and await _context(request, binding)
+    if not context or binding is None:
+        return page(request, "invalid", status=404)
+    ledger = request.app.state.ledger
+    recorded_by = f"unsubscribe-link:{token.split('.')[1][:8]}"
+    pid = purpose_id(binding.tenant, binding.purpose)
+    terms = (await load_aggregates(request.app.state.pool, [pid]))[pid].latest.terms
+    if terms.basis == "consent":
+        command = functools.partial(
+            ledger.withdraw_consent,
+            binding.tenant,
+            binding.subject_ref,
+            binding.purpose,
+            method="unsubscribe_link",
+            recorded_by=recorded_by,
+        )
+    else:  # direct marketing on legitimate interest: the objection is final (R17)
+        objection = Objection(
+            grounds="one-click unsubscribe (RFC 8058)",
+            effective_at=datetime.now(UTC),
+            recorded_by=recorded_by,
+        )
+        command = functools.partial(
+            ledger.lodge_objection, binding.tenant, binding.subject_ref, binding.purpose, objection
+        )
+    try:
+        await anyio.to_thread.run_sync(command)
+    except RuleViolated:
+        pass  # already unsubscribed: nothing new to record, the same answer
+    except NotFound:
+        return page(request, "invalid", status=404)
+    return page(request, "unsubscribe.done", **context)
+
+
+@get(
+    "/c/{token:str}",
+    tags=["public"],
+    operation_id="confirmPage",
+    summary="Double opt-in confirmation page (changes nothing)",
+)
+async def confirm_page(request: Request, token: Token) -> Response[str]:
+    binding = await links.verify(request.app.state.pool, "confirm", token)
+    context = binding and await _context(request, binding)
+    if not context or binding is None:
+        return page(request, "invalid", status=404)
+    if _expired(binding):
+        return page(request, "expired", status=410)
+    return page(request, "confirm.ask", button="confirm.button", **context)
+
+
+@post(
+    "/c/{token:str}",
+    tags=["public"],
+    operation_id="confirm",
+    status_code=200,
+    summary="Confirm a double opt-in: records the consent (method double_opt_in)",
+)
+async def confirm(request: Request, token: Token) -> Response[str]:
+    pool = request.app.state.pool
+    binding = await links.verify(pool, "confirm", token)
+    context = binding and await _context(request, binding)
+    if not context or binding is None:
+        return page(request, "invalid", status=404)
+    if binding.used_at is None:
+        if _expired(binding):
+            return page(request, "expired", status=410)
+        ledger = request.app.state.ledger
+        standing = await anyio.to_thread.run_sync(
+            functools.partial(ledger.standing, binding.tenant, binding.subject_ref, binding.purpose)
+        )
+        if standing.status != "lawful":  # already subscribed: change nothing, reveal nothing
+            pid = purpose_id(binding.tenant, binding.purpose)
+            notice = (await load_aggregates(pool, [pid]))[pid].latest.terms.notice
+            confirmed_at = datetime.now(UTC)
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    ledger.give_consent,
+                    binding.tenant,
+                    binding.subject_ref,
+                    binding.purpose,
+                    method="double_opt_in",
+                    explicit=False,
+                    notice_version=notice.version,
+                    evidence=Evidence(document_ref=f"double-opt-in:{binding.token_id.hex()}"),
+                    recorded_by="double-opt-in",
+                    effective_at=confirmed_at,
+                )
+            )
+        await pool.execute(
+            "UPDATE grondslag_link_tokens SET used_at = now() "
+            "WHERE token_id = $1 AND used_at IS NULL",
+            binding.token_id,
+        )
+    return page(request, "confirm.done", **context)
+
+
+def _expired(binding: links.Binding) -> bool:
+    return binding.expires_at is not None and binding.expires_at <= datetime.now(UTC)
+
+
+PUBLIC_HANDLERS = [unsubscribe_page, unsubscribe, confirm_page, confirm]

@@ -1,0 +1,184 @@
+"""Signed, opaque links for people who have no API key: one-click unsubscribe (RFC 8058)
+and double opt-in confirmation.
+
+A token is ``<key id>.<token id>.<mac>``: a random 128-bit id naming a stored binding
+(tenant, subject, purpose, kind) and an HMAC-SHA-256 of it under the tenant's secret with
+that key id. It reveals nothing (the id is random; nothing is encoded in it), cannot be
+moved (the binding is stored, not carried) and cannot be altered into another valid token
+(the MAC, compared in constant time). Secrets rotate by adding a key id; old links keep
+verifying with the key they were made with.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+Kind = Literal["unsubscribe", "confirm"]
+MAX_TOKEN_LENGTH = 100
+_SHAPE = re.compile(r"^(\d{1,4})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS grondslag_tenant_secrets (
+    tenant text NOT NULL,
+    key_id int NOT NULL,
+    secret bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, key_id)
+);
+CREATE TABLE IF NOT EXISTS grondslag_link_tokens (
+    token_id bytea PRIMARY KEY,
+    kind text NOT NULL,
+    tenant text NOT NULL,
+    subject_ref text NOT NULL,
+    purpose text NOT NULL,
+    key_id int NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz,
+    used_at timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS grondslag_link_tokens_unsubscribe
+    ON grondslag_link_tokens (tenant, subject_ref, purpose) WHERE kind = 'unsubscribe';
+CREATE TABLE IF NOT EXISTS grondslag_email_index (
+    tenant text NOT NULL,
+    email_hash bytea NOT NULL,
+    subject_ref text NOT NULL,
+    PRIMARY KEY (tenant, email_hash)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What a valid token stands for."""
+
+    token_id: bytes
+    kind: Kind
+    tenant: str
+    subject_ref: str
+    purpose: str
+    expires_at: datetime | None
+    used_at: datetime | None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, kind: str, token_id: bytes) -> bytes:
+    return hmac.new(secret, kind.encode() + b"\x1f" + token_id, hashlib.sha256).digest()[:16]
+
+
+async def tenant_secret(conn: asyncpg.Connection | asyncpg.Pool, tenant: str) -> tuple[int, bytes]:
+    """The tenant's current signing key (created on first use)."""
+    row = await conn.fetchrow(
+        "SELECT key_id, secret FROM grondslag_tenant_secrets WHERE tenant = $1 "
+        "ORDER BY key_id DESC LIMIT 1",
+        tenant,
+    )
+    if row is None:
+        await conn.execute(
+            "INSERT INTO grondslag_tenant_secrets (tenant, key_id, secret) VALUES ($1, 1, $2) "
+            "ON CONFLICT DO NOTHING",
+            tenant,
+            secrets.token_bytes(32),
+        )
+        return await tenant_secret(conn, tenant)
+    return row["key_id"], bytes(row["secret"])
+
+
+async def issue(
+    pool: asyncpg.Pool,
+    kind: Kind,
+    tenant: str,
+    subject_ref: str,
+    purpose: str,
+    expires_at: datetime | None = None,
+) -> str:
+    """A token for the binding; unsubscribe links are stable per subject and purpose."""
+    key_id, secret = await tenant_secret(pool, tenant)
+    token_id = secrets.token_bytes(16)
+    if kind == "unsubscribe":
+        row = await pool.fetchrow(
+            "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
+            "key_id) VALUES ($1, 'unsubscribe', $2, $3, $4, $5) ON CONFLICT (tenant, subject_ref, "
+            "purpose) WHERE kind = 'unsubscribe' DO UPDATE SET kind = EXCLUDED.kind "
+            "RETURNING token_id, key_id",
+            token_id,
+            tenant,
+            subject_ref,
+            purpose,
+            key_id,
+        )
+        token_id, key_id = bytes(row["token_id"]), row["key_id"]
+        secret = await _secret(pool, tenant, key_id)
+    else:
+        await pool.execute(
+            "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
+            "key_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            token_id,
+            kind,
+            tenant,
+            subject_ref,
+            purpose,
+            key_id,
+            expires_at,
+        )
+    return f"{key_id}.{_b64(token_id)}.{_b64(_mac(secret, kind, token_id))}"
+
+
+async def verify(pool: asyncpg.Pool, kind: Kind, token: str) -> Binding | None:
+    """The binding of a genuine token of this kind, or None (forged, altered, unknown)."""
+    if len(token) > MAX_TOKEN_LENGTH or not (shape := _SHAPE.match(token)):
+        return None
+    key_id, token_id, mac = int(shape[1]), _unb64(shape[2]), _unb64(shape[3])
+    if token != f"{key_id}.{_b64(token_id)}.{_b64(mac)}":  # one spelling per token only
+        return None
+    row = await pool.fetchrow(
+        "SELECT kind, tenant, subject_ref, purpose, key_id, expires_at, used_at "
+        "FROM grondslag_link_tokens WHERE token_id = $1",
+        token_id,
+    )
+    if row is None or row["kind"] != kind or row["key_id"] != key_id:
+        return None
+    secret = await _secret(pool, row["tenant"], key_id)
+    if secret is None or not hmac.compare_digest(_mac(secret, kind, token_id), mac):
+        return None
+    return Binding(
+        token_id,
+        kind,
+        row["tenant"],
+        row["subject_ref"],
+        row["purpose"],
+        row["expires_at"],
+        row["used_at"],
+    )
+
+
+async def _secret(pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int) -> bytes:
+    secret = await pool.fetchval(
+        "SELECT secret FROM grondslag_tenant_secrets WHERE tenant = $1 AND key_id = $2",
+        tenant,
+        key_id,
+    )
+    return bytes(secret) if secret is not None else None
+
+
+async def email_hash(pool: asyncpg.Pool, tenant: str, email: str) -> bytes:
+    """A keyed hash of the normalised address: finds a subscriber without storing the
+    address in the clear (the first key stays the index key across rotations)."""
+    await tenant_secret(pool, tenant)
+    secret = await _secret(pool, tenant, 1)
+    return hmac.new(secret, email.strip().lower().encode(), hashlib.sha256).digest()

@@ -18,19 +18,23 @@ from litestar.params import Parameter
 from .. import links
 from ..domain.errors import NotFound, RuleViolated
 from ..domain.ids import purpose_id
-from ..domain.values import Evidence, Objection
+from ..domain.values import Evidence, Objection, PurposeTerms
 from ..reads.streams import load_aggregates
 from .pages import page
 
 Token = Annotated[str, Parameter(max_length=links.MAX_TOKEN_LENGTH + 50)]
 
 
-async def _context(request: Request, binding: links.Binding) -> dict[str, str] | None:
+async def _terms(request: Request, binding: links.Binding | None) -> PurposeTerms | None:
+    if binding is None:
+        return None
     pid = purpose_id(binding.tenant, binding.purpose)
     found = await load_aggregates(request.app.state.pool, [pid])
-    if pid not in found:
-        return None
-    return {"purpose": found[pid].latest.terms.title, "practice": binding.tenant}
+    return found[pid].latest.terms if pid in found else None
+
+
+def _context(binding: links.Binding, terms: PurposeTerms) -> dict[str, str]:
+    return {"purpose": terms.title, "practice": binding.tenant}
 
 
 @get(
@@ -42,10 +46,10 @@ async def _context(request: Request, binding: links.Binding) -> dict[str, str] |
 )
 async def unsubscribe_page(request: Request, token: Token) -> Response[str]:
     binding = await links.verify(request.app.state.pool, "unsubscribe", token)
-    context = binding and await _context(request, binding)
-    if not context:
+    terms = await _terms(request, binding)
+    if binding is None or terms is None:
         return page(request, "invalid", status=404)
-    return page(request, "unsubscribe.ask", button="unsubscribe.button", **context)
+    return page(request, "unsubscribe.ask", button="unsubscribe.button", **_context(binding, terms))
 
 
 @post(
@@ -57,13 +61,11 @@ async def unsubscribe_page(request: Request, token: Token) -> Response[str]:
 )
 async def unsubscribe(request: Request, token: Token) -> Response[str]:
     binding = await links.verify(request.app.state.pool, "unsubscribe", token)
-    context = binding and await _context(request, binding)
-    if not context or binding is None:
+    terms = await _terms(request, binding)
+    if binding is None or terms is None:
         return page(request, "invalid", status=404)
     ledger = request.app.state.ledger
     recorded_by = f"unsubscribe-link:{token.split('.')[1][:8]}"
-    pid = purpose_id(binding.tenant, binding.purpose)
-    terms = (await load_aggregates(request.app.state.pool, [pid]))[pid].latest.terms
     if terms.basis == "consent":
         command = functools.partial(
             ledger.withdraw_consent,
@@ -88,7 +90,7 @@ async def unsubscribe(request: Request, token: Token) -> Response[str]:
         pass  # already unsubscribed: nothing new to record, the same answer
     except NotFound:
         return page(request, "invalid", status=404)
-    return page(request, "unsubscribe.done", **context)
+    return page(request, "unsubscribe.done", **_context(binding, terms))
 
 
 @get(
@@ -99,12 +101,12 @@ async def unsubscribe(request: Request, token: Token) -> Response[str]:
 )
 async def confirm_page(request: Request, token: Token) -> Response[str]:
     binding = await links.verify(request.app.state.pool, "confirm", token)
-    context = binding and await _context(request, binding)
-    if not context or binding is None:
+    terms = await _terms(request, binding)
+    if binding is None or terms is None:
         return page(request, "invalid", status=404)
     if _expired(binding):
         return page(request, "expired", status=410)
-    return page(request, "confirm.ask", button="confirm.button", **context)
+    return page(request, "confirm.ask", button="confirm.button", **_context(binding, terms))
 
 
 @post(
@@ -117,8 +119,8 @@ async def confirm_page(request: Request, token: Token) -> Response[str]:
 async def confirm(request: Request, token: Token) -> Response[str]:
     pool = request.app.state.pool
     binding = await links.verify(pool, "confirm", token)
-    context = binding and await _context(request, binding)
-    if not context or binding is None:
+    terms = await _terms(request, binding)
+    if binding is None or terms is None:
         return page(request, "invalid", status=404)
     if binding.used_at is None:
         if _expired(binding):
@@ -128,8 +130,7 @@ async def confirm(request: Request, token: Token) -> Response[str]:
             functools.partial(ledger.standing, binding.tenant, binding.subject_ref, binding.purpose)
         )
         if standing.status != "lawful":  # already subscribed: change nothing, reveal nothing
-            pid = purpose_id(binding.tenant, binding.purpose)
-            notice = (await load_aggregates(pool, [pid]))[pid].latest.terms.notice
+            notice = terms.notice
             confirmed_at = datetime.now(UTC)
             await anyio.to_thread.run_sync(
                 functools.partial(
@@ -150,7 +151,7 @@ async def confirm(request: Request, token: Token) -> Response[str]:
             "WHERE token_id = $1 AND used_at IS NULL",
             binding.token_id,
         )
-    return page(request, "confirm.done", **context)
+    return page(request, "confirm.done", **_context(binding, terms))
 
 
 def _expired(binding: links.Binding) -> bool:

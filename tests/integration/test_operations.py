@@ -34,10 +34,10 @@ def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> No
 def test_ready_turns_unready_when_the_relay_is_behind(database_url: str, tenant) -> None:
     tenant.register_purpose()  # the log holds at least one event the relay has not sent
 
-    async def execute(sql: str) -> None:
+    async def execute(sql: str) -> int | None:
         conn = await asyncpg.connect(database_url)
         try:
-            await conn.execute(sql)
+            return await conn.fetchval(sql)
         finally:
             await conn.close()
 
@@ -46,9 +46,14 @@ def test_ready_turns_unready_when_the_relay_is_behind(database_url: str, tenant)
         database_url=database_url, nats_url="nats://127.0.0.1:1", ready_max_lag_seconds=0.0
     )
     with TestClient(create_app(settings)) as strict:
+        # another test may have left a relay's row: put it back as it was afterwards
+        before = asyncio.run(
+            execute("SELECT position FROM grondslag_tracking WHERE projection = 'nats_relay'")
+        )
         asyncio.run(
             execute(
-                "INSERT INTO grondslag_tracking (projection, position) VALUES ('nats_relay', 0)"
+                "INSERT INTO grondslag_tracking (projection, position) VALUES ('nats_relay', 0) "
+                "ON CONFLICT (projection) DO UPDATE SET position = 0"
             )
         )
         try:
@@ -59,6 +64,11 @@ def test_ready_turns_unready_when_the_relay_is_behind(database_url: str, tenant)
             assert re.search(r'lag_events\{projection="nats_relay"\} [1-9]\d*', metrics)
             assert re.search(r"^grondslag_relay_backlog [1-9]\d*$", metrics, re.M)
         finally:
-            asyncio.run(execute("DELETE FROM grondslag_tracking WHERE projection = 'nats_relay'"))
-        # (the session's projector may still be catching up, so only the relay is asserted)
-        assert "projection:nats_relay" not in strict.get("/health/ready").json()["checks"]
+            restore = (
+                f"UPDATE grondslag_tracking SET position = {int(before)} "
+                if before is not None
+                else "DELETE FROM grondslag_tracking "
+            )
+            asyncio.run(execute(restore + "WHERE projection = 'nats_relay'"))
+        if before is None:  # (the session's projector may still catch up: assert the relay)
+            assert "projection:nats_relay" not in strict.get("/health/ready").json()["checks"]

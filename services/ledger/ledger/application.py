@@ -206,15 +206,18 @@ class Ledger(Application[UUID]):
         now = utcnow()
         effective_at = effective_at or now
         in_force = version_in_force(register_entry.versions, effective_at) or register_entry.latest
-        giver = representation.check_may_act(
-            purpose, in_force.terms, view, representative_ref, effective_at
-        )
+        if consent_rules.withdrawn_by_whoever_reads_the_mail(method, representative_ref):
+            giver_capacity = None
+        else:
+            giver_capacity = representation.check_may_act(
+                purpose, in_force.terms, view, representative_ref, effective_at
+            ).capacity
         withdrawal = Withdrawal(
             method=method,
             effective_at=effective_at,
             recorded_by=recorded_by,
             representative_ref=representative_ref,
-            capacity=giver.capacity,
+            capacity=giver_capacity,
         )
         consent_rules.check_withdrawal_time(withdrawal, now)
         before = standing and standing_at(

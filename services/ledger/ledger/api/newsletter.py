@@ -19,7 +19,9 @@ from ..reads.streams import load_aggregates
 from .auth import requires
 from .subjects import SubjectRef
 
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}(?!\n)$", max_length=320)]
+Email = Annotated[
+    str, msgspec.Meta(pattern=r"^\s*[^@\s]{1,64}@[^@\s]{1,255}\s*(?!\n)$", max_length=320)
+]
 
 
 class UnsubscribeLinkCreate(msgspec.Struct, forbid_unknown_fields=True):

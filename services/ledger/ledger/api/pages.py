@@ -28,6 +28,9 @@ TEXTS = {
         "afzender van het bericht.",
         "expired.title": "Deze link is verlopen",
         "expired": "Deze bevestigingslink is verlopen. Meld u opnieuw aan als u dat nog wilt.",
+        "refused.title": "Dit kan niet via deze link",
+        "refused": "Deze aanmelding kan niet op deze manier worden bevestigd. Neem contact op "
+        "met de afzender van het bericht.",
     },
     "en": {
         "unsubscribe.title": "Unsubscribe",
@@ -49,6 +52,9 @@ TEXTS = {
         "message if needed.",
         "expired.title": "This link has expired",
         "expired": "This confirmation link has expired. Please sign up again if you still want to.",
+        "refused.title": "This cannot be done with this link",
+        "refused": "This subscription cannot be confirmed this way. Please contact the sender "
+        "of the message.",
     },
 }
 

@@ -22,7 +22,8 @@ from ..domain.values import Evidence, Objection, PurposeTerms
 from ..reads.streams import load_aggregates
 from .pages import page
 
-Token = Annotated[str, Parameter(max_length=links.MAX_TOKEN_LENGTH + 50)]
+Token = Annotated[str, Parameter(description="the signed link token")]  # checked by verify()
+ALREADY = frozenset({"R8", "R17", "R18"})  # nothing in force any more: already unsubscribed
 
 
 async def _terms(request: Request, binding: links.Binding | None) -> PurposeTerms | None:
@@ -86,8 +87,9 @@ async def unsubscribe(request: Request, token: Token) -> Response[str]:
         )
     try:
         await anyio.to_thread.run_sync(command)
-    except RuleViolated:
-        pass  # already unsubscribed: nothing new to record, the same answer
+    except RuleViolated as refusal:
+        if refusal.rule not in ALREADY:
+            raise
     except NotFound:
         return page(request, "invalid", status=404)
     return page(request, "unsubscribe.done", **_context(binding, terms))
@@ -125,33 +127,49 @@ async def confirm(request: Request, token: Token) -> Response[str]:
     if binding.used_at is None:
         if _expired(binding):
             return page(request, "expired", status=410)
-        ledger = request.app.state.ledger
-        standing = await anyio.to_thread.run_sync(
-            functools.partial(ledger.standing, binding.tenant, binding.subject_ref, binding.purpose)
-        )
-        if standing.status != "lawful":  # already subscribed: change nothing, reveal nothing
-            notice = terms.notice
-            confirmed_at = datetime.now(UTC)
-            await anyio.to_thread.run_sync(
-                functools.partial(
-                    ledger.give_consent,
-                    binding.tenant,
-                    binding.subject_ref,
-                    binding.purpose,
-                    method="double_opt_in",
-                    explicit=False,
-                    notice_version=notice.version,
-                    evidence=Evidence(document_ref=f"double-opt-in:{binding.token_id.hex()}"),
-                    recorded_by="double-opt-in",
-                    effective_at=confirmed_at,
-                )
-            )
-        await pool.execute(
-            "UPDATE grondslag_link_tokens SET used_at = now() "
-            "WHERE token_id = $1 AND used_at IS NULL",
+        # claim the link first: a double click records one consent, not two
+        claimed = await pool.fetchval(
+            "UPDATE grondslag_link_tokens SET used_at = now() WHERE token_id = $1 "
+            "AND used_at IS NULL RETURNING true",
             binding.token_id,
         )
+        if claimed:
+            try:
+                await _record_confirmation(request, binding, terms)
+            except BaseException as error:
+                await pool.execute(
+                    "UPDATE grondslag_link_tokens SET used_at = NULL WHERE token_id = $1",
+                    binding.token_id,
+                )
+                if isinstance(error, RuleViolated):  # e.g. a minor cannot consent alone (R11)
+                    return page(request, "refused", status=409)
+                raise
     return page(request, "confirm.done", **_context(binding, terms))
+
+
+async def _record_confirmation(
+    request: Request, binding: links.Binding, terms: PurposeTerms
+) -> None:
+    ledger = request.app.state.ledger
+    standing = await anyio.to_thread.run_sync(
+        functools.partial(ledger.standing, binding.tenant, binding.subject_ref, binding.purpose)
+    )
+    if standing.status == "lawful":  # already subscribed: change nothing, reveal nothing
+        return
+    await anyio.to_thread.run_sync(
+        functools.partial(
+            ledger.give_consent,
+            binding.tenant,
+            binding.subject_ref,
+            binding.purpose,
+            method="double_opt_in",
+            explicit=False,
+            notice_version=terms.notice.version,
+            evidence=Evidence(document_ref=f"double-opt-in:{binding.token_id.hex()}"),
+            recorded_by="double-opt-in",
+            effective_at=datetime.now(UTC),
+        )
+    )
 
 
 def _expired(binding: links.Binding) -> bool:

@@ -94,3 +94,11 @@ def check_withdrawal_time(withdrawal: Withdrawal, now: datetime) -> None:
             "a withdrawal takes effect when it reaches the practice; effective_at is in the future",
             field="effective_at",
         )
+
+
+def withdrawn_by_whoever_reads_the_mail(method: str, representative_ref: str | None) -> bool:
+    """R8/R20: a one-click unsubscribe is honoured whoever clicks — the subject, a parent,
+    a curator reading the mail. The link was sent to the address on record; refusing would
+    keep mail going to someone who asked it to stop, so capacity is not checked (design
+    choice: of the two errors, stopping too early is the safe one)."""
+    return method == "unsubscribe_link" and representative_ref is None

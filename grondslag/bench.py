@@ -64,10 +64,31 @@ class Row:
     baseline: str = ""
     baseline_value: float | None = None
     target: str = ""
+    baseline_unit: str = ""
 
     @property
     def ratio(self) -> str:
         return f"{self.value / self.baseline_value:.2f}×" if self.baseline_value else ""
+
+
+def print_table(console: Console, title: str, rows: list[Row]) -> None:
+    """Each figure next to its same-run baseline, the ratio and the target."""
+    table = Table(title=title)
+    for column in ("measure", "value", "baseline", "baseline value", "ratio", "target"):
+        table.add_column(column)
+    for row in rows:
+        unit = row.baseline_unit or row.unit
+        base = f"{row.baseline_value:,.0f} {unit}" if row.baseline_value else ""
+        digits = 2 if row.unit == "s" else 1
+        table.add_row(
+            row.what,
+            f"{row.value:,.{digits}f} {row.unit}",
+            row.baseline,
+            base,
+            row.ratio,
+            row.target,
+        )
+    console.print(table)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -95,15 +116,7 @@ def main(args: argparse.Namespace) -> int:
                 rows += asyncio.run(_api_rows(api, url, pid, floor, scale, console))
         finally:
             _drop_database(settings.database_url, url)
-    table = Table(title="Grondslag vs baselines (same run, same database)")
-    for column in ("measure", "value", "baseline", "baseline value", "ratio", "target"):
-        table.add_column(column)
-    for row in rows:
-        base = f"{row.baseline_value:,.0f}" if row.baseline_value else ""
-        table.add_row(
-            row.what, f"{row.value:,.1f} {row.unit}", row.baseline, base, row.ratio, row.target
-        )
-    console.print(table)
+    print_table(console, "Grondslag vs baselines (same run, same database)", rows)
     return 0
 
 

@@ -64,9 +64,8 @@ from projector.deadline_clock import DeadlineClock
 from projector.follower import LogFollower
 from projector.rebuild import rebuild_into, swap_in
 from rich.console import Console
-from rich.table import Table
 
-from .bench import _drop_database, _fresh_database
+from .bench import Row, _drop_database, _fresh_database, print_table
 from .embedded import EmbeddedNats
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
@@ -88,21 +87,6 @@ CONSENT = Consent(
     recorded_by="bench",
 )
 _encoder = msgspec.json.Encoder()
-
-
-@dataclass
-class Row:
-    what: str
-    value: float
-    unit: str
-    baseline: str = ""
-    baseline_value: float | None = None
-    target: str = ""
-    baseline_unit: str = ""
-
-    @property
-    def ratio(self) -> str:
-        return f"{self.value / self.baseline_value:.2f}×" if self.baseline_value else ""
 
 
 @dataclass(frozen=True)
@@ -137,22 +121,9 @@ def main(args: argparse.Namespace) -> int:
                 rows = asyncio.run(_bench(url, nats_url, scale, console))
             finally:
                 _drop_database(settings.database_url, url)
-    table = Table(title="Grondslag projector vs baselines (same run, same database, same NATS)")
-    for column in ("measure", "value", "baseline", "baseline value", "ratio", "target"):
-        table.add_column(column)
-    for row in rows:
-        unit = row.baseline_unit or row.unit
-        base = f"{row.baseline_value:,.0f} {unit}" if row.baseline_value else ""
-        digits = 2 if row.unit == "s" else 1
-        table.add_row(
-            row.what,
-            f"{row.value:,.{digits}f} {row.unit}",
-            row.baseline,
-            base,
-            row.ratio,
-            row.target,
-        )
-    console.print(table)
+    print_table(
+        console, "Grondslag projector vs baselines (same run, same database, same NATS)", rows
+    )
     return 0
 
 

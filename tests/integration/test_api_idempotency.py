@@ -182,3 +182,45 @@ def test_eight_concurrent_requests_with_one_key_record_exactly_once(ready) -> No
     assert consents_given(ready) == 1
     after = ready.call("POST", CONSENTS, json=CONSENT, headers=keyed("race-1"))
     assert (after.status_code, after.content) == (201, created[0].content)
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over_later(tenant, database_url) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def leave_claim(age_seconds: int) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO grondslag_idempotency (tenant, key, request_hash, created_at) "
+                "VALUES ($1, $2, $3, now() - make_interval(secs => $4)) "
+                "ON CONFLICT (tenant, key) DO UPDATE SET status = NULL, "
+                "created_at = EXCLUDED.created_at",
+                tenant.name,
+                "left-behind",
+                b"x" * 32,
+                float(age_seconds),
+            )
+        finally:
+            await conn.close()
+
+    tenant.register_purpose()
+    tenant.put_subject("client-1")
+    body = {
+        "purpose": "photo-in-dossier",
+        "method": "written",
+        "explicit": True,
+        "notice_version": "2025-01",
+        "evidence": {"document_ref": "d.pdf"},
+        "recorded_by": "staff:a",
+    }
+    headers = {"Idempotency-Key": "left-behind"}
+    asyncio.run(leave_claim(5))  # a request still running elsewhere
+    busy = tenant.call("POST", "/v1/subjects/client-1/consents", json=body, headers=headers)
+    assert busy.status_code == 409
+    asyncio.run(leave_claim(600))  # its process died ten minutes ago
+    taken = tenant.call("POST", "/v1/subjects/client-1/consents", json=body, headers=headers)
+    assert taken.status_code == 201, taken.text
+    replay = tenant.call("POST", "/v1/subjects/client-1/consents", json=body, headers=headers)
+    assert replay.json() == taken.json()

@@ -2,7 +2,10 @@
 
 A placeholder row is claimed before the write runs, so two concurrent requests with the
 same key cannot both record; a refusal (4xx) releases the key so the caller can correct
-and retry. Keys are scoped per tenant.
+and retry. Keys are scoped per tenant. If the process dies between recording and storing
+the answer, the claim is taken over after ``STALE_CLAIM_SECONDS`` and the request runs
+again: the answer of a write that was recorded but never acknowledged is then recomputed,
+and the ledger's own rules refuse what would double it (R1, R8, …) or record it again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .problems import PROBLEM_JSON, Problem, problem_type
 
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 MAX_KEY_LENGTH = 255
+STALE_CLAIM_SECONDS = 120
 
 
 class IdempotencyMiddleware:
@@ -64,7 +68,11 @@ class IdempotencyMiddleware:
         pool = scope["app"].state.pool
         claimed = await pool.fetchval(
             "INSERT INTO grondslag_idempotency (tenant, key, request_hash) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING RETURNING true",
+            # a claim left by a process that died mid-request is taken over after a while
+            "ON CONFLICT (tenant, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
+            "created_at = now() WHERE grondslag_idempotency.status IS NULL "
+            f"AND grondslag_idempotency.created_at < now() - interval '{STALE_CLAIM_SECONDS} "
+            "seconds' RETURNING true",
             principal.tenant,
             key,
             digest,

@@ -34,7 +34,7 @@ import httpx
 import psycopg
 from ledger.application import Ledger
 from ledger.domain.standing import Standing
-from ledger.domain.values import Consent, Evidence
+from ledger.domain.values import Consent, Evidence, Notice, PurposeTerms
 from ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
 from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
@@ -126,6 +126,9 @@ def main(args: argparse.Namespace) -> int:
 def bare_saves(url: str, count: int, console: Console) -> dict[int, float]:
     """The floor: new standings with one consent (two events), one transaction each."""
     ledger = Ledger(env=eventsourcing_env(url, 16))
+    notice = Notice(version="2025-01", url=NOTICE["url"], sha256=NOTICE["sha256"])
+    terms = PurposeTerms(title="Bench", basis="consent", notice=notice)
+    ledger.register_purpose("bench", "bench", terms, datetime(2025, 1, 1, tzinfo=UTC))
     rates = {}
     for threads in (1, 16):
         per = count // threads
@@ -166,6 +169,7 @@ async def _api_rows(
         total = int(2000 * scale)
         refs = [f"s-{i}" for i in range(total)]
         await _run(api, 16, refs, lambda ref: ("PUT", f"/v1/subjects/{ref}", {}))
+        await _settled(url)  # the projector has folded the baseline's standings first
         for clients, part in ((1, refs[: total // 2]), (16, refs[total // 2 :])):
             body = {
                 "purpose": "bench",
@@ -402,7 +406,8 @@ class _service:
                 str(self.workers),
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=open(os.environ.get("GRONDSLAG_BENCH_SERVICE_LOG", os.devnull), "ab"),
+            stderr=subprocess.STDOUT,
         )
         api = f"http://127.0.0.1:{port}"
         for _ in range(300):

@@ -111,6 +111,9 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> None:
             log_level=args.log_level,
             proxy_headers=True,
             server_header=False,
+            # under full load on two cores a worker may answer the supervisor's ping late;
+            # restarting it then would drop the requests it is serving
+            timeout_worker_healthcheck=30,
         )
     finally:
         if projector is not None:

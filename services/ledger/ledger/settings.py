@@ -21,8 +21,8 @@ class Settings:
     bootstrap_key: str | None = None
     bootstrap_tenant: str = "demo"
     public_url: str = "http://127.0.0.1:8000"
-    write_pool_size: int = 16
-    read_pool_size: int = 10
+    write_pool_size: int = 8
+    read_pool_size: int = 8
     max_body_bytes: int = 1024 * 1024
     projection_poll_seconds: float = 1.0
     ready_max_lag_seconds: float = 30.0

@@ -55,7 +55,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size + 4
+        # one worker thread per write connection: commands queue for a thread, not a connection
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size
         owned = ledger is None
         app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)
         app.state.pool = await create_read_pool(

@@ -131,7 +131,7 @@ def eventsourcing_env(database_url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": "0",  # a fixed pool: connections are a shared budget
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "CREATE_TABLE": "y",
     }

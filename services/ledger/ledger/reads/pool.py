@@ -1,4 +1,4 @@
-"""The asyncpg pool of the read side.
+"""The asyncpg pool of the read side (and of the projector).
 
 asyncpg resets every connection on release with a round trip (``RESET ALL``, ``UNLISTEN``,
 …). Our queries keep no session state — transactions are always scoped, listeners use
@@ -18,5 +18,10 @@ async def _rollback_if_open(conn: asyncpg.Connection) -> None:
 
 async def create_read_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, reset=_rollback_if_open
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        reset=_rollback_if_open,
+        # compiling a query with JIT costs more than these short queries take to run
+        server_settings={"jit": "off"},
     )

@@ -7,10 +7,12 @@ so a fresh machine needs nothing but Python.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import psycopg
@@ -51,16 +53,30 @@ def server_urls(embedded_dir: Path) -> Iterator[dict[str, str]]:
         yield {"postgres": admin, "nats": local_nats or urls.nats_url or ""}
 
 
+@contextlib.contextmanager
+def fresh_database(admin: str, prefix: str) -> Iterator[str]:
+    """A new database on the admin URL's server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def new_database(server_urls: dict[str, str]) -> Callable[[str], AbstractContextManager[str]]:
+    """``with new_database("prefix") as url:`` — a database of a module's own."""
+    return lambda prefix: fresh_database(server_urls["postgres"], prefix)
+
+
 @pytest.fixture(scope="session")
 def database_url(server_urls: dict[str, str]) -> Iterator[str]:
     """A fresh database for this test session, dropped afterwards."""
-    admin = server_urls["postgres"]
-    name = f"grondslag_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(server_urls["postgres"], "grondslag_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

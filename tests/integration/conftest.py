@@ -114,3 +114,33 @@ def tenant(client: TestClient, database_url: str) -> Tenant:
 @pytest.fixture
 def make_tenant(client: TestClient, database_url: str) -> Callable[[], Tenant]:
     return lambda: Tenant(client, database_url)
+
+
+# -- for tests that run projector parts themselves: a database of the module's own, so the
+# session's in-process projector (of `client`) cannot take their work -----------------------
+@pytest.fixture(scope="module")
+def own_database_url(new_database: Callable[[str], Any]) -> Iterator[str]:
+    with new_database("grondslag_module") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def ledger(own_database_url: str) -> Iterator[Any]:
+    from ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(Settings(database_url=own_database_url), 4)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture(scope="module")
+async def pool(own_database_url: str, ledger: Any) -> Any:
+    from ledger.reads.pool import create_read_pool
+    from projector import current_standing
+    from projector.follower import TRACKING_DDL
+
+    pool = await create_read_pool(own_database_url, min_size=1, max_size=6)
+    await current_standing.create_tables(pool)
+    await pool.execute(TRACKING_DDL)
+    yield pool
+    await pool.close()

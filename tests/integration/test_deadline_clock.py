@@ -10,13 +10,11 @@ import asyncio
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import psycopg
 import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
@@ -49,32 +47,6 @@ RETENTION_EXPIRED = "ledger.domain.standing:Standing.RetentionExpired"
 
 
 # -- fixtures: a database of this module's own ----------------------------------------------
-@pytest.fixture(scope="module")
-def own_database_url(server_urls: dict[str, str]) -> Iterator[str]:
-    admin = server_urls["postgres"]
-    name = f"grondslag_clock_{secrets.token_hex(5)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def ledger(own_database_url: str) -> Iterator[Ledger]:
-    ledger = build_ledger(Settings(database_url=own_database_url), 4)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(own_database_url: str, ledger: Ledger) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_read_pool(own_database_url, min_size=1, max_size=6)
-    await current_standing.create_tables(pool)
-    yield pool
-    await pool.close()
-
-
 @pytest.fixture
 async def read_model(pool: asyncpg.Pool, own_database_url: str) -> LogFollower:
     """A current-standing follower of its own, from the log's head now."""

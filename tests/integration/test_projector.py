@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ import asyncpg
 import psycopg
 import pytest
 from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
 from ledger.domain.values import (
     BasisEnd,
     Establishment,
@@ -40,10 +39,8 @@ from ledger.domain.values import (
 )
 from ledger.persistence.postgres import EVENTS_TABLE
 from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
 from projector import current_standing
-from projector.follower import TRACKING_DDL, LogFollower
+from projector.follower import LogFollower
 from projector.rebuild import rebuild_into
 
 pytestmark = pytest.mark.integration
@@ -54,33 +51,6 @@ HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 
 
 # -- fixtures: a database of this module's own ----------------------------------------------
-@pytest.fixture(scope="module")
-def own_database_url(server_urls: dict[str, str]) -> Iterator[str]:
-    admin = server_urls["postgres"]
-    name = f"grondslag_projector_{secrets.token_hex(5)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def ledger(own_database_url: str) -> Iterator[Ledger]:
-    ledger = build_ledger(Settings(database_url=own_database_url), 4)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(own_database_url: str, ledger: Ledger) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_read_pool(own_database_url, min_size=1, max_size=6)
-    await current_standing.create_tables(pool)
-    await pool.execute(TRACKING_DDL)
-    yield pool
-    await pool.close()
-
-
 # -- writing through the ledger -----------------------------------------------------------
 def new_tenant(ledger: Ledger) -> str:
     tenant = f"t-{secrets.token_hex(4)}"

@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,19 +23,15 @@ from uuid import UUID
 
 import asyncpg
 import nats
-import psycopg
 import pytest
 from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
 from ledger.domain.ids import standing_id
 from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
 from nats.js.api import PubAck
 from projector import current_standing, relay
 from projector.deadline_clock import DeadlineClock
-from projector.follower import TRACKING_DDL, LogFollower
+from projector.follower import LogFollower
 from projector.relay import STREAM, Relay, run_relay
 
 import grondslag.embedded
@@ -50,33 +46,6 @@ PURPOSE = "newsletter"
 
 
 # -- fixtures: a database of this module's own ----------------------------------------------
-@pytest.fixture(scope="module")
-def own_database_url(server_urls: dict[str, str]) -> Iterator[str]:
-    admin = server_urls["postgres"]
-    name = f"grondslag_relay_{secrets.token_hex(5)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def ledger(own_database_url: str) -> Iterator[Ledger]:
-    ledger = build_ledger(Settings(database_url=own_database_url), 4)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(own_database_url: str, ledger: Ledger) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_read_pool(own_database_url, min_size=1, max_size=6)
-    await current_standing.create_tables(pool)
-    await pool.execute(TRACKING_DDL)
-    yield pool
-    await pool.close()
-
-
 @pytest.fixture
 async def js(nats_url: str) -> AsyncIterator[Any]:
     """The session's NATS (JetStream), with the relay's stream in place."""

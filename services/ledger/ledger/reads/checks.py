@@ -26,18 +26,22 @@ NOW_TOLERANCE = timedelta(seconds=1)
 
 
 # Every requested subject that has a standing for the purpose (from the stream index, kept
-# in the writing transaction), its stream's current version (primary-key lookups), and the
-# read model's row if any: a row is used only when it was built from that very version.
-CURRENT_ROWS = f"""
+# in the writing transaction) with its stream's current version (primary-key lookups) ...
+RECORDED = f"""
 SELECT s.subject_ref,
        (SELECT max(e.originator_version) FROM {EVENTS_TABLE} e
-         WHERE e.originator_id = s.originator_id) AS version,
-       c.stream_version, c.lawful, c.status, c.reason, c.basis, c.changes_at
+         WHERE e.originator_id = s.originator_id) AS version
 FROM {STREAMS_TABLE} s
-LEFT JOIN {CURRENT_STANDING_TABLE} c
-       ON c.tenant = s.tenant AND c.purpose = s.purpose AND c.subject_ref = s.subject_ref
 WHERE s.tenant = $1 AND s.kind = 'standing' AND s.purpose = $2
   AND s.subject_ref = ANY($3::text[])
+"""
+# ... and the read model's rows: a row is used only when it was built from that version.
+# (Two index-driven queries: joined in one, the planner picked a nested loop over the whole
+# purpose while the tables had no statistics yet — 700 ms instead of 50.)
+PROJECTED = f"""
+SELECT subject_ref, stream_version, lawful, status, reason, basis, changes_at
+FROM {CURRENT_STANDING_TABLE}
+WHERE tenant = $1 AND purpose = $2 AND subject_ref = ANY($3::text[])
 """
 
 
@@ -57,11 +61,13 @@ async def check_subjects(
     versions = register[pid].versions
     refs = list(dict.fromkeys(refs))
     answers: dict[str, StandingAnswer] = {}
-    rows = await pool.fetch(CURRENT_ROWS, tenant, purpose, refs)
-    recorded = {row["subject_ref"] for row in rows}
-    if abs(at - now) <= NOW_TOLERANCE:
-        for row in rows:
-            current = row["stream_version"] == row["version"]
+    recorded = {
+        row["subject_ref"]: row["version"]
+        for row in await pool.fetch(RECORDED, tenant, purpose, refs)
+    }
+    if abs(at - now) <= NOW_TOLERANCE and recorded:
+        for row in await pool.fetch(PROJECTED, tenant, purpose, list(recorded)):
+            current = row["stream_version"] == recorded.get(row["subject_ref"])
             if current and (row["changes_at"] is None or row["changes_at"] > at):
                 answers[row["subject_ref"]] = StandingAnswer(
                     purpose=purpose,

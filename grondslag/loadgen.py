@@ -35,6 +35,10 @@ class Connection:
         self.writer.write(head.encode() + payload)
         assert self.reader is not None
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError(
+                f"{method} {path}: the server closed the connection without answering"
+            )
         status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):

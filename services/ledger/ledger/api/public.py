@@ -26,12 +26,16 @@ Token = Annotated[str, Parameter(description="the signed link token")]  # checke
 ALREADY = frozenset({"R8", "R17", "R18"})  # nothing in force any more: already unsubscribed
 
 
-async def _terms(request: Request, binding: links.Binding | None) -> PurposeTerms | None:
+async def _link(
+    request: Request, kind: links.Kind, token: str
+) -> tuple[links.Binding, PurposeTerms] | None:
+    """The genuine link's binding and its purpose's terms, or None (the 404 page)."""
+    binding = await links.verify(request.app.state.pool, kind, token)
     if binding is None:
         return None
     pid = purpose_id(binding.tenant, binding.purpose)
     found = await load_aggregates(request.app.state.pool, [pid])
-    return found[pid].latest.terms if pid in found else None
+    return (binding, found[pid].latest.terms) if pid in found else None
 
 
 def _context(binding: links.Binding, terms: PurposeTerms) -> dict[str, str]:
@@ -46,10 +50,9 @@ def _context(binding: links.Binding, terms: PurposeTerms) -> dict[str, str]:
     summary="Unsubscribe page (changes nothing)",
 )
 async def unsubscribe_page(request: Request, token: Token) -> Response[str]:
-    binding = await links.verify(request.app.state.pool, "unsubscribe", token)
-    terms = await _terms(request, binding)
-    if binding is None or terms is None:
+    if not (link := await _link(request, "unsubscribe", token)):
         return page(request, "invalid", status=404)
+    binding, terms = link
     return page(request, "unsubscribe.ask", button="unsubscribe.button", **_context(binding, terms))
 
 
@@ -61,10 +64,9 @@ async def unsubscribe_page(request: Request, token: Token) -> Response[str]:
     summary="One-click unsubscribe (RFC 8058): records the withdrawal or objection at once",
 )
 async def unsubscribe(request: Request, token: Token) -> Response[str]:
-    binding = await links.verify(request.app.state.pool, "unsubscribe", token)
-    terms = await _terms(request, binding)
-    if binding is None or terms is None:
+    if not (link := await _link(request, "unsubscribe", token)):
         return page(request, "invalid", status=404)
+    binding, terms = link
     ledger = request.app.state.ledger
     recorded_by = f"unsubscribe-link:{token.split('.')[1][:8]}"
     if terms.basis == "consent":
@@ -102,10 +104,9 @@ async def unsubscribe(request: Request, token: Token) -> Response[str]:
     summary="Double opt-in confirmation page (changes nothing)",
 )
 async def confirm_page(request: Request, token: Token) -> Response[str]:
-    binding = await links.verify(request.app.state.pool, "confirm", token)
-    terms = await _terms(request, binding)
-    if binding is None or terms is None:
+    if not (link := await _link(request, "confirm", token)):
         return page(request, "invalid", status=404)
+    binding, terms = link
     if _expired(binding):
         return page(request, "expired", status=410)
     return page(request, "confirm.ask", button="confirm.button", **_context(binding, terms))
@@ -120,10 +121,9 @@ async def confirm_page(request: Request, token: Token) -> Response[str]:
 )
 async def confirm(request: Request, token: Token) -> Response[str]:
     pool = request.app.state.pool
-    binding = await links.verify(pool, "confirm", token)
-    terms = await _terms(request, binding)
-    if binding is None or terms is None:
+    if not (link := await _link(request, "confirm", token)):
         return page(request, "invalid", status=404)
+    binding, terms = link
     if binding.used_at is None:
         if _expired(binding):
             return page(request, "expired", status=410)

@@ -244,12 +244,33 @@ def parser() -> argparse.ArgumentParser:
     schemas.add_argument("--check", action="store_true", help="fail if a committed file is stale")
     schemas.set_defaults(func=lambda a: __import__("grondslag.schemas", fromlist=["main"]).main(a))
 
+    verify = commands.add_parser(
+        "verify", help="verify an audit export bundle offline (no database, no network)"
+    )
+    verify.add_argument("bundle", help="the bundle file (GET /v1/audit/export)")
+    verify.add_argument(
+        "--key", help="the published public key: base64, PEM text, or a file holding either"
+    )
+    verify.set_defaults(func=lambda a: _audit_commands().verify(a))
+
+    audit = commands.add_parser("audit", help="the tamper-evident audit log")
+    audit_commands = audit.add_subparsers(dest="audit", required=True)
+    audit_commands.add_parser(
+        "check", help="recompute the audit log from the event store and compare"
+    ).set_defaults(func=lambda a: _audit_commands().audit_check(a))
+
     bench = commands.add_parser("bench", help="measure throughput against raw baselines")
     bench.add_argument("--quick", action="store_true", help="fewer operations (CI smoke run)")
     bench.add_argument("--workers", type=int, default=2, help="API worker processes to serve")
     bench.add_argument("--projector", action="store_true", help="benchmark the projector instead")
     bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
     return main
+
+
+def _audit_commands():
+    from . import audit_commands
+
+    return audit_commands
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,3 +82,9 @@ def database_url(server_urls: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def nats_url(server_urls: dict[str, str]) -> str:
     return server_urls["nats"]
+
+
+@pytest.fixture(scope="session")
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The audit signing key of the test session's apps and projectors (never the repo's)."""
+    return tmp_path_factory.mktemp("audit-key") / "audit-signing-key.pem"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,8 +23,13 @@ NOTICE = {
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, nats_url=None, projection_poll_seconds=0.2)
+def settings(database_url: str, audit_key_file: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        nats_url=None,
+        projection_poll_seconds=0.2,
+        audit_key_file=audit_key_file,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -116,11 +117,16 @@ async def sleep_until(instant: datetime, margin: float = 0.05) -> None:
 
 # -- (a) an expiry, noticed within 2 s ----------------------------------------------------------
 async def test_expiry_is_recorded_once_as_basis_lapsed_within_two_seconds(
-    ledger: Ledger, pool: asyncpg.Pool, own_database_url: str
+    ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, tmp_path: Path
 ) -> None:
     tenant = new_tenant(ledger, ["client-1"])
     projector = Projector(
-        Settings(database_url=own_database_url, nats_url=None, projection_poll_seconds=0.2)
+        Settings(
+            database_url=own_database_url,
+            nats_url=None,
+            projection_poll_seconds=0.2,
+            audit_key_file=tmp_path / "audit-signing-key.pem",
+        )
     )
     await projector.start()
     try:

@@ -11,11 +11,13 @@ import binascii
 import contextlib
 import logging
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -166,6 +168,7 @@ def assert_problem(response, status: int, rule: str | None = None) -> dict:
 @contextlib.contextmanager
 def other_app(database_url: str, **settings: Any) -> Iterator[TestClient]:
     """A second app on the same database with its own settings (no projector needed)."""
+    settings.setdefault("audit_key_file", Path(tempfile.mkdtemp()) / "audit-signing-key.pem")
     app = create_app(
         Settings(database_url=database_url, write_pool_size=2, read_pool_size=2, **settings)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -31,7 +32,9 @@ def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> No
     assert re.search(r"^grondslag_deadlines_due \d+$", text, re.M)
 
 
-def test_ready_turns_unready_when_the_relay_is_behind(database_url: str, tenant) -> None:
+def test_ready_turns_unready_when_the_relay_is_behind(
+    database_url: str, tenant, audit_key_file: Path
+) -> None:
     tenant.register_purpose()  # the log holds at least one event the relay has not sent
 
     async def execute(sql: str) -> int | None:
@@ -43,7 +46,10 @@ def test_ready_turns_unready_when_the_relay_is_behind(database_url: str, tenant)
 
     # an API configured with NATS watches the relay (the session's projector runs without one)
     settings = Settings(
-        database_url=database_url, nats_url="nats://127.0.0.1:1", ready_max_lag_seconds=0.0
+        database_url=database_url,
+        nats_url="nats://127.0.0.1:1",
+        ready_max_lag_seconds=0.0,
+        audit_key_file=audit_key_file,
     )
     with TestClient(create_app(settings)) as strict:
         # another test may have left a relay's row: put it back as it was afterwards

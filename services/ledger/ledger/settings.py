@@ -28,6 +28,8 @@ class Settings:
     ready_max_lag_seconds: float = 30.0
     signup_ttl_hours: float = 72.0
     public_rate_limit_per_minute: int = 300
+    audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
+    checkpoint_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -48,10 +50,21 @@ class Settings:
             public_rate_limit_per_minute=int(
                 env.get("GRONDSLAG_PUBLIC_RATE_LIMIT", defaults.public_rate_limit_per_minute)
             ),
+            audit_key_file=Path(env["GRONDSLAG_AUDIT_KEY_FILE"])
+            if env.get("GRONDSLAG_AUDIT_KEY_FILE")
+            else None,
+            checkpoint_seconds=float(
+                env.get("GRONDSLAG_CHECKPOINT_SECONDS", defaults.checkpoint_seconds)
+            ),
             ready_max_lag_seconds=float(
                 env.get("GRONDSLAG_READY_MAX_LAG_SECONDS", defaults.ready_max_lag_seconds)
             ),
         )
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Where the audit signing key lives (generated there on first start)."""
+        return self.audit_key_file or self.data_dir / "audit-signing-key.pem"
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)

@@ -47,10 +47,12 @@ class LogFollower:
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         coalesce_seconds: float = 0.02,
+        raw: bool = False,
     ):
         self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
         self.coalesce_seconds = coalesce_seconds
+        self.raw = raw  # hand over the stored rows themselves (the audit log hashes them)
         self._wake = asyncio.Event()
 
     async def setup(self) -> None:
@@ -85,15 +87,22 @@ class LogFollower:
             )
             if not rows:
                 return 0
-            events = [
-                (
-                    row["notification_id"],
-                    decode_event(
-                        row["topic"], row["state"], row["originator_id"], row["originator_version"]
-                    ),
-                )
-                for row in rows
-            ]
+            events = (
+                [(row["notification_id"], row) for row in rows]
+                if self.raw
+                else [
+                    (
+                        row["notification_id"],
+                        decode_event(
+                            row["topic"],
+                            row["state"],
+                            row["originator_id"],
+                            row["originator_version"],
+                        ),
+                    )
+                    for row in rows
+                ]
+            )
             await self.handler(conn, events)
             await conn.execute(
                 "UPDATE grondslag_tracking SET position = $2, updated_at = now() "

@@ -39,7 +39,20 @@ class RepresentationEnded(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-Data = TypeVar("Data", StandingChange, RepresentationEnded)
+class AuditCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """A signed checkpoint of a tenant's audit log: keep it as a witness copy. A later
+    checkpoint whose tree is not consistent with this one proves the log was rewritten."""
+
+    tenant: str
+    tree_size: int
+    root_hash: str
+    issued_at: str
+    key_id: str
+    signature: str
+    public_key: str
+
+
+Data = TypeVar("Data", StandingChange, RepresentationEnded, AuditCheckpoint)
 
 
 class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
@@ -93,6 +106,11 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
         "representation.ended.v1",
         RepresentationEnded,
         "a representative can no longer act for the subject",
+    ),
+    "audit.checkpoint": (
+        "audit.checkpoint.v1",
+        AuditCheckpoint,
+        "a signed checkpoint of the tenant's audit log (id: checkpoint:<tenant>:<size>:<time>)",
     ),
 }
 

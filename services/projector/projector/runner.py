@@ -8,11 +8,13 @@ import contextlib
 import anyio.to_thread
 import asyncpg
 from ledger.application import Ledger
+from ledger.audit import signing
+from ledger.audit import store as audit_store
 from ledger.bootstrap import build_ledger
 from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
 
-from . import current_standing
+from . import audit_log, current_standing
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 from .relay import run_relay
@@ -29,12 +31,14 @@ class Projector:
         self._tasks: list[asyncio.Task[None]] = []
         self.ledger: Ledger | None = None
         self.clock: DeadlineClock | None = None
+        self.checkpointer: audit_log.Checkpointer | None = None
 
     async def start(self) -> None:
         dsn = self.settings.database_url
         assert dsn
         self.pool = await create_read_pool(dsn, min_size=1, max_size=6)
         await current_standing.create_tables(self.pool)
+        await audit_store.create_tables(self.pool)
         self.followers = [
             LogFollower(
                 self.pool,
@@ -43,10 +47,24 @@ class Projector:
                 current_standing.project,
                 poll_seconds=self.settings.projection_poll_seconds,
             ),
+            LogFollower(
+                self.pool,
+                dsn,
+                audit_log.NAME,
+                audit_log.append,
+                poll_seconds=self.settings.projection_poll_seconds,
+                raw=True,
+            ),
         ]
         for follower in self.followers:
             await follower.setup()
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
+        key = await anyio.to_thread.run_sync(signing.load_or_create, self.settings.signing_key_path)
+        self.checkpointer = audit_log.Checkpointer(
+            self.pool, dsn, key, self.settings.checkpoint_seconds, self.settings.nats_url
+        )
+        await self.checkpointer.setup()
+        self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))
         self.ledger = await anyio.to_thread.run_sync(build_ledger, self.settings, 4)
         self.clock = DeadlineClock(self.pool, self.ledger)
         self._tasks.append(asyncio.create_task(self.clock.run(), name="deadline_clock"))

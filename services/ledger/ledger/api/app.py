@@ -14,11 +14,15 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 
 from ..application import Ledger
+from ..audit import signing
+from ..audit import store as audit_store
 from ..bootstrap import build_ledger
 from ..keys import ROLES, KeyCache, create_key
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..settings import Settings
+from .audit import AuditController
+from .auditor_page import AUDITOR_PAGES
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
@@ -37,7 +41,11 @@ JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 async def require_json(request: Request) -> None:
     """415 for writes whose body is not JSON (before the body is even read)."""
-    if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/v1/"):
+    if (
+        request.method in ("POST", "PUT", "PATCH")
+        and request.url.path.startswith("/v1/")
+        and _has_body(request)
+    ):
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in JSON_TYPES and not media.endswith("+json"):
             raise ProblemError(
@@ -64,6 +72,11 @@ def create_app(
         )
         try:
             await ensure_schema(app.state.pool)
+            await audit_store.create_tables(app.state.pool)
+            app.state.audit_key = await anyio.to_thread.run_sync(
+                signing.load_or_create, settings.signing_key_path
+            )
+            await audit_store.register_key(app.state.pool, app.state.audit_key)
             if settings.bootstrap_key:
                 await create_key(
                     app.state.pool,
@@ -92,6 +105,8 @@ def create_app(
             *PUBLIC_HANDLERS,
             BasisController,
             ObjectionController,
+            AuditController,
+            *AUDITOR_PAGES,
             live,
             ready,
             metrics,
@@ -120,6 +135,12 @@ def create_app(
         ),
         debug=False,
     )
+
+
+def _has_body(request: Request) -> bool:
+    """A POST without a body (e.g. "sign a checkpoint now") needs no content type."""
+    length = request.headers.get("content-length")
+    return "transfer-encoding" in request.headers or (length is not None and length != "0")
 
 
 def _is_public_link(request: Request) -> bool:

@@ -14,7 +14,7 @@ from ..application import Ledger, utcnow
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads.history import HistoryEvent, subject_history
-from ..reads.standing import all_standings, one_standing
+from ..reads.standing import AuditedStanding, all_standings, one_standing
 from .auth import requires
 from .problems import aware
 from .purposes import CodePath
@@ -86,7 +86,7 @@ class SubjectController(Controller):
         operation_id="getStanding",
         guards=[requires(*READERS)],
         summary="The bitemporal answer for one purpose: what applied at `at`, as known at "
-        "`known_at`",
+        "`known_at`, with the full evidence (R7) of each event it rests on",
     )
     async def standing(
         self,
@@ -95,7 +95,7 @@ class SubjectController(Controller):
         purpose: CodePath,
         at: FromQuery[Instant | None] = None,
         known_at: FromQuery[Instant | None] = None,
-    ) -> StandingAnswer:
+    ) -> AuditedStanding:
         now = utcnow()
         return await one_standing(
             request.app.state.pool,

@@ -25,7 +25,7 @@ O(log n) time and memory, and ``state``/``restore`` let a projector persist it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -52,22 +52,29 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
 
 def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of these leaves (§2.1.3.1)."""
-    size = len(leaf_hashes)
+    _check_hashes(leaf_hashes)
+    return [
+        _range_root(leaf_hashes, lo, hi) for lo, hi in inclusion_ranges(index, len(leaf_hashes))
+    ]
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[lo, hi)`` whose subtree hashes form the audit path of leaf
+    ``index`` in a tree of ``size`` leaves, from the leaf upwards."""
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is outside a tree of {size} leaves")
-    _check_hashes(leaf_hashes)
-    proof: list[bytes] = []  # collected from the root downwards, returned leaf upwards
+    ranges: list[tuple[int, int]] = []  # collected from the root downwards
     lo, hi = 0, size
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            proof.append(_range_root(leaf_hashes, lo + k, hi))
+            ranges.append((lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_range_root(leaf_hashes, lo, lo + k))
+            ranges.append((lo, lo + k))
             lo += k
-    proof.reverse()
-    return proof
+    ranges.reverse()
+    return ranges
 
 
 def verify_inclusion(
@@ -100,26 +107,88 @@ def verify_inclusion(
 def consistency_proof(first_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """The proof that the first ``first_size`` leaves form a prefix of this tree
     (PROOF(m, D[n]) = SUBPROOF(m, D[n], true), §2.1.4.1); empty for 0 and for n."""
-    size = len(leaf_hashes)
+    _check_hashes(leaf_hashes)
+    return [
+        _range_root(leaf_hashes, lo, hi)
+        for lo, hi in consistency_ranges(first_size, len(leaf_hashes))
+    ]
+
+
+def consistency_ranges(first_size: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose subtree hashes form the consistency proof from ``first_size``
+    to ``size`` leaves, bottom upwards."""
     if not 0 <= first_size <= size:
         raise ValueError(f"first size {first_size} is outside 0..{size}")
-    _check_hashes(leaf_hashes)
     if first_size in (0, size):
         return []
-    proof: list[bytes] = []  # collected from the root downwards, returned bottom upwards
+    ranges: list[tuple[int, int]] = []  # collected from the root downwards
     m, lo, hi, whole = first_size, 0, size, True
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(_range_root(leaf_hashes, lo + k, hi))
+            ranges.append((lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_range_root(leaf_hashes, lo, lo + k))
+            ranges.append((lo, lo + k))
             lo, m, whole = lo + k, m - k, False
     if not whole:
-        proof.append(_range_root(leaf_hashes, lo, hi))
-    proof.reverse()
-    return proof
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
+
+
+# -- trees kept as stored perfect subtrees -----------------------------------------------
+#
+# A log that cannot hold every leaf in memory stores the hash of every *perfect* subtree
+# once it is complete: node ``(level, index)`` covers leaves ``[index * 2**level,
+# (index + 1) * 2**level)``; level 0 are the leaf hashes. That is about two hashes per
+# leaf, written once and never changed (as golang.org/x/mod/sumdb/tlog stores them).
+# Any range hash — a root, a proof element — is then computed from O(log n) stored nodes.
+
+Node = tuple[int, int]  # (level, index)
+
+
+def perfect_cover(lo: int, hi: int) -> list[Node]:
+    """The stored nodes whose hashes make up MTH of leaves ``[lo, hi)``, left to right."""
+    if not 0 <= lo < hi:
+        raise ValueError(f"[{lo}, {hi}) is not a non-empty range of leaves")
+    n = hi - lo
+    if n & (n - 1) == 0 and lo % n == 0:
+        level = n.bit_length() - 1
+        return [(level, lo >> level)]
+    k = _split(n)
+    return perfect_cover(lo, lo + k) + perfect_cover(lo + k, hi)
+
+
+def range_hash(lo: int, hi: int, stored: Callable[[int, int], bytes]) -> bytes:
+    """MTH of leaves ``[lo, hi)`` from stored perfect-subtree hashes ``stored(level, index)``."""
+    n = hi - lo
+    if n & (n - 1) == 0 and lo % n == 0:
+        level = n.bit_length() - 1
+        return stored(level, lo >> level)
+    k = _split(n)
+    return node_hash(range_hash(lo, lo + k, stored), range_hash(lo + k, hi, stored))
+
+
+def nodes_for(ranges: Iterable[tuple[int, int]]) -> set[Node]:
+    """Every stored node needed to hash the given ranges."""
+    return {node for lo, hi in ranges for node in perfect_cover(lo, hi)}
+
+
+def completed_nodes(
+    index: int, leaf: bytes, frontier: Sequence[tuple[int, bytes]]
+) -> list[tuple[int, int, bytes]]:
+    """The perfect subtrees that become complete when leaf ``index`` (with hash ``leaf``)
+    is appended to a tree whose compact state is ``frontier``: ``(level, index, hash)``,
+    the leaf itself first."""
+    nodes = [(0, index, leaf)]
+    level, node, position = 0, leaf, index
+    stack = list(frontier)
+    while stack and stack[-1][0] == level:
+        _, left = stack.pop()
+        level, node, position = level + 1, node_hash(left, node), position >> 1
+        nodes.append((level, position, node))
+    return nodes
 
 
 def verify_consistency(

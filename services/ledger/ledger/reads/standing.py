@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
 from ..domain.errors import NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.purpose import Purpose
 from ..domain.standing_at import StandingAnswer, standing_at
+from .evidence import EvidenceRecord, evidence_records
 from .streams import load_aggregates_and_key, stream_ids
 from .subjects import view_of
+
+
+class AuditedStanding(StandingAnswer, kw_only=True):
+    """The bitemporal answer with the full evidence (R7) of each event it rests on."""
+
+    evidence_records: list[EvidenceRecord] = msgspec.field(default_factory=list)
 
 
 async def one_standing(
@@ -21,7 +29,7 @@ async def one_standing(
     purpose: str,
     at: datetime,
     known_at: datetime,
-) -> StandingAnswer:
+) -> AuditedStanding:
     sid, pid, stid = (
         subject_id(tenant, subject_ref),
         purpose_id(tenant, purpose),
@@ -34,7 +42,12 @@ async def one_standing(
         raise NotFound(f"purpose {purpose!r} is not in the register")
     facts = found[stid].facts if stid in found else []
     view = view_of(found[sid], key, known_at)
-    return standing_at(purpose, facts, found[pid].versions, at, known_at, view)
+    versions = found[pid].versions
+    answer = standing_at(purpose, facts, versions, at, known_at, view)
+    return AuditedStanding(
+        **msgspec.structs.asdict(answer),
+        evidence_records=evidence_records(answer.evidence, facts, versions),
+    )
 
 
 async def all_standings(

@@ -1,0 +1,140 @@
+"""The auditor's API: signed checkpoints, inclusion and consistency proofs, export bundles.
+
+Roles: ``auditor`` and ``admin`` may do everything here; ``reader`` may fetch checkpoints
+and proofs (a practice system may keep witness copies); nobody else may export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
+
+from ..application import utcnow
+from ..domain.values import Instant
+from ..reads import audit
+from .auth import requires
+from .problems import ProblemError, aware, problem_type
+from .purposes import CodePath
+from .subjects import SubjectRef
+
+PROOF_READERS = ("reader", "auditor", "admin")
+AUDITORS = ("auditor", "admin")
+TreeSize = Annotated[int, Parameter(ge=0, le=2**53 - 1, description="a tree size")]
+
+
+class AuditController(Controller):
+    path = "/v1/audit"
+    tags = ["audit"]
+
+    @get(
+        "/checkpoints/latest",
+        operation_id="getLatestCheckpoint",
+        guards=[requires(*PROOF_READERS)],
+        summary="The tenant's latest signed checkpoint (tree size, root, time) with the "
+        "public key that signed it",
+    )
+    async def latest_checkpoint(self, request: Request) -> audit.SignedCheckpoint:
+        checkpoint, public_key = await audit.latest(
+            request.app.state.pool, request.app.state.audit_key, request.user.tenant, utcnow()
+        )
+        return audit.signed(checkpoint, public_key)
+
+    @post(
+        "/checkpoints",
+        operation_id="signCheckpoint",
+        guards=[requires(*AUDITORS)],
+        summary="Sign a checkpoint of the tenant's audit log now (no body)",
+    )
+    async def sign_checkpoint(self, request: Request) -> audit.SignedCheckpoint:
+        key = request.app.state.audit_key
+        checkpoint = await audit.sign_now(
+            request.app.state.pool, key, request.user.tenant, utcnow()
+        )
+        return audit.signed(checkpoint, key.public_key)
+
+    @get(
+        "/proofs/{event_id:uuid}",
+        operation_id="getInclusionProof",
+        guards=[requires(*PROOF_READERS)],
+        summary="The inclusion proof of one event in a signed checkpoint (the latest, or "
+        "the one of `tree_size`)",
+    )
+    async def proof(
+        self,
+        request: Request,
+        event_id: FromPath[UUID],
+        tree_size: FromQuery[TreeSize | None] = None,
+    ) -> audit.InclusionProof:
+        return await audit.inclusion(
+            request.app.state.pool,
+            request.app.state.audit_key,
+            request.user.tenant,
+            event_id,
+            utcnow(),
+            tree_size,
+        )
+
+    @get(
+        "/consistency",
+        operation_id="getConsistencyProof",
+        guards=[requires(*PROOF_READERS)],
+        summary="The proof that the tree of `first` leaves is a prefix of the tree of "
+        "`second` leaves (RFC 9162 §2.1.4)",
+    )
+    async def consistency(
+        self, request: Request, first: TreeSize, second: TreeSize
+    ) -> audit.ConsistencyProof:
+        return await audit.consistency(request.app.state.pool, request.user.tenant, first, second)
+
+    @get(
+        "/export",
+        operation_id="exportBundle",
+        guards=[requires(*AUDITORS)],
+        summary="A self-contained, signed bundle of one subject's events with inclusion "
+        "proofs; check it offline with `grondslag verify BUNDLE`",
+        response_description="the bundle (application/json)",
+    )
+    async def export(
+        self,
+        request: Request,
+        subject_ref: FromQuery[SubjectRef],
+        purpose: FromQuery[CodePath | None] = None,
+        recorded_from: Annotated[Instant | None, QueryParameter(name="from")] = None,
+        recorded_to: Annotated[Instant | None, QueryParameter(name="to")] = None,
+    ) -> Response[bytes]:
+        start, end = aware("from", recorded_from), aware("to", recorded_to)
+        if start and end and start > end:
+            raise ProblemError(
+                422,
+                "Invalid request",
+                "from: the period starts after it ends",
+                kind=problem_type("invalid-query"),
+                field="from",
+            )
+        try:
+            body = await audit.export(
+                request.app.state.pool,
+                request.app.state.audit_key,
+                request.user.tenant,
+                subject_ref,
+                utcnow(),
+                purpose,
+                start,
+                end,
+            )
+        except audit.NotYetLogged:
+            raise ProblemError(
+                409,
+                "Not in the audit log yet",
+                "some events of this subject are not in the audit log yet; ask again in a second",
+                kind=problem_type("not-yet-logged"),
+                headers={"Retry-After": "1"},
+            ) from None
+        filename = f"grondslag-{request.user.tenant}-{subject_ref}.json"
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

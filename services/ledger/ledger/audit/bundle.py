@@ -1,0 +1,245 @@
+"""Export bundles: one self-contained JSON document an auditor verifies offline.
+
+A bundle holds the events of one subject (its subject stream, its standings — all or one
+purpose, optionally only those recorded in a period — and the register entries of those
+purposes, which carry the notice texts' URLs and hashes), each with its canonical bytes
+(``canonical.py``), its leaf hash and its inclusion proof in the tenant's audit log, up to
+one signed checkpoint; the public key; and a signature by the same key over the whole
+bundle (RFC 8785 canonical JSON of every member but ``signature``).
+
+``verify`` needs no database and no network. It checks, and names the first thing that
+fails: the file is byte for byte as exported (so that a changed space fails too), the key
+is the pinned one (when given), the checkpoint's signature; for every event that its
+canonical text is canonical, that its id, type, stream, purpose and recording time are the
+ones its canonical text holds, that it belongs to the subject and the query, and that its
+leaf hash is included in the checkpoint's tree; last the bundle's signature, which covers
+what no proof does (the query, the time of export).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+from ..domain.ids import event_id, purpose_id, standing_id, subject_id
+from . import merkle
+from .canonical import canonical_json
+from .checkpoints import Checkpoint, checkpoint_problem
+from .signing import SigningKey, key_id_of, verify_signature
+
+FORMAT = "grondslag.audit.bundle.v1"
+Stream = Literal["subject", "purpose", "standing"]
+
+
+class BundleQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    subject_ref: str
+    purpose: str | None = None
+    recorded_from: str | None = None  # RFC 3339; standings' events recorded at or after
+    recorded_to: str | None = None  # RFC 3339; standings' events recorded at or before
+
+
+class BundleEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    event_id: str
+    stream: Stream
+    purpose: str | None
+    type: str
+    recorded_at: str
+    leaf_index: int
+    leaf_hash: str
+    audit_path: list[str]
+    canonical: str  # the RFC 8785 text whose UTF-8 bytes are the leaf
+
+
+class Bundle(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    format: str
+    tenant: str
+    query: BundleQuery
+    exported_at: str
+    key_id: str
+    public_key: str  # base64, raw 32-byte Ed25519
+    checkpoint: Checkpoint
+    events: list[BundleEvent]
+    signature: str = ""  # base64 Ed25519 over signed_bytes()
+
+
+class Verified(msgspec.Struct, kw_only=True):
+    events: int
+    checkpoint: Checkpoint
+
+
+class BundleError(ValueError):
+    """The first thing in a bundle that does not verify."""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Bundle)
+
+
+def render(bundle: Bundle) -> bytes:
+    """The bundle's one true spelling: JSON indented by two spaces, then a newline."""
+    return msgspec.json.format(_encoder.encode(bundle), indent=2) + b"\n"
+
+
+def signed_bytes(bundle: Bundle) -> bytes:
+    content = msgspec.to_builtins(bundle)
+    del content["signature"]
+    return canonical_json(content)
+
+
+def sign_bundle(bundle: Bundle, key: SigningKey) -> Bundle:
+    signature = base64.b64encode(key.sign(signed_bytes(bundle))).decode()
+    return msgspec.structs.replace(bundle, signature=signature)
+
+
+def event_fields(canonical: bytes) -> tuple[UUID, str, str]:
+    """(event id, type, recorded_at) as an event's canonical text states them."""
+    event = json.loads(canonical)
+    eid = event_id(UUID(event["originator_id"]), event["originator_version"])
+    return eid, event["topic"].rpartition(":")[2], event["state"]["timestamp"]
+
+
+def verify(data: bytes, pinned_key: bytes | None = None) -> Verified:
+    """Check a bundle offline; ``BundleError`` names the first thing that fails."""
+    try:
+        bundle = _decoder.decode(data)
+    except msgspec.DecodeError as error:
+        raise BundleError(f"not a bundle: {error}") from None
+    if (spelled := render(bundle)) != data:
+        where = _first_difference(spelled, data)
+        raise BundleError(f"the bundle is not byte for byte as exported: {where}")
+    if bundle.format != FORMAT:
+        raise BundleError(f"unknown format {bundle.format!r} (expected {FORMAT!r})")
+    public_key = _public_key(bundle)
+    if pinned_key is not None and public_key != pinned_key:
+        raise BundleError(
+            f"the bundle's public key (key id {key_id_of(public_key)}) is not the pinned key "
+            f"(key id {key_id_of(pinned_key)})"
+        )
+    checkpoint = bundle.checkpoint
+    if checkpoint.tenant != bundle.tenant:
+        raise BundleError(
+            f"the checkpoint is of tenant {checkpoint.tenant!r}, not {bundle.tenant!r}"
+        )
+    if problem := checkpoint_problem(checkpoint, public_key):
+        raise BundleError(problem)
+    root = bytes.fromhex(checkpoint.root_hash)
+    previous = -1
+    for number, event in enumerate(bundle.events, 1):
+        _verify_event(bundle, event, number, root)
+        if event.leaf_index <= previous:
+            raise BundleError(f"event {number} ({event.event_id}): leaf indexes must increase")
+        previous = event.leaf_index
+    if not _signature_verifies(bundle, public_key):  # covers the rest: query, exported_at
+        raise BundleError("the bundle's signature does not verify with its public key")
+    return Verified(events=len(bundle.events), checkpoint=checkpoint)
+
+
+def _verify_event(bundle: Bundle, event: BundleEvent, number: int, root: bytes) -> None:
+    where = f"event {number} ({event.event_id})"
+    canonical = event.canonical.encode()
+    try:
+        parsed = json.loads(canonical)
+        if canonical_json(parsed) != canonical:
+            raise BundleError(f"{where}: its canonical text is not in RFC 8785 form")
+        originator = UUID(parsed["originator_id"])
+        version = parsed["originator_version"]
+        state = parsed["state"]
+        topic = parsed["topic"]
+        recorded_at = state["timestamp"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise BundleError(f"{where}: its canonical text is not an event ({error})") from None
+    if str(event_id(originator, version)) != event.event_id:
+        raise BundleError(f"{where}: event_id is not the id of its canonical event")
+    if topic.rpartition(":")[2] != event.type:
+        raise BundleError(f"{where}: type {event.type!r} is not its canonical topic {topic!r}")
+    if recorded_at != event.recorded_at:
+        raise BundleError(f"{where}: recorded_at is not its canonical timestamp")
+    expected = _stream_id(bundle, event)
+    if expected != originator:
+        raise BundleError(
+            f"{where}: its stream is not the {event.stream} stream of "
+            f"{bundle.query.subject_ref!r}" + (f" for {event.purpose!r}" if event.purpose else "")
+        )
+    query = bundle.query
+    if query.purpose is not None and event.stream != "subject" and event.purpose != query.purpose:
+        raise BundleError(f"{where}: purpose {event.purpose!r} is outside the query")
+    if event.stream == "standing" and not _in_period(recorded_at, query):
+        raise BundleError(f"{where}: recorded at {recorded_at}, outside the query's period")
+    leaf = merkle.leaf_hash(canonical)
+    if event.leaf_hash != leaf.hex():
+        raise BundleError(f"{where}: leaf_hash is not SHA-256(0x00 ‖ canonical bytes)")
+    try:
+        path = [bytes.fromhex(h) for h in event.audit_path]
+    except ValueError:
+        raise BundleError(f"{where}: audit_path is not hex") from None
+    if [p.hex() for p in path] != event.audit_path:
+        raise BundleError(f"{where}: audit_path is not lowercase hex")
+    size = bundle.checkpoint.tree_size
+    if event.leaf_index < 0 or not merkle.verify_inclusion(
+        event.leaf_index, size, leaf, path, root
+    ):
+        raise BundleError(
+            f"{where}: its inclusion proof does not lead to the checkpoint's root "
+            f"(leaf {event.leaf_index} of {size})"
+        )
+
+
+def _stream_id(bundle: Bundle, event: BundleEvent) -> UUID | None:
+    tenant, ref = bundle.tenant, bundle.query.subject_ref
+    if event.stream == "subject":
+        return subject_id(tenant, ref) if event.purpose is None else None
+    if event.purpose is None:
+        return None
+    if event.stream == "purpose":
+        return purpose_id(tenant, event.purpose)
+    return standing_id(tenant, ref, event.purpose)
+
+
+def _in_period(recorded_at: str, query: BundleQuery) -> bool:
+    moment = datetime.fromisoformat(recorded_at)
+    if query.recorded_from and moment < datetime.fromisoformat(query.recorded_from):
+        return False
+    return not (query.recorded_to and moment > datetime.fromisoformat(query.recorded_to))
+
+
+def _public_key(bundle: Bundle) -> bytes:
+    try:
+        key = base64.b64decode(bundle.public_key, validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError("public_key is not base64") from None
+    if len(key) != 32 or base64.b64encode(key).decode() != bundle.public_key:
+        raise BundleError("public_key is not a base64 32-byte Ed25519 key")
+    if key_id_of(key) != bundle.key_id:
+        raise BundleError(f"key_id {bundle.key_id!r} is not the id of public_key")
+    return key
+
+
+def _signature_verifies(bundle: Bundle, public_key: bytes) -> bool:
+    try:
+        signature = base64.b64decode(bundle.signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if base64.b64encode(signature).decode() != bundle.signature:
+        return False
+    return verify_signature(public_key, signature, signed_bytes(bundle))
+
+
+def _first_difference(expected: bytes, actual: bytes) -> str:
+    at = next(
+        (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
+        min(len(expected), len(actual)),
+    )
+    line = actual[:at].count(b"\n") + 1
+    return f"first difference at byte {at} (line {line})"
+
+
+def digest(data: bytes) -> str:
+    """SHA-256 of a bundle file, hex: what an auditor writes in their report."""
+    return hashlib.sha256(data).hexdigest()

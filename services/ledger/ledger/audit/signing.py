@@ -1,0 +1,120 @@
+"""The ledger's Ed25519 signing key: generated on first start, kept in a file of mode 0600.
+
+The private key never enters the database: whoever can edit the database must not be able
+to sign a checkpoint over what they wrote. Every process that signs (the projector, and API
+processes answering "sign now") reads the same file — one data folder on one host, or a
+volume or secret shared by the containers. The public key is registered in the database
+(``grondslag_audit_keys``) so that any process can serve it and old checkpoints stay
+verifiable after a key is replaced.
+
+``key_id`` is the first 16 hex digits of SHA-256 over the raw 32-byte public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+log = logging.getLogger("grondslag.audit")
+
+KEY_FILE_NAME = "audit-signing-key.pem"
+
+
+def key_id_of(public_key: bytes) -> str:
+    """The id of a raw 32-byte Ed25519 public key."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte public key."""
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def public_key_pem(self) -> str:
+        return (
+            self.private.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private.sign(message)
+
+
+def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is the Ed25519 signature of ``message`` by ``public_key``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def public_key_from_text(text: str) -> bytes:
+    """A raw public key from base64 (32 bytes) or a PEM SubjectPublicKeyInfo block."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_public_key(text.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the PEM block is not an Ed25519 public key")
+        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key has 32 bytes")
+    return raw
+
+
+def load_or_create(path: Path) -> SigningKey:
+    """The key in ``path``; on first start a new key, written so that no other process can
+    read it (0600) and no two processes can each write their own (create-exclusive link)."""
+    if not path.exists():
+        _create(path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("%s is readable by others (mode %o); chmod 600 it", path, mode)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return SigningKey(key)
+
+
+def _create(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first: use its key
+            os.link(temporary, path)
+            log.warning("generated a new audit signing key in %s", path)
+    finally:
+        temporary.unlink(missing_ok=True)

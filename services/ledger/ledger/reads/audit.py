@@ -1,0 +1,285 @@
+"""The auditor's questions to the audit log: checkpoints, inclusion and consistency proofs,
+export bundles. Any process holding the signing key may sign a checkpoint on demand, so
+that a proof or bundle never waits for the projector's next scheduled checkpoint."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ..audit import merkle, store
+from ..audit.bundle import (
+    FORMAT,
+    Bundle,
+    BundleEvent,
+    BundleQuery,
+    event_fields,
+    render,
+    sign_bundle,
+)
+from ..audit.canonical import canonical_event_bytes
+from ..audit.checkpoints import Checkpoint, format_time
+from ..audit.signing import SigningKey
+from ..domain.errors import NotFound, RuleViolated
+from ..domain.ids import purpose_id, standing_id, subject_id
+from ..persistence.postgres import EVENTS_TABLE
+from .streams import stream_ids
+
+
+class SignedCheckpoint(msgspec.Struct, kw_only=True):
+    checkpoint: Checkpoint
+    key_id: str
+    public_key: str  # base64 raw Ed25519
+    public_key_pem: str
+
+
+class InclusionProof(msgspec.Struct, kw_only=True):
+    event_id: str
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+    canonical: str  # the RFC 8785 text of the event: leaf_hash = SHA-256(0x00 ‖ its bytes)
+    checkpoint: Checkpoint
+    public_key: str
+
+
+class ConsistencyProof(msgspec.Struct, kw_only=True):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
+    first_checkpoint: Checkpoint | None
+    second_checkpoint: Checkpoint | None
+
+
+class NotYetLogged(Exception):
+    """The event is recorded but the audit log has not taken it in yet (a second or so)."""
+
+
+def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
+    pem = (
+        Ed25519PublicKey.from_public_bytes(public_key)
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return SignedCheckpoint(
+        checkpoint=checkpoint,
+        key_id=checkpoint.key_id,
+        public_key=base64.b64encode(public_key).decode(),
+        public_key_pem=pem,
+    )
+
+
+async def sign_now(pool: asyncpg.Pool, key: SigningKey, tenant: str, now: datetime) -> Checkpoint:
+    async with pool.acquire() as conn:
+        checkpoint = await store.sign_checkpoint(conn, key, tenant, now)
+        await conn.execute("SELECT pg_notify($1, $2)", store.CHECKPOINTS_SIGNED, tenant)
+    return checkpoint
+
+
+async def latest(
+    pool: asyncpg.Pool,
+    key: SigningKey,
+    tenant: str,
+    now: datetime,
+    covering: int = 0,
+    own_key: bool = False,
+) -> tuple[Checkpoint, bytes]:
+    """The latest checkpoint holding at least ``covering`` leaves (and signed by ``key``
+    when ``own_key``); signed now if there is none."""
+    found = await store.latest_checkpoint(pool, tenant)
+    if (
+        found is None
+        or found[0].tree_size < covering
+        or (own_key and found[0].key_id != key.key_id)
+    ):
+        return await sign_now(pool, key, tenant, now), key.public_key
+    return found
+
+
+async def inclusion(
+    pool: asyncpg.Pool,
+    key: SigningKey,
+    tenant: str,
+    eid: UUID,
+    now: datetime,
+    tree_size: int | None = None,
+) -> InclusionProof:
+    row = await pool.fetchrow(
+        "SELECT l.leaf_index, l.originator_id, l.originator_version, e.topic, e.state "
+        f"FROM grondslag_audit_leaves l JOIN {EVENTS_TABLE} e "
+        "ON e.originator_id = l.originator_id AND e.originator_version = l.originator_version "
+        "WHERE l.tenant = $1 AND l.event_id = $2",
+        tenant,
+        eid,
+    )
+    if row is None:
+        raise NotFound(
+            f"no event {eid} in this tenant's audit log (a new event is logged within seconds)"
+        )
+    index = row["leaf_index"]
+    if tree_size is None:
+        checkpoint, public_key = await latest(pool, key, tenant, now, covering=index + 1)
+    else:
+        found = await store.checkpoint_of_size(pool, tenant, tree_size)
+        if found is None:
+            raise NotFound(f"no signed checkpoint of tree size {tree_size}")
+        checkpoint, public_key = found
+        if index >= tree_size:
+            raise RuleViolated(
+                "R7", f"event {eid} is leaf {index}, after the checkpoint of size {tree_size}"
+            )
+    canonical = canonical_event_bytes(
+        row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
+    )
+    size = checkpoint.tree_size
+    path = await store.range_hashes(pool, tenant, merkle.inclusion_ranges(index, size))
+    return InclusionProof(
+        event_id=str(eid),
+        leaf_index=index,
+        tree_size=size,
+        leaf_hash=merkle.leaf_hash(canonical).hex(),
+        audit_path=[p.hex() for p in path],
+        canonical=canonical.decode(),
+        checkpoint=checkpoint,
+        public_key=base64.b64encode(public_key).decode(),
+    )
+
+
+async def consistency(pool: asyncpg.Pool, tenant: str, first: int, second: int) -> ConsistencyProof:
+    size, _ = await store.tree_head(pool, tenant)
+    if not 0 <= first <= second <= size:
+        raise RuleViolated(
+            "R7",
+            f"need 0 <= first <= second <= {size} (the size of this tenant's audit log); "
+            f"got first={first}, second={second}",
+            field="second" if second > size else "first",
+        )
+    ranges = merkle.consistency_ranges(first, second)
+    roots = [(0, first), (0, second)] if first else [(0, second)]
+    hashes = await store.range_hashes(pool, tenant, ranges + (roots if second else []))
+    proof = hashes[: len(ranges)]
+    if second == 0:
+        first_root = second_root = merkle.EMPTY_ROOT
+    elif first == 0:
+        first_root, second_root = merkle.EMPTY_ROOT, hashes[-1]
+    else:
+        first_root, second_root = hashes[-2], hashes[-1]
+    first_signed = await store.checkpoint_of_size(pool, tenant, first)
+    second_signed = await store.checkpoint_of_size(pool, tenant, second)
+    return ConsistencyProof(
+        first=first,
+        second=second,
+        first_root=first_root.hex(),
+        second_root=second_root.hex(),
+        proof=[p.hex() for p in proof],
+        first_checkpoint=first_signed[0] if first_signed else None,
+        second_checkpoint=second_signed[0] if second_signed else None,
+    )
+
+
+async def export(
+    pool: asyncpg.Pool,
+    key: SigningKey,
+    tenant: str,
+    subject_ref: str,
+    now: datetime,
+    purpose: str | None = None,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+) -> bytes:
+    """The bundle of one subject (see ``audit.bundle``), rendered and signed."""
+    sid = subject_id(tenant, subject_ref)
+    standings = [
+        (stream, code)
+        for stream, code in await stream_ids(pool, tenant, "standing", subject_ref)
+        if purpose is None or code == purpose
+    ]
+    kinds: dict[UUID, tuple[str, str | None]] = {sid: ("subject", None)}
+    for stream, code in standings:
+        kinds[stream] = ("standing", code)
+        kinds[purpose_id(tenant, code)] = ("purpose", code)
+    if purpose is not None:
+        kinds[purpose_id(tenant, purpose)] = ("purpose", purpose)
+        kinds.setdefault(standing_id(tenant, subject_ref, purpose), ("standing", purpose))
+    rows = await pool.fetch(
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state, l.leaf_index "
+        f"FROM {EVENTS_TABLE} e LEFT JOIN grondslag_audit_leaves l "
+        "ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version "
+        "WHERE e.originator_id = ANY($1::uuid[]) ORDER BY e.notification_id",
+        list(kinds),
+    )
+    if not any(row["originator_id"] == sid for row in rows):
+        raise NotFound(f"subject {subject_ref!r} is not registered")
+    if purpose is not None and not any(
+        row["originator_id"] == purpose_id(tenant, purpose) for row in rows
+    ):
+        raise NotFound(f"purpose {purpose!r} is not in the register")
+    if any(row["leaf_index"] is None for row in rows):
+        raise NotYetLogged(subject_ref)
+    entries = []
+    for row in rows:
+        kind, code = kinds[row["originator_id"]]
+        canonical = canonical_event_bytes(
+            row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
+        )
+        eid, type_, recorded_at = event_fields(canonical)
+        if kind == "standing" and not _within(recorded_at, recorded_from, recorded_to):
+            continue
+        entries.append((row["leaf_index"], eid, kind, code, type_, recorded_at, canonical))
+    entries.sort(key=lambda entry: entry[0])
+    covering = entries[-1][0] + 1 if entries else 0
+    checkpoint, public_key = await latest(pool, key, tenant, now, covering=covering, own_key=True)
+    size = checkpoint.tree_size
+    all_ranges = [merkle.inclusion_ranges(entry[0], size) for entry in entries]
+    nodes = await store.stored_nodes(
+        pool, tenant, merkle.nodes_for(r for rs in all_ranges for r in rs)
+    )
+    events = [
+        BundleEvent(
+            event_id=str(eid),
+            stream=kind,  # type: ignore[arg-type]
+            purpose=code,
+            type=type_,
+            recorded_at=recorded_at,
+            leaf_index=index,
+            leaf_hash=merkle.leaf_hash(canonical).hex(),
+            audit_path=[
+                merkle.range_hash(lo, hi, lambda level, i: nodes[level, i]).hex()
+                for lo, hi in ranges
+            ],
+            canonical=canonical.decode(),
+        )
+        for (index, eid, kind, code, type_, recorded_at, canonical), ranges in zip(
+            entries, all_ranges, strict=True
+        )
+    ]
+    bundle = Bundle(
+        format=FORMAT,
+        tenant=tenant,
+        query=BundleQuery(
+            subject_ref=subject_ref,
+            purpose=purpose,
+            recorded_from=recorded_from.isoformat() if recorded_from else None,
+            recorded_to=recorded_to.isoformat() if recorded_to else None,
+        ),
+        exported_at=format_time(now),
+        key_id=checkpoint.key_id,
+        public_key=base64.b64encode(public_key).decode(),
+        checkpoint=checkpoint,
+        events=events,
+    )
+    return render(sign_bundle(bundle, key))
+
+
+def _within(recorded_at: str, start: datetime | None, end: datetime | None) -> bool:
+    moment = datetime.fromisoformat(recorded_at)
+    return not (start and moment < start) and not (end and moment > end)

@@ -1,0 +1,148 @@
+"""``grondslag audit check``: recompute every tenant's tree from the event store and hold it
+against the audit log and every signed checkpoint.
+
+The store is read once, in notification order, through a server-side cursor (memory stays
+flat however long the log). For each event: its leaf hash is recomputed from the stored
+row and compared with the stored leaf; each time a tenant's recomputed tree reaches the
+size of one of its checkpoints, the root is compared and the signature verified. An
+edited event shows as the first leaf whose hash differs; an edit that also rewrote the
+stored leaves and nodes shows as the first checkpoint whose root no longer matches, with
+the range of leaves the changed event lies in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from ledger.audit import merkle
+from ledger.audit.canonical import canonical_event_bytes
+from ledger.audit.checkpoints import Checkpoint, checkpoint_problem
+from ledger.audit.store import all_checkpoints
+from ledger.domain.ids import event_id
+from ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
+
+SELECT_LOG = f"""
+SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
+       s.tenant, l.leaf_index, n.hash AS stored_leaf
+FROM {EVENTS_TABLE} e
+LEFT JOIN {STREAMS_TABLE} s ON s.originator_id = e.originator_id
+LEFT JOIN grondslag_audit_leaves l
+       ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version
+LEFT JOIN grondslag_audit_nodes n
+       ON n.tenant = l.tenant AND n.level = 0 AND n.index = l.leaf_index
+ORDER BY e.notification_id
+"""
+
+
+@dataclass
+class TenantReport:
+    tenant: str
+    events: int = 0
+    checkpoints: int = 0
+    unlogged: int = 0  # recorded after the audit log's position: not yet in a tree
+    problem: str | None = None
+    tree: merkle.CompactTree = field(default_factory=merkle.CompactTree)
+    last_matched: int = 0
+
+
+@dataclass
+class Report:
+    tenants: dict[str, TenantReport] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def check(conn: asyncpg.Connection) -> Report:
+    report = Report()
+    pending: dict[str, list[tuple[Checkpoint, bytes]]] = defaultdict(list)
+    for checkpoint, public_key in await all_checkpoints(conn):
+        pending[checkpoint.tenant].append((checkpoint, public_key))
+
+    def fail(tenant: TenantReport, problem: str) -> None:
+        tenant.problem = problem
+        report.problems.append(f"tenant {tenant.tenant}: {problem}")
+
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        async for row in conn.cursor(SELECT_LOG, prefetch=2000):
+            name = row["tenant"]
+            eid = event_id(row["originator_id"], row["originator_version"])
+            where = f"event {eid} (notification {row['notification_id']})"
+            if name is None:
+                report.problems.append(f"{where}: its stream is in no tenant's index")
+                continue
+            tenant = report.tenants.setdefault(name, TenantReport(name))
+            if tenant.problem:
+                continue
+            tenant.events += 1
+            if row["leaf_index"] is None:
+                tenant.unlogged += 1
+                continue
+            if tenant.unlogged:
+                fail(tenant, f"{where} is logged, but an event before it is not")
+                continue
+            index = tenant.tree.size
+            where += f", leaf {index}"
+            if row["leaf_index"] != index:
+                fail(tenant, f"{where}: the audit log has it as leaf {row['leaf_index']}")
+                continue
+            try:
+                data = canonical_event_bytes(
+                    row["originator_id"],
+                    row["originator_version"],
+                    row["topic"],
+                    bytes(row["state"]),
+                )
+            except ValueError as error:
+                fail(tenant, f"{where} differs: its stored state is not canonical JSON ({error})")
+                continue
+            leaf = merkle.leaf_hash(data)
+            if row["stored_leaf"] is None or bytes(row["stored_leaf"]) != leaf:
+                fail(tenant, f"{where} differs from the audit log: the stored event was changed")
+                continue
+            tenant.tree.append(leaf)
+            _hold_against_checkpoints(tenant, pending[name], fail)
+    for name, remaining in pending.items():
+        tenant = report.tenants.setdefault(name, TenantReport(name))
+        if not tenant.problem:
+            _hold_against_checkpoints(tenant, remaining, fail)
+        if remaining and not tenant.problem:
+            checkpoint = remaining[0][0]
+            fail(
+                tenant,
+                f"the checkpoint of size {checkpoint.tree_size} ({checkpoint.issued_at}) is "
+                f"larger than the {tenant.tree.size} logged events of the store: events "
+                "were removed",
+            )
+    return report
+
+
+def _hold_against_checkpoints(
+    tenant: TenantReport,
+    pending: list[tuple[Checkpoint, bytes]],
+    fail: Callable[[TenantReport, str], None],
+) -> None:
+    """Check the checkpoints the recomputed tree has reached (its size; 0 for the empty)."""
+    size = tenant.tree.size
+    while pending and pending[0][0].tree_size <= size:
+        checkpoint, public_key = pending.pop(0)
+        root = tenant.tree.root() if checkpoint.tree_size else merkle.EMPTY_ROOT
+        if problem := checkpoint_problem(checkpoint, public_key):
+            fail(tenant, f"the checkpoint of size {checkpoint.tree_size}: {problem}")
+            return
+        if root.hex() != checkpoint.root_hash:
+            fail(
+                tenant,
+                f"the checkpoint of size {checkpoint.tree_size} ({checkpoint.issued_at}) does "
+                "not match the store: an event among leaves "
+                f"{tenant.last_matched}..{checkpoint.tree_size - 1} was changed (and the "
+                "audit log rewritten with it)",
+            )
+            return
+        tenant.checkpoints += 1
+        tenant.last_matched = checkpoint.tree_size

@@ -23,9 +23,11 @@ COPY services ./services
 RUN uv sync --frozen --no-dev --no-editable
 
 # Unprivileged user; its data folder is only used when no DATABASE_URL/NATS_URL
-# is given (embedded mode).
+# is given (embedded mode). audit-key/ holds the audit signing key (0600); compose
+# shares it between the ledger and the projector as a volume.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/grondslag \
-        --create-home --shell /usr/sbin/nologin grondslag
+        --create-home --shell /usr/sbin/nologin grondslag \
+    && install -d -m 0700 -o grondslag -g grondslag /var/lib/grondslag/audit-key
 ENV PATH="/app/.venv/bin:${PATH}" \
     GRONDSLAG_DATA_DIR=/var/lib/grondslag
 USER grondslag

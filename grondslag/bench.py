@@ -78,7 +78,8 @@ def print_table(console: Console, title: str, rows: list[Row]) -> None:
         table.add_column(column)
     for row in rows:
         unit = row.baseline_unit or row.unit
-        base = f"{row.baseline_value:,.0f} {unit}" if row.baseline_value else ""
+        places = 2 if row.baseline_value and row.baseline_value < 10 else 0
+        base = f"{row.baseline_value:,.{places}f} {unit}" if row.baseline_value else ""
         digits = 2 if row.unit == "s" else 1
         table.add_row(
             row.what,
@@ -94,6 +95,8 @@ def print_table(console: Console, title: str, rows: list[Row]) -> None:
 def main(args: argparse.Namespace) -> int:
     if getattr(args, "projector", False):
         return __import__("grondslag.bench_projector", fromlist=["main"]).main(args)
+    if getattr(args, "audit", False):
+        return __import__("grondslag.bench_audit", fromlist=["main"]).main(args)
     from .cli import servers
 
     scale = 0.2 if args.quick else 1.0

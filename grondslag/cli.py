@@ -263,6 +263,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="fewer operations (CI smoke run)")
     bench.add_argument("--workers", type=int, default=2, help="API worker processes to serve")
     bench.add_argument("--projector", action="store_true", help="benchmark the projector instead")
+    bench.add_argument("--audit", action="store_true", help="benchmark the audit log instead")
     bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
     return main
 

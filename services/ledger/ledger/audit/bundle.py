@@ -106,7 +106,17 @@ def event_fields(canonical: bytes) -> tuple[UUID, str, str]:
 
 
 def verify(data: bytes, pinned_key: bytes | None = None) -> Verified:
-    """Check a bundle offline; ``BundleError`` names the first thing that fails."""
+    """Check a bundle offline; ``BundleError`` names the first thing that fails — also for
+    input crafted to crash a verifier (anything else escaping is a bug)."""
+    try:
+        return _verify(data, pinned_key)
+    except BundleError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+        raise BundleError(f"malformed bundle: {type(error).__name__}: {error}") from None
+
+
+def _verify(data: bytes, pinned_key: bytes | None) -> Verified:
     try:
         bundle = _decoder.decode(data)
     except msgspec.DecodeError as error:
@@ -129,10 +139,11 @@ def verify(data: bytes, pinned_key: bytes | None = None) -> Verified:
         )
     if problem := checkpoint_problem(checkpoint, public_key):
         raise BundleError(problem)
+    period = _period(bundle.query)
     root = bytes.fromhex(checkpoint.root_hash)
     previous = -1
     for number, event in enumerate(bundle.events, 1):
-        _verify_event(bundle, event, number, root)
+        _verify_event(bundle, event, number, root, period)
         if event.leaf_index <= previous:
             raise BundleError(f"event {number} ({event.event_id}): leaf indexes must increase")
         previous = event.leaf_index
@@ -141,20 +152,41 @@ def verify(data: bytes, pinned_key: bytes | None = None) -> Verified:
     return Verified(events=len(bundle.events), checkpoint=checkpoint)
 
 
-def _verify_event(bundle: Bundle, event: BundleEvent, number: int, root: bytes) -> None:
+Period = tuple[datetime | None, datetime | None]
+
+
+def _verify_event(
+    bundle: Bundle, event: BundleEvent, number: int, root: bytes, period: Period
+) -> None:
     where = f"event {number} ({event.event_id})"
     canonical = event.canonical.encode()
     try:
         parsed = json.loads(canonical)
-        if canonical_json(parsed) != canonical:
-            raise BundleError(f"{where}: its canonical text is not in RFC 8785 form")
+    except ValueError as error:
+        raise BundleError(f"{where}: its canonical text is not JSON ({error})") from None
+    if canonical_json(parsed) != canonical:
+        raise BundleError(f"{where}: its canonical text is not in RFC 8785 form")
+    if not (
+        isinstance(parsed, dict)
+        and isinstance(parsed.get("originator_id"), str)
+        and type(parsed.get("originator_version")) is int
+        and isinstance(parsed.get("topic"), str)
+        and isinstance(parsed.get("state"), dict)
+        and isinstance(parsed["state"].get("timestamp"), str)
+    ):
+        raise BundleError(
+            f"{where}: its canonical text is not an event (originator_id, "
+            "originator_version, topic, state with a timestamp)"
+        )
+    try:
         originator = UUID(parsed["originator_id"])
-        version = parsed["originator_version"]
-        state = parsed["state"]
-        topic = parsed["topic"]
-        recorded_at = state["timestamp"]
-    except (ValueError, KeyError, TypeError) as error:
+        recorded = datetime.fromisoformat(parsed["state"]["timestamp"])
+    except ValueError as error:
         raise BundleError(f"{where}: its canonical text is not an event ({error})") from None
+    if recorded.tzinfo is None:
+        raise BundleError(f"{where}: its timestamp has no offset")
+    version, topic = parsed["originator_version"], parsed["topic"]
+    recorded_at = parsed["state"]["timestamp"]
     if str(event_id(originator, version)) != event.event_id:
         raise BundleError(f"{where}: event_id is not the id of its canonical event")
     if topic.rpartition(":")[2] != event.type:
@@ -170,7 +202,7 @@ def _verify_event(bundle: Bundle, event: BundleEvent, number: int, root: bytes) 
     query = bundle.query
     if query.purpose is not None and event.stream != "subject" and event.purpose != query.purpose:
         raise BundleError(f"{where}: purpose {event.purpose!r} is outside the query")
-    if event.stream == "standing" and not _in_period(recorded_at, query):
+    if event.stream == "standing" and not _in_period(recorded, period):
         raise BundleError(f"{where}: recorded at {recorded_at}, outside the query's period")
     leaf = merkle.leaf_hash(canonical)
     if event.leaf_hash != leaf.hex():
@@ -202,11 +234,27 @@ def _stream_id(bundle: Bundle, event: BundleEvent) -> UUID | None:
     return standing_id(tenant, ref, event.purpose)
 
 
-def _in_period(recorded_at: str, query: BundleQuery) -> bool:
-    moment = datetime.fromisoformat(recorded_at)
-    if query.recorded_from and moment < datetime.fromisoformat(query.recorded_from):
-        return False
-    return not (query.recorded_to and moment > datetime.fromisoformat(query.recorded_to))
+def _period(query: BundleQuery) -> Period:
+    """The query's period as aware times; ``BundleError`` when it is not one."""
+    bounds = []
+    for name in ("recorded_from", "recorded_to"):
+        text = getattr(query, name)
+        if text is None:
+            bounds.append(None)
+            continue
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise BundleError(f"query.{name} is not an RFC 3339 time") from None
+        if moment.tzinfo is None:
+            raise BundleError(f"query.{name} has no offset")
+        bounds.append(moment)
+    return bounds[0], bounds[1]
+
+
+def _in_period(moment: datetime, period: Period) -> bool:
+    start, end = period
+    return not (start and moment < start) and not (end and moment > end)
 
 
 def _public_key(bundle: Bundle) -> bytes:

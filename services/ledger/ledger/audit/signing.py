@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,13 @@ def load_or_create(path: Path) -> SigningKey:
     """The key in ``path``; on first start a new key, written so that no other process can
     read it (0600) and no two processes can each write their own (create-exclusive link)."""
     if not path.exists():
-        _create(path)
+        try:
+            _create(path)
+        except OSError as error:
+            raise RuntimeError(
+                f"cannot create the audit signing key {path}: {error.strerror}; make its folder "
+                "writable or point GRONDSLAG_AUDIT_KEY_FILE elsewhere"
+            ) from error
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         log.warning("%s is readable by others (mode %o); chmod 600 it", path, mode)
@@ -101,12 +108,20 @@ def load_or_create(path: Path) -> SigningKey:
     return SigningKey(key)
 
 
+def _public_of(pem: bytes) -> bytes:
+    key = serialization.load_pem_private_key(pem, password=None)
+    return key.public_key().public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
 def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # unique per call: threads of one process may start together, too
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -115,6 +130,11 @@ def _create(path: Path) -> None:
             os.fsync(out.fileno())
         with contextlib.suppress(FileExistsError):  # another process was first: use its key
             os.link(temporary, path)
-            log.warning("generated a new audit signing key in %s", path)
+            log.warning(
+                "generated a new audit signing key in %s (key id %s): back it up, apart from "
+                "the database",
+                path,
+                key_id_of(_public_of(pem)),
+            )
     finally:
         temporary.unlink(missing_ok=True)

@@ -59,7 +59,7 @@ STYLE = (
     "padding:.8rem;border-radius:.4rem}label{display:flex;flex-direction:column;"
     "font-size:.85rem}button{padding:.45rem 1.1rem;border-radius:.3rem;border:2px solid "
     "#0b5394;background:#0b5394;color:#fff;cursor:pointer}code{font-size:.8rem;"
-    "word-break:break-all}.muted{color:#666;font-size:.85rem}"
+    "white-space:nowrap}.muted{color:#666;font-size:.85rem}"
     "input{font-size:1rem;padding:.3rem}"
 )
 
@@ -85,11 +85,13 @@ async def _auditor(request: Request) -> Principal | None:
 
 
 def _sign_in_page(message: str = "", status: int = 200, next_path: str = "/audit") -> Response:
+    """The sign-in form (401 where a page needs a signed-in auditor)."""
     note = f'<p role="alert"><strong>{escape(message)}</strong></p>' if message else ""
     return _html(
         "Grondslag — auditor sign-in",
         "<h1>Auditor sign-in</h1>"
-        "<p>Sign in with an API key that carries the <code>auditor</code> role.</p>"
+        "<p>Sign in with an API key that carries the <code>auditor</code> (or "
+        "<code>admin</code>) role.</p>"
         f"{note}"
         '<form method="post" action="/audit/sign-in">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
@@ -153,7 +155,8 @@ async def auditor_subject(
 ) -> Response:
     principal = await _auditor(request)
     if principal is None:
-        return _sign_in_page(next_path=request.url.path)
+        query = f"?{request.url.query}" if request.url.query else ""
+        return _sign_in_page(status=401, next_path=request.url.path + query)
     now = utcnow()
     try:
         at_moment = _end_of_day(at) if at else now
@@ -191,12 +194,13 @@ async def auditor_subject(
         f"<h1>Subject <code>{escape(subject_ref)}</code></h1>"
         f'<p class="muted">Practice <code>{escape(tenant)}</code> · audit log checkpoint: '
         f"{checkpoint.tree_size} events, root <code>{checkpoint.root_hash[:16]}…</code>, "
-        f"signed {escape(checkpoint.issued_at)} by key <code>{checkpoint.key_id}</code></p>"
+        f"signed {_when(datetime.fromisoformat(checkpoint.issued_at))} by key "
+        f"<code>{checkpoint.key_id}</code> · times in Europe/Amsterdam</p>"
         + _as_of_form(request.url.path, at_moment, known_moment)
         + f'<p><a href="/audit/subjects/{quote(subject_ref, safe="")}/bundle">Download the '
         "verifiable export bundle</a> (check it with <code>grondslag verify</code>)</p>"
     )
-    body = head + ("".join(sections) or "<p>No standings recorded.</p>") + _sign_out_form()
+    body = head + ("".join(sections) or "<p>No standings recorded.</p>") + LEGEND + _sign_out_form()
     return _html(f"Grondslag — {subject_ref}", body)
 
 
@@ -204,7 +208,7 @@ async def auditor_subject(
 async def auditor_bundle(request: Request, subject_ref: SubjectRefPath) -> Response:
     principal = await _auditor(request)
     if principal is None:
-        return _sign_in_page(next_path=f"/audit/subjects/{quote(subject_ref, safe='')}")
+        return _sign_in_page(status=401, next_path=f"/audit/subjects/{quote(subject_ref, safe='')}")
     try:
         body = await audit.export(
             request.app.state.pool,
@@ -228,7 +232,7 @@ async def auditor_proof(request: Request, event_id: UUID) -> Response:
     """The inclusion proof as JSON (the same as ``GET /v1/audit/proofs/{event_id}``)."""
     principal = await _auditor(request)
     if principal is None:
-        return _sign_in_page(next_path="/audit")
+        return _sign_in_page(status=401)
     try:
         proof = await audit.inclusion(
             request.app.state.pool,
@@ -240,6 +244,15 @@ async def auditor_proof(request: Request, event_id: UUID) -> Response:
     except NotFound as error:
         return _html("Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404)
     return Response(msgspec.json.encode(proof), media_type="application/json", headers=HEADERS)
+
+
+LEGEND = (
+    '<p class="muted">✔ marks the events the standing rests on. Status: <b>lawful</b> — a '
+    "basis covers processing; <b>pending</b> — a consent still misses a party (R13); "
+    "<b>restricted</b> — an objection awaits its decision (R18); <b>lapsed</b> — the basis "
+    "ended (see the reason); <b>none</b> — no basis was known for that moment. Faded "
+    "events were recorded after the “as known on” date.</p>"
+)
 
 
 def _end_of_day(text: str) -> datetime:
@@ -349,6 +362,11 @@ def _row(record: EvidenceRecord, supports: bool, known_at: datetime) -> str:
     )
 
 
+def _anchor(position: float, width: int) -> str:
+    """Keep a label inside the picture: anchored at its end near the right edge."""
+    return "end" if position > width - 90 else "start" if position < 160 else "middle"
+
+
 def _timeline(
     records: list[EvidenceRecord], at: datetime, known_at: datetime, now: datetime
 ) -> str:
@@ -359,13 +377,13 @@ def _timeline(
     moments = [m for r in records for m in (r.effective_at, r.recorded_at)] + [at, known_at]
     start, end = min(moments), max(max(moments), min(now, max(moments) + timedelta(days=1)))
     span = max((end - start).total_seconds(), 1.0)
-    width, left, right, top, bottom = 960, 120, 20, 30, 110
+    width, left, right, top, bottom = 960, 120, 20, 40, 120
 
     def x(moment: datetime) -> float:
         return left + (width - left - right) * (moment - start).total_seconds() / span
 
     parts = [
-        f'<svg role="img" aria-label="timeline" viewBox="0 0 {width} 150" width="100%" '
+        f'<svg role="img" aria-label="timeline" viewBox="0 0 {width} 200" width="100%" '
         'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="12">',
         f'<text x="4" y="{top + 4}">took effect</text>',
         f'<text x="4" y="{bottom + 4}">recorded</text>',
@@ -373,12 +391,14 @@ def _timeline(
         f'<line x1="{left}" y1="{bottom}" x2="{width - right}" y2="{bottom}" stroke="#999"/>',
         f'<line x1="{x(at):.1f}" y1="{top - 18}" x2="{x(at):.1f}" y2="{top + 8}" '
         'stroke="#000" stroke-dasharray="3 2"/>',
-        f'<text x="{x(at):.1f}" y="{top - 20}" text-anchor="middle">as of</text>',
+        f'<text x="{x(at):.1f}" y="{top - 22}" text-anchor="{_anchor(x(at), width)}">as of</text>',
         f'<line x1="{x(known_at):.1f}" y1="{bottom - 8}" x2="{x(known_at):.1f}" '
         f'y2="{bottom + 18}" stroke="#000" stroke-dasharray="3 2"/>',
-        f'<text x="{x(known_at):.1f}" y="{bottom + 30}" text-anchor="middle">known on</text>',
-        f'<text x="{left}" y="145" fill="#666">{_day(start)}</text>',
-        f'<text x="{width - right}" y="145" fill="#666" text-anchor="end">{_day(end)}</text>',
+        f'<text x="{x(known_at):.1f}" y="{bottom + 32}" '
+        f'text-anchor="{_anchor(x(known_at), width)}">known on</text>',
+        f'<text x="{left}" y="{bottom + 52}" fill="#666">{_day(start)}</text>',
+        f'<text x="{width - right}" y="{bottom + 52}" fill="#666" text-anchor="end">'
+        f"{_day(end)}</text>",
     ]
     for record in records:
         colour = COLOURS.get(record.type, "#444")
@@ -396,8 +416,8 @@ def _timeline(
     legend_x = left
     for name in dict.fromkeys(r.type for r in records):
         parts.append(
-            f'<circle cx="{legend_x}" cy="70" r="5" fill="{COLOURS.get(name, "#444")}"/>'
-            f'<text x="{legend_x + 9}" y="74">{escape(name)}</text>'
+            f'<circle cx="{legend_x}" cy="190" r="5" fill="{COLOURS.get(name, "#444")}"/>'
+            f'<text x="{legend_x + 9}" y="194">{escape(name)}</text>'
         )
         legend_x += 150
     parts.append("</svg>")

@@ -1,0 +1,704 @@
+"""The auditor's page in a real browser: `grondslag serve` over real HTTP, headless Chromium
+signs in with an API key (a writer-only key is refused), reads one subject's standing and
+timeline, moves the "as of" date picker on both time axes, downloads the verifiable bundle
+by clicking the page's link and verifies it offline, and signs out. Chromium is driven over
+the DevTools protocol on a pipe (no extra packages), as in test_unsubscribe_browser.py. Two
+two faults found here stay pinned down: the sign-in keeps the "as of" dates of a link, and
+the timeline's labels stay inside the picture and apart.
+
+Needs Debian's chromium (`apt-get install chromium`); screenshots go to tests/output/."""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+OUTPUT = Path(__file__).resolve().parents[1] / "output"
+NOTICE = {
+    "version": "2025-01",
+    "url": "https://praktijk.example/privacy/2025-01",
+    "sha256": "a" * 64,
+}
+PURPOSE = "photo-in-dossier"
+TITLE = "Pasfoto in het dossier"
+SUBJECT = "client-17"
+WIDTH, HEIGHT = 1200, 800
+GRONDSLAG = [sys.executable, "-m", "grondslag.cli"]  # what `uv run grondslag` runs
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--hide-scrollbars",
+    "--lang=en-GB",
+]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail(
+            "the browser test needs Debian's chromium on PATH, which is missing: "
+            "run `apt-get install -y chromium` (CI must install it before the tests)"
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(database_url: str, nats_url: str, data_dir: Path, key: str, tenant: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRONDSLAG_")}
+    return env | {
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        "GRONDSLAG_DATA_DIR": str(data_dir),
+        "GRONDSLAG_BOOTSTRAP_KEY": key,
+        "GRONDSLAG_BOOTSTRAP_TENANT": tenant,
+    }
+
+
+@contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`grondslag serve` on a free port with the given environment; yields its base URL."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*GRONDSLAG, "serve", "--port", str(port)],
+            env=env | {"GRONDSLAG_PUBLIC_URL": base},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, log.read_text(errors="replace")
+                try:
+                    if httpx.get(f"{base}/health/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "grondslag serve not ready in 30 s"
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe``:
+    commands go to the browser's fd 3, answers and events come back on its fd 4, each a
+    JSON message ended by a NUL byte. (A copy of the one in test_unsubscribe_browser.py,
+    with typing, awaiting promises and full-page screenshots added.)"""
+
+    def __init__(self, binary: str, user_data_dir: Path, stderr: Path):
+        to_browser_r, to_browser_w = os.pipe()
+        from_browser_r, from_browser_w = os.pipe()
+        # out of the way of 3 and 4, so that placing them there cannot clobber each other
+        child_in = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        child_out = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD_CLOEXEC, 10)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+
+        def place_pipes() -> None:  # in the child, before exec: dup2 leaves them inheritable
+            os.dup2(child_in, 3)
+            os.dup2(child_out, 4)
+
+        self._stderr = stderr.open("wb")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={user_data_dir}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._stderr,
+            stderr=self._stderr,
+            preexec_fn=place_pipes,
+            close_fds=False,
+        )
+        os.close(child_in)
+        os.close(child_out)
+        self._write, self._read = to_browser_w, from_browser_r
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        try:
+            if self.process.poll() is None:
+                with suppress(AssertionError, OSError):
+                    self.send("Browser.close", timeout=5)
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+        finally:
+            os.close(self._write)
+            os.close(self._read)
+            self._stderr.close()
+
+    def _message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            assert left > 0, "no answer from chromium in time"
+            ready, _, _ = select.select([self._read], [], [], left)
+            if ready:
+                chunk = os.read(self._read, 1 << 16)
+                assert chunk, f"chromium closed the pipe (exit {self.process.poll()})"
+                self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self._message(deadline)
+            if answer.get("id") == self._next_id:
+                assert "error" not in answer, (method, answer["error"])
+                return answer.get("result", {})
+            self.events.append(answer)
+
+    def wait_for(self, method: str, session: str, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events:
+                if event.get("method") == method and event.get("sessionId") == session:
+                    self.events.remove(event)
+                    return event
+            self.events.append(self._message(deadline))
+
+    def wait_for_browser_event(self, method: str, timeout: float = 15.0) -> dict[str, Any]:
+        """The next event of the browser itself (not of a page), such as a download's."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events:
+                if event.get("method") == method and "sessionId" not in event:
+                    self.events.remove(event)
+                    return event
+            self.events.append(self._message(deadline))
+
+    def open_page(self) -> str:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        self.send("Page.enable", session=session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
+        return session
+
+    def navigate(self, session: str, url: str) -> None:
+        self.events.clear()
+        answer = self.send("Page.navigate", {"url": url}, session=session)
+        assert not answer.get("errorText"), answer
+        self.wait_for("Page.loadEventFired", session)
+
+    def evaluate(self, session: str, expression: str, await_promise: bool = False) -> Any:
+        answer = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
+            session=session,
+        )
+        assert "exceptionDetails" not in answer, answer
+        return answer["result"].get("value")
+
+    def click(self, session: str, selector: str) -> None:
+        """A left mouse click in the middle of the element, as a person would."""
+        self.evaluate(
+            session,
+            f"document.querySelector({json.dumps(selector)}).scrollIntoView({{block: 'center'}})",
+        )
+        x, y = self.evaluate(
+            session,
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()",
+        )
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            params = {"type": kind, "x": x, "y": y}
+            if kind != "mouseMoved":
+                params |= {"button": "left", "clickCount": 1}
+            self.send("Input.dispatchMouseEvent", params, session=session)
+
+    def click_and_load(self, session: str, selector: str) -> None:
+        """Click something that submits a form, and wait for the next page to load."""
+        self.events.clear()
+        self.click(session, selector)
+        self.wait_for("Page.loadEventFired", session)
+
+    def type_into(self, session: str, selector: str, text: str) -> None:
+        """Focus a field and type into it as a keyboard would (text input events)."""
+        self.evaluate(session, f"document.querySelector({json.dumps(selector)}).focus()")
+        self.send("Input.insertText", {"text": text}, session=session)
+
+    def screenshot_full_page(self, session: str, path: Path) -> tuple[int, int]:
+        metrics = self.send("Page.getLayoutMetrics", session=session)
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        width, height = int(size["width"]), int(size["height"])
+        data = self.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            },
+            session=session,
+        )["data"]
+        path.write_bytes(base64.b64decode(data))
+        return width, height
+
+
+@contextmanager
+def browser(binary: str, tmp_path: Path) -> Iterator[DevTools]:
+    devtools = DevTools(binary, tmp_path / "profile-cdp", tmp_path / "chromium-cdp.log")
+    try:
+        yield devtools
+    finally:
+        devtools.close()
+
+
+# -- what the page shows, read through the DOM ------------------------------------------------
+SECTION = f'section[aria-label="{PURPOSE}"]'
+AS_OF = 'form[aria-label="as of"]'
+PAGE_STATE = """(() => {
+  const section = document.querySelector(SECTION);
+  const svg = section && section.querySelector('svg[role="img"][aria-label="timeline"]');
+  const rows = section ? [...section.querySelectorAll('tbody tr')] : [];
+  const form = document.querySelector(AS_OF);
+  return {
+    path: location.pathname,
+    search: location.search,
+    title: document.title,
+    h1: document.querySelector('h1') && document.querySelector('h1').textContent,
+    text: document.body.innerText,
+    sections: document.querySelectorAll('section').length,
+    status: section && section.querySelector('span.status').textContent,
+    statusClass: section && section.querySelector('span.status').className,
+    circles: svg ? svg.querySelectorAll('circle').length : null,
+    eventCircles: svg ? svg.querySelectorAll('g > circle').length : null,
+    legendCircles: svg ? svg.querySelectorAll(':scope > circle').length : null,
+    rects: svg ? svg.querySelectorAll('rect').length : null,
+    faded: svg ? svg.querySelectorAll('g[opacity]').length : null,
+    rows: rows.map(r => [...r.cells].map(c => c.innerText.trim())),
+    proofLinks: rows.map(r => r.querySelector('a[href^="/audit/proofs/"]')
+                                ?.getAttribute('href')),
+    at: form && form.elements.at.value,
+    knownAt: form && form.elements.known_at.value,
+    atType: form && form.elements.at.type,
+    knownAtType: form && form.elements.known_at.type,
+    signInForm: !!document.querySelector('form[action="/audit/sign-in"] input[name="key"]'),
+    signOut: !!document.querySelector('form[action="/audit/sign-out"] button'),
+    alert: document.querySelector('[role="alert"]')
+             && document.querySelector('[role="alert"]').innerText,
+    bundleHref: document.querySelector('a[href$="/bundle"]')
+                  && document.querySelector('a[href$="/bundle"]').getAttribute('href'),
+    responseStatus: performance.getEntriesByType('navigation')[0].responseStatus,
+  };
+})()""".replace("SECTION", json.dumps(SECTION)).replace("AS_OF", json.dumps(AS_OF))
+
+
+def assert_png(path: Path, size: tuple[int, int], least: int) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert struct.unpack(">II", data[16:24]) == size, f"{path} is not {size}"
+    assert len(data) > least, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+def assert_sign_in_form(state: dict[str, Any]) -> None:
+    assert state["h1"] == "Auditor sign-in", state
+    assert state["signInForm"], state
+    assert state["sections"] == 0 and not state["signOut"], state
+    assert TITLE not in state["text"] and "ConsentGiven" not in state["text"], state
+
+
+@dataclass(frozen=True)
+class Site:
+    """`grondslag serve` with one practice's data in it, as the auditor finds it."""
+
+    api: str
+    tenant: str
+    all_roles: str  # the bootstrap key: writer, reader, auditor, admin
+    writer_only: str
+    public_key: bytes  # of the audit signing key in the data folder
+    event_ids: list[str]  # ConsentGiven, ConsentWithdrawn
+
+
+@pytest.fixture(scope="module")
+def site(
+    database_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    from ledger.audit import signing
+
+    tmp = tmp_path_factory.mktemp("auditor-site")
+    tenant = f"audit-{secrets.token_hex(4)}"
+    all_roles = f"e2e-auditor-{secrets.token_hex(16)}"
+    data_dir = tmp / "data"
+    env = _env(database_url, nats_url, data_dir, all_roles, tenant)
+
+    with serving(env, tmp / "serve.log") as api:
+        # the audit signing key was made in the data folder given
+        key_file = data_dir / signing.KEY_FILE_NAME
+        assert key_file.is_file()
+        public_key = signing.load_or_create(key_file).public_key
+
+        made = subprocess.run(
+            [*GRONDSLAG, "keys", "create", "--tenant", tenant, "--role", "writer"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        writer_only = made.stdout.strip()
+        assert writer_only.startswith("gs_")
+
+        http = httpx.Client(
+            base_url=api, headers={"Authorization": f"Bearer {all_roles}"}, timeout=10
+        )
+        purpose = {
+            "code": PURPOSE,
+            "title": TITLE,
+            "basis": "consent",
+            "notice": NOTICE,
+            "effective_at": "2025-01-01T00:00:00Z",
+        }
+        registered = http.post("/v1/purposes", json=purpose)
+        assert registered.status_code == 201, registered.text
+        put = http.put(f"/v1/subjects/{SUBJECT}", json={"birth_date": "1980-04-02"})
+        assert put.status_code == 201, put.text
+        consent = {
+            "purpose": PURPOSE,
+            "method": "written",
+            "explicit": True,
+            "notice_version": "2025-01",
+            "evidence": {"document_ref": "intake-2025-17.pdf"},
+            "recorded_by": "staff:jdevries",
+            "effective_at": "2025-09-02T10:00:00Z",
+        }
+        given = http.post(f"/v1/subjects/{SUBJECT}/consents", json=consent)
+        assert given.status_code == 201, given.text
+        withdrawal = {
+            "method": "email",
+            "recorded_by": "staff:jdevries",
+            "effective_at": "2026-03-06T21:14:00Z",
+        }
+        withdrawn = http.post(
+            f"/v1/subjects/{SUBJECT}/consents/{PURPOSE}/withdrawal", json=withdrawal
+        )
+        assert withdrawn.status_code == 201, withdrawn.text
+        event_ids = [given.json()["event_id"], withdrawn.json()["event_id"]]
+        # the projector takes the events into the audit log within a second or so
+        deadline = time.monotonic() + 15
+        while (
+            logged := http.get("/v1/audit/export", params={"subject_ref": SUBJECT})
+        ).status_code == 409:
+            assert time.monotonic() < deadline, "the audit log did not take the events in"
+            time.sleep(0.2)
+        assert logged.status_code == 200, logged.text
+        http.close()
+        yield Site(api, tenant, all_roles, writer_only, public_key, event_ids)
+
+
+def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
+    site: Site, tmp_path: Path
+) -> None:
+    from ledger.audit import bundle, signing
+
+    binary = chromium()
+    OUTPUT.mkdir(exist_ok=True)
+    refused_png = OUTPUT / "auditor-refused.png"
+    page_png = OUTPUT / "auditor-page.png"
+    unknown_png = OUTPUT / "auditor-page-known-2020.png"
+    for old in (refused_png, page_png, unknown_png):
+        old.unlink(missing_ok=True)
+    api, tenant, all_roles = site.api, site.tenant, site.all_roles
+    writer_only, public_key, event_ids = site.writer_only, site.public_key, site.event_ids
+
+    subject_url = f"{api}/audit/subjects/{SUBJECT}"
+    with browser(binary, tmp_path) as chrome:
+        tab = chrome.open_page()
+
+        def state() -> dict[str, Any]:
+            return chrome.evaluate(tab, PAGE_STATE)
+
+        # 1. no cookie: the sign-in form; a writer-only key is refused with a 403 page
+        chrome.navigate(tab, subject_url)
+        first = state()
+        assert_sign_in_form(first)
+        assert first["path"] == f"/audit/subjects/{SUBJECT}" and first["alert"] is None
+        assert chrome.evaluate(tab, "document.querySelector('input[name=next]').value") == (
+            f"/audit/subjects/{SUBJECT}"
+        )
+        assert chrome.evaluate(tab, "document.querySelector('input[name=key]').type") == (
+            "password"
+        )
+        chrome.type_into(tab, 'input[name="key"]', writer_only)
+        chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
+        refused = state()
+        assert refused["path"] == "/audit/sign-in", refused
+        assert refused["responseStatus"] == 403, refused
+        assert refused["alert"] == "This key lacks the auditor role.", refused
+        assert_sign_in_form(refused)
+        assert_png(refused_png, chrome.screenshot_full_page(tab, refused_png), 3000)
+        assert SUBJECT not in refused["text"]
+        cookies = chrome.send("Network.getCookies", {"urls": [f"{api}/audit"]}, tab)
+        assert cookies["cookies"] == [], cookies
+
+        # 2. the all-roles key: back to the subject page it was asked for
+        chrome.type_into(tab, 'input[name="key"]', all_roles)
+        chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
+        today = state()
+        assert today["path"] == f"/audit/subjects/{SUBJECT}", today
+        assert today["responseStatus"] == 200, today
+        assert today["search"] == "", today
+        assert today["h1"] == f"Subject {SUBJECT}", today
+        assert today["sections"] == 1, today
+        assert (today["status"], today["statusClass"]) == ("lapsed", "status lapsed"), today
+        assert "reason withdrawn" in today["text"], today["text"]
+        # the timeline: per event a circle ("took effect") and a square ("recorded"),
+        # plus one legend circle per event type (ConsentGiven, ConsentWithdrawn)
+        assert (today["eventCircles"], today["rects"]) == (2, 2), today
+        assert (today["legendCircles"], today["circles"]) == (2, 4), today
+        assert today["faded"] == 0, today
+        assert [row[0].rstrip(" ✔") for row in today["rows"]] == [
+            "ConsentGiven",
+            "ConsentWithdrawn",
+        ], today["rows"]
+        given_row, withdrawn_row = today["rows"]
+        assert given_row[1] == "2025-09-02 12:00", given_row  # Amsterdam time
+        assert withdrawn_row[1] == "2026-03-06 22:14", withdrawn_row
+        assert "recorded by staff:jdevries" in given_row[3], given_row
+        assert given_row[4] == "written · explicit", given_row
+        assert "2025-01" in given_row[5] and "intake-2025-17.pdf" in given_row[5], given_row
+        assert withdrawn_row[4] == "email", withdrawn_row
+        assert today["proofLinks"] == [f"/audit/proofs/{e}" for e in event_ids], today
+        assert today["atType"] == today["knownAtType"] == "date", today
+        assert today["bundleHref"] == f"/audit/subjects/{SUBJECT}/bundle", today
+        assert today["signOut"], today
+        # the key is in an http-only, SameSite=Strict cookie on /audit only
+        assert "grondslag_auditor" not in chrome.evaluate(tab, "document.cookie")
+        assert all_roles not in chrome.evaluate(tab, "document.documentElement.outerHTML")
+        cookies = chrome.send("Network.getCookies", {"urls": [f"{api}/audit"]}, tab)
+        (cookie,) = cookies["cookies"]
+        assert (cookie["name"], cookie["path"]) == ("grondslag_auditor", "/audit"), cookie
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
+        assert chrome.send("Network.getCookies", {"urls": [f"{api}/v1"]}, tab)["cookies"] == []
+
+        # 3. the date picker: what applied on 2026-01-01 → the consent
+        chrome.evaluate(tab, f"document.querySelector('{AS_OF}').elements.at.value = '2026-01-01'")
+        chrome.click_and_load(tab, f"{AS_OF} button")
+        then = state()
+        assert then["path"] == f"/audit/subjects/{SUBJECT}", then
+        assert "at=2026-01-01" in then["search"], then
+        assert then["at"] == "2026-01-01", then
+        assert (then["status"], then["statusClass"]) == ("lawful", "status lawful"), then
+        assert "on consent since 2025-09-02 12:00" in then["text"], then["text"]
+        assert [row[0] for row in then["rows"]] == ["ConsentGiven ✔", "ConsentWithdrawn"]
+        assert (then["eventCircles"], then["rects"], then["faded"]) == (2, 2, 0), then
+        assert "(not yet known)" not in then["text"]
+        size = chrome.screenshot_full_page(tab, page_png)
+        assert size[0] == WIDTH and size[1] >= HEIGHT, size  # the whole page, not a window
+        assert_png(page_png, size, 10_000)
+
+        # 4. … as known on 2020-01-01: nothing was recorded yet
+        chrome.evaluate(
+            tab, f"document.querySelector('{AS_OF}').elements.known_at.value = '2020-01-01'"
+        )
+        chrome.click_and_load(tab, f"{AS_OF} button")
+        unknown = state()
+        assert "at=2026-01-01" in unknown["search"], unknown
+        assert "known_at=2020-01-01" in unknown["search"], unknown
+        assert (unknown["at"], unknown["knownAt"]) == ("2026-01-01", "2020-01-01"), unknown
+        assert (unknown["status"], unknown["statusClass"]) == ("none", "status none")
+        assert len(unknown["rows"]) == 2, unknown
+        assert all(row[2].endswith("(not yet known)") for row in unknown["rows"]), unknown
+        assert all("✔" not in row[0] for row in unknown["rows"]), unknown
+        assert unknown["faded"] == 2, unknown  # both events greyed out on the timeline
+        assert_png(unknown_png, chrome.screenshot_full_page(tab, unknown_png), 10_000)
+
+        # 5. the bundle: the page's CSP (default-src 'none', no scripts) rightly stops a
+        # script from reading it, so the auditor's way is taken: click the link, download
+        blocked = chrome.evaluate(
+            tab,
+            f"fetch({json.dumps(today['bundleHref'])}).then(r => 'read ' + r.status, "
+            "e => 'blocked: ' + e.message)",
+            await_promise=True,
+        )
+        assert blocked.startswith("blocked"), blocked
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        chrome.send(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True},
+        )
+        chrome.events.clear()
+        chrome.click(tab, f'a[href="{today["bundleHref"]}"]')
+        began = chrome.wait_for_browser_event("Browser.downloadWillBegin")
+        name = f"grondslag-{tenant}-{SUBJECT}.json"
+        assert began["params"]["suggestedFilename"] == name, began
+        assert began["params"]["url"] == f"{api}{today['bundleHref']}", began
+        guid = began["params"]["guid"]
+        while True:
+            progress = chrome.wait_for_browser_event("Browser.downloadProgress")
+            if progress["params"]["guid"] == guid and progress["params"]["state"] != "inProgress":
+                break
+        assert progress["params"]["state"] == "completed", progress
+        assert chrome.evaluate(tab, "location.search") == unknown["search"]  # stayed put
+        data = (downloads / name).read_bytes()
+        verified = bundle.verify(data, pinned_key=public_key)
+        assert verified.checkpoint.tenant == tenant
+        assert verified.checkpoint.key_id == signing.key_id_of(public_key)
+        exported = json.loads(data)
+        assert exported["query"]["subject_ref"] == SUBJECT, exported["query"]
+        types = [e["type"] for e in exported["events"]]
+        assert types[-2:] == ["Standing.ConsentGiven", "Standing.ConsentWithdrawn"], types
+        assert {e["event_id"] for e in exported["events"]} >= set(event_ids)
+        assert verified.events == len(types)
+        # the bundle fetched without the cookie is the sign-in page, not data
+        anonymous = httpx.get(f"{api}{today['bundleHref']}")
+        assert anonymous.headers["content-type"].startswith("text/html"), anonymous
+        assert "Auditor sign-in" in anonymous.text
+
+        # 6. sign out: back at the sign-in form, and the subject page stays closed
+        chrome.click_and_load(tab, 'form[action="/audit/sign-out"] button')
+        out = state()
+        assert out["path"] == "/audit", out
+        assert_sign_in_form(out)
+        cookies = chrome.send("Network.getCookies", {"urls": [f"{api}/audit"]}, tab)
+        assert cookies["cookies"] == [], cookies
+        chrome.navigate(tab, f"{subject_url}?at=2026-01-01")
+        again = state()
+        assert again["path"] == f"/audit/subjects/{SUBJECT}", again
+        assert_sign_in_form(again)
+
+
+def sign_in(chrome: DevTools, tab: str, site: Site) -> None:
+    chrome.navigate(tab, f"{site.api}/audit")
+    chrome.type_into(tab, 'input[name="key"]', site.all_roles)
+    chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
+    assert chrome.evaluate(tab, "document.querySelector('h1').textContent") == "Auditor"
+
+
+def test_signing_in_keeps_the_as_of_dates_of_the_link(site: Site, tmp_path: Path) -> None:
+    # known on a day after everything was recorded: what applied on 1 January is the consent
+    known_on = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    query = f"?at=2026-01-01&known_at={known_on}"
+    with browser(chromium(), tmp_path) as chrome:
+        tab = chrome.open_page()
+        chrome.navigate(tab, f"{site.api}/audit/subjects/{SUBJECT}{query}")
+        assert chrome.evaluate(tab, "document.querySelector('h1').textContent") == (
+            "Auditor sign-in"
+        )
+        chrome.type_into(tab, 'input[name="key"]', site.all_roles)
+        chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
+        shown = chrome.evaluate(tab, PAGE_STATE)
+    assert shown["path"] == f"/audit/subjects/{SUBJECT}", shown
+    assert (shown["search"], shown["at"], shown["knownAt"]) == (
+        query,
+        "2026-01-01",
+        known_on,
+    ), shown
+    assert shown["status"] == "lawful", shown  # not today's "lapsed"
+
+
+TIMELINE_LABELS = """(() => {
+  const svg = document.querySelector(SECTION + ' svg[aria-label="timeline"]');
+  const view = svg.viewBox.baseVal;
+  return {
+    view: [view.x, view.y, view.width, view.height],
+    labels: [...svg.querySelectorAll('text')].map(t => {
+      const b = t.getBBox();
+      return {text: t.textContent, box: [b.x, b.y, b.x + b.width, b.y + b.height]};
+    }),
+  };
+})()""".replace("SECTION", json.dumps(SECTION))
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?at=2026-01-01&known_at=2020-01-01"], ids=["today", "known-2020"]
+)
+def test_timeline_labels_stay_inside_the_picture_and_apart(
+    site: Site, tmp_path: Path, query: str
+) -> None:
+    with browser(chromium(), tmp_path) as chrome:
+        tab = chrome.open_page()
+        sign_in(chrome, tab, site)
+        chrome.navigate(tab, f"{site.api}/audit/subjects/{SUBJECT}{query}")
+        assert chrome.evaluate(tab, "location.search") == query
+        drawn = chrome.evaluate(tab, TIMELINE_LABELS)
+    left, top, width, height = drawn["view"]
+    labels = drawn["labels"]
+    assert {label["text"] for label in labels} >= {"took effect", "recorded", "known on"}
+    slack = 2  # a text's box is its font's full height, above the tallest letters
+    outside = [
+        label
+        for label in labels
+        if label["box"][0] < left - slack
+        or label["box"][2] > left + width + slack
+        or label["box"][1] < top - slack
+        or label["box"][3] > top + height + slack
+    ]
+    overlapping = [
+        (a["text"], b["text"])
+        for i, a in enumerate(labels)
+        for b in labels[i + 1 :]
+        if a["box"][0] < b["box"][2]
+        and b["box"][0] < a["box"][2]
+        and a["box"][1] < b["box"][3]
+        and b["box"][1] < a["box"][3]
+    ]
+    assert (outside, overlapping) == ([], []), f"cut off, drawn over each other; {labels}"

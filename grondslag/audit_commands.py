@@ -7,8 +7,13 @@ import asyncio
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.settings import Settings
+
+if TYPE_CHECKING:
+    from ledger.audit.bundle import Bundle
+    from ledger.domain.evidence import EvidenceRecord
 
 
 def verify(args: argparse.Namespace) -> int:
@@ -47,7 +52,86 @@ def verify(args: argparse.Namespace) -> int:
         )
     )
     print(f"bundle sha256 {digest(data)}")
+    if args.at:
+        return _print_replay(result.bundle, args.at, args.known_at)
     return 0
+
+
+def _print_replay(bundle: Bundle, at_text: str, known_text: str | None) -> int:
+    """What applied at ``--at`` (as known at ``--known-at``, default: everything the bundle
+    holds), folded from the verified events alone."""
+    from datetime import datetime
+
+    from ledger.audit.replay import replay
+
+    try:
+        at = datetime.fromisoformat(at_text)
+        latest = max(
+            [datetime.fromisoformat(e.recorded_at) for e in bundle.events]
+            + [datetime.fromisoformat(bundle.exported_at)]
+        )
+        known_at = datetime.fromisoformat(known_text) if known_text else latest
+    except ValueError as error:
+        print(f"--at/--known-at: {error}", file=sys.stderr)
+        return 2
+    if at.tzinfo is None or known_at.tzinfo is None:
+        print("--at/--known-at: give an RFC 3339 time with an offset", file=sys.stderr)
+        return 2
+    replayed = replay(bundle, at, known_at)
+    print(f"at {at.isoformat()}, as known at {known_at.isoformat()} (from the verified events):")
+    for item in replayed.purposes:
+        answer = item.answer
+        line = f"  {item.purpose} ({item.title}): {answer.status}"
+        if answer.basis:
+            line += f" on {answer.basis}"
+        if answer.since:
+            line += f" since {answer.since.isoformat()}"
+        if answer.until:
+            line += f" until {answer.until.isoformat()}"
+        if answer.reason:
+            line += f" (reason: {answer.reason})"
+        print(line)
+        for record in item.evidence:
+            print(f"    {_describe(record)}")
+    if not replayed.purposes:
+        print("  no standings in the bundle")
+    if not replayed.birth_date_known:
+        print(
+            "  (the birth date is sealed in this bundle, so the age rules R11–R14 were applied "
+            "as for an adult; export with personal_data=true to include the subject's key)"
+        )
+    return 0
+
+
+def _describe(r: EvidenceRecord) -> str:
+    parts = [f"{r.type} took effect {r.effective_at.isoformat()}"]
+    giver = r.given_by
+    if giver is not None:
+        who = (
+            "the subject"
+            if giver.party == "subject"
+            else (f"{giver.representative_ref} ({giver.capacity})")
+        )
+        parts.append(f"by {who}")
+    for name in ("method", "basis", "reference", "reason"):
+        if (value := getattr(r, name)) is not None:
+            parts.append(f"{name} {value}")
+    if r.explicit:
+        parts.append("explicit")
+    if r.notice is not None:
+        notice = r.notice
+        parts.append(f"notice {notice.version} {notice.url} sha256 {notice.sha256}")
+    if r.document is not None:
+        document = r.document
+        parts.append(
+            f"document {document.document_ref}"
+            + (f" sha256 {document.sha256}" if document.sha256 else "")
+        )
+    parts.append(
+        f"recorded {r.recorded_at.isoformat()}" + (f" by {r.recorded_by}" if r.recorded_by else "")
+    )
+    parts.append(f"event {r.event_id}")
+    return ", ".join(parts)
 
 
 def audit_check(_: argparse.Namespace) -> int:

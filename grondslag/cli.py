@@ -251,6 +251,13 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--key", help="the published public key: base64, PEM text, or a file holding either"
     )
+    verify.add_argument(
+        "--at",
+        help="also print what applied at this RFC 3339 time, folded from the verified events",
+    )
+    verify.add_argument(
+        "--known-at", help="…as known at this time (default: everything the bundle holds)"
+    )
     verify.set_defaults(func=lambda a: _audit_commands().verify(a))
 
     audit = commands.add_parser("audit", help="the tamper-evident audit log")

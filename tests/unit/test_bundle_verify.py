@@ -342,6 +342,7 @@ def test_the_bundle_signature_covers_every_member_but_itself():
         "public_key",
         "checkpoint",
         "events",
+        "subject_key",
     }
     assert signed_bytes(bundle) == canonical_json(content)
 

@@ -61,14 +61,17 @@ class Report:
 async def check(conn: asyncpg.Connection) -> Report:
     report = Report()
     pending: dict[str, list[tuple[Checkpoint, bytes]]] = defaultdict(list)
-    for checkpoint, public_key in await all_checkpoints(conn):
-        pending[checkpoint.tenant].append((checkpoint, public_key))
 
     def fail(tenant: TenantReport, problem: str) -> None:
         tenant.problem = problem
         report.problems.append(f"tenant {tenant.tenant}: {problem}")
 
+    # one snapshot for the events, the log's heads and the checkpoints: a projector logging
+    # meanwhile changes nothing the check sees
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        for checkpoint, public_key in await all_checkpoints(conn):
+            pending[checkpoint.tenant].append((checkpoint, public_key))
+        heads = await conn.fetch("SELECT tenant, size, root_hash FROM grondslag_audit_trees")
         async for row in conn.cursor(SELECT_LOG, prefetch=2000):
             name = row["tenant"]
             eid = event_id(row["originator_id"], row["originator_version"])
@@ -119,6 +122,19 @@ async def check(conn: asyncpg.Connection) -> Report:
                 f"larger than the {tenant.tree.size} logged events of the store: events "
                 "were removed",
             )
+    for head in heads:
+        tenant = report.tenants.setdefault(head["tenant"], TenantReport(head["tenant"]))
+        if tenant.problem:
+            continue
+        if head["size"] > tenant.tree.size:
+            fail(
+                tenant,
+                f"the audit log holds {head['size']} events but the store only "
+                f"{tenant.tree.size} of them: events were removed (leaves "
+                f"{tenant.tree.size}..{head['size'] - 1})",
+            )
+        elif head["size"] == tenant.tree.size and bytes(head["root_hash"]) != tenant.tree.root():
+            fail(tenant, "the audit log's current root does not match the store's events")
     return report
 
 

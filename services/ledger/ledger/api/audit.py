@@ -103,6 +103,13 @@ class AuditController(Controller):
         purpose: FromQuery[CodePath | None] = None,
         recorded_from: Annotated[Instant | None, QueryParameter(name="from")] = None,
         recorded_to: Annotated[Instant | None, QueryParameter(name="to")] = None,
+        personal_data: Annotated[
+            bool,
+            QueryParameter(
+                description="include the subject's sealing key, so that `grondslag verify "
+                "--at` can apply the age rules (the bundle then reveals the birth date)"
+            ),
+        ] = False,
     ) -> Response[bytes]:
         start, end = aware("from", recorded_from), aware("to", recorded_to)
         if start and end and start > end:
@@ -123,6 +130,7 @@ class AuditController(Controller):
                 purpose,
                 start,
                 end,
+                personal_data,
             )
         except audit.NotYetLogged:
             raise ProblemError(

@@ -18,16 +18,16 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect
 
 from ..application import utcnow
 from ..domain.errors import NotFound
+from ..domain.evidence import EvidenceRecord, evidence_records
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.standing_at import StandingAnswer, standing_at
 from ..keys import Principal
 from ..reads import audit
-from ..reads.evidence import EvidenceRecord, evidence_records
 from ..reads.streams import load_aggregates_and_key, stream_ids
 from ..reads.subjects import view_of
 from .pages import HEADERS
@@ -102,7 +102,7 @@ def _sign_in_page(message: str = "", status: int = 200, next_path: str = "/audit
 
 
 @get("/audit", include_in_schema=False)
-async def auditor_home(request: Request, subject_ref: str | None = None) -> Response:
+async def auditor_home(request: Request, subject_ref: FromQuery[str | None] = None) -> Response:
     if await _auditor(request) is None:
         return _sign_in_page()
     if subject_ref:
@@ -228,7 +228,7 @@ async def auditor_bundle(request: Request, subject_ref: SubjectRefPath) -> Respo
 
 
 @get("/audit/proofs/{event_id:uuid}", include_in_schema=False)
-async def auditor_proof(request: Request, event_id: UUID) -> Response:
+async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
     """The inclusion proof as JSON (the same as ``GET /v1/audit/proofs/{event_id}``)."""
     principal = await _auditor(request)
     if principal is None:

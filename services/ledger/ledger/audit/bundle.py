@@ -66,12 +66,16 @@ class Bundle(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     public_key: str  # base64, raw 32-byte Ed25519
     checkpoint: Checkpoint
     events: list[BundleEvent]
+    # base64 AES-256 key of the subject's sealed personal data (birth date: the age rules);
+    # only in bundles exported with personal_data=true
+    subject_key: str | None = None
     signature: str = ""  # base64 Ed25519 over signed_bytes()
 
 
 class Verified(msgspec.Struct, kw_only=True):
     events: int
     checkpoint: Checkpoint
+    bundle: Bundle
 
 
 class BundleError(ValueError):
@@ -147,9 +151,11 @@ def _verify(data: bytes, pinned_key: bytes | None) -> Verified:
         if event.leaf_index <= previous:
             raise BundleError(f"event {number} ({event.event_id}): leaf indexes must increase")
         previous = event.leaf_index
+    if bundle.subject_key is not None:
+        _check_subject_key(bundle)
     if not _signature_verifies(bundle, public_key):  # covers the rest: query, exported_at
         raise BundleError("the bundle's signature does not verify with its public key")
-    return Verified(events=len(bundle.events), checkpoint=checkpoint)
+    return Verified(events=len(bundle.events), checkpoint=checkpoint, bundle=bundle)
 
 
 Period = tuple[datetime | None, datetime | None]
@@ -221,6 +227,34 @@ def _verify_event(
             f"{where}: its inclusion proof does not lead to the checkpoint's root "
             f"(leaf {event.leaf_index} of {size})"
         )
+
+
+def _check_subject_key(bundle: Bundle) -> None:
+    """The key must open every sealed personal record of the subject in the bundle (AES-GCM
+    authenticates: a wrong key, or data moved from another subject, does not open)."""
+    from cryptography.exceptions import InvalidTag
+
+    from ..persistence.sealing import unseal
+
+    try:
+        key = base64.b64decode(bundle.subject_key or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError("subject_key is not base64") from None
+    if len(key) != 32 or base64.b64encode(key).decode() != bundle.subject_key:
+        raise BundleError("subject_key is not a base64 256-bit key")
+    sid = subject_id(bundle.tenant, bundle.query.subject_ref)
+    for number, event in enumerate(bundle.events, 1):
+        if event.stream != "subject":
+            continue
+        sealed = json.loads(event.canonical)["state"].get("sealed_personal_data")
+        if sealed is None:
+            continue
+        try:
+            unseal(key, sid, base64.b64decode(sealed))
+        except (InvalidTag, ValueError, binascii.Error):
+            raise BundleError(
+                f"subject_key does not open the sealed personal data of event {number}"
+            ) from None
 
 
 def _stream_id(bundle: Bundle, event: BundleEvent) -> UUID | None:

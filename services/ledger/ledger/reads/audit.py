@@ -30,6 +30,7 @@ from ..domain.errors import NotFound, RuleViolated
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..persistence.postgres import EVENTS_TABLE
 from .streams import stream_ids
+from .subjects import subject_keys
 
 
 class SignedCheckpoint(msgspec.Struct, kw_only=True):
@@ -195,8 +196,10 @@ async def export(
     purpose: str | None = None,
     recorded_from: datetime | None = None,
     recorded_to: datetime | None = None,
+    personal_data: bool = False,
 ) -> bytes:
-    """The bundle of one subject (see ``audit.bundle``), rendered and signed."""
+    """The bundle of one subject (see ``audit.bundle``), rendered and signed; with
+    ``personal_data`` it carries the subject's sealing key (birth date: the age rules)."""
     sid = subject_id(tenant, subject_ref)
     standings = [
         (stream, code)
@@ -276,8 +279,15 @@ async def export(
         public_key=base64.b64encode(public_key).decode(),
         checkpoint=checkpoint,
         events=events,
+        subject_key=await _subject_key(pool, sid) if personal_data else None,
     )
     return render(sign_bundle(bundle, key))
+
+
+async def _subject_key(pool: asyncpg.Pool, sid: UUID) -> str | None:
+    """None when the subject was erased (its key destroyed)."""
+    key = (await subject_keys(pool, [sid])).get(sid)
+    return base64.b64encode(key).decode() if key else None
 
 
 def _within(recorded_at: str, start: datetime | None, end: datetime | None) -> bool:

@@ -8,10 +8,10 @@ import asyncpg
 import msgspec
 
 from ..domain.errors import NotFound
+from ..domain.evidence import EvidenceRecord, evidence_records
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.purpose import Purpose
 from ..domain.standing_at import StandingAnswer, standing_at
-from .evidence import EvidenceRecord, evidence_records
 from .streams import load_aggregates_and_key, stream_ids
 from .subjects import view_of
 

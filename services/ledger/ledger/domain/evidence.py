@@ -14,9 +14,9 @@ from datetime import datetime
 
 import msgspec
 
-from ..domain.purpose import PurposeVersion
-from ..domain.standing import Fact
-from ..domain.values import (
+from .purpose import PurposeVersion
+from .standing import Fact
+from .values import (
     Basis,
     BasisEnd,
     Consent,

@@ -84,6 +84,9 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
         given = httpx.post(f"{api}/v1/subjects/client-17/consents", json=consent, headers=auth)
         assert given.status_code == 201, given.text
         event_id = given.json()["event_id"]
+        key_file = tmp_path / "audit-signing-key.pem"  # generated on first start, owner only
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        first = httpx.get(f"{api}/v1/audit/checkpoints/latest", headers=auth).json()
     finally:
         _stop(server)
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "postgres left running"
@@ -95,5 +98,14 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
         ).json()
         assert standing["lawful"] is True
         assert standing["evidence"] == [event_id]
+        # the same key after the restart; the consent's proof verifies under it
+        deadline = time.monotonic() + 20
+        while (
+            proof := httpx.get(f"{api}/v1/audit/proofs/{event_id}", headers=auth)
+        ).status_code != 200:
+            assert time.monotonic() < deadline, proof.text
+            time.sleep(0.2)
+        assert proof.json()["checkpoint"]["key_id"] == first["key_id"]
+        assert proof.json()["public_key"] == first["public_key"]
     finally:
         _stop(server)

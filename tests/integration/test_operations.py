@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import asyncpg
@@ -78,3 +79,28 @@ def test_ready_turns_unready_when_the_relay_is_behind(
             asyncio.run(execute(restore + "WHERE projection = 'nats_relay'"))
         if before is None:  # (the session's projector may still catch up: assert the relay)
             assert "projection:nats_relay" not in strict.get("/health/ready").json()["checks"]
+
+
+def test_metrics_count_events_no_checkpoint_covers_yet(client, tenant) -> None:
+    """Logged but unsigned events show until a checkpoint is signed (then they drop by as
+    many); the audit log is a projection like the others."""
+
+    def unsigned() -> int:
+        text = client.get("/metrics").text
+        line = rf'^grondslag_audit_unsigned_events\{{tenant="{tenant.name}"\}} (\d+)$'
+        match = re.search(line, text, re.M)
+        assert "# TYPE grondslag_audit_unsigned_events gauge" in text
+        assert re.search(r"^grondslag_audit_unpublished_checkpoints \d+$", text, re.M)
+        assert re.search(r'grondslag_projection_lag_events\{projection="audit_log"\} \d+', text)
+        return int(match.group(1)) if match else 0  # no line before its first logged event
+
+    tenant.register_purpose()
+    tenant.put_subject("client-1")
+    deadline = time.monotonic() + 10
+    while unsigned() < 2:  # logged, not signed yet (the projector signs every 60 s here)
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    before = unsigned()
+    signed = tenant.call("POST", "/v1/audit/checkpoints")
+    assert signed.status_code == 201, signed.text
+    assert unsigned() <= before - 2

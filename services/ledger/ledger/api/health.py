@@ -32,7 +32,8 @@ async def ready(request: Request) -> Response[Health]:
     except Exception as error:  # any failure means: not ready
         checks["database"] = f"failing: {type(error).__name__}"
     settings = request.app.state.settings
-    watched = {"current_standing"} | ({"nats_relay"} if settings.nats_url else set())
+    # proofs and exports wait for the audit log, checks for the read model, lapses for the relay
+    watched = {"current_standing", "audit_log"} | ({"nats_relay"} if settings.nats_url else set())
     for lag in await operations.lags(request.app.state.pool):
         if lag.projection not in watched:
             continue
@@ -49,9 +50,14 @@ async def ready(request: Request) -> Response[Health]:
     operation_id="metrics",
     tags=["operations"],
     media_type="text/plain",
-    summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures",
+    summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
+    "audit log events not yet signed, checkpoints not yet published",
 )
 async def metrics(request: Request) -> Response[str]:
     pool = request.app.state.pool
-    text = operations.prometheus(await operations.lags(pool), await operations.deadlines_due(pool))
+    text = operations.prometheus(
+        await operations.lags(pool),
+        await operations.deadlines_due(pool),
+        await operations.audit_backlog(pool),
+    )
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

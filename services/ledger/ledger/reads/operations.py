@@ -55,7 +55,30 @@ async def deadlines_due(pool: asyncpg.Pool) -> int:
         return 0
 
 
-def prometheus(lag: list[Lag], due: int) -> str:
+class AuditBacklog(msgspec.Struct):
+    unsigned_events: dict[str, int]  # per tenant: logged, no signed checkpoint covers them yet
+    unpublished_checkpoints: int  # signed, not yet acknowledged by NATS
+
+
+UNSIGNED = """
+SELECT t.tenant, t.size - coalesce((SELECT max(c.tree_size) FROM grondslag_audit_checkpoints c
+                                    WHERE c.tenant = t.tenant), 0) AS unsigned
+FROM grondslag_audit_trees t ORDER BY t.tenant
+"""
+
+
+async def audit_backlog(pool: asyncpg.Pool) -> AuditBacklog:
+    try:
+        rows = await pool.fetch(UNSIGNED)
+        unpublished = await pool.fetchval(
+            "SELECT count(*) FROM grondslag_audit_checkpoints WHERE published_at IS NULL"
+        )
+    except asyncpg.UndefinedTableError:
+        return AuditBacklog({}, 0)
+    return AuditBacklog({row["tenant"]: row["unsigned"] for row in rows}, unpublished)
+
+
+def prometheus(lag: list[Lag], due: int, audit: AuditBacklog | None = None) -> str:
     """The Prometheus text exposition format (version 0.0.4)."""
     lines = [
         "# HELP grondslag_projection_lag_events Events in the log not yet handled.",
@@ -83,4 +106,16 @@ def prometheus(lag: list[Lag], due: int) -> str:
         "# TYPE grondslag_deadlines_due gauge",
         f"grondslag_deadlines_due {due}",
     ]
+    if audit is not None:
+        lines += [
+            "# HELP grondslag_audit_unsigned_events Logged events no signed checkpoint covers yet.",
+            "# TYPE grondslag_audit_unsigned_events gauge",
+            *(
+                f'grondslag_audit_unsigned_events{{tenant="{tenant}"}} {count}'
+                for tenant, count in audit.unsigned_events.items()
+            ),
+            "# HELP grondslag_audit_unpublished_checkpoints Checkpoints NATS has not acknowledged.",
+            "# TYPE grondslag_audit_unpublished_checkpoints gauge",
+            f"grondslag_audit_unpublished_checkpoints {audit.unpublished_checkpoints}",
+        ]
     return "\n".join(lines) + "\n"

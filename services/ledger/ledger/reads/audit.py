@@ -26,7 +26,7 @@ from ..audit.bundle import (
 from ..audit.canonical import canonical_event_bytes
 from ..audit.checkpoints import Checkpoint, format_time
 from ..audit.signing import SigningKey
-from ..domain.errors import NotFound, RuleViolated
+from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..persistence.postgres import EVENTS_TABLE
 from .streams import stream_ids
@@ -135,8 +135,9 @@ async def inclusion(
             raise NotFound(f"no signed checkpoint of tree size {tree_size}")
         checkpoint, public_key = found
         if index >= tree_size:
-            raise RuleViolated(
-                "R7", f"event {eid} is leaf {index}, after the checkpoint of size {tree_size}"
+            raise DomainError(
+                f"event {eid} is leaf {index}, after the checkpoint of size {tree_size}",
+                field="tree_size",
             )
     canonical = canonical_event_bytes(
         row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
@@ -156,24 +157,20 @@ async def inclusion(
 
 
 async def consistency(pool: asyncpg.Pool, tenant: str, first: int, second: int) -> ConsistencyProof:
+    if first > second:
+        raise InvalidInput(f"first ({first}) must not exceed second ({second})", field="first")
     size, _ = await store.tree_head(pool, tenant)
-    if not 0 <= first <= second <= size:
-        raise RuleViolated(
-            "R7",
-            f"need 0 <= first <= second <= {size} (the size of this tenant's audit log); "
-            f"got first={first}, second={second}",
-            field="second" if second > size else "first",
+    if second > size:
+        raise DomainError(
+            f"this tenant's audit log holds {size} events; second={second} is beyond it",
+            field="second",
         )
     ranges = merkle.consistency_ranges(first, second)
-    roots = [(0, first), (0, second)] if first else [(0, second)]
-    hashes = await store.range_hashes(pool, tenant, ranges + (roots if second else []))
-    proof = hashes[: len(ranges)]
-    if second == 0:
-        first_root = second_root = merkle.EMPTY_ROOT
-    elif first == 0:
-        first_root, second_root = merkle.EMPTY_ROOT, hashes[-1]
-    else:
-        first_root, second_root = hashes[-2], hashes[-1]
+    roots = [(0, n) for n in (first, second) if n]  # the empty tree's root is a constant
+    hashes = await store.range_hashes(pool, tenant, ranges + roots)
+    proof, root_of = hashes[: len(ranges)], dict(zip(roots, hashes[len(ranges) :], strict=True))
+    first_root = root_of.get((0, first), merkle.EMPTY_ROOT)
+    second_root = root_of.get((0, second), merkle.EMPTY_ROOT)
     first_signed = await store.checkpoint_of_size(pool, tenant, first)
     second_signed = await store.checkpoint_of_size(pool, tenant, second)
     return ConsistencyProof(

@@ -30,6 +30,7 @@ class Settings:
     public_rate_limit_per_minute: int = 300
     audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
     checkpoint_seconds: float = 60.0
+    checkpoint_heartbeat_seconds: float = 86_400.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +56,11 @@ class Settings:
             else None,
             checkpoint_seconds=float(
                 env.get("GRONDSLAG_CHECKPOINT_SECONDS", defaults.checkpoint_seconds)
+            ),
+            checkpoint_heartbeat_seconds=float(
+                env.get(
+                    "GRONDSLAG_CHECKPOINT_HEARTBEAT_SECONDS", defaults.checkpoint_heartbeat_seconds
+                )
             ),
             ready_max_lag_seconds=float(
                 env.get("GRONDSLAG_READY_MAX_LAG_SECONDS", defaults.ready_max_lag_seconds)

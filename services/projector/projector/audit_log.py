@@ -17,7 +17,7 @@ import base64
 import contextlib
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -160,8 +160,10 @@ class Checkpointer:
         key: SigningKey,
         interval: float,
         nats_url: str | None = None,
+        heartbeat: float = 86_400.0,
     ):
         self.pool, self.dsn, self.key, self.interval = pool, dsn, key, interval
+        self.heartbeat = heartbeat
         self.nats_url = nats_url
         self.js: Any = None
         self._nc: Any = None
@@ -171,15 +173,17 @@ class Checkpointer:
         await register_key(self.pool, self.key)
 
     async def sign_due(self, now: datetime | None = None) -> list[Checkpoint]:
-        """Sign every tenant whose tree grew since its last checkpoint; answers the new
-        checkpoints. (An unchanged tree is not signed again: its last checkpoint still holds.
-        Whoever needs a fresh time asks an API process to sign now.)"""
-        rows = await self.pool.fetch(
-            "SELECT t.tenant FROM grondslag_audit_trees t WHERE t.size > coalesce(("
-            "SELECT max(c.tree_size) FROM grondslag_audit_checkpoints c "
-            "WHERE c.tenant = t.tenant), -1) ORDER BY t.tenant"
-        )
+        """Sign every tenant whose tree grew since its last checkpoint, and every tenant
+        whose last checkpoint is older than the heartbeat (so that witnesses see the log is
+        alive without a row a minute per idle tenant); answers the new checkpoints."""
         moment = now or datetime.now(UTC)
+        rows = await self.pool.fetch(
+            "SELECT t.tenant FROM grondslag_audit_trees t "
+            "LEFT JOIN LATERAL (SELECT max(c.tree_size) AS size, max(c.issued_at) AS issued "
+            "FROM grondslag_audit_checkpoints c WHERE c.tenant = t.tenant) c ON true "
+            "WHERE c.size IS NULL OR t.size > c.size OR c.issued < $1 ORDER BY t.tenant",
+            moment - timedelta(seconds=self.heartbeat),
+        )
         signed = []
         for row in rows:
             async with self.pool.acquire() as conn:

@@ -61,7 +61,12 @@ class Projector:
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
         key = await anyio.to_thread.run_sync(signing.load_or_create, self.settings.signing_key_path)
         self.checkpointer = audit_log.Checkpointer(
-            self.pool, dsn, key, self.settings.checkpoint_seconds, self.settings.nats_url
+            self.pool,
+            dsn,
+            key,
+            self.settings.checkpoint_seconds,
+            self.settings.nats_url,
+            self.settings.checkpoint_heartbeat_seconds,
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))

@@ -4,7 +4,8 @@
 * ``events/<Type>.json`` — JSON Schema of every stored event's payload, from the event
   classes (msgspec), so that consumers of an export know what they read;
 * ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.0) — the NATS messages, from
-  ``projector.messages``.
+  ``projector.messages``;
+* ``audit-bundle.json`` — the export bundle an auditor verifies (``ledger.audit.bundle``).
 
 ``grondslag schemas`` writes them; ``grondslag schemas --check`` (and a test) fails when a
 committed file is stale.
@@ -130,6 +131,18 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+def bundle_schema() -> dict[str, Any]:
+    from ledger.audit.bundle import FORMAT, Bundle
+
+    schema = msgspec.json.schema(Bundle)
+    schema["title"] = FORMAT
+    schema["description"] = (
+        "A self-contained audit export: events with canonical bytes and inclusion proofs, a "
+        "signed checkpoint, the public key; see docs/verifying-an-audit-bundle.md"
+    )
+    return schema
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file, path → text."""
     import yaml
@@ -139,6 +152,7 @@ def rendered() -> dict[Path, str]:
         files[ROOT / "events" / f"{name}.json"] = _json(event_schema(name, cls))
     for name, schema in message_schemas().items():
         files[ROOT / "messages" / f"{name}.json"] = _json(schema)
+    files[ROOT / "audit-bundle.json"] = _json(bundle_schema())
     files[ROOT / "asyncapi.yaml"] = yaml.safe_dump(
         asyncapi(), sort_keys=True, allow_unicode=True, width=100
     )

@@ -134,6 +134,10 @@ def _describe(r: EvidenceRecord) -> str:
     return ", ".join(parts)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def audit_check(_: argparse.Namespace) -> int:
     """Recompute every tenant's tree from the store; compare with the log and checkpoints."""
     import asyncpg
@@ -151,8 +155,9 @@ def audit_check(_: argparse.Namespace) -> int:
         for tenant in sorted(report.tenants.values(), key=lambda t: t.tenant):
             status = "DIFFERS" if tenant.problem else "ok"
             print(
-                f"{tenant.tenant}: {status} — {tenant.events} events, {tenant.checkpoints} "
-                f"checkpoints verified, {tenant.unlogged} events not yet in the audit log"
+                f"{tenant.tenant}: {status} — {_count(tenant.events, 'event')}, "
+                f"{_count(tenant.checkpoints, 'checkpoint')} verified, "
+                f"{_count(tenant.unlogged, 'event')} not yet in the audit log"
             )
         if report.ok:
             print("audit check: the store matches the audit log and every signed checkpoint")

@@ -158,25 +158,24 @@ async def latest_checkpoint(
     conn: asyncpg.Connection | asyncpg.Pool, tenant: str
 ) -> tuple[Checkpoint, bytes] | None:
     """The tenant's latest signed checkpoint and the public key that signed it."""
-    row = await conn.fetchrow(
-        f"SELECT {_CHECKPOINT_COLUMNS} FROM grondslag_audit_checkpoints c "
-        "JOIN grondslag_audit_keys k USING (key_id) WHERE c.tenant = $1 "
-        "ORDER BY c.tree_size DESC, c.issued_at DESC LIMIT 1",
-        tenant,
-    )
-    return (checkpoint_from_row(row), bytes(row["public_key"])) if row else None
+    return await _newest(conn, "c.tenant = $1", tenant)
 
 
 async def checkpoint_of_size(
     conn: asyncpg.Connection | asyncpg.Pool, tenant: str, tree_size: int
 ) -> tuple[Checkpoint, bytes] | None:
     """The latest checkpoint signed over exactly ``tree_size`` leaves."""
+    return await _newest(conn, "c.tenant = $1 AND c.tree_size = $2", tenant, tree_size)
+
+
+async def _newest(
+    conn: asyncpg.Connection | asyncpg.Pool, condition: str, *args: object
+) -> tuple[Checkpoint, bytes] | None:
     row = await conn.fetchrow(
         f"SELECT {_CHECKPOINT_COLUMNS} FROM grondslag_audit_checkpoints c "
-        "JOIN grondslag_audit_keys k USING (key_id) WHERE c.tenant = $1 AND c.tree_size = $2 "
-        "ORDER BY c.issued_at DESC LIMIT 1",
-        tenant,
-        tree_size,
+        f"JOIN grondslag_audit_keys k USING (key_id) WHERE {condition} "
+        "ORDER BY c.tree_size DESC, c.issued_at DESC LIMIT 1",
+        *args,
     )
     return (checkpoint_from_row(row), bytes(row["public_key"])) if row else None
 

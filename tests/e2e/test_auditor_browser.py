@@ -2,29 +2,21 @@
 signs in with an API key (a writer-only key is refused), reads one subject's standing and
 timeline, moves the "as of" date picker on both time axes, downloads the verifiable bundle
 by clicking the page's link and verifies it offline, and signs out. Chromium is driven over
-the DevTools protocol on a pipe (no extra packages), as in test_unsubscribe_browser.py. Two
-two faults found here stay pinned down: the sign-in keeps the "as of" dates of a link, and
-the timeline's labels stay inside the picture and apart.
+the DevTools protocol on a pipe (no extra packages), by the client in chromium_devtools.py
+that test_unsubscribe_browser.py uses too. Two faults found here stay pinned down: the
+sign-in keeps the "as of" dates of a link, and the timeline's labels stay inside the
+picture and apart.
 
 Needs Debian's chromium (`apt-get install chromium`); screenshots go to tests/output/."""
 
 from __future__ import annotations
 
-import base64
-import fcntl
 import json
 import os
 import secrets
-import select
-import shutil
-import signal
-import socket
-import struct
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chromium_devtools import GRONDSLAG, DevTools, assert_png, browser, chromium, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -45,36 +38,8 @@ PURPOSE = "photo-in-dossier"
 TITLE = "Pasfoto in het dossier"
 SUBJECT = "client-17"
 WIDTH, HEIGHT = 1200, 800
-GRONDSLAG = [sys.executable, "-m", "grondslag.cli"]  # what `uv run grondslag` runs
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--hide-scrollbars",
-    "--lang=en-GB",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail(
-            "the browser test needs Debian's chromium on PATH, which is missing: "
-            "run `apt-get install -y chromium` (CI must install it before the tests)"
-        )
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LANG = "en-GB"  # Chromium's own language; it asks for pages in its default, en-US
+VIEWPORT = (WIDTH, HEIGHT)
 
 
 def _env(database_url: str, nats_url: str, data_dir: Path, key: str, tenant: str) -> dict:
@@ -86,229 +51,6 @@ def _env(database_url: str, nats_url: str, data_dir: Path, key: str, tenant: str
         "GRONDSLAG_BOOTSTRAP_KEY": key,
         "GRONDSLAG_BOOTSTRAP_TENANT": tenant,
     }
-
-
-@contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`grondslag serve` on a free port with the given environment; yields its base URL."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*GRONDSLAG, "serve", "--port", str(port)],
-            env=env | {"GRONDSLAG_PUBLIC_URL": base},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, log.read_text(errors="replace")
-                try:
-                    if httpx.get(f"{base}/health/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "grondslag serve not ready in 30 s"
-                time.sleep(0.1)
-            yield base
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe``:
-    commands go to the browser's fd 3, answers and events come back on its fd 4, each a
-    JSON message ended by a NUL byte. (A copy of the one in test_unsubscribe_browser.py,
-    with typing, awaiting promises and full-page screenshots added.)"""
-
-    def __init__(self, binary: str, user_data_dir: Path, stderr: Path):
-        to_browser_r, to_browser_w = os.pipe()
-        from_browser_r, from_browser_w = os.pipe()
-        # out of the way of 3 and 4, so that placing them there cannot clobber each other
-        child_in = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD_CLOEXEC, 10)
-        child_out = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD_CLOEXEC, 10)
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-
-        def place_pipes() -> None:  # in the child, before exec: dup2 leaves them inheritable
-            os.dup2(child_in, 3)
-            os.dup2(child_out, 4)
-
-        self._stderr = stderr.open("wb")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={user_data_dir}",
-                "--remote-debugging-pipe",
-                "about:blank",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=self._stderr,
-            stderr=self._stderr,
-            preexec_fn=place_pipes,
-            close_fds=False,
-        )
-        os.close(child_in)
-        os.close(child_out)
-        self._write, self._read = to_browser_w, from_browser_r
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def close(self) -> None:
-        try:
-            if self.process.poll() is None:
-                with suppress(AssertionError, OSError):
-                    self.send("Browser.close", timeout=5)
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-        finally:
-            os.close(self._write)
-            os.close(self._read)
-            self._stderr.close()
-
-    def _message(self, deadline: float) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            assert left > 0, "no answer from chromium in time"
-            ready, _, _ = select.select([self._read], [], [], left)
-            if ready:
-                chunk = os.read(self._read, 1 << 16)
-                assert chunk, f"chromium closed the pipe (exit {self.process.poll()})"
-                self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
-
-    def send(
-        self,
-        method: str,
-        params: dict | None = None,
-        session: str | None = None,
-        timeout: float = 15.0,
-    ) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._write, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = self._message(deadline)
-            if answer.get("id") == self._next_id:
-                assert "error" not in answer, (method, answer["error"])
-                return answer.get("result", {})
-            self.events.append(answer)
-
-    def wait_for(self, method: str, session: str, timeout: float = 15.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event.get("method") == method and event.get("sessionId") == session:
-                    self.events.remove(event)
-                    return event
-            self.events.append(self._message(deadline))
-
-    def wait_for_browser_event(self, method: str, timeout: float = 15.0) -> dict[str, Any]:
-        """The next event of the browser itself (not of a page), such as a download's."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event.get("method") == method and "sessionId" not in event:
-                    self.events.remove(event)
-                    return event
-            self.events.append(self._message(deadline))
-
-    def open_page(self) -> str:
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        self.send("Page.enable", session=session)
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        return session
-
-    def navigate(self, session: str, url: str) -> None:
-        self.events.clear()
-        answer = self.send("Page.navigate", {"url": url}, session=session)
-        assert not answer.get("errorText"), answer
-        self.wait_for("Page.loadEventFired", session)
-
-    def evaluate(self, session: str, expression: str, await_promise: bool = False) -> Any:
-        answer = self.send(
-            "Runtime.evaluate",
-            {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
-            session=session,
-        )
-        assert "exceptionDetails" not in answer, answer
-        return answer["result"].get("value")
-
-    def click(self, session: str, selector: str) -> None:
-        """A left mouse click in the middle of the element, as a person would."""
-        self.evaluate(
-            session,
-            f"document.querySelector({json.dumps(selector)}).scrollIntoView({{block: 'center'}})",
-        )
-        x, y = self.evaluate(
-            session,
-            f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()",
-        )
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            params = {"type": kind, "x": x, "y": y}
-            if kind != "mouseMoved":
-                params |= {"button": "left", "clickCount": 1}
-            self.send("Input.dispatchMouseEvent", params, session=session)
-
-    def click_and_load(self, session: str, selector: str) -> None:
-        """Click something that submits a form, and wait for the next page to load."""
-        self.events.clear()
-        self.click(session, selector)
-        self.wait_for("Page.loadEventFired", session)
-
-    def type_into(self, session: str, selector: str, text: str) -> None:
-        """Focus a field and type into it as a keyboard would (text input events)."""
-        self.evaluate(session, f"document.querySelector({json.dumps(selector)}).focus()")
-        self.send("Input.insertText", {"text": text}, session=session)
-
-    def screenshot_full_page(self, session: str, path: Path) -> tuple[int, int]:
-        metrics = self.send("Page.getLayoutMetrics", session=session)
-        size = metrics.get("cssContentSize") or metrics["contentSize"]
-        width, height = int(size["width"]), int(size["height"])
-        data = self.send(
-            "Page.captureScreenshot",
-            {
-                "format": "png",
-                "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-            },
-            session=session,
-        )["data"]
-        path.write_bytes(base64.b64decode(data))
-        return width, height
-
-
-@contextmanager
-def browser(binary: str, tmp_path: Path) -> Iterator[DevTools]:
-    devtools = DevTools(binary, tmp_path / "profile-cdp", tmp_path / "chromium-cdp.log")
-    try:
-        yield devtools
-    finally:
-        devtools.close()
 
 
 # -- what the page shows, read through the DOM ------------------------------------------------
@@ -349,13 +91,6 @@ PAGE_STATE = """(() => {
     responseStatus: performance.getEntriesByType('navigation')[0].responseStatus,
   };
 })()""".replace("SECTION", json.dumps(SECTION)).replace("AS_OF", json.dumps(AS_OF))
-
-
-def assert_png(path: Path, size: tuple[int, int], least: int) -> None:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    assert struct.unpack(">II", data[16:24]) == size, f"{path} is not {size}"
-    assert len(data) > least, f"{path} is suspiciously small ({len(data)} bytes)"
 
 
 def assert_sign_in_form(state: dict[str, Any]) -> None:
@@ -469,7 +204,7 @@ def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
     writer_only, public_key, event_ids = site.writer_only, site.public_key, site.event_ids
 
     subject_url = f"{api}/audit/subjects/{SUBJECT}"
-    with browser(binary, tmp_path) as chrome:
+    with browser(binary, tmp_path, lang=LANG, viewport=VIEWPORT) as chrome:
         tab = chrome.open_page()
 
         def state() -> dict[str, Any]:
@@ -637,7 +372,7 @@ def test_signing_in_keeps_the_as_of_dates_of_the_link(site: Site, tmp_path: Path
     # known on a day after everything was recorded: what applied on 1 January is the consent
     known_on = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     query = f"?at=2026-01-01&known_at={known_on}"
-    with browser(chromium(), tmp_path) as chrome:
+    with browser(chromium(), tmp_path, lang=LANG, viewport=VIEWPORT) as chrome:
         tab = chrome.open_page()
         chrome.navigate(tab, f"{site.api}/audit/subjects/{SUBJECT}{query}")
         assert chrome.evaluate(tab, "document.querySelector('h1').textContent") == (
@@ -674,7 +409,7 @@ TIMELINE_LABELS = """(() => {
 def test_timeline_labels_stay_inside_the_picture_and_apart(
     site: Site, tmp_path: Path, query: str
 ) -> None:
-    with browser(chromium(), tmp_path) as chrome:
+    with browser(chromium(), tmp_path, lang=LANG, viewport=VIEWPORT) as chrome:
         tab = chrome.open_page()
         sign_in(chrome, tab, site)
         chrome.navigate(tab, f"{site.api}/audit/subjects/{SUBJECT}{query}")

@@ -383,3 +383,49 @@ def test_verify_signature_refuses_a_malformed_key_or_signature(key):
     assert not verify_signature(key.public_key, signature, message + b"x")
     assert not verify_signature(key.public_key[:31], signature, message)
     assert not verify_signature(key.public_key, signature[:63], message)
+
+
+# -- the C2SP signed-note spelling --------------------------------------------------------------
+# golang.org/x/mod/sumdb/note's own example key and note: the reference implementation's test
+GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+GO_TEXT = (
+    b"If you think cryptography is the answer to your problem,\n"
+    b"then you don't know what your problem is.\n"
+)
+GO_SIG = (
+    "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngo"
+    "tpRZb6KE6RyyBwJnAM=\n"
+)
+
+
+def test_note_spelling_matches_gos_reference_vector_byte_for_byte() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from ledger.audit.checkpoints import note_signature_line, verifier_key
+
+    seed = base64.b64decode(GO_SKEY.split("+", 4)[4])[1:]  # PRIVATE+KEY+name+id+key
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    public = SigningKey(private).public_key
+    assert verifier_key("PeterNeumann", public) == GO_VKEY
+    assert note_signature_line("PeterNeumann", public, private.sign(GO_TEXT)) == GO_SIG
+
+
+def test_a_checkpoints_signed_note_is_its_body_a_blank_line_and_one_signature(tmp_path) -> None:
+    from ledger.audit.checkpoints import note_key_id, signed_note, verifier_key
+
+    key = load_or_create(tmp_path / "k.pem")
+    checkpoint = sign(
+        key, "praktijk", 7, bytes(range(32)), datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    )
+    note = signed_note(checkpoint, key.public_key)
+    text, _, signatures = note.partition("\n\n")
+    assert (text + "\n").encode() == checkpoint.body()
+    name, blob = signatures.removeprefix("\u2014 ").removesuffix("\n").split(" ")
+    assert name == "grondslag/praktijk"
+    raw = base64.b64decode(blob)
+    assert raw[:4] == note_key_id(name, key.public_key)
+    assert raw[4:] == base64.b64decode(checkpoint.signature)
+    assert verify_signature(key.public_key, raw[4:], checkpoint.body())
+    vkey_name, vkey_id, vkey = verifier_key(name, key.public_key).split("+", 2)
+    assert (vkey_name, bytes.fromhex(vkey_id)) == (name, raw[:4])
+    assert base64.b64decode(vkey) == b"\x01" + key.public_key

@@ -24,7 +24,7 @@ import asyncpg
 import msgspec
 from ledger.audit import merkle
 from ledger.audit.canonical import canonical_event_bytes
-from ledger.audit.checkpoints import Checkpoint
+from ledger.audit.checkpoints import Checkpoint, signed_note
 from ledger.audit.signing import SigningKey
 from ledger.audit.store import (
     CHECKPOINTS_SIGNED,
@@ -137,7 +137,9 @@ async def _frontier(conn: asyncpg.Connection, tenant: str, size: int) -> merkle.
 def checkpoint_message(checkpoint: Checkpoint, public_key: bytes) -> tuple[str, CloudEvent]:
     """The witness copy of a checkpoint, on ``grondslag.<tenant>.audit.checkpoint``."""
     data = AuditCheckpoint(
-        **msgspec.structs.asdict(checkpoint), public_key=base64.b64encode(public_key).decode()
+        **msgspec.structs.asdict(checkpoint),
+        public_key=base64.b64encode(public_key).decode(),
+        note=signed_note(checkpoint, public_key),
     )
     message = CloudEvent(
         id=f"checkpoint:{checkpoint.tenant}:{checkpoint.tree_size}:{checkpoint.issued_at}",

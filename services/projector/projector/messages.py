@@ -50,6 +50,7 @@ class AuditCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     key_id: str
     signature: str
     public_key: str
+    note: str  # the same checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)
 
 
 Data = TypeVar("Data", StandingChange, RepresentationEnded, AuditCheckpoint)

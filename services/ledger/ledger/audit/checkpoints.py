@@ -10,13 +10,21 @@ line::
     <issued_at, RFC 3339 UTC to the second, e.g. 2026-11-22T09:30:00Z>
 
 each line ending in a newline. ``signature`` is Ed25519 over those bytes, base64-encoded.
-A verifier needs nothing but this module's ``verify_checkpoint`` and the public key.
+A verifier needs nothing but this module's ``checkpoint_problem`` and the public key.
+
+The body is also a C2SP tlog-checkpoint (c2sp.org/tlog-checkpoint: origin, size, root, one
+extension line), so the same signature makes a C2SP signed note (c2sp.org/signed-note):
+the body, a blank line, and ``— <key name> base64(key ID ‖ signature)`` with the key
+name the origin and key ID = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]. Witness tools
+of that ecosystem (Go's ``golang.org/x/mod/sumdb/note``, transparency-dev witnesses) verify
+``signed_note`` with ``verifier_key`` (``<name>+<key ID hex>+base64(0x01 ‖ public key)``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from datetime import UTC, datetime
 
 import msgspec
@@ -38,9 +46,39 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True):
         return checkpoint_body(self.tenant, self.tree_size, self.root_hash, self.issued_at)
 
 
+def origin(tenant: str) -> str:
+    """The checkpoint's first line, and the key name of its signed note."""
+    return f"grondslag/{tenant}"
+
+
 def checkpoint_body(tenant: str, tree_size: int, root_hash_hex: str, issued_at: str) -> bytes:
     root = base64.b64encode(bytes.fromhex(root_hash_hex)).decode()
-    return f"grondslag/{tenant}\n{tree_size}\n{root}\n{issued_at}\n".encode()
+    return f"{origin(tenant)}\n{tree_size}\n{root}\n{issued_at}\n".encode()
+
+
+_NOTE_ED25519 = b"\x01"  # the signed-note signature type of Ed25519
+
+
+def note_key_id(name: str, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + _NOTE_ED25519 + public_key).digest()[:4]
+
+
+def note_signature_line(name: str, public_key: bytes, signature: bytes) -> str:
+    blob = base64.b64encode(note_key_id(name, public_key) + signature).decode()
+    return f"\u2014 {name} {blob}\n"
+
+
+def verifier_key(name: str, public_key: bytes) -> str:
+    """The key in the notation of Go's note package: ``name+keyid+base64(0x01 ‖ key)``."""
+    key = base64.b64encode(_NOTE_ED25519 + public_key).decode()
+    return f"{name}+{note_key_id(name, public_key).hex()}+{key}"
+
+
+def signed_note(checkpoint: Checkpoint, public_key: bytes) -> str:
+    """The checkpoint as a C2SP signed note (same signature, other spelling)."""
+    signature = base64.b64decode(checkpoint.signature)
+    line = note_signature_line(origin(checkpoint.tenant), public_key, signature)
+    return checkpoint.body().decode() + "\n" + line
 
 
 def format_time(moment: datetime) -> str:

@@ -24,7 +24,7 @@ from ..audit.bundle import (
     sign_bundle,
 )
 from ..audit.canonical import canonical_event_bytes
-from ..audit.checkpoints import Checkpoint, format_time
+from ..audit.checkpoints import Checkpoint, format_time, origin, signed_note, verifier_key
 from ..audit.signing import SigningKey
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
@@ -38,6 +38,8 @@ class SignedCheckpoint(msgspec.Struct, kw_only=True):
     key_id: str
     public_key: str  # base64 raw Ed25519
     public_key_pem: str
+    note: str  # the same checkpoint as a C2SP signed note, for witness tools
+    verifier_key: str  # the key as Go's note package spells it
 
 
 class InclusionProof(msgspec.Struct, kw_only=True):
@@ -76,6 +78,8 @@ def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
         key_id=checkpoint.key_id,
         public_key=base64.b64encode(public_key).decode(),
         public_key_pem=pem,
+        note=signed_note(checkpoint, public_key),
+        verifier_key=verifier_key(origin(checkpoint.tenant), public_key),
     )
 
 

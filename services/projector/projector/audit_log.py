@@ -5,9 +5,10 @@ The log follower appends the leaves of a batch, in notification order, in the ba
 transaction: a crash never leaves a leaf out or in twice. The tree row of each tenant is
 locked while it grows, and the frontier (the roots of the perfect subtrees that make up
 the tree so far) is read back from the stored nodes, so nothing but the database holds
-state. The checkpointer signs each tenant whose tree grew since its last checkpoint every
-``interval`` seconds, and at once when an API process asks (NOTIFY), then publishes every
-checkpoint NATS has not acknowledged yet.
+state. The checkpointer signs, every ``interval`` seconds, each tenant whose tree grew
+since its last checkpoint (and an unchanged one once per ``heartbeat``), then publishes
+every checkpoint NATS has not acknowledged yet — also those API processes signed on
+demand, which wake it with a NOTIFY.
 """
 
 from __future__ import annotations

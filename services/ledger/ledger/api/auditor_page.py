@@ -14,7 +14,6 @@ from html import escape
 from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -23,57 +22,29 @@ from litestar.response import Redirect
 
 from ..application import utcnow
 from ..domain.errors import NotFound
-from ..domain.evidence import EvidenceRecord, evidence_records
+from ..domain.evidence import evidence_records
 from ..domain.ids import purpose_id, standing_id, subject_id
-from ..domain.standing_at import StandingAnswer, standing_at
+from ..domain.standing_at import standing_at
 from ..keys import Principal
 from ..reads import audit
 from ..reads.streams import load_aggregates_and_key, stream_ids
 from ..reads.subjects import view_of
+from .auditor_html import (
+    AMSTERDAM,
+    LEGEND,
+    as_of_form,
+    html_page,
+    section,
+    sign_in_page,
+    sign_out_form,
+    when,
+)
 from .pages import HEADERS
 
 COOKIE = "grondslag_auditor"
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 ROLES = frozenset({"auditor", "admin"})
 SubjectRefPath = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$")]
 DateQuery = Annotated[str | None, Parameter(required=False)]
-COLOURS = {
-    "ConsentGiven": "#2e7d32",
-    "ConsentWithdrawn": "#c62828",
-    "BasisEstablished": "#1565c0",
-    "BasisEnded": "#6d4c41",
-    "ObjectionLodged": "#6a1b9a",
-    "ObjectionDecided": "#8e24aa",
-    "BasisLapsed": "#ef6c00",
-    "RetentionExpired": "#757575",
-}
-STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;"
-    "line-height:1.45;color:#1a1a1a}table{border-collapse:collapse;width:100%;font-size:.9rem}"
-    "th,td{text-align:left;border-bottom:1px solid #ddd;padding:.3rem .4rem;vertical-align:top}"
-    "section{margin:2rem 0;padding-top:.5rem;border-top:3px solid #0b5394}"
-    ".status{display:inline-block;padding:.1rem .6rem;border-radius:1rem;color:#fff;"
-    "font-weight:600}.lawful{background:#2e7d32}.lapsed{background:#c62828}"
-    ".restricted{background:#6a1b9a}.pending{background:#ef6c00}.none{background:#757575}"
-    "form.asof{display:flex;gap:1rem;align-items:end;flex-wrap:wrap;background:#f3f6fa;"
-    "padding:.8rem;border-radius:.4rem}label{display:flex;flex-direction:column;"
-    "font-size:.85rem}button{padding:.45rem 1.1rem;border-radius:.3rem;border:2px solid "
-    "#0b5394;background:#0b5394;color:#fff;cursor:pointer}code{font-size:.8rem;"
-    "white-space:nowrap}.muted{color:#666;font-size:.85rem}"
-    "input{font-size:1rem;padding:.3rem}"
-)
-
-
-def _html(title: str, body: str, status: int = 200) -> Response[str]:
-    html = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>"
-    )
-    return Response(
-        html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS
-    )
 
 
 async def _auditor(request: Request) -> Principal | None:
@@ -84,35 +55,18 @@ async def _auditor(request: Request) -> Principal | None:
     return principal if principal and principal.roles & ROLES else None
 
 
-def _sign_in_page(message: str = "", status: int = 200, next_path: str = "/audit") -> Response:
-    """The sign-in form (401 where a page needs a signed-in auditor)."""
-    note = f'<p role="alert"><strong>{escape(message)}</strong></p>' if message else ""
-    return _html(
-        "Grondslag — auditor sign-in",
-        "<h1>Auditor sign-in</h1>"
-        "<p>Sign in with an API key that carries the <code>auditor</code> (or "
-        "<code>admin</code>) role.</p>"
-        f"{note}"
-        '<form method="post" action="/audit/sign-in">'
-        f'<input type="hidden" name="next" value="{escape(next_path)}">'
-        '<label>API key <input type="password" name="key" autocomplete="off" required '
-        'size="50"></label><p><button type="submit">Sign in</button></p></form>',
-        status,
-    )
-
-
 @get("/audit", include_in_schema=False)
 async def auditor_home(request: Request, subject_ref: FromQuery[str | None] = None) -> Response:
     if await _auditor(request) is None:
-        return _sign_in_page()
+        return sign_in_page()
     if subject_ref:
         return Redirect(f"/audit/subjects/{quote(subject_ref, safe='')}", status_code=303)
-    return _html(
+    return html_page(
         "Grondslag — auditor",
         "<h1>Auditor</h1>"
         '<form method="get" action="/audit" class="asof"><label>Subject reference '
         '<input name="subject_ref" required></label><button type="submit">Show</button></form>'
-        + _sign_out_form(),
+        + sign_out_form(),
     )
 
 
@@ -125,9 +79,9 @@ async def auditor_sign_in(request: Request) -> Response:
         next_path = "/audit"
     principal = await request.app.state.key_cache.principal(key) if 0 < len(key) <= 200 else None
     if principal is None:
-        return _sign_in_page("Unknown or revoked API key.", 401, next_path)
+        return sign_in_page("Unknown or revoked API key.", 401, next_path)
     if not principal.roles & ROLES:
-        return _sign_in_page("This key lacks the auditor role.", 403, next_path)
+        return sign_in_page("This key lacks the auditor role.", 403, next_path)
     response: Response = Redirect(next_path, status_code=303)
     secure = request.app.state.settings.public_url.startswith("https://")
     response.set_cookie(
@@ -156,13 +110,13 @@ async def auditor_subject(
     principal = await _auditor(request)
     if principal is None:
         query = f"?{request.url.query}" if request.url.query else ""
-        return _sign_in_page(status=401, next_path=request.url.path + query)
+        return sign_in_page(status=401, next_path=request.url.path + query)
     now = utcnow()
     try:
         at_moment = _end_of_day(at) if at else now
         known_moment = _end_of_day(known_at) if known_at else now
     except ValueError:
-        return _html("Invalid date", "<h1>Invalid date</h1><p>Use the date picker.</p>", 422)
+        return html_page("Invalid date", "<h1>Invalid date</h1><p>Use the date picker.</p>", 422)
     tenant = principal.tenant
     pool = request.app.state.pool
     sid = subject_id(tenant, subject_ref)
@@ -171,7 +125,7 @@ async def auditor_subject(
     ids += [standing_id(tenant, subject_ref, c) for c in codes]
     found, key = await load_aggregates_and_key(pool, ids, sid)
     if sid not in found:
-        return _html(
+        return html_page(
             "Unknown subject",
             f"<h1>Unknown subject</h1><p>No subject <code>{escape(subject_ref)}</code>.</p>"
             '<p><a href="/audit">Back</a></p>',
@@ -189,26 +143,26 @@ async def auditor_subject(
         everything = [str(f.event_id) for f in standing.facts]
         records = evidence_records(everything, standing.facts, purpose.versions)
         title = purpose.latest.terms.title
-        sections.append(_section(code, title, answer, records, at_moment, known_moment, now))
+        sections.append(section(code, title, answer, records, at_moment, known_moment, now))
     head = (
         f"<h1>Subject <code>{escape(subject_ref)}</code></h1>"
         f'<p class="muted">Practice <code>{escape(tenant)}</code> · audit log checkpoint: '
         f"{checkpoint.tree_size} events, root <code>{checkpoint.root_hash[:16]}…</code>, "
-        f"signed {_when(datetime.fromisoformat(checkpoint.issued_at))} by key "
+        f"signed {when(datetime.fromisoformat(checkpoint.issued_at))} by key "
         f"<code>{checkpoint.key_id}</code> · times in Europe/Amsterdam</p>"
-        + _as_of_form(request.url.path, at_moment, known_moment)
+        + as_of_form(request.url.path, at_moment, known_moment)
         + f'<p><a href="/audit/subjects/{quote(subject_ref, safe="")}/bundle">Download the '
         "verifiable export bundle</a> (check it with <code>grondslag verify</code>)</p>"
     )
-    body = head + ("".join(sections) or "<p>No standings recorded.</p>") + LEGEND + _sign_out_form()
-    return _html(f"Grondslag — {subject_ref}", body)
+    body = head + ("".join(sections) or "<p>No standings recorded.</p>") + LEGEND + sign_out_form()
+    return html_page(f"Grondslag — {subject_ref}", body)
 
 
 @get("/audit/subjects/{subject_ref:str}/bundle", include_in_schema=False)
 async def auditor_bundle(request: Request, subject_ref: SubjectRefPath) -> Response:
     principal = await _auditor(request)
     if principal is None:
-        return _sign_in_page(status=401, next_path=f"/audit/subjects/{quote(subject_ref, safe='')}")
+        return sign_in_page(status=401, next_path=f"/audit/subjects/{quote(subject_ref, safe='')}")
     try:
         body = await audit.export(
             request.app.state.pool,
@@ -218,7 +172,7 @@ async def auditor_bundle(request: Request, subject_ref: SubjectRefPath) -> Respo
             utcnow(),
         )
     except audit.NotYetLogged:
-        return _html("Not yet", "<h1>Not in the audit log yet</h1><p>Try again.</p>", 409)
+        return html_page("Not yet", "<h1>Not in the audit log yet</h1><p>Try again.</p>", 409)
     name = f"grondslag-{principal.tenant}-{subject_ref}.json"
     return Response(
         body,
@@ -232,7 +186,7 @@ async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
     """The inclusion proof as JSON (the same as ``GET /v1/audit/proofs/{event_id}``)."""
     principal = await _auditor(request)
     if principal is None:
-        return _sign_in_page(status=401)
+        return sign_in_page(status=401)
     try:
         proof = await audit.inclusion(
             request.app.state.pool,
@@ -242,186 +196,17 @@ async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
             utcnow(),
         )
     except NotFound as error:
-        return _html("Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404)
+        return html_page(
+            "Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404
+        )
     return Response(msgspec.json.encode(proof), media_type="application/json", headers=HEADERS)
 
 
-LEGEND = (
-    '<p class="muted">✔ marks the events the standing rests on. Status: <b>lawful</b> — a '
-    "basis covers processing; <b>pending</b> — a consent still misses a party (R13); "
-    "<b>restricted</b> — an objection awaits its decision (R18); <b>lapsed</b> — the basis "
-    "ended (see the reason); <b>none</b> — no basis was known for that moment. Faded "
-    "events were recorded after the “as known on” date.</p>"
-)
-
-
 def _end_of_day(text: str) -> datetime:
+    """The last instant of a picked date (YYYY-MM-DD) in Europe/Amsterdam, in UTC."""
     day = date.fromisoformat(text)
     start_next = datetime.combine(day + timedelta(days=1), time(), AMSTERDAM)
     return start_next.astimezone(UTC) - timedelta(microseconds=1)
-
-
-def _day(moment: datetime) -> str:
-    return moment.astimezone(AMSTERDAM).date().isoformat()
-
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return "—"
-    local = moment.astimezone(AMSTERDAM)
-    return f'<time datetime="{moment.isoformat()}">{local:%Y-%m-%d %H:%M}</time>'
-
-
-def _as_of_form(path: str, at: datetime, known_at: datetime) -> str:
-    return (
-        f'<form method="get" action="{escape(path)}" class="asof" aria-label="as of">'
-        f'<label>What applied on <input type="date" name="at" value="{_day(at)}"></label>'
-        f'<label>as known on <input type="date" name="known_at" value="{_day(known_at)}">'
-        '</label><button type="submit">Show</button>'
-        '<span class="muted">End of the day, Europe/Amsterdam</span></form>'
-    )
-
-
-def _sign_out_form() -> str:
-    return (
-        '<form method="post" action="/audit/sign-out"><p><button type="submit">Sign out'
-        "</button></p></form>"
-    )
-
-
-def _section(
-    code: str,
-    title: str,
-    answer: StandingAnswer,
-    records: list[EvidenceRecord],
-    at: datetime,
-    known_at: datetime,
-    now: datetime,
-) -> str:
-    status = escape(answer.status)
-    summary = (
-        f'<p>As of {_when(at)}, as known on {_when(known_at)}: <span class="status {status}">'
-        f"{status}</span>"
-        + (f" on <strong>{escape(answer.basis)}</strong>" if answer.basis else "")
-        + (f" since {_when(answer.since)}" if answer.since else "")
-        + (f" until {_when(answer.until)}" if answer.until else "")
-        + (f" — reason <code>{escape(answer.reason)}</code>" if answer.reason else "")
-        + "</p>"
-    )
-    rows = "".join(_row(r, r.event_id in answer.evidence, known_at) for r in records)
-    table = (
-        "<table><thead><tr><th>Event</th><th>Took effect</th><th>Recorded</th><th>By</th>"
-        "<th>How</th><th>Notice / document</th><th>Proof</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-    )
-    return (
-        f'<section aria-label="{escape(code)}"><h2>{escape(title)} <code>{escape(code)}</code>'
-        f"</h2>{summary}{_timeline(records, at, known_at, now)}{table}</section>"
-    )
-
-
-def _row(record: EvidenceRecord, supports: bool, known_at: datetime) -> str:
-    who = ""
-    if record.given_by is not None:
-        giver = record.given_by
-        who = (
-            "the subject"
-            if giver.party == "subject"
-            else f"{escape(giver.representative_ref or '')} ({escape(giver.capacity or '')})"
-        )
-    by = who + (
-        f"<br><span class='muted'>recorded by {escape(record.recorded_by)}</span>"
-        if record.recorded_by
-        else ""
-    )
-    how = escape(record.method or record.basis or record.reason or "")
-    if record.explicit:
-        how += " · explicit"
-    notice = ""
-    if record.notice is not None:
-        notice = (
-            f'notice <a href="{escape(record.notice.url)}">{escape(record.notice.version)}</a> '
-            f"<code>{escape(record.notice.sha256[:12])}…</code>"
-        )
-    if record.document is not None:
-        digest = (
-            f" <code>{escape(record.document.sha256[:12])}…</code>"
-            if record.document.sha256
-            else ""
-        )
-        notice += f"<br>{escape(record.document.document_ref)}{digest}"
-    later = record.recorded_at > known_at
-    style = ' style="opacity:.45"' if later else ""
-    mark = " ✔" if supports else ""
-    return (
-        f"<tr{style}><td>{escape(record.type)}{mark}</td><td>{_when(record.effective_at)}</td>"
-        f"<td>{_when(record.recorded_at)}{' (not yet known)' if later else ''}</td><td>{by}</td>"
-        f"<td>{how}</td><td>{notice}</td>"
-        f'<td><a href="/audit/proofs/{record.event_id}"><code>{record.event_id[:8]}</code></a>'
-        "</td></tr>"
-    )
-
-
-def _anchor(position: float, width: int) -> str:
-    """Keep a label inside the picture: anchored at its end near the right edge."""
-    return "end" if position > width - 90 else "start" if position < 160 else "middle"
-
-
-def _timeline(
-    records: list[EvidenceRecord], at: datetime, known_at: datetime, now: datetime
-) -> str:
-    """Two parallel axes on one time scale: when each event took effect (top) and when the
-    ledger recorded it (bottom), joined by a line; a slanted line is a late record."""
-    if not records:
-        return ""
-    moments = [m for r in records for m in (r.effective_at, r.recorded_at)] + [at, known_at]
-    start, end = min(moments), max(max(moments), min(now, max(moments) + timedelta(days=1)))
-    span = max((end - start).total_seconds(), 1.0)
-    width, left, right, top, bottom = 960, 120, 20, 40, 120
-
-    def x(moment: datetime) -> float:
-        return left + (width - left - right) * (moment - start).total_seconds() / span
-
-    parts = [
-        f'<svg role="img" aria-label="timeline" viewBox="0 0 {width} 200" width="100%" '
-        'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="12">',
-        f'<text x="4" y="{top + 4}">took effect</text>',
-        f'<text x="4" y="{bottom + 4}">recorded</text>',
-        f'<line x1="{left}" y1="{top}" x2="{width - right}" y2="{top}" stroke="#999"/>',
-        f'<line x1="{left}" y1="{bottom}" x2="{width - right}" y2="{bottom}" stroke="#999"/>',
-        f'<line x1="{x(at):.1f}" y1="{top - 18}" x2="{x(at):.1f}" y2="{top + 8}" '
-        'stroke="#000" stroke-dasharray="3 2"/>',
-        f'<text x="{x(at):.1f}" y="{top - 22}" text-anchor="{_anchor(x(at), width)}">as of</text>',
-        f'<line x1="{x(known_at):.1f}" y1="{bottom - 8}" x2="{x(known_at):.1f}" '
-        f'y2="{bottom + 18}" stroke="#000" stroke-dasharray="3 2"/>',
-        f'<text x="{x(known_at):.1f}" y="{bottom + 32}" '
-        f'text-anchor="{_anchor(x(known_at), width)}">known on</text>',
-        f'<text x="{left}" y="{bottom + 52}" fill="#666">{_day(start)}</text>',
-        f'<text x="{width - right}" y="{bottom + 52}" fill="#666" text-anchor="end">'
-        f"{_day(end)}</text>",
-    ]
-    for record in records:
-        colour = COLOURS.get(record.type, "#444")
-        xe, xr = x(record.effective_at), x(record.recorded_at)
-        faded = ' opacity=".35"' if record.recorded_at > known_at else ""
-        parts.append(
-            f"<g{faded}><title>{escape(record.type)}: took effect "
-            f"{record.effective_at:%Y-%m-%d %H:%M} UTC, recorded "
-            f"{record.recorded_at:%Y-%m-%d %H:%M} UTC</title>"
-            f'<line x1="{xe:.1f}" y1="{top}" x2="{xr:.1f}" y2="{bottom}" stroke="{colour}" '
-            f'stroke-width="1.5"/><circle cx="{xe:.1f}" cy="{top}" r="6" fill="{colour}"/>'
-            f'<rect x="{xr - 5:.1f}" y="{bottom - 5}" width="10" height="10" fill="{colour}"/>'
-            "</g>"
-        )
-    legend_x = left
-    for name in dict.fromkeys(r.type for r in records):
-        parts.append(
-            f'<circle cx="{legend_x}" cy="190" r="5" fill="{COLOURS.get(name, "#444")}"/>'
-            f'<text x="{legend_x + 9}" y="194">{escape(name)}</text>'
-        )
-        legend_x += 150
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 AUDITOR_PAGES = [

@@ -208,7 +208,7 @@ def _verify_event(
     query = bundle.query
     if query.purpose is not None and event.stream != "subject" and event.purpose != query.purpose:
         raise BundleError(f"{where}: purpose {event.purpose!r} is outside the query")
-    if event.stream == "standing" and not _in_period(recorded, period):
+    if event.stream == "standing" and not in_period(recorded, period):
         raise BundleError(f"{where}: recorded at {recorded_at}, outside the query's period")
     leaf = merkle.leaf_hash(canonical)
     if event.leaf_hash != leaf.hex():
@@ -286,7 +286,9 @@ def _period(query: BundleQuery) -> Period:
     return bounds[0], bounds[1]
 
 
-def _in_period(moment: datetime, period: Period) -> bool:
+def in_period(moment: datetime, period: Period) -> bool:
+    """Whether a standing event recorded at ``moment`` lies in the query's period (the one
+    rule the exporter filters by and the verifier checks)."""
     start, end = period
     return not (start and moment < start) and not (end and moment > end)
 

@@ -65,6 +65,15 @@ class SigningKey:
         return self.private.sign(message)
 
 
+def public_key_pem(public_key: bytes) -> str:
+    """A raw Ed25519 public key as a PEM SubjectPublicKeyInfo block."""
+    return (
+        Ed25519PublicKey.from_public_bytes(public_key)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """Whether ``signature`` is the Ed25519 signature of ``message`` by ``public_key``."""
     try:

@@ -10,8 +10,6 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..audit import merkle, store
 from ..audit.bundle import (
@@ -20,12 +18,13 @@ from ..audit.bundle import (
     BundleEvent,
     BundleQuery,
     event_fields,
+    in_period,
     render,
     sign_bundle,
 )
 from ..audit.canonical import canonical_event_bytes
 from ..audit.checkpoints import Checkpoint, format_time, origin, signed_note, verifier_key
-from ..audit.signing import SigningKey
+from ..audit.signing import SigningKey, public_key_pem
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..persistence.postgres import EVENTS_TABLE
@@ -68,16 +67,11 @@ class NotYetLogged(Exception):
 
 
 def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
-    pem = (
-        Ed25519PublicKey.from_public_bytes(public_key)
-        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
     return SignedCheckpoint(
         checkpoint=checkpoint,
         key_id=checkpoint.key_id,
         public_key=base64.b64encode(public_key).decode(),
-        public_key_pem=pem,
+        public_key_pem=public_key_pem(public_key),
         note=signed_note(checkpoint, public_key),
         verifier_key=verifier_key(origin(checkpoint.tenant), public_key),
     )
@@ -236,7 +230,8 @@ async def export(
             row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
         )
         eid, type_, recorded_at = event_fields(canonical)
-        if kind == "standing" and not _within(recorded_at, recorded_from, recorded_to):
+        period = (recorded_from, recorded_to)
+        if kind == "standing" and not in_period(datetime.fromisoformat(recorded_at), period):
             continue
         entries.append((row["leaf_index"], eid, kind, code, type_, recorded_at, canonical))
     entries.sort(key=lambda entry: entry[0])
@@ -289,8 +284,3 @@ async def _subject_key(pool: asyncpg.Pool, sid: UUID) -> str | None:
     """None when the subject was erased (its key destroyed)."""
     key = (await subject_keys(pool, [sid])).get(sid)
     return base64.b64encode(key).decode() if key else None
-
-
-def _within(recorded_at: str, start: datetime | None, end: datetime | None) -> bool:
-    moment = datetime.fromisoformat(recorded_at)
-    return not (start and moment < start) and not (end and moment > end)

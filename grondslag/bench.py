@@ -28,13 +28,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import psycopg
 from ledger.application import Ledger
+from ledger.domain.context import Context
+from ledger.domain.errors import RuleViolated
+from ledger.domain.purpose import PurposeVersion
 from ledger.domain.standing import Standing
-from ledger.domain.values import Consent, Evidence, Notice, PurposeTerms
+from ledger.domain.subject import SubjectView
+from ledger.domain.values import Evidence, Notice, PurposeTerms
 from ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
 from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
@@ -45,15 +50,25 @@ from . import loadgen
 
 KEY = "bench-key"
 NOTICE = {"version": "2025-01", "url": "https://bench.example/privacy", "sha256": "c" * 64}
-CONSENT = Consent(
-    method="written",
-    explicit=True,
-    notice_version="2025-01",
-    purpose_version=1,
-    evidence=Evidence("bench.pdf"),
-    effective_at=datetime(2025, 2, 1, tzinfo=UTC),
-    recorded_by="bench",
+CONSENT: dict[str, Any] = {
+    "method": "written",
+    "explicit": True,
+    "notice_version": "2025-01",
+    "evidence": Evidence("bench.pdf"),
+    "effective_at": datetime(2025, 2, 1, tzinfo=UTC),
+    "recorded_by": "bench",
+}
+BENCH_TERMS = PurposeTerms(
+    title="Bench",
+    basis="consent",
+    notice=Notice(version="2025-01", url=NOTICE["url"], sha256=NOTICE["sha256"]),
 )
+
+
+def consent_context(versions: list[PurposeVersion]) -> Context:
+    """What a consent on a fresh subject may know now: benchmarks record through the
+    aggregate's own guarded commands, like the API."""
+    return Context(versions, SubjectView(), datetime.now(UTC))
 
 
 @dataclass
@@ -129,9 +144,9 @@ def main(args: argparse.Namespace) -> int:
 def bare_saves(url: str, count: int, console: Console) -> dict[int, float]:
     """The floor: new standings with one consent (two events), one transaction each."""
     ledger = Ledger(env=eventsourcing_env(url, 16))
-    notice = Notice(version="2025-01", url=NOTICE["url"], sha256=NOTICE["sha256"])
-    terms = PurposeTerms(title="Bench", basis="consent", notice=notice)
-    ledger.register_purpose("bench", "bench", terms, datetime(2025, 1, 1, tzinfo=UTC))
+    versions = ledger.register_purpose(
+        "bench", "bench", BENCH_TERMS, datetime(2025, 1, 1, tzinfo=UTC)
+    ).versions
     rates = {}
     for threads in (1, 16):
         per = count // threads
@@ -140,7 +155,7 @@ def bare_saves(url: str, count: int, console: Console) -> dict[int, float]:
         def work(worker: int, tag: str = tag, per: int = per) -> None:
             for i in range(per):
                 standing = Standing.open("bench", f"bare-{tag}-{worker}-{i}", "bench")
-                standing.give_consent(CONSENT)
+                standing.give_consent(consent_context(versions), **CONSENT)
                 ledger.save(standing)
 
         started = time.perf_counter()
@@ -329,10 +344,15 @@ def _fill_log(url: str, events: int, console: Console) -> None:
     """Top the log up to ``events`` events with consents, 100 standings per transaction."""
     ledger = Ledger(env=eventsourcing_env(url, 4))
     have = ledger.recorder.max_notification_id() or 0
+    try:
+        versions = ledger.purpose("demo", "bench").versions
+    except RuleViolated:
+        registered_at = datetime(2025, 1, 1, tzinfo=UTC)
+        versions = ledger.register_purpose("demo", "bench", BENCH_TERMS, registered_at).versions
     batch, n = [], 0
     while have + n < events:
         standing = Standing.open("demo", f"fill-{n}", "bench")
-        standing.give_consent(CONSENT)
+        standing.give_consent(consent_context(versions), **CONSENT)
         batch.append(standing)
         n += 2
         if len(batch) == 100:

@@ -39,8 +39,10 @@ from ledger.audit import store as audit_store
 from ledger.audit.bundle import Bundle, verify
 from ledger.audit.signing import SigningKey
 from ledger.bootstrap import build_ledger
+from ledger.domain.context import Context
 from ledger.domain.standing import Standing
-from ledger.domain.values import PersonalData, Withdrawal
+from ledger.domain.subject import SubjectView
+from ledger.domain.values import PersonalData
 from ledger.reads import audit
 from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
@@ -160,17 +162,29 @@ async def _bundle_verify(
     tenant = "bench-bundle"
     await asyncio.to_thread(ledger.register_purpose, tenant, PURPOSE, TERMS, REGISTERED_AT)
     await asyncio.to_thread(ledger.put_subject, tenant, "client-1", PersonalData())
-    standing = Standing.open(tenant, "client-1", PURPOSE)
-    moment = datetime(2025, 1, 1, tzinfo=UTC)
-    while len(standing.pending_events) < count - 1:  # + the subject's registration
-        moment += timedelta(days=1)
-        if len(standing.pending_events) % 2:
-            standing.give_consent(msgspec.structs.replace(CONSENT, effective_at=moment))
-        else:
-            standing.withdraw_consent(
-                Withdrawal(method="email", effective_at=moment, recorded_by="bench")
-            )
-    await asyncio.to_thread(ledger.save, standing)
+    # the subject's events spread over purposes of 50 events each, recorded through the
+    # aggregate's guarded commands (each folds its stream, so one stream of 1,000 would
+    # measure the fold, not the bundle)
+    standings, moment = [], datetime(2025, 1, 1, tzinfo=UTC)
+    recorded = 0
+    while recorded < count - 1:  # + the subject's registration
+        code = f"{PURPOSE}-{len(standings)}"
+        await asyncio.to_thread(ledger.register_purpose, tenant, code, TERMS, REGISTERED_AT)
+        versions = ledger.purpose(tenant, code).versions
+        standing = Standing.open(tenant, "client-1", code)
+        recorded += 2  # its register entry and its opening
+        while len(standing.pending_events) < 50 and recorded < count - 1:
+            moment += timedelta(days=1)
+            context = Context(versions, SubjectView(), datetime.now(UTC))
+            if len(standing.pending_events) % 2:
+                standing.give_consent(context, **{**CONSENT, "effective_at": moment})
+            else:
+                standing.withdraw_consent(
+                    context, method="email", effective_at=moment, recorded_by="bench"
+                )
+            recorded += 1
+        standings.append(standing)
+    await asyncio.to_thread(ledger.save, *standings)
     await LogFollower(pool, url, audit_log.NAME, audit_log.append, raw=True).catch_up()
     data = await audit.export(pool, key, tenant, "client-1", datetime.now(UTC))
     times, floor = [], []

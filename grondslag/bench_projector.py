@@ -52,7 +52,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.domain.ids import standing_id
 from ledger.domain.standing import Standing
-from ledger.domain.values import Consent, Evidence, Notice, PersonalData, PurposeTerms
+from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 from ledger.persistence.group_commit import GroupCommit
 from ledger.persistence.mapper import decode_event
 from ledger.persistence.postgres import EVENTS_TABLE
@@ -65,7 +65,7 @@ from projector.follower import LogFollower
 from projector.rebuild import rebuild_into, swap_in
 from rich.console import Console
 
-from .bench import Row, _drop_database, _fresh_database, print_table
+from .bench import Row, _drop_database, _fresh_database, consent_context, print_table
 from .embedded import EmbeddedNats
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
@@ -77,15 +77,14 @@ CONSENT_TOPIC = "ledger.domain.standing:Standing.ConsentGiven"
 RELAY_BATCH = 500
 WRITE_RATE = 500.0
 WRITERS = 8
-CONSENT = Consent(
-    method="written",
-    explicit=True,
-    notice_version=NOTICE.version,
-    purpose_version=1,
-    evidence=Evidence("bench.pdf"),
-    effective_at=datetime(2025, 2, 1, tzinfo=UTC),
-    recorded_by="bench",
-)
+CONSENT: dict[str, Any] = {
+    "method": "written",
+    "explicit": True,
+    "notice_version": NOTICE.version,
+    "evidence": Evidence("bench.pdf"),
+    "effective_at": datetime(2025, 2, 1, tzinfo=UTC),
+    "recorded_by": "bench",
+}
 _encoder = msgspec.json.Encoder()
 
 
@@ -284,6 +283,7 @@ def _paced_writes(ledger: Ledger, standings: list[Standing], total: int) -> floa
     one event committed through the ledger's group commit, as its commands commit.
     """
     assert len(standings) % WRITERS == 0
+    versions = ledger.purpose(standings[0].tenant, PURPOSE).versions
     start = time.perf_counter() + 0.05
 
     def worker(k: int) -> None:
@@ -292,7 +292,7 @@ def _paced_writes(ledger: Ledger, standings: list[Standing], total: int) -> floa
             if delay > 0:
                 time.sleep(delay)
             standing = standings[i % len(standings)]
-            standing.give_consent(CONSENT)
+            standing.give_consent(consent_context(versions), **CONSENT)
             ledger.group.commit(list(standing.collect_events()))
 
     _threaded(WRITERS, worker, threads=WRITERS)
@@ -351,11 +351,12 @@ async def _rebuild(
 def _fill_log(ledger: Ledger, tenant: str, events: int) -> int:
     """Top the log up to ``events`` events: standings with one consent, 100 per save."""
     have = ledger.recorder.max_notification_id() or 0
+    versions = ledger.purpose(tenant, PURPOSE).versions
     batch: list[Standing] = []
     n = 0
     while have + n < events:
         standing = Standing.open(tenant, f"fill-{n}", PURPOSE)
-        standing.give_consent(CONSENT)
+        standing.give_consent(consent_context(versions), **CONSENT)
         batch.append(standing)
         n += 2
         if len(batch) == 100:

@@ -95,7 +95,11 @@ def asyncapi() -> dict[str, Any]:
                 "properties": {
                     "Nats-Msg-Id": {
                         "type": "string",
-                        "description": "the ledger event id (= CloudEvents id)",
+                        "description": (
+                            "= CloudEvents id: the ledger event id for the message reporting "
+                            "that event; for the basis.lapsed or basis.lawful signal the same "
+                            "event causes beside it, UUIDv5(event id, 'nl.grondslag.<name>.v1')"
+                        ),
                     }
                 },
             },
@@ -119,9 +123,15 @@ def asyncapi() -> dict[str, Any]:
             "description": (
                 f"CloudEvents 1.0 (structured JSON) on NATS JetStream, stream {STREAM} "
                 f"capturing grondslag.>, duplicate window {DUPLICATE_WINDOW_SECONDS:.0f} s. "
-                "Each message's Nats-Msg-Id and id is the id of the ledger event it reports; "
-                "consumers stay idempotent on it. Payloads carry references, never names or "
-                "e-mail addresses."
+                "Each message's Nats-Msg-Id and id is deterministic, derived from the ledger "
+                "event it reports; consumers stay idempotent on it. Payloads carry references, "
+                "never names or e-mail addresses. To STOP processing in time, subscribe to "
+                "grondslag.<tenant>.basis.lapsed: every transition from lawful to not lawful is "
+                "published there, whatever caused it. To learn that processing MAY START, "
+                "subscribe to grondslag.<tenant>.basis.lawful. Every standing field is the "
+                "ledger's own answer at data.at as known at data.known_at (the event's "
+                "recorded time): GET /v1/subjects/{subject_ref}/standing/{purpose}?at=&known_at= "
+                "answers the same."
             ),
         },
         "defaultContentType": "application/cloudevents+json",

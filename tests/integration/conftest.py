@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +150,15 @@ async def pool(own_database_url: str, ledger: Any) -> Any:
     await pool.execute(TRACKING_DDL)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[Any]:
+    """The session's NATS (JetStream), with the relay's stream in place."""
+    from projector import relay
+
+    nc = await relay.connect(nats_url)
+    js = nc.jetstream()
+    await relay.ensure_stream(js)
+    yield js
+    await nc.drain()

@@ -13,138 +13,40 @@ import asyncio
 import contextlib
 import json
 import secrets
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 import nats
 import pytest
 from ledger.application import Ledger
 from ledger.domain.ids import standing_id
-from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
-from ledger.persistence.postgres import EVENTS_TABLE
+from ledger.domain.values import PersonalData
 from nats.js.api import PubAck
 from projector import current_standing, relay
 from projector.deadline_clock import DeadlineClock
-from projector.follower import LogFollower
-from projector.relay import STREAM, Relay, run_relay
+from projector.relay import Relay, run_relay
+from relay_helpers import (
+    HEAD,
+    PURPOSE,
+    consume,
+    follower_at_head,
+    give,
+    instant,
+    new_tenant,
+    signal_id,
+    stored_count,
+    wait_for,
+    withdraw,
+)
 
 import grondslag.embedded
 from grondslag.embedded import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 
-NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
-REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
-HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
-PURPOSE = "newsletter"
-
-
-# -- fixtures: a database of this module's own ----------------------------------------------
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[Any]:
-    """The session's NATS (JetStream), with the relay's stream in place."""
-    nc = await relay.connect(nats_url)
-    js = nc.jetstream()
-    await relay.ensure_stream(js)
-    yield js
-    await nc.drain()
-
-
-# -- helpers ---------------------------------------------------------------------------------
-def new_tenant(ledger: Ledger) -> str:
-    tenant = f"t-{secrets.token_hex(4)}"
-    ledger.register_purpose(
-        tenant,
-        PURPOSE,
-        PurposeTerms(title="Nieuwsbrief", basis="consent", notice=NOTICE),
-        REGISTERED,
-    )
-    return tenant
-
-
-def give(ledger: Ledger, tenant: str, ref: str, **fields: Any) -> UUID:
-    event, _ = ledger.give_consent(
-        tenant,
-        ref,
-        PURPOSE,
-        method="double_opt_in",
-        explicit=False,
-        notice_version="2025-01",
-        evidence=Evidence(document_ref="opt-in-mail"),
-        recorded_by="staff:test",
-        **fields,
-    )
-    return event
-
-
-def withdraw(ledger: Ledger, tenant: str, ref: str) -> UUID:
-    event, _ = ledger.withdraw_consent(
-        tenant, ref, PURPOSE, method="unsubscribe_link", recorded_by="subject"
-    )
-    return event
-
-
-async def follower_at_head(pool: asyncpg.Pool, dsn: str, handler: Any) -> LogFollower:
-    """A follower with a name of its own whose position is the log's head now."""
-    follower = LogFollower(pool, dsn, f"relay-test-{secrets.token_hex(4)}", handler)
-    await follower.setup()
-    await pool.execute(
-        f"UPDATE grondslag_tracking SET position = ({HEAD}) WHERE projection = $1", follower.name
-    )
-    return follower
-
-
-async def consume(js: Any, tenant: str, *, until: int | None = None) -> list[Any]:
-    """Every message of ``tenant`` in the stream, through a durable pull consumer filtered on
-    ``grondslag.<tenant>.>`` that acks each one after handling it; stops at ``until``
-    messages, or when nothing more arrives."""
-    durable = f"test-{secrets.token_hex(4)}"
-    sub = await js.pull_subscribe(f"grondslag.{tenant}.>", durable=durable, stream=STREAM)
-    received: list[Any] = []
-    deadline = time.monotonic() + 10
-    try:
-        while until is None or len(received) < until:
-            try:
-                batch = await sub.fetch(50 if until is None else until - len(received), timeout=1)
-            except nats.errors.TimeoutError:
-                if until is None or time.monotonic() > deadline:
-                    break
-                continue
-            for msg in batch:
-                received.append(msg)  # handled: now acknowledge it
-                await msg.ack_sync()
-        info = await sub.consumer_info()
-        assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
-    finally:
-        await sub.unsubscribe()
-        await js.delete_consumer(STREAM, durable)
-    return received
-
-
-async def stored_count(js: Any, tenant: str) -> int:
-    """How many messages the stream holds on the tenant's subjects."""
-    info = await js.stream_info(STREAM, subjects_filter=f"grondslag.{tenant}.>")
-    return sum((info.state.subjects or {}).values())
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(every)
-
-
-def instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 # -- (a) the CloudEvents on the subjects ----------------------------------------------------------
@@ -161,22 +63,27 @@ async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_persona
     assert await follower.catch_up() == 3  # Opened (not published), given, withdrawn
     assert await follower.position() == await pool.fetchval(HEAD)
 
-    messages = await consume(js, tenant, until=2)
+    messages = await consume(js, tenant, until=4)
+    # each event's own report, and beside it the start or stop signal it caused
     assert [m.subject for m in messages] == [
         f"grondslag.{tenant}.consent.given",
+        f"grondslag.{tenant}.basis.lawful",
         f"grondslag.{tenant}.consent.withdrawn",
+        f"grondslag.{tenant}.basis.lapsed",
     ]
     facts = {
         fact.event_id: fact
         for fact in ledger.repository.get(standing_id(tenant, ref, PURPOSE)).facts
     }
-    for msg, event, name in (
-        (messages[0], given, "consent.given"),
-        (messages[1], withdrawn, "consent.withdrawn"),
+    for msg, event, name, message_id in (
+        (messages[0], given, "consent.given", str(given)),
+        (messages[1], given, "basis.lawful", signal_id(given, "basis.lawful")),
+        (messages[2], withdrawn, "consent.withdrawn", str(withdrawn)),
+        (messages[3], withdrawn, "basis.lapsed", signal_id(withdrawn, "basis.lapsed")),
     ):
         body = json.loads(msg.data)
         assert body["specversion"] == "1.0"
-        assert body["id"] == msg.headers["Nats-Msg-Id"] == str(event)
+        assert body["id"] == msg.headers["Nats-Msg-Id"] == message_id
         assert body["type"] == f"nl.grondslag.{name}.v1"
         assert body["source"] == f"urn:grondslag:{tenant}"
         assert body["subject"] == f"{ref}/{PURPOSE}"
@@ -198,10 +105,13 @@ async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_persona
             assert personal not in text
     assert json.loads(messages[0].data)["data"]["status"] == "lawful"
     assert json.loads(messages[0].data)["data"]["given_by"] == {"party": "subject"}
-    withdrawal = json.loads(messages[1].data)["data"]
-    assert (withdrawal["status"], withdrawal["reason"]) == ("lapsed", "withdrawn")
-    # the stream holds these two for the tenant, nothing more
-    assert await stored_count(js, tenant) == 2
+    assert json.loads(messages[1].data)["data"]["lawful"] is True
+    for stop in (messages[2], messages[3]):
+        withdrawal = json.loads(stop.data)["data"]
+        assert (withdrawal["status"], withdrawal["reason"]) == ("lapsed", "withdrawn")
+        assert withdrawal["lawful"] is False
+    # the stream holds these four for the tenant, nothing more
+    assert await stored_count(js, tenant) == 4
 
 
 # -- (b) a NATS outage ----------------------------------------------------------------------------
@@ -244,8 +154,9 @@ async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it
     task = asyncio.create_task(run_relay(pool, own_database_url, url, poll_seconds=0.2))
     try:
         expires_at = datetime.now(UTC) + timedelta(seconds=1.5)
-        expected = [give(ledger, tenant, ref) for ref in withdrawing]
-        expected += [give(ledger, tenant, ref, expires_at=expires_at) for ref in expiring]
+        given = [give(ledger, tenant, ref) for ref in withdrawing]
+        given += [give(ledger, tenant, ref, expires_at=expires_at) for ref in expiring]
+        expected = [str(e) for e in given] + [signal_id(e, "basis.lawful") for e in given]
         await read_model.catch_up()  # as the running projector does: it knows the expiries
         before_outage = await pool.fetchval(HEAD)
         await wait_for(lambda: relayed_up_to(before_outage), 15, "the relay before the outage")
@@ -254,12 +165,13 @@ async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it
         position_at_outage = await relay_position()
         outage_starts = before_outage + 1
         for ref in withdrawing:
-            expected.append(await asyncio.to_thread(withdraw, ledger, tenant, ref))
+            withdrawn = await asyncio.to_thread(withdraw, ledger, tenant, ref)
+            expected += [str(withdrawn), signal_id(withdrawn, "basis.lapsed")]
         await read_model.catch_up()
         await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
         lapses = await DeadlineClock(pool, ledger).tick()
         assert len(lapses) == len(expiring)
-        expected += lapses
+        expected += [str(lapse) for lapse in lapses]
 
         async def tried_twice() -> bool:
             tried = [batch for batch in attempts if batch[-1] >= outage_starts]
@@ -285,16 +197,24 @@ async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it
         check = nc.jetstream()
         messages = await consume(check, tenant)
         counts = Counter(msg.headers["Nats-Msg-Id"] for msg in messages)
-        assert counts == Counter({str(event): 1 for event in expected}), "not exactly once"
-        assert await stored_count(check, tenant) == len(expected) == 12
+        assert counts == Counter(dict.fromkeys(expected, 1)), "not exactly once"
+        assert await stored_count(check, tenant) == len(expected) == 21
         by_type = Counter(msg.subject.removeprefix(f"grondslag.{tenant}.") for msg in messages)
-        assert by_type == {"consent.given": 6, "consent.withdrawn": 3, "basis.lapsed": 3}
+        assert by_type == {
+            "consent.given": 6,
+            "basis.lawful": 6,
+            "consent.withdrawn": 3,
+            "basis.lapsed": 6,  # every stop: three withdrawals and three expiries
+        }
+        stops = Counter()
         for msg in messages:
             body = json.loads(msg.data)
             assert body["id"] == msg.headers["Nats-Msg-Id"]
             if msg.subject.endswith("basis.lapsed"):
-                assert body["data"]["reason"] == "expired"
-                assert instant(body["data"]["effective_at"]) == expires_at
+                stops[body["data"]["reason"]] += 1
+                if body["data"]["reason"] == "expired":
+                    assert instant(body["data"]["effective_at"]) == expires_at
+        assert stops == {"withdrawn": 3, "expired": 3}
         await nc.drain()
     finally:
         await asyncio.to_thread(server.stop)
@@ -321,13 +241,15 @@ async def test_republishing_a_batch_stores_no_second_copy_inside_the_duplicate_w
     recording = RecordingJetStream(js)
     follower = await follower_at_head(pool, own_database_url, Relay(recording).publish)
     start = await follower.position()
-    events = {str(give(ledger, tenant, ref)), str(withdraw(ledger, tenant, ref))}
+    given, withdrawn = give(ledger, tenant, ref), withdraw(ledger, tenant, ref)
+    events = {str(given), signal_id(given, "basis.lawful")}
+    events |= {str(withdrawn), signal_id(withdrawn, "basis.lapsed")}
 
     assert await follower.catch_up() == 3
     head = await follower.position()
     first = [future.result() for future in recording.acks]
-    assert len(first) == 2 and not any(ack.duplicate for ack in first)
-    assert await stored_count(js, tenant) == 2
+    assert len(first) == 4 and not any(ack.duplicate for ack in first)
+    assert await stored_count(js, tenant) == 4
 
     # as after a crash between the PubAcks and the commit: the batch goes out again
     await pool.execute(
@@ -337,9 +259,9 @@ async def test_republishing_a_batch_stores_no_second_copy_inside_the_duplicate_w
     assert await follower.catch_up() == 3
     assert await follower.position() == head
     again = [future.result() for future in recording.acks]
-    assert len(again) == 2 and all(ack.duplicate for ack in again)
+    assert len(again) == 4 and all(ack.duplicate for ack in again)
     assert [ack.seq for ack in again] == [ack.seq for ack in first]
-    assert await stored_count(js, tenant) == 2
+    assert await stored_count(js, tenant) == 4
     counts = Counter(msg.headers["Nats-Msg-Id"] for msg in await consume(js, tenant))
     assert counts == dict.fromkeys(events, 1)
 

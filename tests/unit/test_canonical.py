@@ -317,7 +317,7 @@ CHANGED = {
 def stored_consent(consent: Consent = CONSENT, recorded_at: datetime = RECORDED_AT) -> StoredEvent:
     """The stored ConsentGiven event of a standing, as MsgspecMapper writes it."""
     standing = Standing.open("practice-a", "client-001", "youth-file")
-    standing.give_consent(consent)
+    standing.trigger_event(Standing.ConsentGiven, consent=consent)
     event = standing.collect_events()[-1]
     assert isinstance(event, Standing.ConsentGiven)
     return MsgspecMapper().to_stored_event(

@@ -61,13 +61,14 @@ def test_concurrent_consents_for_one_standing_are_all_recorded(app: Ledger) -> N
 
 def test_a_conflict_in_a_group_fails_only_the_command_that_conflicted(app: Ledger) -> None:
     fine = Standing.open("t", "a", "p")
-    fine.give_consent(CONSENT)
+    fine.trigger_event(Standing.ConsentGiven, consent=CONSENT)
     stale = Standing.open("t", "b", "p")
     app.save(stale)
     stale_copy = app.repository.get(stale.id)
-    stale.give_consent(CONSENT)
+    stale.trigger_event(Standing.ConsentGiven, consent=CONSENT)
     app.save(stale)  # someone else wrote version 2 first
-    stale_copy.give_consent(CONSENT)  # this one also wants version 2
+    # this one also wants version 2
+    stale_copy.trigger_event(Standing.ConsentGiven, consent=CONSENT)
     group = [_Pending(list(fine.collect_events())), _Pending(list(stale_copy.collect_events()))]
     GroupCommit(app.save)._write(group)
     assert group[0].error is None

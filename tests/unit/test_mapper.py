@@ -79,8 +79,8 @@ def all_events() -> list[Any]:
     subject = Subject.register("practice-a", "client-001", seal(key, sid, PersonalData()))
     subject.record_personal_data(seal(key, sid, PersonalData(birth_date=BIRTH_DATE, email=EMAIL)))
     standing = Standing.open("practice-a", "client-001", "youth-file")
-    standing.give_consent(CONSENT)
-    standing.withdraw_consent(WITHDRAWAL)
+    standing.trigger_event(Standing.ConsentGiven, consent=CONSENT)
+    standing.trigger_event(Standing.ConsentWithdrawn, withdrawal=WITHDRAWAL)
     return [*purpose.collect_events(), *subject.collect_events(), *standing.collect_events()]
 
 

@@ -92,7 +92,12 @@ def test_a_relayed_message_matches_its_published_schema() -> None:
             purpose="photo",
             event_id="0c0fb3e0-9d70-5cfb-a811-28c7bb65c0fa",
             effective_at=datetime(2025, 9, 2, 10, tzinfo=UTC),
+            at=datetime(2025, 9, 2, 10, 0, 1, tzinfo=UTC),
+            known_at=datetime(2025, 9, 2, 10, 0, 1, tzinfo=UTC),
+            lawful=True,
             status="lawful",
+            basis="consent",
+            since=datetime(2025, 9, 2, 10, tzinfo=UTC),
             given_by=Giver("subject"),
         ),
     )

@@ -12,8 +12,8 @@ from uuid import UUID, uuid5
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ledger.domain.facts import Fact
 from ledger.domain.purpose import PurposeVersion, known_versions
-from ledger.domain.standing import Fact
 from ledger.domain.standing_at import standing_at
 from ledger.domain.values import (
     Consent,

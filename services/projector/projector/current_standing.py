@@ -16,12 +16,11 @@ import asyncpg
 from ledger.domain.ids import purpose_id, subject_id
 from ledger.domain.purpose import Purpose
 from ledger.domain.standing import Standing
-from ledger.domain.standing_at import standing_at, unnoticed_lapse
+from ledger.domain.standing_at import unnoticed_lapse
 from ledger.domain.subject import Subject
+from ledger.persistence import dossiers
 from ledger.persistence.postgres import STREAMS_TABLE
 from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.streams import load_aggregates
-from ledger.reads.subjects import subject_keys, view_of
 
 COLUMNS = (
     "tenant",
@@ -102,31 +101,38 @@ async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
 
 async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tuple[Any, ...]]:
     """The read model's rows of the given standings, folded now."""
-    found = await load_aggregates(conn, standing_ids)
-    purpose_ids = {purpose_id(s.tenant, s.purpose) for s in found.values()}
-    subject_ids = {subject_id(s.tenant, s.subject_ref) for s in found.values()}
-    purposes = await load_aggregates(conn, purpose_ids)
-    subjects = await load_aggregates(conn, subject_ids)
-    keys = await subject_keys(conn, subjects)
+    named = await conn.fetch(
+        f"SELECT originator_id, tenant, subject_ref, purpose FROM {STREAMS_TABLE} "
+        "WHERE originator_id = ANY($1::uuid[])",
+        list(standing_ids),
+    )
+    ids = set(standing_ids)
+    for row in named:
+        ids |= {
+            purpose_id(row["tenant"], row["purpose"]),
+            subject_id(row["tenant"], row["subject_ref"]),
+        }
+    streams = await dossiers.load(conn, list(ids))
     now = datetime.now(UTC)
     rows = []
-    for standing in found.values():
-        register = purposes.get(purpose_id(standing.tenant, standing.purpose))
-        if register is None:  # not written through the ledger's commands; nothing to fold
-            log.warning("standing %s has no registered purpose %r", standing.id, standing.purpose)
+    for row in named:
+        dossier = streams.dossier(row["tenant"], row["subject_ref"], row["purpose"])
+        standing = dossier.standing_stream
+        if standing is None:
             continue
-        sid = subject_id(standing.tenant, standing.subject_ref)
-        view = view_of(subjects[sid], keys.get(sid), now) if sid in subjects else None
-        answer = standing_at(standing.purpose, standing.facts, register.versions, now, now, view)
+        if dossier.register is None:  # not written through the ledger's commands
+            log.warning("standing %s has no registered purpose %r", standing.id, dossier.purpose)
+            continue
+        answer = dossier.standing(now, now)
         # a date that passed before this fold (projector down or behind, a rebuild) is due
         # at once, so that the deadline clock still records its lapse
         due = unnoticed_lapse(standing.facts, answer)
         changes_at = due.effective_at if due else answer.changes_at
         rows.append(
             (
-                standing.tenant,
-                standing.purpose,
-                standing.subject_ref,
+                dossier.tenant,
+                dossier.purpose,
+                dossier.subject_ref,
                 answer.lawful,
                 answer.status,
                 answer.basis,

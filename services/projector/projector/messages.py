@@ -1,6 +1,24 @@
 """The NATS contract: CloudEvents 1.0 (structured JSON) carrying references, never names or
-e-mail addresses. Each message's ``id`` and ``Nats-Msg-Id`` is the ledger event's id; its
-``type`` carries a version, and a breaking change is a new type."""
+e-mail addresses. A message's ``type`` carries a version, and a breaking change is a new type.
+
+Each message's ``id`` and ``Nats-Msg-Id`` is deterministic: the ledger event's id for the
+message that reports the event itself, and a name-based UUID of that id for the stop
+(``basis.lapsed``) or start (``basis.lawful``) signal the same event also causes.
+
+Two subjects carry everything a practice system must act on:
+
+* ``grondslag.<tenant>.basis.lapsed`` — **stop processing**: every transition of a standing
+  from lawful to not lawful, whatever caused it (withdrawal, expiry, 16th birthday, end of a
+  representation, objection, restriction, basis ended, material notice revision, end of
+  retention), with its reason;
+* ``grondslag.<tenant>.basis.lawful`` — **may start**: every transition to lawful that an
+  event causes (a consent, the second consent R13 needs, a basis established, an objection
+  rejected).
+
+The standing fields of every message are the ledger's own answer to "what applied at
+``at``, as known at ``known_at``" (``known_at`` is when the event was recorded): the same
+as ``GET /v1/subjects/{subject_ref}/standing/{purpose}?at=…&known_at=…`` answers.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +26,28 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 import msgspec
-from ledger.domain.values import Giver, LapseReason, RepresentativeKind
+from ledger.domain.values import Basis, Giver, LapseReason, RepresentativeKind, Status
 
 TYPE_PREFIX = "nl.grondslag."
 
 
 class StandingChange(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """What changed for one subject and purpose, and from when."""
+    """What changed for one subject and purpose, from when, and the standing it leaves:
+    the ledger's answer at ``at`` as known at ``known_at`` (the event's recorded time)."""
 
     tenant: str
     subject_ref: str
     purpose: str
     event_id: str
     effective_at: datetime
+    at: datetime
+    known_at: datetime
+    lawful: bool
+    status: Status
     reason: LapseReason | None = None
-    status: Literal["lawful", "restricted", "lapsed"] | None = None
+    basis: Basis | None = None
+    since: datetime | None = None
+    until: datetime | None = None
     given_by: Giver | None = None
     representative_ref: str | None = None
 
@@ -71,11 +96,16 @@ class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
 
 # message name → (CloudEvents type, what the data is, when it is sent)
 MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
-    "consent.given": ("consent.given.v1", StandingChange, "a consent was recorded"),
+    "consent.given": (
+        "consent.given.v1",
+        StandingChange,
+        "a consent was recorded; its status is the ledger's answer (pending while R13 needs "
+        "a second consent, lapsed when recorded after its expiry)",
+    ),
     "consent.withdrawn": (
         "consent.withdrawn.v1",
         StandingChange,
-        "a consent was withdrawn: stop processing",
+        "a consent was withdrawn (the stop itself is on basis.lapsed)",
     ),
     "basis.established": (
         "basis.established.v1",
@@ -85,13 +115,22 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
     "basis.lapsed": (
         "basis.lapsed.v1",
         StandingChange,
-        "the standing lapsed (basis ended, objection, expiry, 16th birthday, end of a "
-        "representation, notice revision): stop processing",
+        "STOP PROCESSING: the standing is no longer lawful — every such transition, whatever "
+        "caused it (withdrawal, expiry, 16th birthday, end of a representation, objection, "
+        "restriction, basis ended, material notice revision, end of retention), with its "
+        "reason. Subscribe to this subject alone to never miss a stop",
+    ),
+    "basis.lawful": (
+        "basis.lawful.v1",
+        StandingChange,
+        "MAY START: an event made the standing lawful (a consent, the second consent R13 "
+        "needs, a basis established, an objection rejected)",
     ),
     "basis.restricted": (
         "basis.restricted.v1",
         StandingChange,
-        "an objection restricts processing until it is decided (R18)",
+        "an objection restricts processing until it is decided (R18; the stop itself is on "
+        "basis.lapsed)",
     ),
     "basis.restored": (
         "basis.restored.v1",

@@ -23,12 +23,11 @@ from litestar.response import Redirect
 from ..application import utcnow
 from ..domain.errors import NotFound
 from ..domain.evidence import evidence_records
-from ..domain.ids import purpose_id, standing_id, subject_id
-from ..domain.standing_at import standing_at
+from ..domain.ids import subject_id
 from ..keys import Principal
+from ..persistence import dossiers
 from ..reads import audit
-from ..reads.streams import load_aggregates_and_key, stream_ids
-from ..reads.subjects import view_of
+from ..reads.streams import stream_ids
 from .auditor_html import (
     AMSTERDAM,
     LEGEND,
@@ -119,30 +118,25 @@ async def auditor_subject(
         return html_page("Invalid date", "<h1>Invalid date</h1><p>Use the date picker.</p>", 422)
     tenant = principal.tenant
     pool = request.app.state.pool
-    sid = subject_id(tenant, subject_ref)
     codes = [code for _, code in await stream_ids(pool, tenant, "standing", subject_ref) if code]
-    ids = [sid, *(purpose_id(tenant, c) for c in codes)]
-    ids += [standing_id(tenant, subject_ref, c) for c in codes]
-    found, key = await load_aggregates_and_key(pool, ids, sid)
-    if sid not in found:
+    streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, codes))
+    if streams.get(subject_id(tenant, subject_ref)) is None:
         return html_page(
             "Unknown subject",
             f"<h1>Unknown subject</h1><p>No subject <code>{escape(subject_ref)}</code>.</p>"
             '<p><a href="/audit">Back</a></p>',
             404,
         )
-    view = view_of(found[sid], key, known_moment)
     checkpoint, _ = await audit.latest(pool, request.app.state.audit_key, tenant, now)
     sections = []
     for code in codes:
-        purpose = found.get(purpose_id(tenant, code))
-        standing = found.get(standing_id(tenant, subject_ref, code))
-        if purpose is None or standing is None:
+        dossier = streams.dossier(tenant, subject_ref, code)
+        if dossier.register is None or dossier.standing_stream is None:
             continue
-        answer = standing_at(code, standing.facts, purpose.versions, at_moment, known_moment, view)
-        everything = [str(f.event_id) for f in standing.facts]
-        records = evidence_records(everything, standing.facts, purpose.versions)
-        title = purpose.latest.terms.title
+        answer = dossier.standing(at_moment, known_moment)
+        everything = [str(f.event_id) for f in dossier.facts]
+        records = evidence_records(everything, dossier.facts, dossier.versions)
+        title = dossier.register.latest.terms.title
         sections.append(section(code, title, answer, records, at_moment, known_moment, now))
     head = (
         f"<h1>Subject <code>{escape(subject_ref)}</code></h1>"

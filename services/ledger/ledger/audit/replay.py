@@ -19,10 +19,11 @@ from uuid import UUID
 
 import msgspec
 
-from ..domain.evidence import EvidenceRecord, evidence_records
-from ..domain.standing_at import StandingAnswer, standing_at
+from ..domain.evidence import EvidenceRecord
+from ..domain.ids import subject_id
+from ..domain.standing_at import StandingAnswer
+from ..persistence.dossiers import Streams
 from ..persistence.mapper import decode_event
-from ..persistence.sealing import unseal
 from .bundle import Bundle
 from .canonical import canonical_json
 
@@ -56,26 +57,26 @@ def replay(bundle: Bundle, at: datetime, known_at: datetime) -> Replayed:
         )
         streams[originator] = domain_event.mutate(streams.get(originator))
         kinds[originator] = (event.stream, event.purpose)
-    subject = next((streams[sid] for sid, (kind, _) in kinds.items() if kind == "subject"), None)
-    key = base64.b64decode(bundle.subject_key) if bundle.subject_key else None
-    view = None
-    if subject is not None:
-        sealed = subject.sealed_as_of(known_at)
-        personal = unseal(key, subject.id, sealed) if sealed and key else None
-        view = subject.view(personal.birth_date if personal else None, known_at)
-    purposes = {code: streams[sid] for sid, (kind, code) in kinds.items() if kind == "purpose"}
+    tenant, subject_ref = bundle.tenant, bundle.query.subject_ref
+    keys = {}
+    if bundle.subject_key:
+        keys[subject_id(tenant, subject_ref)] = base64.b64decode(bundle.subject_key)
+    folded = Streams(streams, keys)
     answers = []
-    for sid, (kind, code) in sorted(kinds.items(), key=lambda item: item[1][1] or ""):
-        if kind != "standing" or code not in purposes:
+    for _, (kind, code) in sorted(kinds.items(), key=lambda item: item[1][1] or ""):
+        if kind != "standing" or code is None:
             continue
-        register_entry, standing = purposes[code], streams[sid]
-        answer = standing_at(code, standing.facts, register_entry.versions, at, known_at, view)
+        dossier = folded.dossier(tenant, subject_ref, code)
+        if dossier.register is None:
+            continue
+        answer = dossier.standing(at, known_at)
         answers.append(
             PurposeAnswer(
                 purpose=code,
-                title=register_entry.latest.terms.title,
+                title=dossier.register.latest.terms.title,
                 answer=answer,
-                evidence=evidence_records(answer.evidence, standing.facts, register_entry.versions),
+                evidence=dossier.evidence(answer),
             )
         )
-    return Replayed(at=at, known_at=known_at, birth_date_known=key is not None, purposes=answers)
+    known = bundle.subject_key is not None
+    return Replayed(at=at, known_at=known_at, birth_date_known=known, purposes=answers)

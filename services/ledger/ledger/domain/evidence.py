@@ -14,8 +14,8 @@ from datetime import datetime
 
 import msgspec
 
+from .facts import Fact
 from .purpose import PurposeVersion
-from .standing import Fact
 from .values import (
     Basis,
     BasisEnd,

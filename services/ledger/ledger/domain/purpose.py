@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from . import notice_revision, register
+from . import bounds, notice_revision, register
 from .ids import purpose_id
 from .values import PurposeTerms
 
@@ -58,6 +58,7 @@ class Purpose(Aggregate):
     def register(
         cls, tenant: str, code: str, terms: PurposeTerms, effective_at: datetime
     ) -> Purpose:
+        bounds.check_instant("effective_at", effective_at)
         register.check_terms(terms)
         return cls._create(
             cls.Registered,
@@ -69,6 +70,7 @@ class Purpose(Aggregate):
         )
 
     def revise(self, terms: PurposeTerms, material: bool, effective_at: datetime) -> None:
+        bounds.check_instant("effective_at", effective_at)
         register.check_terms(terms)
         notice_revision.check_revision(self.versions, terms, material, effective_at)
         self.trigger_event(self.Revised, terms=terms, material=material, effective_at=effective_at)

@@ -5,7 +5,9 @@ R1 — exactly one art. 6 basis — holds by construction: ``PurposeTerms.basis`
 
 from __future__ import annotations
 
+from . import bounds
 from .errors import RuleViolated
+from .retention import term_parts
 from .values import PurposeTerms
 
 ART9_CATEGORIES = frozenset(
@@ -24,6 +26,8 @@ ART9_CATEGORIES = frozenset(
 
 def check_terms(terms: PurposeTerms) -> None:
     """Refuse register entries the GDPR/UAVG do not allow."""
+    if terms.retention is not None:
+        bounds.check_term("retention.term", *term_parts(terms.retention.term))
     categories = set(terms.special_categories)
     if categories & ART9_CATEGORIES:
         if terms.basis == "legitimate_interest":

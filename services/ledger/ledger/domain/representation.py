@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from . import bounds
 from .errors import NotFound, RuleViolated
 from .minors import AGE_OF_CONSENT, AGE_OF_MAJORITY, AMSTERDAM, co_decides_in_care, is_minor, turns
 from .values import Giver, PurposeTerms, Representation, RepresentationEnd
@@ -124,6 +125,8 @@ def check_registration(
     birth_date: date | None,
 ) -> None:
     ref, kind = representation.representative_ref, representation.kind
+    bounds.check_instant("valid_from", representation.valid_from)
+    bounds.check_instant("valid_until", representation.valid_until)
     if ref in existing:
         # one representative_ref names one representation, so that every consent it gave
         # keeps pointing at the period and evidence it was given under
@@ -165,6 +168,7 @@ def check_registration(
 
 
 def check_end(end: RepresentationEnd, existing: dict[str, RepresentationRecord]) -> None:
+    bounds.check_instant("effective_at", end.effective_at)
     record = existing.get(end.representative_ref)
     if record is None:
         raise NotFound(f"representative {end.representative_ref!r} is not registered")

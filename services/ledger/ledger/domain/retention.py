@@ -11,15 +11,21 @@ from .values import Retention
 _TERM = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?")
 
 
-def add_term(start: datetime, term: str) -> datetime:
-    """``start`` plus ``term`` (e.g. ``P7Y``, ``P20Y``, ``P6M``); 29 February + 1 year is
-    28 February, the last day the month has."""
+def term_parts(term: str) -> tuple[int, int, int]:
+    """The years, months and days of an ISO 8601 term such as ``P7Y`` or ``P1Y6M``."""
     match = _TERM.fullmatch(term)
     if match is None:
         raise ValueError(f"not an ISO 8601 term of years, months and days: {term!r}")
     if not any(match.groups()):
         raise ValueError(f"an empty term: {term!r}")
     years, months, days = (int(part or 0) for part in match.groups())
+    return years, months, days
+
+
+def add_term(start: datetime, term: str) -> datetime:
+    """``start`` plus ``term`` (e.g. ``P7Y``, ``P20Y``, ``P6M``); 29 February + 1 year is
+    28 February, the last day the month has."""
+    years, months, days = term_parts(term)
     month_index = start.month - 1 + months
     year = start.year + years + month_index // 12
     month = month_index % 12 + 1

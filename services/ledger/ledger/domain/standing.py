@@ -1,5 +1,12 @@
 """The standing aggregate: the whole history of why one subject's data may be processed
-for one purpose (one stream per tenant, subject and purpose)."""
+for one purpose (one stream per tenant, subject and purpose).
+
+It guards its own rules: each command checks its statement against the standing as it
+stood at the statement's effective time (the ``check_…`` functions of the rule modules),
+then folds the facts with the new one at every instant they will later be asked about
+(``answerable``) before it triggers the event. So no code path can record an event the
+rules refuse, and the answer a command returns was computed before its event was stored.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +14,31 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from eventsourcing.domain import Aggregate
 
+from . import bases, bounds, objection, representation
+from . import consent as consent_rules
+from .context import Context
+from .errors import InvalidInput, RuleViolated
+from .facts import Fact, Statement
 from .ids import event_id, standing_id
+from .purpose import version_in_force
+from .standing_at import StandingAnswer, answerable, standing_at, unnoticed_lapse
 from .values import (
     BasisEnd,
     Consent,
     Establishment,
+    Evidence,
     Lapse,
+    Method,
     Objection,
     ObjectionDecision,
+    PurposeTerms,
     Withdrawal,
 )
 
-Statement = Consent | Withdrawal | Establishment | BasisEnd | Objection | ObjectionDecision | Lapse
-
-
-class Fact(msgspec.Struct, frozen=True):
-    """One recorded statement with its two times: effective (in it) and recorded (here)."""
-
-    event_id: UUID
-    recorded_at: datetime
-    statement: Statement
-
-    @property
-    def effective_at(self) -> datetime:
-        return self.statement.effective_at
+Recorded = tuple[UUID, StandingAnswer]
+__all__ = ["Fact", "Recorded", "Standing", "Statement"]
 
 
 class Standing(Aggregate):
@@ -121,51 +126,180 @@ class Standing(Aggregate):
         self.facts: list[Fact] = []
 
     @classmethod
-    def open(cls, tenant: str, subject_ref: str, purpose: str) -> Standing:
+    def open(
+        cls, tenant: str, subject_ref: str, purpose: str, at: datetime | None = None
+    ) -> Standing:
         return cls._create(
             cls.Opened,
             id=cls.create_id(tenant, subject_ref, purpose),
             tenant=tenant,
             subject_ref=subject_ref,
             purpose=purpose,
+            timestamp=at,
         )
 
-    def give_consent(self, consent: Consent) -> UUID:
-        self.trigger_event(self.ConsentGiven, consent=consent)
-        return event_id(self.id, self.version)
+    def give_consent(
+        self,
+        context: Context,
+        *,
+        method: Method,
+        explicit: bool,
+        notice_version: str,
+        evidence: Evidence,
+        recorded_by: str,
+        effective_at: datetime | None = None,
+        expires_at: datetime | None = None,
+        representative_ref: str | None = None,
+    ) -> Recorded:
+        """R4, R6, R7, R9–R16: a consent given by the subject or a representative."""
+        effective_at = effective_at or context.now
+        bounds.check_instant("effective_at", effective_at)
+        bounds.check_instant("expires_at", expires_at)
+        _check_not_ahead(effective_at, context.now)
+        version = consent_rules.purpose_version_for(
+            self.purpose, context.versions, notice_version, effective_at
+        )
+        consent_rules.check_purpose_takes_consent(self.purpose, version.terms)
+        giver = representation.check_may_act(
+            self.purpose, version.terms, context.subject, representative_ref, effective_at
+        )
+        consent = Consent(
+            method=method,
+            explicit=explicit,
+            notice_version=notice_version,
+            purpose_version=version.number,
+            evidence=evidence,
+            effective_at=effective_at,
+            recorded_by=recorded_by,
+            representative_ref=representative_ref,
+            capacity=giver.capacity,
+            expires_at=expires_at,
+        )
+        consent_rules.check_explicit(version.terms, consent)
+        consent_rules.check_expiry(consent)
+        return self._record(self.ConsentGiven, context, consent)
 
-    def withdraw_consent(self, withdrawal: Withdrawal) -> UUID:
-        self.trigger_event(self.ConsentWithdrawn, withdrawal=withdrawal)
-        return event_id(self.id, self.version)
+    def withdraw_consent(
+        self,
+        context: Context,
+        *,
+        method: Method,
+        recorded_by: str,
+        effective_at: datetime | None = None,
+        representative_ref: str | None = None,
+    ) -> Recorded:
+        """R8: a withdrawal, by any channel, of a consent in force when it took effect."""
+        effective_at = effective_at or context.now
+        bounds.check_instant("effective_at", effective_at)
+        in_force = version_in_force(context.versions, effective_at) or context.versions[-1]
+        capacity = None
+        if not consent_rules.withdrawn_by_whoever_reads_the_mail(method, representative_ref):
+            capacity = representation.check_may_act(
+                self.purpose, in_force.terms, context.subject, representative_ref, effective_at
+            ).capacity
+        withdrawal = Withdrawal(
+            method=method,
+            effective_at=effective_at,
+            recorded_by=recorded_by,
+            representative_ref=representative_ref,
+            capacity=capacity,
+        )
+        consent_rules.check_withdrawal_time(withdrawal, context.now)
+        if self._before(context, effective_at).status not in ("lawful", "pending"):
+            raise RuleViolated(
+                "R8",
+                f"there is no consent for {self.purpose!r} in force at "
+                f"{effective_at.isoformat()} to withdraw",
+                field="effective_at",
+            )
+        return self._record(self.ConsentWithdrawn, context, withdrawal)
 
-    def establish_basis(self, establishment: Establishment) -> UUID:
-        self.trigger_event(self.BasisEstablished, establishment=establishment)
-        return event_id(self.id, self.version)
+    def establish_basis(self, context: Context, establishment: Establishment) -> Recorded:
+        """R1, R17–R19: a contract, legal obligation or other non-consent basis."""
+        terms, before = self._check_statement(context, establishment)
+        bases.check_establishment(self.purpose, terms, establishment, before)
+        return self._record(self.BasisEstablished, context, establishment)
 
-    def end_basis(self, basis_end: BasisEnd) -> UUID:
-        self.trigger_event(self.BasisEnded, basis_end=basis_end)
-        return event_id(self.id, self.version)
+    def end_basis(self, context: Context, basis_end: BasisEnd) -> Recorded:
+        """R21: the basis in force ends; its retention term starts."""
+        _, before = self._check_statement(context, basis_end)
+        bases.check_end(self.purpose, before)
+        return self._record(self.BasisEnded, context, basis_end)
 
-    def lodge_objection(self, objection: Objection) -> UUID:
-        self.trigger_event(self.ObjectionLodged, objection=objection)
-        return event_id(self.id, self.version)
+    def lodge_objection(self, context: Context, objection_: Objection) -> Recorded:
+        """R17, R18: the subject objects to processing on this basis."""
+        terms, before = self._check_statement(context, objection_)
+        objection.check_objection(self.purpose, terms, before)
+        return self._record(self.ObjectionLodged, context, objection_)
 
-    def decide_objection(self, decision: ObjectionDecision) -> UUID:
-        self.trigger_event(self.ObjectionDecided, decision=decision)
-        return event_id(self.id, self.version)
+    def decide_objection(self, context: Context, decision: ObjectionDecision) -> Recorded:
+        """R18: the controller decides a pending objection."""
+        terms, before = self._check_statement(context, decision)
+        objection.check_decision(terms, before)
+        return self._record(self.ObjectionDecided, context, decision)
 
-    def notice_lapse(self, lapse: Lapse) -> UUID | None:
-        """Record a time-driven lapse once; answers its event id, or None if already noticed."""
-        if any(fact.statement == lapse for fact in self.facts):
+    def notice_lapse(self, context: Context) -> UUID | None:
+        """Record, once, that time alone has ended this standing by now (expiry, 16th
+        birthday, end of a representation or of retention, notice revision); answers its
+        event id, or None when there is nothing new to notice."""
+        lapse = unnoticed_lapse(self.facts, self._before(context, context.now))
+        if lapse is None:
             return None
-        event_class = (
-            self.RetentionExpired if lapse.reason == "retention_expired" else (self.BasisLapsed)
+        kind = self.RetentionExpired if lapse.reason == "retention_expired" else self.BasisLapsed
+        return self._record(kind, context, lapse)[0]
+
+    def _check_statement(
+        self, context: Context, statement: Establishment | BasisEnd | Objection | ObjectionDecision
+    ) -> tuple[PurposeTerms, StandingAnswer]:
+        """Bounds, clock and register at the statement's effective time; answers the
+        purpose's terms then and the standing just before the statement."""
+        bounds.check_instant("effective_at", statement.effective_at)
+        _check_not_ahead(statement.effective_at, context.now)
+        in_force = version_in_force(context.versions, statement.effective_at)
+        if in_force is None:
+            raise RuleViolated(
+                "R2", f"purpose {self.purpose!r} was not yet registered then", field="effective_at"
+            )
+        return in_force.terms, self._before(context, statement.effective_at)
+
+    def _before(self, context: Context, at: datetime) -> StandingAnswer:
+        return standing_at(
+            self.purpose, self.facts, context.versions, at, context.now, context.subject
         )
-        self.trigger_event(event_class, lapse=lapse)
-        return event_id(self.id, self.version)
+
+    def _record(self, event_class: Any, context: Context, statement: Statement) -> Recorded:
+        """Fold the facts with the new one everywhere they will be asked about, then
+        trigger the event (recorded at ``context.now``, the instant the answer is for)."""
+        fact = Fact(event_id(self.id, self.version + 1), context.now, statement)
+        answer = answerable(
+            self.purpose, [*self.facts, fact], context.versions, context.now, context.subject
+        )
+        self.trigger_event(
+            event_class, timestamp=context.now, **{_FIELDS[type(statement)]: statement}
+        )
+        return fact.event_id, answer
 
     def _learn(self, event: Aggregate.Event, statement: Statement) -> None:
         fact = Fact(
             event_id(event.originator_id, event.originator_version), event.timestamp, statement
         )
         self.facts.append(fact)
+
+
+_FIELDS: dict[type, str] = {
+    Consent: "consent",
+    Withdrawal: "withdrawal",
+    Establishment: "establishment",
+    BasisEnd: "basis_end",
+    Objection: "objection",
+    ObjectionDecision: "decision",
+    Lapse: "lapse",
+}
+
+
+def _check_not_ahead(effective_at: datetime, now: datetime) -> None:
+    """Statements are recorded when they happen: an effect beyond the clock skew is 422."""
+    if effective_at > now + consent_rules.CLOCK_SKEW:
+        raise InvalidInput(
+            "effective_at lies in the future; record it when it happens", field="effective_at"
+        )

@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 import msgspec
 
 from . import notice_revision
+from .errors import InvalidInput
+from .facts import Fact
 from .minors import AGE_OF_CARE_CONSENT, AGE_OF_CONSENT, co_decides_in_care, turns
 from .purpose import PurposeVersion, known_versions, version_in_force
 from .representation import PARENTAL
 from .retention import retention_until
-from .standing import Fact
 from .subject import SubjectView
 from .values import (
     Basis,
@@ -87,6 +88,34 @@ def standing_at(
     timeline = _Timeline(
         facts, known_versions(versions, known_at), known_at, subject or SubjectView()
     )
+    return _answer(purpose, timeline, at, known_at)
+
+
+def answerable(
+    purpose: str,
+    facts: list[Fact],
+    versions: list[PurposeVersion],
+    now: datetime,
+    subject: SubjectView,
+) -> StandingAnswer:
+    """The answer for now, having folded the state at every instant at which it may later
+    change (each effect, expiry, birthday, end of authority or of retention): so a command
+    whose facts could not be answered at one of its deadlines is refused before it is stored,
+    instead of failing every later question (and the projector) after it was."""
+    timeline = _Timeline(facts, known_versions(versions, now), now, subject)
+    try:
+        for instant in timeline.instants():
+            timeline.state(instant)
+        answer = _answer(purpose, timeline, now, now)
+    except (ValueError, OverflowError, ArithmeticError) as error:
+        raise InvalidInput(
+            f"the standing could not be answered at one of its deadlines ({error}); "
+            "nothing was recorded"
+        ) from error
+    return answer
+
+
+def _answer(purpose: str, timeline: _Timeline, at: datetime, known_at: datetime) -> StandingAnswer:
     now = timeline.state(at)
     terms = timeline.terms_at(at)
     instants = timeline.instants()
@@ -195,6 +224,7 @@ class _Timeline:
         self.versions = versions
         self.subject = subject
         self._states: dict[datetime, _State] = {}
+        self._instants: list[datetime] | None = None
 
     def terms_at(self, at: datetime) -> PurposeTerms | None:
         version = version_in_force(self.versions, at) or (
@@ -204,6 +234,11 @@ class _Timeline:
 
     def instants(self) -> list[datetime]:
         """Every instant at which the state may change."""
+        if self._instants is None:
+            self._instants = self._moments()
+        return self._instants
+
+    def _moments(self) -> list[datetime]:
         moments = {f.effective_at for f in self.facts}
         moments |= {v.effective_at for v in self.versions}
         for fact in self.facts:

@@ -8,6 +8,7 @@ key erases them while the history and its proofs stay verifiable (crypto-shreddi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -15,9 +16,12 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from . import bounds
 from . import representation as rules
 from .ids import event_id, subject_id
-from .values import Representation, RepresentationEnd
+from .values import PersonalData, Representation, RepresentationEnd
+
+Seal = Callable[[PersonalData], bytes]
 
 
 class RepresentationRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,6 +120,19 @@ class Subject(Aggregate):
             subject_ref=subject_ref,
             sealed_personal_data=sealed_personal_data,
         )
+
+    @classmethod
+    def admit(
+        cls, tenant: str, subject_ref: str, personal: PersonalData, seal: Seal, today: date
+    ) -> Subject:
+        """Register a subject with its personal data, checked, then sealed by ``seal``."""
+        bounds.check_birth_date("birth_date", personal.birth_date, today)
+        return cls.register(tenant, subject_ref, seal(personal))
+
+    def correct(self, personal: PersonalData, seal: Seal, today: date) -> None:
+        """Record new personal data, checked, then sealed by ``seal``."""
+        bounds.check_birth_date("birth_date", personal.birth_date, today)
+        self.record_personal_data(seal(personal))
 
     @property
     def sealed_personal_data(self) -> bytes:

@@ -89,34 +89,6 @@ def _index_row(stored: StoredEvent) -> tuple[UUID, str, str, str | None, str | N
     return (stored.originator_id, opening.tenant, kind, opening.subject_ref, purpose)
 
 
-def select_streams(
-    recorder: PostgresApplicationRecorder, ids: Sequence[UUID], key_of: UUID | None = None
-) -> tuple[list[StoredEvent], bytes | None]:
-    """Every stored event of the given streams, in stream order — and the sealing key of
-    subject ``key_of`` — in one round trip."""
-    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-        curs.execute(
-            f"SELECT originator_id, originator_version, topic, state, "
-            f"(SELECT key FROM {KEYS_TABLE} WHERE subject_id = %s) AS subject_key "
-            f"FROM {EVENTS_TABLE} WHERE originator_id = ANY(%s) "
-            "ORDER BY originator_id, originator_version",
-            (key_of, list(ids)),
-            prepare=True,
-        )
-        rows = curs.fetchall()
-    events = [
-        StoredEvent(
-            originator_id=row["originator_id"],
-            originator_version=row["originator_version"],
-            topic=row["topic"],
-            state=bytes(row["state"]),
-        )
-        for row in rows
-    ]
-    key = rows[0]["subject_key"] if rows else None
-    return events, bytes(key) if key is not None else None
-
-
 def eventsourcing_env(database_url: str, pool_size: int) -> dict[str, str]:
     """The library's environment for our PostgreSQL event store, from a ``DATABASE_URL``."""
     url = urlsplit(database_url)

@@ -17,9 +17,8 @@ import asyncpg
 from ..domain.errors import NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.standing_at import StandingAnswer, standing_at
+from ..persistence import dossiers
 from ..persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-from .streams import load_aggregates
-from .subjects import subject_keys, view_of
 
 CURRENT_STANDING_TABLE = "grondslag_current_standing"
 NOW_TOLERANCE = timedelta(seconds=1)
@@ -54,11 +53,12 @@ async def check_subjects(
     now: datetime | None = None,
 ) -> list[tuple[str, StandingAnswer]]:
     now = now or datetime.now(at.tzinfo)
-    pid = purpose_id(tenant, purpose)
-    register = await load_aggregates(pool, [pid])
-    if pid not in register:
+    register = (await dossiers.load(pool, [purpose_id(tenant, purpose)])).get(
+        purpose_id(tenant, purpose)
+    )
+    if register is None:
         raise NotFound(f"purpose {purpose!r} is not in the register")
-    versions = register[pid].versions
+    versions = register.versions
     refs = list(dict.fromkeys(refs))
     answers: dict[str, StandingAnswer] = {}
     recorded = {
@@ -80,7 +80,7 @@ async def check_subjects(
                     changes_at=row["changes_at"],
                 )
     to_fold = [ref for ref in recorded if ref not in answers]
-    answers.update(await _fold(pool, tenant, purpose, versions, to_fold, at, now))
+    answers.update(await _fold(pool, tenant, purpose, to_fold, at, now))
     for ref in refs:
         if ref not in recorded:  # nothing was ever recorded for this subject and purpose
             answers[ref] = standing_at(purpose, [], versions, at, now)
@@ -91,20 +91,13 @@ async def _fold(
     pool: asyncpg.Pool,
     tenant: str,
     purpose: str,
-    versions: list,
     refs: list[str],
     at: datetime,
     now: datetime,
 ) -> dict[str, StandingAnswer]:
     if not refs:
         return {}
-    streams = {standing_id(tenant, ref, purpose): ref for ref in refs}
-    subjects = {subject_id(tenant, ref): ref for ref in refs}
-    found = await load_aggregates(pool, [*streams, *subjects])
-    keys = await subject_keys(pool, [sid for sid in subjects if sid in found])
-    answers = {}
-    for (stream, ref), sid in zip(streams.items(), subjects, strict=True):
-        facts = found[stream].facts if stream in found else []
-        view = view_of(found[sid], keys.get(sid), now) if sid in found else None
-        answers[ref] = standing_at(purpose, facts, versions, at, now, view)
-    return answers
+    ids = [purpose_id(tenant, purpose)]
+    ids += [i for ref in refs for i in (subject_id(tenant, ref), standing_id(tenant, ref, purpose))]
+    streams = await dossiers.load(pool, ids)
+    return {ref: streams.dossier(tenant, ref, purpose).standing(at, now) for ref in refs}

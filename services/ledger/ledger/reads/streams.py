@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from ..persistence.mapper import decode_event
-from ..persistence.postgres import EVENTS_TABLE, KEYS_TABLE, STREAMS_TABLE
+from ..persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 
 SELECT_EVENTS = (
     f"SELECT originator_id, originator_version, topic, state, notification_id "
@@ -67,26 +67,3 @@ async def stream_ids(
             subject_ref,
         )
     return [(row["originator_id"], row["purpose"]) for row in rows]
-
-
-SELECT_EVENTS_AND_KEY = (
-    f"SELECT originator_id, originator_version, topic, state, "
-    f"(SELECT key FROM {KEYS_TABLE} WHERE subject_id = $2) AS subject_key "
-    f"FROM {EVENTS_TABLE} WHERE originator_id = ANY($1::uuid[]) "
-    "ORDER BY originator_id, originator_version"
-)
-
-
-async def load_aggregates_and_key(
-    conn: asyncpg.Connection | asyncpg.Pool, ids: Iterable[UUID], subject: UUID
-) -> tuple[dict[UUID, Any], bytes | None]:
-    """The given streams and the sealing key of ``subject``, in one round trip."""
-    rows = await conn.fetch(SELECT_EVENTS_AND_KEY, list(ids), subject)
-    aggregates: dict[UUID, Any] = {}
-    for row in rows:
-        event = decode_event(
-            row["topic"], row["state"], row["originator_id"], row["originator_version"]
-        )
-        aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
-    key = rows[0]["subject_key"] if rows else None
-    return aggregates, bytes(key) if key is not None else None

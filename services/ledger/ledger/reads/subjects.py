@@ -1,16 +1,13 @@
-"""A subject as the rules see it, on the read side: birth date unsealed, representations."""
+"""Subjects' sealing keys on the read side (the audit export carries one on request)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from ..domain.subject import Subject, SubjectView
 from ..persistence.postgres import KEYS_TABLE
-from ..persistence.sealing import unseal
 
 
 async def subject_keys(
@@ -22,9 +19,3 @@ async def subject_keys(
         list(subject_ids),
     )
     return {row["subject_id"]: bytes(row["key"]) for row in rows}
-
-
-def view_of(subject: Subject, key: bytes | None, known_at: datetime) -> SubjectView:
-    sealed = subject.sealed_as_of(known_at)
-    personal = unseal(key, subject.id, sealed) if sealed else None
-    return subject.view(personal.birth_date if personal else None, known_at)

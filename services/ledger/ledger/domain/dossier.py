@@ -1,0 +1,91 @@
+"""The dossier: everything the rules may know about one subject for one purpose.
+
+The subject (its representations and its sealed personal data), the purpose's versions
+from the register, and the standing's facts. Every answer the ledger gives — a command's
+answer, a read, a batch check, the read model, a NATS message, the auditor's page, the
+offline replay of an export bundle — is ``Dossier.standing(at, known_at)``: one fold.
+
+The personal data arrives sealed; the dossier is handed the function that opens it (the
+subject's own key, bound by whoever loaded the dossier), so the domain does no I/O and
+never sees a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from .context import Context
+from .evidence import EvidenceRecord, evidence_records
+from .facts import Fact, Statement
+from .purpose import Purpose, PurposeVersion
+from .standing import Standing
+from .standing_at import StandingAnswer, standing_at
+from .subject import Subject, SubjectView
+from .values import PersonalData
+
+Unseal = Callable[[bytes], PersonalData | None]
+
+
+def _sealed_shut(_: bytes) -> PersonalData | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """One subject and one purpose; ``register`` or ``subject`` may be missing (then the
+    caller decides whether that is a 404 or a 409)."""
+
+    tenant: str
+    subject_ref: str
+    purpose: str
+    register: Purpose | None
+    subject: Subject | None
+    standing_stream: Standing | None = None
+    unseal: Unseal = _sealed_shut
+
+    @property
+    def versions(self) -> list[PurposeVersion]:
+        return self.register.versions if self.register else []
+
+    @property
+    def facts(self) -> list[Fact]:
+        return self.standing_stream.facts if self.standing_stream else []
+
+    def statement(self, event_id: UUID) -> Statement:
+        """The statement the standing's event ``event_id`` recorded."""
+        return next(f.statement for f in self.facts if f.event_id == event_id)
+
+    def view(self, known_at: datetime) -> SubjectView:
+        """What the rules may know of the subject as known at ``known_at``: its birth date
+        (unsealed; unknown once the key is destroyed) and who represents it."""
+        if self.subject is None:
+            return SubjectView()
+        sealed = self.subject.sealed_as_of(known_at)
+        personal = self.unseal(sealed) if sealed else None
+        return self.subject.view(personal.birth_date if personal else None, known_at)
+
+    def personal_data(self) -> PersonalData | None:
+        return self.unseal(self.subject.sealed_personal_data) if self.subject else None
+
+    def standing(self, at: datetime, known_at: datetime) -> StandingAnswer:
+        """What applied at ``at``, as known at ``known_at``."""
+        return standing_at(
+            self.purpose, self.facts, self.versions, at, known_at, self.view(known_at)
+        )
+
+    def evidence(self, answer: StandingAnswer) -> list[EvidenceRecord]:
+        """The full evidence (R7) of each event ``answer`` rests on."""
+        return evidence_records(answer.evidence, self.facts, self.versions)
+
+    def context(self, now: datetime) -> Context:
+        """What a command on the standing may know at ``now``."""
+        return Context(self.versions, self.view(now), now)
+
+    def standing_for_commands(self, now: datetime) -> Standing:
+        """The standing stream, opened at ``now`` if nothing was recorded yet."""
+        return self.standing_stream or Standing.open(
+            self.tenant, self.subject_ref, self.purpose, now
+        )

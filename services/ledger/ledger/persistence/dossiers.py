@@ -1,0 +1,101 @@
+"""Dossiers from the event store: one query, a loader for each I/O style.
+
+``DOSSIER_EVENTS`` reads every event of the given streams in stream order and, on the rows
+of a subject's stream, that subject's sealing key (its key row shares the stream's id) —
+the subject, the register entries and the standings of any number of dossiers in one round
+trip. The write side runs it on the library's psycopg pool, the read side and the projector
+on asyncpg; both fold the rows the same way into ``Streams``.
+
+A stored event that cannot be decoded (bytes damaged on disk, an upgrade that cannot read
+an old payload) is never skipped: ``StreamUnreadable`` names the stream, and the API
+answers 503 for it rather than an answer that leaves a fact out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from ..domain.dossier import Dossier
+from ..domain.ids import purpose_id, standing_id, subject_id
+from .mapper import decode_event
+from .postgres import EVENTS_TABLE, KEYS_TABLE
+from .sealing import unseal
+
+_SELECT = (
+    "SELECT e.originator_id, e.originator_version, e.topic, e.state, k.key AS subject_key "
+    f"FROM {EVENTS_TABLE} e LEFT JOIN {KEYS_TABLE} k ON k.subject_id = e.originator_id "
+    "WHERE e.originator_id = ANY({ids}) ORDER BY e.originator_id, e.originator_version"
+)
+DOSSIER_EVENTS = _SELECT.format(ids="$1::uuid[]")  # asyncpg
+DOSSIER_EVENTS_PSYCOPG = _SELECT.format(ids="%s")
+
+
+class StreamUnreadable(Exception):
+    """A stored event of this stream cannot be decoded; no answer may leave it out."""
+
+    def __init__(self, stream: UUID, error: BaseException):
+        super().__init__(f"stream {stream} cannot be read: {type(error).__name__}: {error}")
+        self.stream = stream
+
+
+class Streams:
+    """Aggregates folded from their stored events, with the sealing keys of subjects."""
+
+    def __init__(self, aggregates: dict[UUID, Any], keys: dict[UUID, bytes]):
+        self.aggregates, self.keys = aggregates, keys
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Any]) -> Streams:
+        aggregates: dict[UUID, Any] = {}
+        keys: dict[UUID, bytes] = {}
+        for row in rows:
+            stream = row["originator_id"]
+            try:
+                event = decode_event(row["topic"], row["state"], stream, row["originator_version"])
+                aggregates[stream] = event.mutate(aggregates.get(stream))
+            except Exception as error:
+                raise StreamUnreadable(stream, error) from error
+            if row["subject_key"] is not None:
+                keys[stream] = bytes(row["subject_key"])
+        return cls(aggregates, keys)
+
+    def get(self, stream: UUID) -> Any:
+        return self.aggregates.get(stream)
+
+    def dossier(self, tenant: str, subject_ref: str, purpose: str) -> Dossier:
+        sid = subject_id(tenant, subject_ref)
+        key = self.keys.get(sid)
+        return Dossier(
+            tenant,
+            subject_ref,
+            purpose,
+            register=self.aggregates.get(purpose_id(tenant, purpose)),
+            subject=self.aggregates.get(sid),
+            standing_stream=self.aggregates.get(standing_id(tenant, subject_ref, purpose)),
+            unseal=lambda sealed: unseal(key, sid, sealed),
+        )
+
+
+def dossier_ids(tenant: str, subject_ref: str, purposes: Iterable[str]) -> list[UUID]:
+    """The streams of a subject's dossiers for the given purposes."""
+    ids = [subject_id(tenant, subject_ref)]
+    for code in purposes:
+        ids += [purpose_id(tenant, code), standing_id(tenant, subject_ref, code)]
+    return ids
+
+
+async def load(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[UUID]) -> Streams:
+    """The given streams (and their subjects' keys) on asyncpg."""
+    return Streams.from_rows(await conn.fetch(DOSSIER_EVENTS, list(ids)))
+
+
+def load_sync(recorder: PostgresApplicationRecorder, ids: Sequence[UUID]) -> Streams:
+    """The given streams (and their subjects' keys) on the library's psycopg pool."""
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(DOSSIER_EVENTS_PSYCOPG, (list(ids),), prepare=True)
+        return Streams.from_rows(curs.fetchall())

@@ -48,7 +48,6 @@ from grondslag.embedded import EmbeddedNats
 pytestmark = pytest.mark.integration
 
 
-
 # -- (a) the CloudEvents on the subjects ----------------------------------------------------------
 async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_personal_data(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, js: Any

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
+from ..persistence.dossiers import StreamUnreadable
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("grondslag.api")
@@ -180,6 +181,19 @@ def on_too_deep(request: Request, error: RecursionError) -> Response[Problem]:
     return problem_response(problem, request)
 
 
+def on_unreadable(request: Request, error: StreamUnreadable) -> Response[Problem]:
+    """A stored event that cannot be decoded: no answer without it, never a wrong one."""
+    log.error("unreadable stream on %s %s: %s", request.method, request.url.path, error)
+    problem = Problem(
+        type=problem_type("stream-unreadable"),
+        title="Stream unreadable",
+        status=503,
+        detail=f"stream {error.stream} holds an event the ledger cannot read; an operator "
+        "must repair it (grondslag quarantine list names it); nothing was recorded",
+    )
+    return problem_response(problem, request, {"Retry-After": "60"})
+
+
 def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     problem = Problem(
@@ -197,6 +211,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: on_validation_error,
     HTTPException: on_http_exception,
     RecursionError: on_too_deep,
+    StreamUnreadable: on_unreadable,
     Exception: on_unexpected,
 }
 

@@ -4,11 +4,13 @@ recorded — whoever calls it (the Ledger, a benchmark, a script), not only the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from ledger.domain import standing_at as standing_at_module
 from ledger.domain.context import Context
 from ledger.domain.errors import InvalidInput, RuleViolated
+from ledger.domain.minors import NEVER
 from ledger.domain.purpose import PurposeVersion
 from ledger.domain.standing import Standing
 from ledger.domain.standing_at import standing_at
@@ -88,17 +90,55 @@ def test_the_answer_a_command_returns_is_the_fold_of_what_it_recorded() -> None:
     assert answer.lawful and answer.evidence == [str(event)]
 
 
-def test_a_fact_that_cannot_be_folded_at_its_deadline_is_refused_before_it_is_recorded() -> None:
-    """A register version stored before terms were bounded (P9999Y): ending the basis would
-    put the retention end in the year 12025 — refused with 422, nothing recorded."""
-    ctx = context("contract", retention=Retention(term="P9999Y"))
+def test_a_fact_that_cannot_be_folded_at_its_deadline_is_refused_before_it_is_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever fails while folding the new facts at their deadlines (here: the end of
+    retention) refuses the command with 422 before anything is recorded."""
+    ctx = context("contract", retention=Retention(term="P7Y"))
     standing = fresh()
     began = Establishment(basis="contract", reference="c", effective_at=NOW - timedelta(days=9))
     standing.establish_basis(ctx, began)
     standing.collect_events()
+
+    def unrepresentable(*_: object) -> datetime:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(standing_at_module, "retention_until", unrepresentable)
     with pytest.raises(InvalidInput):
         standing.end_basis(ctx, BasisEnd(reason="done", effective_at=NOW - timedelta(days=1)))
     assert standing.collect_events() == [] and len(standing.facts) == 1
+
+
+def test_r21_a_term_stored_before_terms_were_bounded_never_ends_and_still_answers() -> None:
+    """A register version with P9999Y (accepted by an earlier release): the basis can end,
+    and its retention runs past the calendar's end instead of failing every question."""
+    ctx = context("contract", retention=Retention(term="P9999Y"))
+    standing = fresh()
+    began = Establishment(basis="contract", reference="c", effective_at=NOW - timedelta(days=9))
+    standing.establish_basis(ctx, began)
+    _, answer = standing.end_basis(ctx, BasisEnd(reason="done", effective_at=NOW))
+    assert (answer.status, answer.reason, answer.retention_until) == (
+        "lapsed",
+        "basis_ended",
+        NEVER,
+    )
+
+
+def test_r14_a_birth_date_stored_before_dates_were_bounded_still_lets_the_subject_act() -> None:
+    """Born 9999-12-30 (accepted by an earlier release): the 16th birthday lies past the
+    calendar, so the fold counts it as never, and the subject can still consent and withdraw."""
+    ctx = context()
+    ctx = Context(ctx.versions, SubjectView(birth_date=date(9999, 12, 30)), NOW)
+    standing = fresh()
+    with pytest.raises(RuleViolated) as refusal:  # a minor for all time: R11 asks a parent
+        standing.give_consent(ctx, **CONSENT)
+    assert refusal.value.rule == "R11"
+    adult = Context(ctx.versions, SubjectView(), NOW)
+    standing.give_consent(adult, **CONSENT)
+    # the fold with that birth date answers (R8: a one-click unsubscribe, whoever clicks)
+    _, answer = standing.withdraw_consent(ctx, method="unsubscribe_link", recorded_by="subject")
+    assert answer.reason == "withdrawn"
 
 
 def test_a_statement_outside_the_accepted_range_is_refused_naming_its_field() -> None:

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from . import bounds
 from .errors import NotFound, RuleViolated
-from .minors import AGE_OF_CONSENT, AGE_OF_MAJORITY, AMSTERDAM, co_decides_in_care, is_minor, turns
+from .minors import (
+    AGE_OF_CONSENT,
+    AGE_OF_MAJORITY,
+    AMSTERDAM,
+    NEVER,
+    co_decides_in_care,
+    is_minor,
+    turns,
+)
 from .values import Giver, PurposeTerms, Representation, RepresentationEnd
 
 if TYPE_CHECKING:
@@ -116,7 +124,12 @@ def _check_subject_acts(terms: PurposeTerms, subject: SubjectView, at: datetime)
 
 
 def _birthday(birth: date) -> str:
-    return turns(birth, AGE_OF_CONSENT).astimezone(AMSTERDAM).date().isoformat()
+    moment = turns(birth, AGE_OF_CONSENT)
+    return (
+        "no date in the calendar"
+        if moment == NEVER
+        else moment.astimezone(AMSTERDAM).date().isoformat()
+    )
 
 
 def check_registration(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, datetime, timedelta
 
+from .minors import NEVER
 from .values import Retention
 
 _TERM = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?")
@@ -24,13 +25,18 @@ def term_parts(term: str) -> tuple[int, int, int]:
 
 def add_term(start: datetime, term: str) -> datetime:
     """``start`` plus ``term`` (e.g. ``P7Y``, ``P20Y``, ``P6M``); 29 February + 1 year is
-    28 February, the last day the month has."""
+    28 February, the last day the month has. Past the calendar's end: ``NEVER``."""
     years, months, days = term_parts(term)
     month_index = start.month - 1 + months
     year = start.year + years + month_index // 12
+    if year > MAXYEAR:  # a term stored before terms were bounded: it never ends in time
+        return NEVER
     month = month_index % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
-    return start.replace(year=year, month=month, day=day) + timedelta(days=days)
+    try:
+        return start.replace(year=year, month=month, day=day) + timedelta(days=days)
+    except OverflowError:
+        return NEVER
 
 
 def retention_until(

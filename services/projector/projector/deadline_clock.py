@@ -35,9 +35,10 @@ NAME = "deadline_clock"
 DUE = f"""
 SELECT s.tenant, s.purpose, s.subject_ref FROM {CURRENT_STANDING_TABLE} s
 WHERE s.changes_at <= $1 AND NOT EXISTS (
-    SELECT 1 FROM {QUARANTINE_TABLE} q JOIN {STREAMS_TABLE} st ON st.originator_id::text = q.key
-    WHERE q.projection = '{NAME}' AND q.scope = 'standing' AND st.tenant = s.tenant
-      AND st.subject_ref = s.subject_ref AND st.purpose = s.purpose)
+    SELECT 1 FROM {STREAMS_TABLE} st JOIN {QUARANTINE_TABLE} q
+      ON q.projection = '{NAME}' AND q.scope = 'standing' AND q.key = st.originator_id::text
+    WHERE st.tenant = s.tenant AND st.kind = 'standing' AND st.subject_ref = s.subject_ref
+      AND st.purpose = s.purpose)
 ORDER BY s.changes_at LIMIT $2
 """
 

@@ -52,24 +52,26 @@ SYSTEMIC_SQLSTATE = {"08", "25", "28", "3D", "40", "42", "53", "55", "57", "58",
 TRANSIENT = (
     OSError,
     TimeoutError,
-    asyncpg.InterfaceError,
+    asyncpg.InterfaceError,  # the connection closed or in use (not ValueError: see below)
     persistence.OperationalError,
     persistence.InterfaceError,
     persistence.InternalError,
     persistence.ProgrammingError,
     ConcurrentChange,
+    nats.errors.Error,  # no responders, time-outs, a connection closed or reconnecting
 )
-# NATS errors that one message causes (and sending it again would too)
-NATS_DATA_ERRORS = (nats.errors.MaxPayloadError, nats.errors.BadSubjectError)
+# errors one event causes, and would cause again: a query argument asyncpg cannot encode
+# (its client-side DataError is an InterfaceError and a ValueError), a message NATS refuses
+OF_THE_EVENT = (ValueError, nats.errors.MaxPayloadError, nats.errors.BadSubjectError)
 
 
 def transient(error: BaseException) -> bool:
     """Whether ``error`` is the surroundings' (try again) rather than one event's."""
     cause: BaseException | None = error
     while cause is not None:
+        if isinstance(cause, OF_THE_EVENT):
+            return False
         if isinstance(cause, TRANSIENT):
-            return True
-        if isinstance(cause, nats.errors.Error) and not isinstance(cause, NATS_DATA_ERRORS):
             return True
         state = getattr(cause, "sqlstate", None)
         if isinstance(state, str) and state[:2] in SYSTEMIC_SQLSTATE:

@@ -76,6 +76,8 @@ async def release_key(follower: LogFollower, scope: str, key: str) -> str | None
         held = await quarantine.entry(conn, follower.name, scope, key)
         if held is None:
             return None  # released meanwhile
+        if position is None:
+            return f"projection {follower.name} has no tracking position here"
         rows = await held_events(conn, scope, key, held["first_held"], position)
 
         async def apply_all() -> None:

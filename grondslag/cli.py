@@ -204,6 +204,43 @@ def keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _store(*, need_nats: bool) -> Iterator[Settings]:
+    """The settings of a one-off command: ``DATABASE_URL``, else the embedded database a
+    running ``serve`` uses, else embedded servers started for the command."""
+    settings = Settings.from_env()
+    if settings.database_url is None:
+        settings = replace(settings, database_url=running_database_url(settings.data_dir))
+    with servers(settings, need_nats=need_nats and settings.database_url is None) as settings:
+        yield settings
+
+
+def quarantine_list(_: argparse.Namespace) -> int:
+    from projector.release import listing
+
+    with _store(need_nats=False) as settings:
+        assert settings.database_url
+        lines = asyncio.run(listing(settings.database_url))
+    print("\n".join(lines) if lines else "nothing is quarantined")
+    return 0
+
+
+def quarantine_retry(args: argparse.Namespace) -> int:
+    from projector.release import retry
+
+    with _store(need_nats=True) as settings:
+        outcomes = asyncio.run(retry(settings, args.projection, args.keys))
+    for outcome in outcomes:
+        entry = outcome.entry
+        what = f"{entry.projection} {entry.scope} {entry.key}"
+        print(
+            f"{what}: " + (f"still quarantined: {outcome.error}" if outcome.error else "released")
+        )
+    if not outcomes:
+        print("nothing to retry")
+    return 1 if any(outcome.error for outcome in outcomes) else 0
+
+
 def _redact(url: str | None) -> str:
     return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url or "")
 
@@ -265,6 +302,18 @@ def parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "check", help="recompute the audit log from the event store and compare"
     ).set_defaults(func=lambda a: _audit_commands().audit_check(a))
+
+    held = commands.add_parser("quarantine", help="streams a projection set aside, and retries")
+    held_commands = held.add_subparsers(dest="quarantine", required=True)
+    held_commands.add_parser(
+        "list", help="what each projection set aside, since when, and why"
+    ).set_defaults(func=quarantine_list)
+    again = held_commands.add_parser(
+        "retry", help="handle the held events of quarantined keys, in order, and release them"
+    )
+    again.add_argument("--projection", help="only this projection's keys (e.g. current_standing)")
+    again.add_argument("keys", nargs="*", metavar="KEY", help="only these keys (default: all)")
+    again.set_defaults(func=quarantine_retry)
 
     bench = commands.add_parser("bench", help="measure throughput against raw baselines")
     bench.add_argument("--quick", action="store_true", help="fewer operations (CI smoke run)")

@@ -162,3 +162,17 @@ async def js(nats_url: str) -> AsyncIterator[Any]:
     await relay.ensure_stream(js)
     yield js
     await nc.drain()
+
+
+@pytest.fixture
+async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
+    """A database of this test's own, with the ledger's tables (the quarantine tests)."""
+    from ledger.bootstrap import build_ledger
+    from quarantine_support import Store
+
+    with new_database("grondslag_quarantine") as url:
+        ledger = await asyncio.to_thread(build_ledger, Settings(database_url=url), 4)
+        try:
+            yield Store(url, ledger, tmp_path / "audit-signing-key.pem")
+        finally:
+            ledger.close()

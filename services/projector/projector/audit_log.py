@@ -49,6 +49,11 @@ class StreamWithoutTenant(RuntimeError):
     """An event of a stream the stream index does not know: never skipped, never guessed."""
 
 
+class OutOfLogOrder(RuntimeError):
+    """An event older than the tenant's last leaf: its leaves are in notification order, so
+    a quarantine holds the whole tenant, never one of its streams alone."""
+
+
 async def append(conn: asyncpg.Connection, rows: list[tuple[int, asyncpg.Record]]) -> None:
     """The follower's handler: add the batch's events to their tenants' trees."""
     tenants = {
@@ -82,6 +87,17 @@ async def _extend(conn: asyncpg.Connection, tenant: str, events: list[asyncpg.Re
     size = await conn.fetchval(
         "SELECT size FROM grondslag_audit_trees WHERE tenant = $1 FOR UPDATE", tenant
     )
+    if size:
+        last = await conn.fetchval(
+            "SELECT notification_id FROM grondslag_audit_leaves "
+            "WHERE tenant = $1 AND leaf_index = $2",
+            *(tenant, size - 1),
+        )
+        if last is not None and last >= events[0]["notification_id"]:
+            raise OutOfLogOrder(
+                f"notification {events[0]['notification_id']} would follow notification "
+                f"{last} in tenant {tenant}'s tree"
+            )
     tree = await _frontier(conn, tenant, size)
     leaves, nodes = [], []
     for row in events:

@@ -5,6 +5,10 @@ alone changes it. When that instant passes, the clock asks the ledger to notice 
 (``BasisLapsed`` or ``RetentionExpired``, which the relay then publishes) and refreshes the
 row so that ``changes_at`` moves on. Two clocks may race: the stream's version check lets
 one record and makes the other see it was recorded.
+
+A standing whose lapse cannot be noticed (its stored events cannot be read, say) is
+quarantined and left out of the due ones, so that it never stands first in line for every
+other standing; ``release`` tries it again (``grondslag quarantine retry``).
 """
 
 from __future__ import annotations
@@ -18,15 +22,24 @@ import anyio.to_thread
 import asyncpg
 from ledger.application import Ledger
 from ledger.domain.ids import standing_id
+from ledger.persistence.postgres import STREAMS_TABLE
 from ledger.reads.checks import CURRENT_STANDING_TABLE
+from ledger.reads.operations import QUARANTINE_TABLE
 
-from . import current_standing
+from . import current_standing, quarantine
+from .keys import Key
 
 log = logging.getLogger("grondslag.clock")
+NAME = "deadline_clock"
 
 DUE = f"""
-SELECT tenant, purpose, subject_ref FROM {CURRENT_STANDING_TABLE}
-WHERE changes_at <= $1 ORDER BY changes_at LIMIT $2
+SELECT s.tenant, s.purpose, s.subject_ref FROM {CURRENT_STANDING_TABLE} s
+WHERE s.changes_at <= $1 AND NOT EXISTS (
+    SELECT 1 FROM {STREAMS_TABLE} st JOIN {QUARANTINE_TABLE} q
+      ON q.projection = '{NAME}' AND q.scope = 'standing' AND q.key = st.originator_id::text
+    WHERE st.tenant = s.tenant AND st.kind = 'standing' AND st.subject_ref = s.subject_ref
+      AND st.purpose = s.purpose)
+ORDER BY s.changes_at LIMIT $2
 """
 
 
@@ -35,22 +48,73 @@ class DeadlineClock:
         self, pool: asyncpg.Pool, ledger: Ledger, *, interval: float = 0.5, batch: int = 200
     ):
         self.pool, self.ledger, self.interval, self.batch = pool, ledger, interval, batch
+        self._ready = False
 
     async def tick(self, now: datetime | None = None) -> list[UUID]:
         """Handle every standing whose next change is due; answers the events recorded."""
+        if not self._ready:
+            await self.pool.execute(quarantine.DDL)
+            self._ready = True
         rows = await self.pool.fetch(DUE, now or datetime.now(UTC), self.batch)
         recorded: list[UUID] = []
+        noticed: dict[UUID, str] = {}
         for row in rows:
-            event = await anyio.to_thread.run_sync(
-                self.ledger.notice_lapse, row["tenant"], row["subject_ref"], row["purpose"]
-            )
+            tenant, ref, purpose = row["tenant"], row["subject_ref"], row["purpose"]
+            standing = standing_id(tenant, ref, purpose)
+            try:
+                event = await anyio.to_thread.run_sync(
+                    self.ledger.notice_lapse, tenant, ref, purpose
+                )
+            except Exception as error:
+                if quarantine.transient(error):
+                    raise
+                await quarantine.hold(self.pool, NAME, _key(standing, tenant), None, error)
+                continue
+            noticed[standing] = tenant
             if event is not None:
                 recorded.append(event)
-        if rows:
-            ids = {standing_id(r["tenant"], r["subject_ref"], r["purpose"]) for r in rows}
-            async with self.pool.acquire() as conn, conn.transaction():
-                await current_standing.refresh(conn, ids)
+        if noticed:
+            await self._refresh(noticed)
         return recorded
+
+    async def _refresh(self, standings: dict[UUID, str]) -> None:
+        """Move the rows' ``changes_at`` on; a row that cannot be folded is quarantined."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            every = await quarantine.attempt(
+                conn, lambda: current_standing.refresh(conn, {*standings})
+            )
+            if every is None:
+                return
+            for standing, tenant in standings.items():
+                error = await quarantine.attempt(
+                    conn, lambda s=standing: current_standing.refresh(conn, {s})
+                )
+                if error is not None:
+                    await quarantine.hold(conn, NAME, _key(standing, tenant), None, error)
+
+    async def release(self, key: str) -> str | None:
+        """Notice the lapse of a quarantined standing again and refresh its row; answers
+        ``None`` when that succeeded and the standing is released, else the error."""
+        stream = await self.pool.fetchrow(
+            f"SELECT tenant, subject_ref, purpose FROM {STREAMS_TABLE} "
+            "WHERE originator_id = $1::uuid",
+            key,
+        )
+        try:
+            if stream is None:
+                raise LookupError(f"standing {key} is not in the stream index")
+            tenant, ref, purpose = stream["tenant"], stream["subject_ref"], stream["purpose"]
+            await anyio.to_thread.run_sync(self.ledger.notice_lapse, tenant, ref, purpose)
+            async with self.pool.acquire() as conn, conn.transaction():
+                await current_standing.refresh(conn, {UUID(key)})
+                await quarantine.release(conn, NAME, "standing", key)
+        except Exception as error:
+            if quarantine.transient(error):
+                raise
+            tenant = stream["tenant"] if stream else None
+            await quarantine.hold(self.pool, NAME, Key("standing", key, tenant), None, error)
+            return f"{type(error).__name__}: {error}"
+        return None
 
     async def run(self) -> None:
         while True:
@@ -59,3 +123,7 @@ class DeadlineClock:
             except Exception:  # keep ticking; the next tick retries what failed
                 log.exception("deadline clock tick failed")
             await asyncio.sleep(self.interval)
+
+
+def _key(standing: UUID, tenant: str) -> Key:
+    return Key("standing", str(standing), tenant)

@@ -17,7 +17,26 @@ from ledger.settings import Settings
 from . import audit_log, current_standing
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
+from .keys import by_tenant
 from .relay import run_relay
+
+
+def followers(pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> list[LogFollower]:
+    """The read model and the audit log (the relay follows where NATS is, ``run_relay``)."""
+    return [
+        LogFollower(
+            pool, dsn, current_standing.NAME, current_standing.project, poll_seconds=poll_seconds
+        ),
+        LogFollower(
+            pool,
+            dsn,
+            audit_log.NAME,
+            audit_log.append,
+            poll_seconds=poll_seconds,
+            raw=True,
+            keys=by_tenant,  # a tenant's leaves are in log order: none overtakes a held one
+        ),
+    ]
 
 
 class Projector:
@@ -39,23 +58,7 @@ class Projector:
         self.pool = await create_read_pool(dsn, min_size=1, max_size=6)
         await current_standing.create_tables(self.pool)
         await audit_store.create_tables(self.pool)
-        self.followers = [
-            LogFollower(
-                self.pool,
-                dsn,
-                current_standing.NAME,
-                current_standing.project,
-                poll_seconds=self.settings.projection_poll_seconds,
-            ),
-            LogFollower(
-                self.pool,
-                dsn,
-                audit_log.NAME,
-                audit_log.append,
-                poll_seconds=self.settings.projection_poll_seconds,
-                raw=True,
-            ),
-        ]
+        self.followers = followers(self.pool, dsn, self.settings.projection_poll_seconds)
         for follower in self.followers:
             await follower.setup()
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))

@@ -1,4 +1,7 @@
-"""Liveness and readiness for load balancers and orchestrators."""
+"""Liveness and readiness for load balancers and orchestrators; metrics for Prometheus.
+
+A quarantined stream is named in the readiness checks but does not make the service
+unready: everything else is served and projected, and its held events are not lag."""
 
 from __future__ import annotations
 
@@ -42,7 +45,24 @@ async def ready(request: Request) -> Response[Health]:
             f"behind by {lag.events} events, {lag.seconds:.1f} s" if behind else "ok"
         )
     ok = all(value == "ok" for value in checks.values())
-    return Response(Health("ok" if ok else "unavailable", checks), status_code=200 if ok else 503)
+    held = await operations.quarantined(request.app.state.pool)
+    for entry in held[:NAMED_QUARANTINED]:
+        checks[f"quarantine:{entry.projection}:{entry.key}"] = _held(entry)
+    if len(held) > NAMED_QUARANTINED:
+        checks["quarantine"] = f"{len(held)} quarantined; `grondslag quarantine list` names all"
+    status = ("degraded" if held else "ok") if ok else "unavailable"
+    return Response(Health(status, checks), status_code=200 if ok else 503)
+
+
+NAMED_QUARANTINED = 50
+
+
+def _held(entry: operations.Quarantined) -> str:
+    where = f"from notification {entry.first_held}" if entry.first_held is not None else "held"
+    tenant = f" of tenant {entry.tenant}" if entry.tenant else ""
+    return (
+        f"quarantined {entry.scope}{tenant} {where} since {entry.since.isoformat()}: {entry.error}"
+    )
 
 
 @get(
@@ -59,5 +79,6 @@ async def metrics(request: Request) -> Response[str]:
         await operations.lags(pool),
         await operations.deadlines_due(pool),
         await operations.audit_backlog(pool),
+        await operations.quarantined(pool),
     )
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

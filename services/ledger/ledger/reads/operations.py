@@ -1,5 +1,6 @@
 """What operations watch: how far the projector and the relay trail the log, deadlines due,
-failed batches. Read from the tables the projector keeps (absent until it first ran)."""
+failed batches, what the projections quarantined. Read from the tables the projector keeps
+(absent until it first ran)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import msgspec
 from ..persistence.postgres import EVENTS_TABLE
 from .checks import CURRENT_STANDING_TABLE
 
+QUARANTINE_TABLE = "grondslag_quarantine"
+
 
 class Lag(msgspec.Struct):
     projection: str
@@ -19,31 +22,71 @@ class Lag(msgspec.Struct):
     failures: int
 
 
+# the age of the oldest event not yet handled, read from its JSON; when a stored event is
+# damaged (a projection will quarantine it) the next ones that can be read stand in for it
 LAG = f"""
 SELECT t.projection, t.failures,
        (SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}) - t.position AS events,
-       (SELECT convert_from(e.state, 'UTF8')::jsonb ->> 'timestamp' FROM {EVENTS_TABLE} e
-         WHERE e.notification_id > t.position ORDER BY e.notification_id LIMIT 1) AS oldest
+       ARRAY(SELECT e.state FROM {EVENTS_TABLE} e WHERE e.notification_id > t.position
+             ORDER BY e.notification_id LIMIT 8) AS oldest
 FROM grondslag_tracking t ORDER BY t.projection
 """
 
 
+class _Recorded(msgspec.Struct):
+    timestamp: datetime
+
+
+_recorded = msgspec.json.Decoder(_Recorded)
+
+
+def _oldest(states: list[bytes]) -> datetime | None:
+    for state in states:
+        try:
+            return _recorded.decode(state).timestamp
+        except msgspec.DecodeError:
+            continue
+    return None
+
+
 async def lags(pool: asyncpg.Pool) -> list[Lag]:
-    """Per projection: events not yet handled and the age of the oldest of them."""
+    """Per projection: events not yet handled and the age of the oldest of them. Events a
+    projection holds in quarantine lie behind its position: they are not lag."""
     try:
         rows = await pool.fetch(LAG)
     except asyncpg.UndefinedTableError:
         return []
     now = datetime.now(UTC)
-    return [
-        Lag(
-            row["projection"],
-            max(row["events"], 0),
-            (now - datetime.fromisoformat(row["oldest"])).total_seconds() if row["oldest"] else 0.0,
-            row["failures"],
+    lagging = []
+    for row in rows:
+        oldest = _oldest(row["oldest"])
+        seconds = (now - oldest).total_seconds() if oldest else 0.0
+        lagging.append(Lag(row["projection"], max(row["events"], 0), seconds, row["failures"]))
+    return lagging
+
+
+class Quarantined(msgspec.Struct):
+    """A stream, tenant or standing a projection set aside; its later events wait."""
+
+    projection: str
+    scope: str  # stream | tenant | standing
+    key: str
+    tenant: str | None
+    first_held: int | None  # notification id (the deadline clock holds no events)
+    since: datetime
+    error: str
+    attempts: int
+
+
+async def quarantined(pool: asyncpg.Pool | asyncpg.Connection) -> list[Quarantined]:
+    try:
+        rows = await pool.fetch(
+            "SELECT projection, scope, key, tenant, first_held, since, error, attempts "
+            f"FROM {QUARANTINE_TABLE} ORDER BY projection, first_held NULLS LAST, key"
         )
-        for row in rows
-    ]
+    except asyncpg.UndefinedTableError:
+        return []
+    return [Quarantined(**row) for row in rows]
 
 
 async def deadlines_due(pool: asyncpg.Pool) -> int:
@@ -78,7 +121,12 @@ async def audit_backlog(pool: asyncpg.Pool) -> AuditBacklog:
     return AuditBacklog({row["tenant"]: row["unsigned"] for row in rows}, unpublished)
 
 
-def prometheus(lag: list[Lag], due: int, audit: AuditBacklog | None = None) -> str:
+def prometheus(
+    lag: list[Lag],
+    due: int,
+    audit: AuditBacklog | None = None,
+    held: list[Quarantined] | None = None,
+) -> str:
     """The Prometheus text exposition format (version 0.0.4)."""
     lines = [
         "# HELP grondslag_projection_lag_events Events in the log not yet handled.",
@@ -117,5 +165,19 @@ def prometheus(lag: list[Lag], due: int, audit: AuditBacklog | None = None) -> s
             "# HELP grondslag_audit_unpublished_checkpoints Checkpoints NATS has not acknowledged.",
             "# TYPE grondslag_audit_unpublished_checkpoints gauge",
             f"grondslag_audit_unpublished_checkpoints {audit.unpublished_checkpoints}",
+        ]
+    if held is not None:
+        counts = dict.fromkeys({x.projection for x in lag} | {"deadline_clock"}, 0)
+        for entry in held:
+            counts[entry.projection] = counts.get(entry.projection, 0) + 1
+        lines += [
+            "# HELP grondslag_quarantined_streams Streams (tenants for the audit log, standings "
+            "for the deadline clock) a projection set aside after failing on one of their "
+            "events; their later events wait for `grondslag quarantine retry`.",
+            "# TYPE grondslag_quarantined_streams gauge",
+            *(
+                f'grondslag_quarantined_streams{{projection="{name}"}} {counts[name]}'
+                for name in sorted(counts)
+            ),
         ]
     return "\n".join(lines) + "\n"

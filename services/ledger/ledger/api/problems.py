@@ -66,6 +66,11 @@ def problem_type(kind: str) -> str:
     return f"urn:grondslag:problem:{kind}"
 
 
+def malformed_body(detail: str = "the request body is not valid JSON") -> ProblemError:
+    """400: a body that is not JSON at all (broken syntax, bytes that are not UTF-8)."""
+    return ProblemError(400, "Malformed JSON", detail, kind=problem_type("malformed-body"))
+
+
 def problem_response(
     problem: Problem, request: Request | None = None, headers: dict[str, str] | None = None
 ) -> Response[Problem]:
@@ -131,13 +136,7 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
         not errors and "malformed" in str(error.detail).lower()
     )
     if malformed:
-        problem = Problem(
-            type=problem_type("malformed-body"),
-            title="Malformed JSON",
-            status=400,
-            detail="the request body is not valid JSON",
-        )
-        return problem_response(problem, request)
+        return problem_response(malformed_body().problem, request)
     first = errors[0]["field"] if errors else None
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(error.detail)
     problem = Problem(

@@ -1,0 +1,92 @@
+"""Bad input that used to answer 500: bodies that are not UTF-8, integers beyond PostgreSQL's
+bigint, and query instants and picked dates outside the ledger's range (``domain.bounds``).
+Each is a 4xx naming what is at fault, and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_api_bad_input import GOOD_CONSENT, PURPOSE, REF, assert_problem, snapshot
+
+pytestmark = pytest.mark.integration
+
+NOT_UTF8 = b'{"title": "\xff"}'
+
+# every route that takes a JSON body, with the role it needs (so the body is read at all)
+JSON_ROUTES = [
+    ("POST", "/v1/purposes"),
+    ("POST", f"/v1/purposes/{PURPOSE}/revisions"),
+    ("PUT", f"/v1/subjects/{REF}"),
+    ("PUT", "/v1/subjects/brand-new"),
+    ("POST", f"/v1/subjects/{REF}/consents"),
+    ("POST", f"/v1/subjects/{REF}/consents/{PURPOSE}/withdrawal"),
+    ("POST", f"/v1/subjects/{REF}/bases"),
+    ("POST", f"/v1/subjects/{REF}/bases/{PURPOSE}/end"),
+    ("POST", f"/v1/subjects/{REF}/objections"),
+    ("POST", f"/v1/subjects/{REF}/objections/{PURPOSE}/decision"),
+    ("POST", f"/v1/subjects/{REF}/representatives"),
+    ("POST", f"/v1/subjects/{REF}/representatives/mother-1/end"),
+    ("POST", f"/v1/subjects/{REF}/unsubscribe-links"),
+    ("POST", "/v1/newsletter/signups"),
+    ("POST", "/v1/checks"),
+]
+
+
+@pytest.fixture
+def ready(tenant):
+    tenant.register_purpose()
+    tenant.put_subject(REF, birth_date="1990-05-01")
+    return tenant
+
+
+def state(tenant) -> tuple[Any, Any, Any]:
+    """The subject as the ledger tells it, the register, and whether brand-new exists."""
+    register = tenant.call("GET", "/v1/purposes")
+    assert register.status_code == 200, register.text
+    other = tenant.call("GET", "/v1/subjects/brand-new/history").status_code
+    return snapshot(tenant), register.json(), other
+
+
+def send(tenant, method: str, path: str, raw: bytes, **headers: str) -> Any:
+    return tenant.call(
+        method, path, content=raw, headers={"Content-Type": "application/json", **headers}
+    )
+
+
+# -- bytes that are not UTF-8 inside a JSON string --------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ROUTES, ids=[p for _, p in JSON_ROUTES])
+def test_invalid_utf8_inside_a_string_is_400_malformed_and_changes_nothing(
+    ready, method, path
+) -> None:
+    before = state(ready)
+    body = assert_problem(send(ready, method, path, NOT_UTF8), 400)
+    assert body["type"] == "urn:grondslag:problem:malformed-body"
+    assert "UTF-8" in body["detail"]
+    assert state(ready) == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"purpose": "photo-in-dossier", "recorded_by": "staff:\xc3"}',  # cut-off sequence
+        b'{"purpose": "photo-in-dossier", "recorded_by": "\xed\xa0\x80"}',  # encoded surrogate
+        b'{"\xff": 1}',  # in a key
+    ],
+    ids=["truncated-sequence", "surrogate", "in-a-key"],
+)
+def test_other_invalid_utf8_in_a_consent_is_400(ready, raw) -> None:
+    before = snapshot(ready)
+    assert_problem(send(ready, "POST", f"/v1/subjects/{REF}/consents", raw), 400)
+    assert snapshot(ready) == before
+
+
+def test_invalid_utf8_with_an_idempotency_key_is_400_and_releases_the_key(ready) -> None:
+    path = f"/v1/subjects/{REF}/consents"
+    bad = send(ready, "POST", path, NOT_UTF8, **{"Idempotency-Key": "utf8-1"})
+    assert_problem(bad, 400)
+    good = ready.call("POST", path, json=GOOD_CONSENT, headers={"Idempotency-Key": "utf8-1"})
+    assert good.status_code == 201, good.text
+    assert "idempotent-replayed" not in good.headers

@@ -4,6 +4,7 @@ Each is a 4xx naming what is at fault, and changes nothing."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -90,3 +91,50 @@ def test_invalid_utf8_with_an_idempotency_key_is_400_and_releases_the_key(ready)
     good = ready.call("POST", path, json=GOOD_CONSENT, headers={"Idempotency-Key": "utf8-1"})
     assert good.status_code == 201, good.text
     assert "idempotent-replayed" not in good.headers
+
+
+# -- integers beyond what the store holds -----------------------------------------------------
+
+
+def _logged_event(tenant) -> str:
+    event = tenant.consent().json()["event_id"]
+    for _ in range(100):  # the projector logs it within a moment
+        if tenant.call("GET", f"/v1/audit/proofs/{event}").status_code == 200:
+            return event
+        time.sleep(0.1)
+    raise AssertionError("the event never reached the audit log")
+
+
+@pytest.mark.parametrize(
+    "size",
+    [str(2**63), str(2**63 - 1), str(2**53), "9" * 30, "-1"],
+    ids=["int64-plus-one", "int64-max", "beyond-json-exact", "huge", "negative"],
+)
+def test_tree_size_out_of_range_on_a_proof_is_422_naming_it(ready, size) -> None:
+    event = _logged_event(ready)
+    response = ready.call("GET", f"/v1/audit/proofs/{event}", params={"tree_size": size})
+    assert_problem(response, 422, field="tree_size")
+
+
+def test_tree_size_in_range_on_a_proof_is_still_answered(ready) -> None:
+    event = _logged_event(ready)
+    size = ready.call("GET", f"/v1/audit/proofs/{event}").json()["tree_size"]
+    response = ready.call("GET", f"/v1/audit/proofs/{event}", params={"tree_size": size})
+    assert response.status_code == 200, response.text
+    beyond = ready.call("GET", f"/v1/audit/proofs/{event}", params={"tree_size": 2**53 - 1})
+    assert_problem(beyond, 404)  # in range, merely never signed
+
+
+@pytest.mark.parametrize("name", ["first", "second"])
+@pytest.mark.parametrize("size", [str(2**63), "9" * 30, "-1"])
+def test_consistency_sizes_out_of_range_are_422_naming_them(ready, name, size) -> None:
+    params = {"first": "1", "second": "1", name: size}
+    assert_problem(ready.call("GET", "/v1/audit/consistency", params=params), 422, field=name)
+
+
+def test_export_purpose_that_is_no_code_is_422_naming_it(ready) -> None:
+    for purpose in ["\x00", "p" * 65, "Not A Code"]:
+        response = ready.call(
+            "GET", "/v1/audit/export", params={"subject_ref": REF, "purpose": purpose}
+        )
+        assert_problem(response, 422, field="purpose")

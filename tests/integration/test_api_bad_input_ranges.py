@@ -13,6 +13,7 @@ from test_api_bad_input import GOOD_CONSENT, PURPOSE, REF, assert_problem, snaps
 pytestmark = pytest.mark.integration
 
 NOT_UTF8 = b'{"title": "\xff"}'
+STANDING = f"/v1/subjects/{REF}/standing/{PURPOSE}"
 
 # every route that takes a JSON body, with the role it needs (so the body is read at all)
 JSON_ROUTES = [
@@ -138,3 +139,79 @@ def test_export_purpose_that_is_no_code_is_422_naming_it(ready) -> None:
             "GET", "/v1/audit/export", params={"subject_ref": REF, "purpose": purpose}
         )
         assert_problem(response, 422, field="purpose")
+
+
+# -- query instants outside [1900-01-01, 2200-01-01) UTC --------------------------------------
+
+OUTSIDE = [
+    "9999-12-31T00:00:00Z",
+    "9999-12-31T23:59:59-23:59",  # beyond year 9999 once in UTC
+    "0001-01-01T00:00:00+23:59",  # before year 1 once in UTC
+    "2200-01-01T00:00:00Z",
+    "1899-12-31T23:59:59Z",
+]
+OUTSIDE_IDS = ["year-9999", "9999-west", "year-1-east", "2200", "1899"]
+
+
+@pytest.mark.parametrize("moment", OUTSIDE, ids=OUTSIDE_IDS)
+@pytest.mark.parametrize("name", ["at", "known_at"])
+def test_standing_question_outside_the_range_is_422_naming_it(ready, name, moment) -> None:
+    assert ready.consent().status_code == 201
+    body = assert_problem(ready.call("GET", STANDING, params={name: moment}), 422, field=name)
+    assert "1900-01-01" in body["detail"] and "2200-01-01" in body["detail"]
+
+
+@pytest.mark.parametrize("moment", ["1900-01-01T00:00:00Z", "2199-12-31T23:59:59.999999Z"])
+def test_standing_question_at_the_edges_of_the_range_is_answered(ready, moment) -> None:
+    assert ready.consent().status_code == 201
+    response = ready.call("GET", STANDING, params={"at": moment, "known_at": moment})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("moment", OUTSIDE, ids=OUTSIDE_IDS)
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_export_period_outside_the_range_is_422_naming_it(ready, name, moment) -> None:
+    response = ready.call("GET", "/v1/audit/export", params={"subject_ref": REF, name: moment})
+    assert_problem(response, 422, field=name)
+
+
+@pytest.mark.parametrize("moment", OUTSIDE, ids=OUTSIDE_IDS)
+def test_check_at_outside_the_range_is_422_naming_it(ready, moment) -> None:
+    assert ready.consent().status_code == 201
+    response = ready.call(
+        "POST", "/v1/checks", json={"purpose": PURPOSE, "subject_refs": [REF], "at": moment}
+    )
+    assert_problem(response, 422, field="at")
+
+
+# -- the auditor's page: picked dates ---------------------------------------------------------
+
+
+def page(tenant, query: str) -> Any:
+    return tenant.client.get(
+        f"/audit/subjects/{REF}{query}", headers={"Cookie": f"grondslag_auditor={tenant.key}"}
+    )
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "2200-01-01", "1899-12-31", "0001-01-01"], ids=str)
+@pytest.mark.parametrize("name", ["at", "known_at"])
+def test_auditor_page_date_outside_the_range_is_a_422_page_naming_it(ready, name, day) -> None:
+    assert ready.consent().status_code == 201
+    response = page(ready, f"?{name}={day}")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Invalid date" in response.text and f"{name} must lie between" in response.text
+
+
+@pytest.mark.parametrize("day", ["yesterday", "2025-02-30", "2025-1"])
+def test_auditor_page_date_that_is_no_date_is_a_422_page(ready, day) -> None:
+    response = page(ready, f"?at={day}")
+    assert response.status_code == 422, response.text
+    assert "at: give a date as YYYY-MM-DD" in response.text
+
+
+def test_auditor_page_dates_at_the_edges_of_the_range_are_shown(ready) -> None:
+    assert ready.consent().status_code == 201
+    response = page(ready, "?at=2199-12-31&known_at=1900-01-01")
+    assert response.status_code == 200, response.text
+    assert f"Subject <code>{REF}</code>" in response.text

@@ -21,7 +21,8 @@ from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect
 
 from ..application import utcnow
-from ..domain.errors import NotFound
+from ..domain.bounds import LATEST, check_instant
+from ..domain.errors import InvalidInput, NotFound
 from ..domain.evidence import evidence_records
 from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.standing_at import standing_at
@@ -113,10 +114,15 @@ async def auditor_subject(
         return sign_in_page(status=401, next_path=request.url.path + query)
     now = utcnow()
     try:
-        at_moment = _end_of_day(at) if at else now
-        known_moment = _end_of_day(known_at) if known_at else now
-    except ValueError:
-        return html_page("Invalid date", "<h1>Invalid date</h1><p>Use the date picker.</p>", 422)
+        at_moment = _picked("at", at) or now
+        known_moment = _picked("known_at", known_at) or now
+    except InvalidInput as error:
+        return html_page(
+            "Invalid date",
+            f"<h1>Invalid date</h1><p>{escape(error.detail)}. Use the date picker.</p>"
+            f'<p><a href="{escape(request.url.path)}">Back to today</a></p>',
+            422,
+        )
     tenant = principal.tenant
     pool = request.app.state.pool
     sid = subject_id(tenant, subject_ref)
@@ -200,6 +206,21 @@ async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
             "Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404
         )
     return Response(msgspec.json.encode(proof), media_type="application/json", headers=HEADERS)
+
+
+def _picked(name: str, text: str | None) -> datetime | None:
+    """The end of the picked day, or None when none was picked; a date that is no date or
+    lies outside the ledger's range of instants (``domain.bounds``) is refused naming it."""
+    if not text:
+        return None
+    try:
+        moment = _end_of_day(text)
+    except OverflowError:  # 9999-12-31 has no next day: beyond the range all the same
+        moment = LATEST
+    except ValueError:
+        raise InvalidInput(f"{name}: give a date as YYYY-MM-DD", field=name) from None
+    check_instant(name, moment)
+    return moment
 
 
 def _end_of_day(text: str) -> datetime:

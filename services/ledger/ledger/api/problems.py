@@ -12,6 +12,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 
 PROBLEM_JSON = "application/problem+json"
@@ -50,15 +51,19 @@ class ProblemError(Exception):
 
 
 def aware(name: str, moment: datetime | None) -> datetime | None:
-    """Query times must carry an offset (RFC 3339); a naive time is ambiguous, so 422."""
-    if moment is not None and moment.tzinfo is None:
+    """Query times must carry an offset (RFC 3339) and lie in the ledger's range of instants
+    (``domain.bounds``): a naive time is ambiguous and one outside the range cannot be
+    folded, so 422 naming the parameter."""
+    try:
+        check_instant(name, moment)
+    except InvalidInput as error:
         raise ProblemError(
             422,
             "Invalid request",
-            f"{name}: give an RFC 3339 time with an offset",
+            error.detail,
             kind=problem_type("invalid-query"),
             field=name,
-        )
+        ) from None
     return moment
 
 

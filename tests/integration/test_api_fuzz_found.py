@@ -64,3 +64,20 @@ def test_the_guards_still_refuse_writes_without_a_key_or_the_role(ready) -> None
     assert_problem(ready.client.post(path, json={}), 401)
     reader = ready.key_with("reader")
     assert_problem(ready.call("POST", path, key=reader, json={}), 403)
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\x00", b"Ry\x89\r", b"\x07\x17\x13\x99\xaa"], ids=["nul", "binary", "control"]
+)
+def test_a_body_that_is_no_json_at_all_is_the_malformed_body_problem(ready, raw) -> None:
+    before = snapshot(ready)
+    response = ready.call(
+        "POST",
+        f"/v1/subjects/{REF}/consents",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    body = assert_problem(response, 400)
+    assert body["type"] == "urn:grondslag:problem:malformed-body"
+    assert body["detail"] == "the request body is not valid JSON"
+    assert snapshot(ready) == before

@@ -168,7 +168,8 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         415: "Unsupported media type",
     }.get(status, "HTTP error")
     if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
-        detail = "the request body is not valid JSON"
+        problem = malformed_body().problem  # the same problem as a body msgspec cannot parse
+        return problem_response(problem, request, getattr(error, "headers", None))
     problem = Problem(type="about:blank", title=title, status=status, detail=detail)
     return problem_response(problem, request, getattr(error, "headers", None))
 

@@ -94,6 +94,17 @@ def test_invalid_utf8_with_an_idempotency_key_is_400_and_releases_the_key(ready)
     assert "idempotent-replayed" not in good.headers
 
 
+def test_auditor_sign_in_with_a_multipart_field_that_is_not_utf8_is_a_400_page(ready) -> None:
+    raw = b'--b\r\nContent-Disposition: form-data; name="key"\r\n\r\n\xff\r\n--b--\r\n'
+    response = ready.client.post(
+        "/audit/sign-in", content=raw, headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The form could not be read" in response.text
+    assert "set-cookie" not in response.headers
+
+
 # -- integers beyond what the store holds -----------------------------------------------------
 
 

@@ -73,7 +73,10 @@ async def auditor_home(request: Request, subject_ref: FromQuery[str | None] = No
 
 @post("/audit/sign-in", include_in_schema=False, status_code=303)
 async def auditor_sign_in(request: Request) -> Response:
-    form = await request.form()
+    try:
+        form = await request.form()
+    except UnicodeDecodeError:  # a multipart field that is not UTF-8
+        return sign_in_page("The form could not be read; sign in again.", 400)
     key = str(form.get("key", "")).strip()
     next_path = str(form.get("next", "/audit"))
     if not next_path.startswith("/audit") or "//" in next_path:

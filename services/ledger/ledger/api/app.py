@@ -30,13 +30,26 @@ from .consents import ConsentController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
-from .problems import EXCEPTION_HANDLERS, ProblemError
+from .problems import EXCEPTION_HANDLERS, ProblemError, malformed_body
 from .public import PUBLIC_HANDLERS
 from .purposes import PurposeController
 from .representatives import RepresentativeController
 from .subjects import SubjectController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+class LedgerRequest(Request):
+    """A request whose JSON body, when its strings are not UTF-8, is malformed (400).
+
+    msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), but bytes that
+    are not UTF-8 inside a string escape as a ``UnicodeDecodeError``."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UnicodeDecodeError:
+            raise malformed_body("the request body is not valid JSON: it is not UTF-8") from None
 
 
 async def require_json(request: Request) -> None:
@@ -124,6 +137,7 @@ def create_app(
             IdempotencyMiddleware,
         ],
         before_request=require_json,
+        request_class=LedgerRequest,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -16,12 +16,28 @@ from ..domain.values import Instant
 from ..reads import audit
 from .auth import requires
 from .problems import ProblemError, aware, problem_type
-from .purposes import CodePath
 from .subjects import SubjectRef
 
 PROOF_READERS = ("reader", "auditor", "admin")
 AUDITORS = ("auditor", "admin")
-TreeSize = Annotated[int, Parameter(ge=0, le=2**53 - 1, description="a tree size")]
+MAX_TREE_SIZE = 2**53 - 1  # exact in every JSON reader, far inside PostgreSQL's bigint
+TreeSize = Annotated[int, Parameter(ge=0, le=MAX_TREE_SIZE, description="a tree size")]
+# litestar enforces the constraints of an optional parameter only when they annotate the
+# whole ``X | None``, not the ``X`` inside it; its OpenAPI leaves out a bound of 0 there
+OptionalTreeSize = Annotated[
+    int | None,
+    Parameter(
+        ge=0,
+        le=MAX_TREE_SIZE,
+        required=False,
+        description="a tree size",
+        schema_extra={"minimum": 0},
+    ),
+]
+OptionalCode = Annotated[
+    str | None,
+    Parameter(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", required=False, description="purpose code"),
+]
 
 
 class AuditController(Controller):
@@ -65,7 +81,7 @@ class AuditController(Controller):
         self,
         request: Request,
         event_id: FromPath[UUID],
-        tree_size: FromQuery[TreeSize | None] = None,
+        tree_size: FromQuery[OptionalTreeSize] = None,
     ) -> audit.InclusionProof:
         return await audit.inclusion(
             request.app.state.pool,
@@ -100,7 +116,7 @@ class AuditController(Controller):
         self,
         request: Request,
         subject_ref: FromQuery[SubjectRef],
-        purpose: FromQuery[CodePath | None] = None,
+        purpose: FromQuery[OptionalCode] = None,
         recorded_from: Annotated[Instant | None, QueryParameter(name="from")] = None,
         recorded_to: Annotated[Instant | None, QueryParameter(name="to")] = None,
         personal_data: Annotated[

@@ -21,7 +21,8 @@ from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect
 
 from ..application import utcnow
-from ..domain.errors import NotFound
+from ..domain.bounds import LATEST, check_instant
+from ..domain.errors import InvalidInput, NotFound
 from ..domain.evidence import evidence_records
 from ..domain.ids import subject_id
 from ..keys import Principal
@@ -71,7 +72,10 @@ async def auditor_home(request: Request, subject_ref: FromQuery[str | None] = No
 
 @post("/audit/sign-in", include_in_schema=False, status_code=303)
 async def auditor_sign_in(request: Request) -> Response:
-    form = await request.form()
+    try:
+        form = await request.form()
+    except UnicodeDecodeError:  # a multipart field that is not UTF-8
+        return sign_in_page("The form could not be read; sign in again.", 400)
     key = str(form.get("key", "")).strip()
     next_path = str(form.get("next", "/audit"))
     if not next_path.startswith("/audit") or "//" in next_path:
@@ -112,10 +116,15 @@ async def auditor_subject(
         return sign_in_page(status=401, next_path=request.url.path + query)
     now = utcnow()
     try:
-        at_moment = _end_of_day(at) if at else now
-        known_moment = _end_of_day(known_at) if known_at else now
-    except ValueError:
-        return html_page("Invalid date", "<h1>Invalid date</h1><p>Use the date picker.</p>", 422)
+        at_moment = _picked("at", at) or now
+        known_moment = _picked("known_at", known_at) or now
+    except InvalidInput as error:
+        return html_page(
+            "Invalid date",
+            f"<h1>Invalid date</h1><p>{escape(error.detail)}. Use the date picker.</p>"
+            f'<p><a href="{escape(request.url.path)}">Back to today</a></p>',
+            422,
+        )
     tenant = principal.tenant
     pool = request.app.state.pool
     codes = [code for _, code in await stream_ids(pool, tenant, "standing", subject_ref) if code]
@@ -194,6 +203,21 @@ async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
             "Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404
         )
     return Response(msgspec.json.encode(proof), media_type="application/json", headers=HEADERS)
+
+
+def _picked(name: str, text: str | None) -> datetime | None:
+    """The end of the picked day, or None when none was picked; a date that is no date or
+    lies outside the ledger's range of instants (``domain.bounds``) is refused naming it."""
+    if not text:
+        return None
+    try:
+        moment = _end_of_day(text)
+    except OverflowError:  # 9999-12-31 has no next day: beyond the range all the same
+        moment = LATEST
+    except ValueError:
+        raise InvalidInput(f"{name}: give a date as YYYY-MM-DD", field=name) from None
+    check_instant(name, moment)
+    return moment
 
 
 def _end_of_day(text: str) -> datetime:

@@ -12,6 +12,7 @@ from ..application import utcnow
 from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
 from .auth import requires
+from .problems import aware
 
 MAX_REFS = 10_000
 
@@ -46,7 +47,7 @@ class CheckController(Controller):
         summary="Which of these subjects may be processed for this purpose (up to 10,000)",
     )
     async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:
-        at = data.at or utcnow()
+        at = aware("at", data.at) or utcnow()  # a question's time, bounded like a query's
         verdicts = await check_subjects(
             request.app.state.pool, request.user.tenant, data.purpose, data.subject_refs, at
         )

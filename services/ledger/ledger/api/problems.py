@@ -12,6 +12,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from ..persistence.dossiers import StreamUnreadable
 
@@ -51,20 +52,29 @@ class ProblemError(Exception):
 
 
 def aware(name: str, moment: datetime | None) -> datetime | None:
-    """Query times must carry an offset (RFC 3339); a naive time is ambiguous, so 422."""
-    if moment is not None and moment.tzinfo is None:
+    """Query times must carry an offset (RFC 3339) and lie in the ledger's range of instants
+    (``domain.bounds``): a naive time is ambiguous and one outside the range cannot be
+    folded, so 422 naming the parameter."""
+    try:
+        check_instant(name, moment)
+    except InvalidInput as error:
         raise ProblemError(
             422,
             "Invalid request",
-            f"{name}: give an RFC 3339 time with an offset",
+            error.detail,
             kind=problem_type("invalid-query"),
             field=name,
-        )
+        ) from None
     return moment
 
 
 def problem_type(kind: str) -> str:
     return f"urn:grondslag:problem:{kind}"
+
+
+def malformed_body(detail: str = "the request body is not valid JSON") -> ProblemError:
+    """400: a body that is not JSON at all (broken syntax, bytes that are not UTF-8)."""
+    return ProblemError(400, "Malformed JSON", detail, kind=problem_type("malformed-body"))
 
 
 def problem_response(
@@ -132,13 +142,7 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
         not errors and "malformed" in str(error.detail).lower()
     )
     if malformed:
-        problem = Problem(
-            type=problem_type("malformed-body"),
-            title="Malformed JSON",
-            status=400,
-            detail="the request body is not valid JSON",
-        )
-        return problem_response(problem, request)
+        return problem_response(malformed_body().problem, request)
     first = errors[0]["field"] if errors else None
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(error.detail)
     problem = Problem(
@@ -165,7 +169,8 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         415: "Unsupported media type",
     }.get(status, "HTTP error")
     if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
-        detail = "the request body is not valid JSON"
+        problem = malformed_body().problem  # the same problem as a body msgspec cannot parse
+        return problem_response(problem, request, getattr(error, "headers", None))
     problem = Problem(type="about:blank", title=title, status=status, detail=detail)
     return problem_response(problem, request, getattr(error, "headers", None))
 

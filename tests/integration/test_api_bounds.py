@@ -82,7 +82,8 @@ def test_r21_the_longest_accepted_term_still_answers_when_its_basis_ends(ready) 
 
 
 @pytest.mark.parametrize(
-    "birth_date", ["9999-12-30", "1899-12-31", (date.today() + timedelta(days=2)).isoformat()]
+    "birth_date",
+    ["9999-12-31", "9999-12-30", "1899-12-31", (date.today() + timedelta(days=2)).isoformat()],
 )
 def test_a_birth_date_in_the_future_or_before_1900_is_refused_and_nothing_is_stored(
     ready, birth_date: str
@@ -106,6 +107,7 @@ def test_a_birth_date_in_the_future_or_before_1900_is_refused_and_nothing_is_sto
         ("effective_at", "0001-01-01T00:00:00Z"),
         ("effective_at", "1899-12-31T23:59:59Z"),
         ("effective_at", "9999-12-31T23:59:59-01:00"),
+        ("effective_at", "9999-12-31T23:59:59-23:59"),  # year 10000 once in UTC
     ],
 )
 def test_a_consent_date_outside_1900_to_2200_is_refused_and_nothing_is_stored(

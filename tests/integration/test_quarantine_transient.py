@@ -92,11 +92,15 @@ async def test_a_nats_outage_quarantines_nothing_and_everything_goes_out_after_i
 
         nc = await relay.connect(url)
         try:
-            messages = await consume(nc.jetstream(), tenant, until=5)
+            messages = await consume(nc.jetstream(), tenant, until=9)
         finally:
             await nc.drain()
         assert sorted(m.subject.removeprefix(f"grondslag.{tenant}.") for m in messages) == [
-            "basis.lapsed",
+            "basis.lapsed",  # the withdrawal's stop
+            "basis.lapsed",  # the expiry's
+            "basis.lawful",
+            "basis.lawful",
+            "basis.lawful",
             "consent.given",
             "consent.given",
             "consent.given",

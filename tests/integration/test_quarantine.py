@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +27,6 @@ from ledger.domain.values import PersonalData
 from ledger.persistence.postgres import EVENTS_TABLE
 from ledger.reads.checks import CURRENT_STANDING_TABLE
 from litestar.testing import AsyncTestClient
-from projector import relay
 from projector.runner import Projector
 from quarantine_support import (
     LAPSED,
@@ -47,15 +45,6 @@ from relay_helpers import signal_id
 
 pytestmark = pytest.mark.integration
 HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[Any]:
-    nc = await relay.connect(nats_url)
-    js = nc.jetstream()
-    await relay.ensure_stream(js)
-    yield js
-    await nc.drain()
 
 
 async def row_of(pool: asyncpg.Pool, tenant: str, ref: str) -> tuple[Any, ...] | None:

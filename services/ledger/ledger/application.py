@@ -213,11 +213,7 @@ class Ledger(Application[UUID]):
         purpose: str,
         command: Callable[[Standing, Context], Recorded],
     ) -> Recorded:
-        dossier = self.dossier(tenant, subject_ref, purpose)
-        if dossier.subject is None:
-            raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
-        if dossier.register is None:
-            raise RuleViolated("R2", f"purpose {purpose!r} is not in the register", field="purpose")
+        dossier = self._known_dossier(tenant, subject_ref, purpose)
         now = utcnow()
         standing = dossier.standing_for_commands(now)
         recorded = command(standing, dossier.context(now))
@@ -253,13 +249,18 @@ class Ledger(Application[UUID]):
         at: datetime | None = None,
         known_at: datetime | None = None,
     ) -> StandingAnswer:
+        now = utcnow()
+        dossier = self._known_dossier(tenant, subject_ref, purpose)
+        return dossier.standing(at or now, known_at or now)
+
+    def _known_dossier(self, tenant: str, subject_ref: str, purpose: str) -> Dossier:
+        """The dossier of a registered subject for a registered purpose (R2), or a refusal."""
         dossier = self.dossier(tenant, subject_ref, purpose)
         if dossier.subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         if dossier.register is None:
             raise RuleViolated("R2", f"purpose {purpose!r} is not in the register", field="purpose")
-        now = utcnow()
-        return dossier.standing(at or now, known_at or now)
+        return dossier
 
     def dossier(self, tenant: str, subject_ref: str, purpose: str) -> Dossier:
         """The subject, the purpose and the standing — in one round trip on PostgreSQL."""

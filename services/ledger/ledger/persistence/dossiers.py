@@ -1,7 +1,8 @@
 """Dossiers from the event store: one query, a loader for each I/O style.
 
-``DOSSIER_EVENTS`` reads every event of the given streams in stream order and, on the rows
-of a subject's stream, that subject's sealing key (its key row shares the stream's id) —
+``DOSSIER_EVENTS`` reads every event of the given streams in stream order and, on the row
+of a subject's registration, that subject's sealing key (its key row shares the stream's
+id; an index probe per subject, not per event) —
 the subject, the register entries and the standings of any number of dossiers in one round
 trip. The write side runs it on the library's psycopg pool, the read side and the projector
 on asyncpg; both fold the rows the same way into ``Streams``.
@@ -24,12 +25,16 @@ from ..domain.dossier import Dossier
 from ..domain.ids import purpose_id, standing_id, subject_id
 from .mapper import decode_event
 from .postgres import EVENTS_TABLE, KEYS_TABLE
+
+SUBJECT_REGISTERED = "ledger.domain.subject:Subject.Registered"
 from .sealing import unseal
 
 _SELECT = (
-    "SELECT e.originator_id, e.originator_version, e.topic, e.state, k.key AS subject_key "
-    f"FROM {EVENTS_TABLE} e LEFT JOIN {KEYS_TABLE} k ON k.subject_id = e.originator_id "
-    "WHERE e.originator_id = ANY({ids}) ORDER BY e.originator_id, e.originator_version"
+    "SELECT e.originator_id, e.originator_version, e.topic, e.state, "
+    "CASE WHEN e.originator_version = 1 AND e.topic = '" + SUBJECT_REGISTERED + "' THEN "
+    f"(SELECT k.key FROM {KEYS_TABLE} k WHERE k.subject_id = e.originator_id) END AS subject_key "
+    f"FROM {EVENTS_TABLE} e WHERE e.originator_id = ANY({{ids}}) "
+    "ORDER BY e.originator_id, e.originator_version"
 )
 DOSSIER_EVENTS = _SELECT.format(ids="$1::uuid[]")  # asyncpg
 DOSSIER_EVENTS_PSYCOPG = _SELECT.format(ids="%s")

@@ -184,43 +184,79 @@ def test_eight_concurrent_requests_with_one_key_record_exactly_once(ready) -> No
     assert (after.status_code, after.content) == (201, created[0].content)
 
 
-def test_a_claim_left_by_a_dead_process_is_taken_over_later(tenant, database_url) -> None:
+def sql(database_url: str, query: str, *args: Any) -> Any:
     import asyncio
 
     import asyncpg
 
-    async def leave_claim(age_seconds: int) -> None:
+    async def run() -> Any:
         conn = await asyncpg.connect(database_url)
         try:
-            await conn.execute(
-                "INSERT INTO grondslag_idempotency (tenant, key, request_hash, created_at) "
-                "VALUES ($1, $2, $3, now() - make_interval(secs => $4)) "
-                "ON CONFLICT (tenant, key) DO UPDATE SET status = NULL, "
-                "created_at = EXCLUDED.created_at",
-                tenant.name,
-                "left-behind",
-                b"x" * 32,
-                float(age_seconds),
-            )
+            return await conn.execute(query, *args)
         finally:
             await conn.close()
 
+    return asyncio.run(run())
+
+
+def test_a_claim_whose_request_died_before_it_committed_runs_at_once(tenant, database_url) -> None:
+    """No timer: a placeholder left by a process that died mid-request (as earlier releases
+    wrote them) holds nothing committed, so the retry records — now, and once."""
     tenant.register_purpose()
-    tenant.put_subject("client-1")
-    body = {
-        "purpose": "photo-in-dossier",
-        "method": "written",
-        "explicit": True,
-        "notice_version": "2025-01",
-        "evidence": {"document_ref": "d.pdf"},
-        "recorded_by": "staff:a",
-    }
-    headers = {"Idempotency-Key": "left-behind"}
-    asyncio.run(leave_claim(5))  # a request still running elsewhere
-    busy = tenant.call("POST", "/v1/subjects/client-1/consents", json=body, headers=headers)
-    assert busy.status_code == 409
-    asyncio.run(leave_claim(600))  # its process died ten minutes ago
-    taken = tenant.call("POST", "/v1/subjects/client-1/consents", json=body, headers=headers)
+    tenant.put_subject(REF)
+    sql(
+        database_url,
+        "INSERT INTO grondslag_idempotency (tenant, key, request_hash) VALUES ($1, $2, $3)",
+        tenant.name,
+        "left-behind",
+        b"x" * 32,
+    )
+    taken = tenant.call("POST", CONSENTS, json=CONSENT, headers=keyed("left-behind"))
     assert taken.status_code == 201, taken.text
-    replay = tenant.call("POST", "/v1/subjects/client-1/consents", json=body, headers=headers)
+    replay = tenant.call("POST", CONSENTS, json=CONSENT, headers=keyed("left-behind"))
+    assert replay.headers.get("idempotent-replayed") == "true"
     assert replay.json() == taken.json()
+    assert consents_given(tenant) == 1
+
+
+def test_a_request_that_died_after_its_commit_is_answered_with_the_first_answer(
+    ready, database_url
+) -> None:
+    """The process died between committing the consent and storing its answer: the retry
+    answers exactly the first answer from what committed, and records nothing."""
+    first = ready.call("POST", CONSENTS, json=CONSENT, headers=keyed("crash-1"))
+    assert first.status_code == 201, first.text
+    # what a SIGKILL between the commit and the stored answer leaves behind
+    sql(
+        database_url,
+        "DELETE FROM grondslag_idempotency WHERE tenant = $1 AND key = $2",
+        ready.name,
+        "crash-1",
+    )
+    retry = ready.call("POST", CONSENTS, json=CONSENT, headers=keyed("crash-1"))
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert retry.headers.get("idempotent-replayed") == "true"
+    assert consents_given(ready) == 1
+    # even though a second consent would be accepted now, the key still means the first
+    other = ready.call(
+        "POST", CONSENTS, json={**CONSENT, "recorded_by": "x"}, headers=keyed("crash-1")
+    )
+    assert other.status_code == 422, other.text
+    assert other.json()["field"] == "Idempotency-Key"
+    assert consents_given(ready) == 1
+
+
+def test_a_committed_withdrawal_answers_again_though_nothing_is_left_to_withdraw(
+    ready, database_url
+) -> None:
+    """Replaying from what committed runs no rules again: a withdrawal whose answer was
+    lost is answered 201 as first, not refused by R8 (nothing left in force)."""
+    assert ready.call("POST", CONSENTS, json=CONSENT).status_code == 201
+    path = f"{CONSENTS}/{PURPOSE}/withdrawal"
+    body = {"method": "email", "recorded_by": "staff:a"}
+    first = ready.call("POST", path, json=body, headers=keyed("w-1"))
+    assert first.status_code == 201, first.text
+    sql(database_url, "DELETE FROM grondslag_idempotency WHERE key = $1", "w-1")
+    retry = ready.call("POST", path, json=body, headers=keyed("w-1"))
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert event_types(ready).count("ConsentWithdrawn") == 1

@@ -78,7 +78,7 @@ def test_a_conflict_in_a_group_fails_only_the_command_that_conflicted(app: Ledge
 
 
 def test_a_failing_store_fails_every_command_of_the_group(app: Ledger) -> None:
-    def broken_save(*_: object) -> None:
+    def broken_save(*_: object, **__: object) -> None:
         raise ConnectionError("database unreachable")
 
     group = [_Pending([object()]), _Pending([object()])]

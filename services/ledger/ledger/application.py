@@ -11,17 +11,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, get_type_hints
 from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from .domain.context import Context
 from .domain.dossier import Dossier
-from .domain.errors import ConcurrentChange, NotFound, RuleViolated
+from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
 from .domain.ids import purpose_id, subject_id
 from .domain.minors import AMSTERDAM
 from .domain.purpose import Purpose
@@ -40,6 +41,7 @@ from .domain.values import (
 )
 from .persistence.dossiers import Streams, dossier_ids, load_sync
 from .persistence.group_commit import GroupCommit
+from .persistence.idempotency import CLAIM, Claim, committed, encode_result
 from .persistence.mapper import MsgspecMapper
 from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
 
@@ -49,19 +51,28 @@ ATTEMPTS = 5
 
 
 def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
-    """Run the command again when another writer got to the same stream first."""
+    """Run the command again when another writer got to the same stream first — and,
+    under an ``Idempotency-Key``, answer the result committed under the key instead of
+    recording anything twice (see ``persistence.idempotency``)."""
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(ATTEMPTS - 1):
+        ledger = args[0]
+        assert isinstance(ledger, Ledger)
+        claim = CLAIM.get()
+        if claim is not None and claim.replay is not None:
+            return ledger._replayed(command, claim)
+        for attempt in range(ATTEMPTS):
             try:
                 return command(*args, **kwargs)
-            except IntegrityError:
-                continue
-        try:
-            return command(*args, **kwargs)
-        except IntegrityError as error:
-            raise ConcurrentChange("the same record was changed concurrently; retry") from error
+            except IntegrityError as error:
+                if claim is not None and ledger._committed_before(claim):
+                    return ledger._replayed(command, claim)  # a concurrent retry was first
+                if attempt == ATTEMPTS - 1:
+                    raise ConcurrentChange(
+                        "the same record was changed concurrently; retry"
+                    ) from error
+        raise AssertionError("unreachable")
 
     return run
 
@@ -91,7 +102,7 @@ class Ledger(Application[UUID]):
         if self._find(purpose_id(tenant, code)) is not None:
             raise RuleViolated("R2", f"purpose {code!r} is already registered; revise it instead")
         purpose = Purpose.register(tenant, code, terms, effective_at)
-        self._commit(purpose)
+        self._commit(purpose, purpose)
         return purpose
 
     @retried_on_conflict
@@ -108,7 +119,7 @@ class Ledger(Application[UUID]):
             raise NotFound(f"purpose {code!r} is not in the register")
         terms = msgspec.structs.replace(purpose.latest.terms, **changes)
         purpose.revise(terms, material, effective_at)
-        self._commit(purpose)
+        self._commit(purpose, purpose)
         return purpose
 
     def purpose(self, tenant: str, code: str) -> Purpose:
@@ -127,11 +138,11 @@ class Ledger(Application[UUID]):
         today = utcnow().astimezone(AMSTERDAM).date()
         sealer = functools.partial(seal, key, sid)
         if subject is None:
-            self._commit(Subject.admit(tenant, subject_ref, data, sealer, today))
+            self._commit(Subject.admit(tenant, subject_ref, data, sealer, today), True)
             return True
         if unseal(key, sid, subject.sealed_personal_data) != data:
             subject.correct(data, sealer, today)
-            self._commit(subject)
+            self._commit(subject, False)
         return False
 
     def subject(self, tenant: str, subject_ref: str) -> Subject:
@@ -217,7 +228,7 @@ class Ledger(Application[UUID]):
         now = utcnow()
         standing = dossier.standing_for_commands(now)
         recorded = command(standing, dossier.context(now))
-        self._commit(standing)
+        self._commit(standing, recorded)
         return recorded
 
     # -- representation -----------------------------------------------------------------
@@ -230,14 +241,14 @@ class Ledger(Application[UUID]):
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         subject = dossier.subject
         event = subject.register_representative(registration, dossier.view(utcnow()).birth_date)
-        self._commit(subject)
+        self._commit(subject, event)
         return event
 
     @retried_on_conflict
     def end_representation(self, tenant: str, subject_ref: str, end: RepresentationEnd) -> UUID:
         subject = self.subject(tenant, subject_ref)
         event = subject.end_representation(end)
-        self._commit(subject)
+        self._commit(subject, event)
         return event
 
     # -- queries (the HTTP read side uses asyncpg; these serve tests and commands) -----
@@ -273,9 +284,41 @@ class Ledger(Application[UUID]):
             streams = Streams(found, keys)
         return streams.dossier(tenant, subject_ref, purpose)
 
-    def _commit(self, aggregate: Any) -> None:
-        """Store the aggregate's new events, sharing a transaction with concurrent commands."""
-        self.group.commit(list(aggregate.collect_events()))
+    def _commit(self, aggregate: Any, result: Any = None) -> None:
+        """Store the aggregate's new events, sharing a transaction with concurrent commands;
+        under an ``Idempotency-Key``, the command's ``result`` commits with them."""
+        claim = CLAIM.get()
+        record = None
+        if claim is not None and not claim.spent:
+            record = (claim.tenant, claim.key, claim.request_hash, encode_result(result))
+        self.group.commit(list(aggregate.collect_events()), record)
+        if record is not None:
+            claim.spent = True
+
+    def _committed_before(self, claim: Claim) -> bool:
+        """Whether a result is committed under the claim's key (then it is the answer);
+        refuses a key committed for another request."""
+        if not isinstance(self.recorder, PostgresApplicationRecorder):
+            return False
+        found = committed(self.recorder, claim)
+        if found is None:
+            return False
+        if found[0] != claim.request_hash:
+            raise InvalidInput(
+                "this Idempotency-Key was used for a different request", field="Idempotency-Key"
+            )
+        claim.replay = found[1]
+        return True
+
+    def _replayed(self, command: Callable[..., Any], claim: Claim) -> Any:
+        """The committed result of ``command`` again, as it first answered."""
+        assert claim.replay is not None
+        claim.replayed = True
+        kind = get_type_hints(command)["return"]
+        if isinstance(kind, type) and issubclass(kind, Aggregate):
+            where = msgspec.json.decode(claim.replay)
+            return self.repository.get(UUID(where["aggregate"]), version=where["version"])
+        return msgspec.json.decode(claim.replay, type=kind)
 
     def _find(self, aggregate_id: UUID) -> Any:
         try:

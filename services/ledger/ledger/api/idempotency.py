@@ -1,11 +1,14 @@
-"""``Idempotency-Key`` on writes: the same key and body answer the first answer again.
+"""``Idempotency-Key`` on writes: the same key and body answer the first answer again, and
+the command behind them is recorded exactly once — across crashes, concurrent retries and
+database outages.
 
-A placeholder row is claimed before the write runs, so two concurrent requests with the
-same key cannot both record; a refusal (4xx) releases the key so the caller can correct
-and retry. Keys are scoped per tenant. If the process dies between recording and storing
-the answer, the claim is taken over after ``STALE_CLAIM_SECONDS`` and the request runs
-again: the answer of a write that was recorded but never acknowledged is then recomputed,
-and the ledger's own rules refuse what would double it (R1, R8, …) or record it again.
+The command's result commits in its events' own transaction (``persistence.idempotency``),
+so what committed decides, never a timer: a retry whose key is committed answers the first
+answer — the stored HTTP answer, or, when the process died between commit and answer, the
+handler run again on the committed result, which records nothing; a retry whose first
+request died before it committed simply runs. A refusal (4xx) commits nothing, so the
+caller can correct and retry under the same key. Keys are scoped per tenant; a key used
+for another method, path, query or body is 422.
 """
 
 from __future__ import annotations
@@ -16,11 +19,26 @@ from typing import Any
 import msgspec
 from litestar.connection import ASGIConnection
 
+from ..persistence.idempotency import CLAIM, RESULTS_TABLE, Claim
 from .problems import PROBLEM_JSON, Problem, problem_type
 
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 MAX_KEY_LENGTH = 255
-STALE_CLAIM_SECONDS = 120
+REPLAYED = (b"idempotent-replayed", b"true")
+
+KNOWN = f"""
+SELECT a.request_hash AS answered_hash, a.status, a.content_type, a.body,
+       r.request_hash AS committed_hash, r.result
+FROM (SELECT $1::text AS tenant, $2::text AS key) q
+LEFT JOIN grondslag_idempotency a USING (tenant, key)
+LEFT JOIN {RESULTS_TABLE} r USING (tenant, key)
+"""
+STORE_ANSWER = """
+INSERT INTO grondslag_idempotency (tenant, key, request_hash, status, content_type, body)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (tenant, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
+    status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body
+"""
 
 
 class IdempotencyMiddleware:
@@ -55,95 +73,73 @@ class IdempotencyMiddleware:
         if body is None:
             await _problem(send, 413, "Request body too large", "the body exceeds the limit")
             return
-        digest = hashlib.sha256(
-            b"\x1f".join(
-                [
-                    scope["method"].encode(),
-                    scope["path"].encode(),
-                    scope.get("query_string", b""),
-                    body,
-                ]
-            )
-        ).digest()
+        digest = _request_hash(scope, body)
         pool = scope["app"].state.pool
-        claimed = await pool.fetchval(
-            "INSERT INTO grondslag_idempotency (tenant, key, request_hash) VALUES ($1, $2, $3) "
-            # a claim left by a process that died mid-request is taken over after a while
-            "ON CONFLICT (tenant, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
-            "created_at = now() WHERE grondslag_idempotency.status IS NULL "
-            f"AND grondslag_idempotency.created_at < now() - interval '{STALE_CLAIM_SECONDS} "
-            "seconds' RETURNING true",
-            principal.tenant,
-            key,
-            digest,
-        )
-        if not claimed:
-            await _replay(pool, principal.tenant, key, digest, send)
+        known = await pool.fetchrow(KNOWN, principal.tenant, key)
+        if known["status"] is not None:  # answered before: the same answer again
+            if bytes(known["answered_hash"]) != digest:
+                await _reused(send)
+                return
+            await _send_stored(send, known)
             return
+        claim = Claim(principal.tenant, key, digest)
+        if known["result"] is not None:  # committed, never answered: answer it now
+            if bytes(known["committed_hash"]) != digest:
+                await _reused(send)
+                return
+            claim.replay = bytes(known["result"])
+        captured = await self._run(scope, messages, send, claim)
+        if 200 <= captured.get("status", 500) < 300:
+            content_type = dict(captured["headers"]).get(b"content-type", b"").decode()
+            await pool.execute(
+                STORE_ANSWER,
+                principal.tenant,
+                key,
+                digest,
+                captured["status"],
+                content_type,
+                captured["body"],
+            )
+
+    async def _run(self, scope: Any, messages: list[Any], send: Any, claim: Claim) -> Any:
+        """Run the route with the claim in context; answers the captured response."""
         captured: dict[str, Any] = {"body": b""}
 
         async def capture(message: Any) -> None:
             if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if claim.replayed:
+                    headers.append(REPLAYED)
+                message = {**message, "headers": headers}
                 captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
+                captured["headers"] = [h for h in headers if h != REPLAYED]
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
             await send(message)
 
-        stored = False
+        token = CLAIM.set(claim)
         try:
             await self.app(scope, _replayer(messages), capture)
-            status = captured.get("status", 500)
-            if 200 <= status < 300:
-                content_type = dict(captured["headers"]).get(b"content-type", b"").decode()
-                await pool.execute(
-                    "UPDATE grondslag_idempotency SET status = $3, content_type = $4, body = $5 "
-                    "WHERE tenant = $1 AND key = $2",
-                    principal.tenant,
-                    key,
-                    status,
-                    content_type,
-                    captured["body"],
-                )
-                stored = True
         finally:
-            if not stored:
-                await pool.execute(
-                    "DELETE FROM grondslag_idempotency WHERE tenant = $1 AND key = $2 "
-                    "AND status IS NULL",
-                    principal.tenant,
-                    key,
-                )
+            CLAIM.reset(token)
+        return captured
 
 
-async def _replay(pool: Any, tenant: str, key: str, digest: bytes, send: Any) -> None:
-    row = await pool.fetchrow(
-        "SELECT request_hash, status, content_type, body FROM grondslag_idempotency "
-        "WHERE tenant = $1 AND key = $2",
-        tenant,
-        key,
+def _request_hash(scope: Any, body: bytes) -> bytes:
+    parts = [scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b"")]
+    return hashlib.sha256(b"\x1f".join([*parts, body])).digest()
+
+
+async def _reused(send: Any) -> None:
+    await _problem(
+        send, 422, "Idempotency-Key reused", "this Idempotency-Key was used for a different request"
     )
-    if row is None or row["status"] is None:
-        await _problem(
-            send,
-            409,
-            "Request in progress",
-            "a request with this Idempotency-Key is still being processed; retry later",
-        )
-    elif bytes(row["request_hash"]) != digest:
-        await _problem(
-            send,
-            422,
-            "Idempotency-Key reused",
-            "this Idempotency-Key was used for a different request",
-        )
-    else:
-        headers = [
-            (b"content-type", row["content_type"].encode()),
-            (b"idempotent-replayed", b"true"),
-        ]
-        await send({"type": "http.response.start", "status": row["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": bytes(row["body"])})
+
+
+async def _send_stored(send: Any, row: Any) -> None:
+    headers = [(b"content-type", row["content_type"].encode()), REPLAYED]
+    await send({"type": "http.response.start", "status": row["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": bytes(row["body"])})
 
 
 def _header(scope: Any, name: bytes) -> str | None:

@@ -4,8 +4,9 @@ Every append takes the event store's table lock (so that the notification log is
 commit order), which makes each commit a serial point: one event per transaction tops out
 far below what the database can write. Commands running at the same time therefore hand
 their new events to whichever of them is committing; it writes all of them in one
-transaction. If that transaction fails on a version conflict, each command's events are
-written on their own, so only the command that conflicted sees the conflict (and retries).
+transaction, with the ``Idempotency-Key`` results they carry. If that transaction fails on
+a conflict (a stream's version, or a key already committed), each command's events are
+written on their own, so only the command that conflicted sees the conflict.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ MAX_GROUP = 200
 
 
 class _Pending:
-    __slots__ = ("error", "events", "lead", "wake")
+    __slots__ = ("error", "events", "lead", "record", "wake")
 
-    def __init__(self, events: Sequence[Any]):
+    def __init__(self, events: Sequence[Any], record: Any = None):
         self.events = events
+        self.record = record  # an Idempotency-Key result to insert beside the events
         self.error: BaseException | None = None
         self.lead = False
         self.wake = threading.Event()
@@ -38,8 +40,8 @@ class GroupCommit:
         self._queue: list[_Pending] = []
         self._committing = False
 
-    def commit(self, events: Sequence[Any]) -> None:
-        pending = _Pending(events)
+    def commit(self, events: Sequence[Any], record: Any = None) -> None:
+        pending = _Pending(events, record)
         with self._lock:
             self._queue.append(pending)
             pending.lead = not self._committing
@@ -69,7 +71,10 @@ class GroupCommit:
 
     def _write(self, group: list[_Pending]) -> None:
         try:
-            self._save(*(event for pending in group for event in pending.events))
+            self._save(
+                *(event for pending in group for event in pending.events),
+                idempotency=[pending.record for pending in group if pending.record],
+            )
             return
         except IntegrityError as conflict:
             if len(group) == 1:
@@ -81,6 +86,6 @@ class GroupCommit:
             return
         for pending in group:
             try:
-                self._save(*pending.events)
+                self._save(*pending.events, idempotency=[pending.record] if pending.record else [])
             except BaseException as error:
                 pending.error = error

@@ -2,7 +2,8 @@
 
 The library's recorder calls ``_insert_events`` inside the transaction that appends the
 events; we use that hook to index which streams exist (purposes of a tenant, standings
-of a subject). Reads can then find every stream of a subject without waiting for any
+of a subject) and to record the results of ``Idempotency-Key`` requests (see
+``idempotency``). Reads can then find every stream of a subject without waiting for any
 projection: a practice system always reads its own writes.
 """
 
@@ -20,6 +21,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
+from . import idempotency
 from .sealing import AESGCM
 
 STREAMS_TABLE = "grondslag_streams"
@@ -68,10 +70,14 @@ class IndexingRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(CREATE_STREAMS))  # type: ignore[arg-type]
+        self.sql_create_statements.append(SQL(idempotency.DDL))  # type: ignore[arg-type]
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
+        results = kwargs.get("idempotency") or []
+        if results:  # the Idempotency-Key results commit with the events, or not at all
+            curs.executemany(idempotency.INSERT, results)
         rows = [_index_row(e) for e in stored_events if e.topic in _OPENING_TOPICS]
         if rows:
             curs.executemany(

@@ -9,6 +9,7 @@ from typing import Any
 import anyio.to_thread
 from litestar import Litestar, Request
 from litestar.di import Provide
+from litestar.exceptions import SerializationException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
@@ -42,13 +43,17 @@ JSON_TYPES = ("application/json", "application/merge-patch+json")
 class LedgerRequest(Request):
     """A request whose JSON body, when its strings are not UTF-8, is malformed (400).
 
-    msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), but bytes that
-    are not UTF-8 inside a string escape as a ``UnicodeDecodeError``."""
+    msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), and since 0.23
+    bytes that are not UTF-8 inside a string too ("Invalid UTF-8 encoded string", which
+    litestar wraps in a ``SerializationException``); up to 0.22 they escaped as a
+    ``UnicodeDecodeError``. Both are the malformed-body problem naming UTF-8."""
 
     async def json(self) -> Any:
         try:
             return await super().json()
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, SerializationException) as error:
+            if isinstance(error, SerializationException) and "UTF-8" not in str(error):
+                raise
             raise malformed_body("the request body is not valid JSON: it is not UTF-8") from None
 
 

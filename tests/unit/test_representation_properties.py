@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.domain.consent import CLOCK_SKEW
@@ -487,14 +487,21 @@ def test_no_standing_counts_a_consent_outside_its_givers_scope_or_period(scenari
 
 @settings(max_examples=300, deadline=None)
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2090, 12, 31)), st.integers(0, 20))
+@example(date(1916, 5, 1), 0)  # the two days of 1900-2090 without a midnight in Amsterdam
+@example(date(1924, 5, 16), 16)
 def test_turns_is_midnight_amsterdam_on_the_birthday_or_1_march(born, years):
     turned = turns(born, years)
     local = turned.astimezone(AMSTERDAM)
-    assert (local.hour, local.minute, local.second) == (0, 0, 0)
     try:
         birthday = born.replace(year=born.year + years)
     except ValueError:
         birthday = date(born.year + years, 3, 1)
+    # the first instant of the birthday there: midnight, or 01:00 where the clocks were put
+    # forward at midnight (1 May 1916)
     assert local.date() == birthday
+    assert (turned - timedelta(microseconds=1)).astimezone(AMSTERDAM).date() < birthday
+    midnight = datetime(birthday.year, birthday.month, birthday.day, tzinfo=AMSTERDAM)
+    if midnight.astimezone(UTC).astimezone(AMSTERDAM).hour == 0:  # midnight existed
+        assert (local.hour, local.minute, local.second) == (0, 0, 0)
     assert turned.utcoffset() == timedelta(0)
     assert is_minor(born, turned - timedelta(microseconds=1)) == (years <= 16)

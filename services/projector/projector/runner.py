@@ -11,6 +11,7 @@ from ledger.application import Ledger
 from ledger.audit import signing
 from ledger.audit import store as audit_store
 from ledger.bootstrap import build_ledger
+from ledger.persistence.warm_up import warm_up
 from ledger.reads.pool import create_read_pool
 from ledger.settings import Settings
 
@@ -18,6 +19,7 @@ from . import audit_log, current_standing
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 from .keys import by_tenant
+from .messages import MESSAGE_TYPES, CloudEvent
 from .relay import run_relay
 
 
@@ -53,6 +55,8 @@ class Projector:
         self.checkpointer: audit_log.Checkpointer | None = None
 
     async def start(self) -> None:
+        # on this thread, before a follower decodes here and the deadline clock in a thread
+        warm_up(CloudEvent[data] for _, data, _ in MESSAGE_TYPES.values())
         dsn = self.settings.database_url
         assert dsn
         self.pool = await create_read_pool(dsn, min_size=1, max_size=6)

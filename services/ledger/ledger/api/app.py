@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import anyio.to_thread
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.di import Provide
+from litestar.exceptions import SerializationException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
@@ -18,6 +19,7 @@ from ..audit import signing
 from ..audit import store as audit_store
 from ..bootstrap import build_ledger
 from ..keys import ROLES, KeyCache, create_key
+from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..settings import Settings
@@ -30,7 +32,7 @@ from .consents import ConsentController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
-from .problems import EXCEPTION_HANDLERS, ProblemError, malformed_body
+from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .public import PUBLIC_HANDLERS
 from .purposes import PurposeController
 from .representatives import RepresentativeController
@@ -42,13 +44,17 @@ JSON_TYPES = ("application/json", "application/merge-patch+json")
 class LedgerRequest(Request):
     """A request whose JSON body, when its strings are not UTF-8, is malformed (400).
 
-    msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), but bytes that
-    are not UTF-8 inside a string escape as a ``UnicodeDecodeError``."""
+    msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), and since 0.23
+    bytes that are not UTF-8 inside a string too ("Invalid UTF-8 encoded string", which
+    litestar wraps in a ``SerializationException``); up to 0.22 they escaped as a
+    ``UnicodeDecodeError``. Both are the malformed-body problem naming UTF-8."""
 
     async def json(self) -> Any:
         try:
             return await super().json()
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, SerializationException) as error:
+            if isinstance(error, SerializationException) and "UTF-8" not in str(error):
+                raise
             raise malformed_body("the request body is not valid JSON: it is not UTF-8") from None
 
 
@@ -76,6 +82,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        warm_up(_served_types(app))  # on this thread, before any command runs on another
         # one worker thread per write connection: commands queue for a thread, not a connection
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size
         owned = ledger is None
@@ -149,6 +156,20 @@ def create_app(
         ),
         debug=False,
     )
+
+
+def _served_types(app: Litestar) -> list[Any]:
+    """What the API decodes and answers: each handler's signature model (its body, path and
+    query parameters, which litestar converts) and its response type; the problem document."""
+    types: list[Any] = [Problem]
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            answer = handler.parsed_fn_signature.return_type.annotation
+            wrapper = get_origin(answer) or answer
+            if isinstance(wrapper, type) and issubclass(wrapper, Response):
+                answer = get_args(answer)[0] if get_args(answer) else Any  # Response[Body]
+            types += [handler.signature_model, answer]
+    return types
 
 
 def _has_body(request: Request) -> bool:

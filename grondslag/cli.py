@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,17 +21,29 @@ from dataclasses import replace
 from ledger.settings import Settings
 
 from .embedded import embedded_servers, running_database_url
+from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor, guardian
 
 
 @contextlib.contextmanager
-def servers(settings: Settings, *, need_nats: bool = True) -> Iterator[Settings]:
-    """The settings with server URLs, starting embedded servers for the ones not given."""
+def servers(
+    settings: Settings, *, need_nats: bool = True, guarded: bool = False
+) -> Iterator[Settings]:
+    """The settings with server URLs, starting embedded servers for the ones not given.
+
+    ``guarded``: a guardian process stops those servers should this process be killed
+    (``grondslag.supervisor.guardian``).
+    """
     want_pg = settings.database_url is None
     want_nats = need_nats and settings.nats_url is None
     if not (want_pg or want_nats):
         yield settings
         return
-    with embedded_servers(settings.data_dir, postgres=want_pg, nats=want_nats) as urls:
+    with contextlib.ExitStack() as stack:
+        if guarded:
+            stack.enter_context(guardian(settings.data_dir, postgres=want_pg, nats=want_nats))
+        urls = stack.enter_context(
+            embedded_servers(settings.data_dir, postgres=want_pg, nats=want_nats)
+        )
         yield replace(
             settings,
             database_url=settings.database_url or urls.database_url,
@@ -39,22 +52,67 @@ def servers(settings: Settings, *, need_nats: bool = True) -> Iterator[Settings]
 
 
 def serve(args: argparse.Namespace) -> int:
+    """The supervisor (``grondslag.supervisor``) of N API workers and the projector, or
+    with ``--no-supervisor`` the API (and projector) in this one process."""
+    if args.workers < 1 or (args.no_supervisor and args.workers != 1):
+        parser().error("--workers: at least 1, and 1 with --no-supervisor")
+    if args.fd is not None and not args.no_supervisor:
+        parser().error("--fd needs --no-supervisor")
     settings = Settings.from_env()
-    if settings.public_url == Settings().public_url:
-        settings = replace(settings, public_url=f"http://{args.host}:{args.port}")
-    with servers(settings) as settings:
-        logging.getLogger("grondslag").info(
-            "database %s, nats %s", _redact(settings.database_url), settings.nats_url
-        )
-        if args.workers > 1:
-            _serve_workers(args, settings)
-        else:
+    if args.no_supervisor:
+        with servers(_public_url(settings, args.host, args.port)) as settings:
+            if args.fd is None:  # (a supervised worker: its supervisor said so)
+                _log_servers(settings)
             _serve_one(args, settings)
-    return 0
+        return 0
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as error:
+        print(f"grondslag: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    with sock, servers(_public_url(settings, args.host, port), guarded=True) as settings:
+        _log_servers(settings)
+        return _supervise(args, settings, sock)
+
+
+def _public_url(settings: Settings, host: str, port: int) -> Settings:
+    if settings.public_url != Settings().public_url:
+        return settings
+    return replace(settings, public_url=f"http://{host}:{port}")
+
+
+def _log_servers(settings: Settings) -> None:
+    logging.getLogger("grondslag").info(
+        "database %s, nats %s", _redact(settings.database_url), settings.nats_url
+    )
+
+
+def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket) -> int:
+    """API workers on the inherited socket and one projector, each a supervised child."""
+    fd, port = sock.fileno(), sock.getsockname()[1]
+    command = [sys.executable, "-m", "grondslag.cli"]
+    api = [*command, "serve", "--no-supervisor", "--no-projector", "--fd", str(fd)]
+    api += ["--log-level", args.log_level]
+    children = [Child(f"api-{n}", api, (fd,)) for n in range(1, args.workers + 1)]
+    if not args.no_projector:
+        children.append(Child("projector", [*command, "project"]))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    restarts = settings.data_dir.resolve() / f"supervisor-{port}.json"
+    env = {
+        "DATABASE_URL": settings.database_url or "",
+        "NATS_URL": settings.nats_url or "",
+        "GRONDSLAG_PUBLIC_URL": settings.public_url,
+        RESTARTS_FILE: str(restarts),
+    }
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    logging.getLogger("grondslag").info("serving on http://%s:%d", host, port)
+    return Supervisor(children, env=env, restarts_file=restarts).run()
 
 
 def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
-    """API and projector in this process."""
+    """The API, and unless ``--no-projector`` the projector, in this process; on the
+    inherited socket ``--fd`` (a supervised worker) or on ``--host``/``--port``."""
     import uvicorn
     from ledger.api.app import create_app
     from projector.runner import Projector
@@ -76,59 +134,36 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
     # Commands run in worker threads beside the event loop; a short GIL switch interval
     # keeps a thread whose database answer arrived from waiting 5 ms for its turn.
     sys.setswitchinterval(0.0005)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         proxy_headers=True,
         server_header=False,
+        timeout_graceful_shutdown=STOP_GRACE_SECONDS,
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=None if args.fd is None else [socket.socket(fileno=args.fd)])
+    if not server.started:
+        sys.exit(3)  # uvicorn's code for "failed to start"
 
 
-def _serve_workers(args: argparse.Namespace, settings: Settings) -> None:
-    """N API worker processes (stateless, like replicas) and one projector process."""
-    import os
-    import subprocess
-
-    import uvicorn
-
-    os.environ.update(
-        DATABASE_URL=settings.database_url or "",
-        NATS_URL=settings.nats_url or "",
-        GRONDSLAG_PUBLIC_URL=settings.public_url,
-    )
-    projector = None
-    if not args.no_projector:
-        projector = subprocess.Popen([sys.executable, "-m", "grondslag.cli", "project"])
-    try:
-        uvicorn.run(
-            "grondslag.asgi:create",
-            factory=True,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            proxy_headers=True,
-            server_header=False,
-            # under full load on two cores a worker may answer the supervisor's ping late;
-            # restarting it then would drop the requests it is serving
-            timeout_worker_healthcheck=30,
-        )
-    finally:
-        if projector is not None:
-            projector.terminate()
-            projector.wait(timeout=30)
+# requests still running this long after SIGTERM are cut (the supervisor waits 30 s)
+STOP_GRACE_SECONDS = 25
 
 
 def project(_: argparse.Namespace) -> int:
     from projector.runner import Projector
 
     async def run(settings: Settings) -> None:
+        stopped = asyncio.Event()  # SIGTERM or SIGINT: stop cleanly, exit 0
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stopped.set)
         projector = Projector(settings)
-        await projector.start()
         try:
-            await asyncio.Event().wait()
+            await projector.start()
+            await stopped.wait()
         finally:
             await projector.stop()
 
@@ -251,7 +286,9 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="grondslag", description=__doc__.splitlines()[0])
     commands = main.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("serve", help="run the API and the projector")
+    run = commands.add_parser(
+        "serve", help="run the API and the projector, each a supervised process"
+    )
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
     run.add_argument(
@@ -261,7 +298,19 @@ def parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="API worker processes; with more than one the projector runs in its own process",
+        help="API worker processes (each restarted when it dies, like the projector)",
+    )
+    run.add_argument(
+        "--no-supervisor",
+        action="store_true",
+        help="run in this one process, unsupervised: for systemd or a container runtime "
+        "that restarts it (one worker; with the projector unless --no-projector)",
+    )
+    run.add_argument(
+        "--fd",
+        type=int,
+        help="serve on this inherited listening socket instead of --host/--port "
+        "(with --no-supervisor; how the supervisor starts its workers)",
     )
     run.add_argument("--log-level", default="info")
     run.set_defaults(func=serve)
@@ -332,6 +381,7 @@ def _audit_commands():
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    follow_supervisor()  # a supervised child stops when its supervisor dies
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -611,3 +611,42 @@ def running_database_url(data_dir: Path, database: str = "grondslag") -> str | N
     except (OSError, ValueError, IndexError):
         return None
     return f"postgresql://postgres@{HOST}:{port}/{database}" if _running(pid, "postgres") else None
+
+
+def stop_left_running(
+    data_dir: Path, *, postgres: bool = True, nats: bool = True, timeout: float = 20.0
+) -> None:
+    """Stop the embedded servers of ``data_dir`` whose owner died (what the guardian of
+    ``grondslag serve`` does when the supervisor is killed): PostgreSQL by a fast shutdown
+    (SIGINT; SIGQUIT, then SIGKILL when it does not go), nats-server by SIGTERM (SIGKILL
+    after ``timeout``). A server that is not running, or whose pid now names another
+    program, is left alone."""
+    data_dir = data_dir.expanduser().resolve()
+    if postgres:
+        try:
+            pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            pid = 0
+        # (initdb's standalone backend writes its pid negated: it stops with initdb)
+        if pid > 0 and _running(pid, "postgres"):
+            log.warning("stopping the embedded PostgreSQL in %s (pid %d)", data_dir, pid)
+            for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 5.0)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                deadline = time.monotonic() + wait
+                while _running(pid, "postgres") and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            if _running(pid, "postgres"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    if nats:
+        pid_file = data_dir / "nats.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid > 0 and _running(pid, "nats-server"):
+            log.warning("stopping the embedded nats-server in %s (pid %d)", data_dir, pid)
+            with contextlib.suppress(EmbeddedServerError):
+                _terminate(pid, "nats-server", timeout)
+            pid_file.unlink(missing_ok=True)

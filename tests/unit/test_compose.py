@@ -148,6 +148,10 @@ def test_commands_and_health(compose) -> None:
     ledger, projector = services["ledger"], services["projector"]
     assert ledger["command"][0] == "serve" and "--no-projector" in ledger["command"]
     assert projector["command"] == ["project"]
+    # one process per container, restarted by the container runtime, not by `serve`
+    assert "--no-supervisor" in ledger["command"]
+    for service in (ledger, projector):
+        assert service["restart"] in ("unless-stopped", "always", "on-failure")
     assert "/health/ready" in " ".join(ledger["healthcheck"]["test"])
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
     assert "/healthz" in " ".join(services["nats"]["healthcheck"]["test"])

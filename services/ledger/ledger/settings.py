@@ -31,6 +31,7 @@ class Settings:
     audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
     checkpoint_seconds: float = 60.0
     checkpoint_heartbeat_seconds: float = 86_400.0
+    restarts_file: Path | None = None  # set by `grondslag serve` for its children
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,6 +66,9 @@ class Settings:
             ready_max_lag_seconds=float(
                 env.get("GRONDSLAG_READY_MAX_LAG_SECONDS", defaults.ready_max_lag_seconds)
             ),
+            restarts_file=Path(env["GRONDSLAG_RESTARTS_FILE"])
+            if env.get("GRONDSLAG_RESTARTS_FILE")
+            else None,
         )
 
     @property

@@ -80,5 +80,6 @@ async def metrics(request: Request) -> Response[str]:
         await operations.deadlines_due(pool),
         await operations.audit_backlog(pool),
         await operations.quarantined(pool),
+        operations.process_restarts(request.app.state.settings.restarts_file),
     )
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -4,7 +4,9 @@ failed batches, what the projections quarantined. Read from the tables the proje
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -121,11 +123,24 @@ async def audit_backlog(pool: asyncpg.Pool) -> AuditBacklog:
     return AuditBacklog({row["tenant"]: row["unsigned"] for row in rows}, unpublished)
 
 
+def process_restarts(restarts_file: Path | None) -> dict[str, int] | None:
+    """Per supervised process, how often ``grondslag serve`` started it again: read from the
+    file the supervisor keeps (``grondslag.supervisor``); None when not supervised."""
+    if restarts_file is None:
+        return None
+    try:
+        processes = json.loads(restarts_file.read_bytes())["processes"]
+        return {str(name): int(entry["restarts"]) for name, entry in processes.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def prometheus(
     lag: list[Lag],
     due: int,
     audit: AuditBacklog | None = None,
     held: list[Quarantined] | None = None,
+    restarts: dict[str, int] | None = None,
 ) -> str:
     """The Prometheus text exposition format (version 0.0.4)."""
     lines = [
@@ -178,6 +193,16 @@ def prometheus(
             *(
                 f'grondslag_quarantined_streams{{projection="{name}"}} {counts[name]}'
                 for name in sorted(counts)
+            ),
+        ]
+    if restarts is not None:
+        lines += [
+            "# HELP grondslag_process_restarts_total Times the supervisor (`grondslag serve`) "
+            "started a process again after it exited unexpectedly.",
+            "# TYPE grondslag_process_restarts_total counter",
+            *(
+                f'grondslag_process_restarts_total{{process="{name}"}} {count}'
+                for name, count in sorted(restarts.items())
             ),
         ]
     return "\n".join(lines) + "\n"

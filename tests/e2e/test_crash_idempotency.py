@@ -176,8 +176,10 @@ def test_sigkills_mid_burst_lose_no_acknowledged_consent_and_record_none_twice(
     ]
     for thread in threads:
         thread.start()
-    for _ in range(KILLS):
-        time.sleep(0.8)
+    for k in range(1, KILLS + 1):  # kill at even steps of progress: always mid-burst
+        deadline = time.monotonic() + 60
+        while len(answers) < k * SUBJECTS // (KILLS + 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
         running.kill()
         running.start()
     deadline = time.monotonic() + 150

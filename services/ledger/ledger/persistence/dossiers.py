@@ -25,9 +25,9 @@ from ..domain.dossier import Dossier
 from ..domain.ids import purpose_id, standing_id, subject_id
 from .mapper import decode_event
 from .postgres import EVENTS_TABLE, KEYS_TABLE
+from .sealing import unseal
 
 SUBJECT_REGISTERED = "ledger.domain.subject:Subject.Registered"
-from .sealing import unseal
 
 _SELECT = (
     "SELECT e.originator_id, e.originator_version, e.topic, e.state, "

@@ -10,7 +10,11 @@ from .settings import Settings
 def build_ledger(settings: Settings, pool_size: int | None = None) -> Ledger:
     """The event-sourced application on PostgreSQL (creates its tables if missing)."""
     assert settings.database_url, "the CLI starts the embedded database before this"
-    env = eventsourcing_env(settings.database_url, pool_size or settings.write_pool_size)
+    env = eventsourcing_env(
+        settings.database_url,
+        pool_size or settings.write_pool_size,
+        settings.database_wait_seconds,
+    )
     ledger = Ledger(env=env)
     ledger.keys = PostgresKeyStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
     return ledger

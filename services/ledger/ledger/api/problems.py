@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import msgspec
+import psycopg
+import psycopg_pool
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -15,6 +19,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from ..persistence.dossiers import StreamUnreadable
+from .auditor_html import html_page
+from .pages import page
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("grondslag.api")
@@ -199,7 +205,94 @@ def on_unreadable(request: Request, error: StreamUnreadable) -> Response[Problem
     return problem_response(problem, request, {"Retry-After": "60"})
 
 
-def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
+# -- the database away: 503 ---------------------------------------------------------------
+
+RETRY_AFTER_SECONDS = 5
+# SQLSTATEs of a server that cannot serve now, whichever driver reports them: a connection
+# exception (08: refused, lost, closed in the middle of a query), insufficient resources
+# (53: too many clients, out of memory, disk full), and of operator intervention (57) the
+# shutdowns and the refusals while starting up, shutting down or recovering — not a
+# cancelled query (57014: a statement timeout is not an outage)
+UNAVAILABLE_CLASSES = ("08", "53")
+UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})  # admin, crash, cannot connect now
+# asyncpg's own words for a connection or pool it closed (an InterfaceError, no SQLSTATE)
+_ASYNCPG_CLOSED = ("connection is closed", "pool is closing", "pool is closed")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what it was raised from) says the database is away: down,
+    refusing connections, out of connections, shutting down, the connection reset mid-query,
+    or no connection within the wait. eventsourcing raises its own ``OperationalError`` /
+    ``InterfaceError`` *from* psycopg's, hence the walk along ``__cause__``."""
+    seen = 0
+    cause: BaseException | None = error
+    while cause is not None and seen < 10:
+        if _unavailable(cause):
+            return True
+        cause, seen = cause.__cause__, seen + 1
+    return False
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, psycopg_pool.PoolTimeout | psycopg_pool.TooManyRequests):
+        return True  # no connection within the wait (the pool cannot connect, or is full)
+    state = getattr(error, "sqlstate", None)
+    if isinstance(error, psycopg.Error | asyncpg.PostgresError) and state:
+        return state[:2] in UNAVAILABLE_CLASSES or state in UNAVAILABLE_STATES
+    if isinstance(error, psycopg.OperationalError):
+        return True  # without a SQLSTATE: client side (refused, closed, lost, timed out)
+    if isinstance(error, asyncpg.InterfaceError):
+        return str(error).startswith(_ASYNCPG_CLOSED)
+    # asyncpg connecting: refused, reset, a name that does not resolve, no answer in time
+    return isinstance(error, ConnectionError | TimeoutError | socket.gaierror)
+
+
+def on_database_unavailable(request: Request, error: BaseException) -> Response[Any]:
+    """503 with Retry-After; the public links and the auditor's pages get an HTML page."""
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(error).__name__,
+        str(error).splitlines()[0] if str(error) else "",
+    )
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    page = _html_page(request)
+    if page is not None:
+        page.headers.update(retry)
+        return page
+    problem = Problem(
+        type=problem_type("database-unavailable"),
+        title="Database unavailable",
+        status=503,
+        detail="the ledger cannot reach its database just now (down, restarting or out of "
+        "connections); retry after the Retry-After delay",
+    )
+    return problem_response(problem, request, retry)
+
+
+def _html_page(request: Request) -> Response[str] | None:
+    """The 503 page of the routes that serve HTML (``None`` for the JSON ones)."""
+    path = request.url.path
+    if path.startswith(("/u/", "/c/")):
+        return page(request, "unavailable", status=503)
+    if path == "/audit" or (
+        path.startswith("/audit/")
+        and not path.startswith("/audit/proofs/")
+        and not path.endswith("/bundle")
+    ):
+        return html_page(
+            "Grondslag — unavailable",
+            "<h1>Temporarily unavailable</h1><p>The ledger cannot reach its database just "
+            "now. Try again in a few seconds.</p>",
+            status=503,
+        )
+    return None
+
+
+def on_unexpected(request: Request, error: Exception) -> Response[Any]:
+    if database_unavailable(error):
+        return on_database_unavailable(request, error)
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     problem = Problem(
         type="about:blank",
@@ -217,7 +310,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_exception,
     RecursionError: on_too_deep,
     StreamUnreadable: on_unreadable,
-    Exception: on_unexpected,
+    Exception: on_unexpected,  # first asks database_unavailable(): 503, else 500
 }
 
 __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "Problem", "ProblemError"]

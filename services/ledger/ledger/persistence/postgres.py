@@ -5,18 +5,28 @@ events; we use that hook to index which streams exist (purposes of a tenant, sta
 of a subject) and to record the results of ``Idempotency-Key`` requests (see
 ``idempotency``). Reads can then find every stream of a subject without waiting for any
 projection: a practice system always reads its own writes.
+
+When the database is away, every wait is bounded (``eventsourcing_env``, ``Factory``): a
+command fails within ``wait_seconds`` and the API answers 503; pooled connections the
+server dropped are found by the pool's check before use, and the pool reconnects by
+itself once the server is back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
@@ -64,6 +74,14 @@ CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
 """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _unretried(method: F) -> F:
+    """The library's method without its retry decorator."""
+    return getattr(method, "__wrapped__", method)
+
+
 class IndexingRecorder(PostgresApplicationRecorder):
     """Appends events and indexes newly opened streams in one transaction."""
 
@@ -71,6 +89,17 @@ class IndexingRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(CREATE_STREAMS))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(idempotency.DDL))  # type: ignore[arg-type]
+
+    # The library retries these ten times on any OperationalError or InterfaceError, each
+    # attempt waiting up to the pool timeout for a connection: with the database away a
+    # command would hang for ten times ``wait_seconds``, and an append whose COMMIT was
+    # lost on the wire would be sent again blindly. A pooled connection the server dropped
+    # is caught by the pool's check before use instead (POSTGRES_PRE_PING), and any other
+    # failure reaches the caller at once (503: retry later).
+    insert_events = _unretried(PostgresApplicationRecorder.insert_events)
+    select_events = _unretried(PostgresApplicationRecorder.select_events)
+    select_notifications = _unretried(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -95,13 +124,39 @@ def _index_row(stored: StoredEvent) -> tuple[UUID, str, str, str | None, str | N
     return (stored.originator_id, opening.tenant, kind, opening.subject_ref, purpose)
 
 
-def eventsourcing_env(database_url: str, pool_size: int) -> dict[str, str]:
-    """The library's environment for our PostgreSQL event store, from a ``DATABASE_URL``."""
+class Factory(PostgresFactory):
+    """The library's PostgreSQL infrastructure, with every wait for the database bounded.
+
+    ``POSTGRES_CONNECT_TIMEOUT`` is, to the library, how long a command waits for a pooled
+    connection; here it also bounds establishing one (libpq's ``connect_timeout``: an
+    unreachable host otherwise holds a pool worker for over two minutes), and the pool's
+    background reconnection gives up after twice as long — and starts again at the next
+    request — instead of backing off for up to five minutes, so that the pool is back
+    within seconds of the database.
+    """
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        wait = int(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or DEFAULT_WAIT_SECONDS)
+        pool = self.datastore.pool
+        assert isinstance(pool.kwargs, dict)
+        pool.kwargs["connect_timeout"] = max(2, wait)  # libpq counts whole seconds, ≥ 2
+        pool.reconnect_timeout = 2.0 * wait
+
+
+DEFAULT_WAIT_SECONDS = 5
+
+
+def eventsourcing_env(
+    database_url: str, pool_size: int, wait_seconds: int = DEFAULT_WAIT_SECONDS
+) -> dict[str, str]:
+    """The library's environment for our PostgreSQL event store, from a ``DATABASE_URL``;
+    a command waits at most ``wait_seconds`` for a connection (see ``Factory``)."""
     url = urlsplit(database_url)
     if url.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.scheme}://")
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "ledger.persistence.postgres:Factory",
         "APPLICATION_RECORDER_TOPIC": "ledger.persistence.postgres:IndexingRecorder",
         "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
@@ -110,7 +165,8 @@ def eventsourcing_env(database_url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",  # a fixed pool: connections are a shared budget
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": str(wait_seconds),  # waiting for a pooled connection
+        "POSTGRES_PRE_PING": "y",  # a connection the server dropped is replaced before use
         "CREATE_TABLE": "y",
     }
 

@@ -16,11 +16,17 @@ async def _rollback_if_open(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_read_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_read_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, connect_timeout: float = 5.0
+) -> asyncpg.Pool:
+    """The pool; a connection the server dropped is replaced at its next acquire, so the pool
+    is back by itself when the database is. Connecting is bounded by ``connect_timeout``
+    (asyncpg's default is a minute), so that with the database away a read fails fast."""
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        timeout=connect_timeout,
         reset=_rollback_if_open,
         # compiling a query with JIT costs more than these short queries take to run
         server_settings={"jit": "off"},

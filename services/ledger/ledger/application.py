@@ -17,7 +17,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from .domain.context import Context
@@ -65,9 +65,14 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
         for attempt in range(ATTEMPTS):
             try:
                 return command(*args, **kwargs)
-            except IntegrityError as error:
+            except (IntegrityError, OperationalError) as error:
+                # a key committed meanwhile (a concurrent retry was first) fails the append
+                # on its primary key — reported as a conflict or, in the driver's pipeline
+                # mode, as an aborted pipeline: what committed decides
                 if claim is not None and ledger._committed_before(claim):
-                    return ledger._replayed(command, claim)  # a concurrent retry was first
+                    return ledger._replayed(command, claim)
+                if not isinstance(error, IntegrityError):
+                    raise
                 if attempt == ATTEMPTS - 1:
                     raise ConcurrentChange(
                         "the same record was changed concurrently; retry"

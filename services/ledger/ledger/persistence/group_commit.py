@@ -55,7 +55,15 @@ class GroupCommit:
 
     def _lead(self) -> None:
         with self._lock:
-            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            group, later, keys = [], [], set()
+            for pending in self._queue:
+                key = pending.record[:2] if pending.record else None
+                if len(group) < MAX_GROUP and (key is None or key not in keys):
+                    group.append(pending)
+                    keys.add(key)
+                else:  # one Idempotency-Key per transaction: a duplicate waits its turn
+                    later.append(pending)
+            self._queue = later
         try:
             self._write(group)
         finally:

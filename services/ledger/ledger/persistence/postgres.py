@@ -104,9 +104,6 @@ class IndexingRecorder(PostgresApplicationRecorder):
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        results = kwargs.get("idempotency") or []
-        if results:  # the Idempotency-Key results commit with the events, or not at all
-            curs.executemany(idempotency.INSERT, results)
         rows = [_index_row(e) for e in stored_events if e.topic in _OPENING_TOPICS]
         if rows:
             curs.executemany(
@@ -115,6 +112,17 @@ class IndexingRecorder(PostgresApplicationRecorder):
                 rows,
             )
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        # after the events, so that a key already committed fails at the library's pipeline
+        # sync as an IntegrityError (a conflict), not as an aborted pipeline
+        results = kwargs.get("idempotency") or []
+        if results:  # the Idempotency-Key results commit with the events, or not at all
+            with curs.connection.cursor() as other:  # the library reads ids from ``curs``
+                other.executemany(idempotency.INSERT, results)
 
 
 def _index_row(stored: StoredEvent) -> tuple[UUID, str, str, str | None, str | None]:

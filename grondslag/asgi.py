@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from ledger.api.app import create_app
-from ledger.settings import Settings
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.settings import Settings
 from litestar import Litestar
 
 

@@ -9,18 +9,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.settings import Settings
+from grondslag.ledger.settings import Settings
 
 if TYPE_CHECKING:
-    from ledger.audit.bundle import Bundle
-    from ledger.domain.evidence import EvidenceRecord
+    from grondslag.ledger.audit.bundle import Bundle
+    from grondslag.ledger.domain.evidence import EvidenceRecord
 
 
 def verify(args: argparse.Namespace) -> int:
     """Verify an export bundle with nothing but the file (and, best, the published key)."""
-    from ledger.audit.bundle import BundleError, digest
-    from ledger.audit.bundle import verify as verify_bundle
-    from ledger.audit.signing import public_key_from_text
+    from grondslag.ledger.audit.bundle import BundleError, digest
+    from grondslag.ledger.audit.bundle import verify as verify_bundle
+    from grondslag.ledger.audit.signing import public_key_from_text
 
     try:
         data = Path(args.bundle).read_bytes()
@@ -62,7 +62,7 @@ def _print_replay(bundle: Bundle, at_text: str, known_text: str | None) -> int:
     holds), folded from the verified events alone."""
     from datetime import datetime
 
-    from ledger.audit.replay import replay
+    from grondslag.ledger.audit.replay import replay
 
     try:
         at = datetime.fromisoformat(at_text)
@@ -141,7 +141,7 @@ def _count(n: int, noun: str) -> str:
 def audit_check(_: argparse.Namespace) -> int:
     """Recompute every tenant's tree from the store; compare with the log and checkpoints."""
     import asyncpg
-    from projector.audit_check import check
+    from grondslag.projector.audit_check import check
 
     from .cli import servers
     from .embedded import running_database_url

@@ -33,16 +33,16 @@ from typing import Any
 import asyncpg
 import httpx
 import psycopg
-from ledger.application import Ledger
-from ledger.domain.context import Context
-from ledger.domain.errors import RuleViolated
-from ledger.domain.purpose import PurposeVersion
-from ledger.domain.standing import Standing
-from ledger.domain.subject import SubjectView
-from ledger.domain.values import Evidence, Notice, PurposeTerms
-from ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.context import Context
+from grondslag.ledger.domain.errors import RuleViolated
+from grondslag.ledger.domain.purpose import PurposeVersion
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.values import Evidence, Notice, PurposeTerms
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.ledger.settings import Settings
 from rich.console import Console
 from rich.table import Table
 

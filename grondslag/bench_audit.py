@@ -34,20 +34,20 @@ from typing import Any
 import asyncpg
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from ledger.audit import merkle
-from ledger.audit import store as audit_store
-from ledger.audit.bundle import Bundle, verify
-from ledger.audit.signing import SigningKey
-from ledger.bootstrap import build_ledger
-from ledger.domain.context import Context
-from ledger.domain.standing import Standing
-from ledger.domain.subject import SubjectView
-from ledger.domain.values import PersonalData
-from ledger.reads import audit
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
-from projector import audit_log, current_standing
-from projector.follower import LogFollower
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit import store as audit_store
+from grondslag.ledger.audit.bundle import Bundle, verify
+from grondslag.ledger.audit.signing import SigningKey
+from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.domain.context import Context
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.values import PersonalData
+from grondslag.ledger.reads import audit
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.ledger.settings import Settings
+from grondslag.projector import audit_log, current_standing
+from grondslag.projector.follower import LogFollower
 from rich.console import Console
 
 from .bench import Row, _drop_database, _fresh_database, print_table

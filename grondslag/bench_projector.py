@@ -48,21 +48,21 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
-from ledger.domain.ids import standing_id
-from ledger.domain.standing import Standing
-from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
-from ledger.persistence.group_commit import GroupCommit
-from ledger.persistence.mapper import decode_event
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.persistence.group_commit import GroupCommit
+from grondslag.ledger.persistence.mapper import decode_event
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.ledger.settings import Settings
+from grondslag.projector import current_standing, relay
+from grondslag.projector.deadline_clock import DeadlineClock
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.rebuild import rebuild_into, swap_in
 from nats.js.api import StorageType, StreamConfig
-from projector import current_standing, relay
-from projector.deadline_clock import DeadlineClock
-from projector.follower import LogFollower
-from projector.rebuild import rebuild_into, swap_in
 from rich.console import Console
 
 from .bench import Row, _drop_database, _fresh_database, consent_context, print_table

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
-from ledger.settings import Settings
+from grondslag.ledger.settings import Settings
 
 from .embedded import embedded_servers, running_database_url
 from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor, guardian
@@ -114,8 +114,8 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
     """The API, and unless ``--no-projector`` the projector, in this process; on the
     inherited socket ``--fd`` (a supervised worker) or on ``--host``/``--port``."""
     import uvicorn
-    from ledger.api.app import create_app
-    from projector.runner import Projector
+    from grondslag.ledger.api.app import create_app
+    from grondslag.projector.runner import Projector
 
     lifespans = []
     if not args.no_projector:
@@ -154,7 +154,7 @@ STOP_GRACE_SECONDS = 25
 
 
 def project(_: argparse.Namespace) -> int:
-    from projector.runner import Projector
+    from grondslag.projector.runner import Projector
 
     async def run(settings: Settings) -> None:
         stopped = asyncio.Event()  # SIGTERM or SIGINT: stop cleanly, exit 0
@@ -174,8 +174,8 @@ def project(_: argparse.Namespace) -> int:
 
 def rebuild(_: argparse.Namespace) -> int:
     """Rebuild the read model from the log, with a progress bar, and swap it in."""
-    from ledger.reads.pool import create_read_pool
-    from projector.rebuild import rebuild as run_rebuild
+    from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.projector.rebuild import rebuild as run_rebuild
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     async def run(database_url: str) -> dict[str, float]:
@@ -215,8 +215,8 @@ def rebuild(_: argparse.Namespace) -> int:
 
 def keys_create(args: argparse.Namespace) -> int:
     import asyncpg
-    from ledger.keys import TENANT_PATTERN, create_key
-    from ledger.schema import ensure_schema
+    from grondslag.ledger.keys import TENANT_PATTERN, create_key
+    from grondslag.ledger.schema import ensure_schema
 
     if not re.match(TENANT_PATTERN, args.tenant):
         print(f"grondslag: tenant must match {TENANT_PATTERN}", file=sys.stderr)
@@ -251,7 +251,7 @@ def _store(*, need_nats: bool) -> Iterator[Settings]:
 
 
 def quarantine_list(_: argparse.Namespace) -> int:
-    from projector.release import listing
+    from grondslag.projector.release import listing
 
     with _store(need_nats=False) as settings:
         assert settings.database_url
@@ -261,7 +261,7 @@ def quarantine_list(_: argparse.Namespace) -> int:
 
 
 def quarantine_retry(args: argparse.Namespace) -> int:
-    from projector.release import retry
+    from grondslag.projector.release import retry
 
     with _store(need_nats=True) as settings:
         outcomes = asyncio.run(retry(settings, args.projection, args.keys))
@@ -281,7 +281,7 @@ def _redact(url: str | None) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    from ledger.keys import ROLES
+    from grondslag.ledger.keys import ROLES
 
     main = argparse.ArgumentParser(prog="grondslag", description=__doc__.splitlines()[0])
     commands = main.add_subparsers(dest="command", required=True)

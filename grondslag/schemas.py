@@ -25,17 +25,17 @@ ROOT = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def openapi() -> dict[str, Any]:
-    from ledger.api.app import create_app
-    from ledger.settings import Settings
+    from grondslag.ledger.api.app import create_app
+    from grondslag.ledger.settings import Settings
 
     app = create_app(Settings(database_url="postgresql://unused/unused"))
     return app.openapi_schema.to_schema()
 
 
 def event_types() -> dict[str, type]:
-    from ledger.domain.purpose import Purpose
-    from ledger.domain.standing import Standing
-    from ledger.domain.subject import Subject
+    from grondslag.ledger.domain.purpose import Purpose
+    from grondslag.ledger.domain.standing import Standing
+    from grondslag.ledger.domain.subject import Subject
 
     return {
         "PurposeRegistered": Purpose.Registered,
@@ -64,7 +64,7 @@ def event_schema(name: str, cls: type) -> dict[str, Any]:
 
 
 def message_schemas() -> dict[str, dict[str, Any]]:
-    from projector.messages import MESSAGE_TYPES, CloudEvent
+    from grondslag.projector.messages import MESSAGE_TYPES, CloudEvent
 
     schemas = {}
     for name, (type_name, data, description) in MESSAGE_TYPES.items():
@@ -79,8 +79,8 @@ def message_schemas() -> dict[str, dict[str, Any]]:
 
 def asyncapi() -> dict[str, Any]:
     """AsyncAPI 3.0: one channel per message, addressed per tenant."""
-    from projector.messages import MESSAGE_TYPES
-    from projector.relay import DUPLICATE_WINDOW_SECONDS, STREAM
+    from grondslag.projector.messages import MESSAGE_TYPES
+    from grondslag.projector.relay import DUPLICATE_WINDOW_SECONDS, STREAM
 
     channels, operations, components = {}, {}, {}
     for name, (type_name, _, description) in MESSAGE_TYPES.items():
@@ -142,7 +142,7 @@ def asyncapi() -> dict[str, Any]:
 
 
 def bundle_schema() -> dict[str, Any]:
-    from ledger.audit.bundle import FORMAT, Bundle
+    from grondslag.ledger.audit.bundle import FORMAT, Bundle
 
     schema = msgspec.json.schema(Bundle)
     schema["title"] = FORMAT

@@ -116,7 +116,7 @@ class Site:
 def site(
     database_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    from ledger.audit import signing
+    from grondslag.ledger.audit import signing
 
     tmp = tmp_path_factory.mktemp("auditor-site")
     tenant = f"audit-{secrets.token_hex(4)}"
@@ -191,7 +191,7 @@ def site(
 def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
     site: Site, tmp_path: Path
 ) -> None:
-    from ledger.audit import bundle, signing
+    from grondslag.ledger.audit import bundle, signing
 
     binary = chromium()
     OUTPUT.mkdir(exist_ok=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.api.app import create_app
-from ledger.keys import ROLES, create_key
-from ledger.settings import Settings
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.keys import ROLES, create_key
+from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
 
 NOTICE = {
@@ -49,7 +49,7 @@ def settings(database_url: str, audit_key_file: Path) -> Settings:
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> Iterator[TestClient]:
     """One running app (with its projector) for the session."""
-    from projector.runner import Projector
+    from grondslag.projector.runner import Projector
 
     projector = Projector(settings)
 
@@ -146,7 +146,7 @@ def own_database_url(new_database: Callable[[str], Any]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def ledger(own_database_url: str) -> Iterator[Any]:
-    from ledger.bootstrap import build_ledger
+    from grondslag.ledger.bootstrap import build_ledger
 
     ledger = build_ledger(Settings(database_url=own_database_url), 4)
     yield ledger
@@ -155,9 +155,9 @@ def ledger(own_database_url: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 async def pool(own_database_url: str, ledger: Any) -> Any:
-    from ledger.reads.pool import create_read_pool
-    from projector import current_standing
-    from projector.follower import TRACKING_DDL
+    from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.projector import current_standing
+    from grondslag.projector.follower import TRACKING_DDL
 
     pool = await create_read_pool(own_database_url, min_size=1, max_size=6)
     await current_standing.create_tables(pool)
@@ -169,7 +169,7 @@ async def pool(own_database_url: str, ledger: Any) -> Any:
 @pytest.fixture
 async def js(nats_url: str) -> AsyncIterator[Any]:
     """The session's NATS (JetStream), with the relay's stream in place."""
-    from projector import relay
+    from grondslag.projector import relay
 
     nc = await relay.connect(nats_url)
     js = nc.jetstream()
@@ -181,7 +181,7 @@ async def js(nats_url: str) -> AsyncIterator[Any]:
 @pytest.fixture
 async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
     """A database of this test's own, with the ledger's tables (the quarantine tests)."""
-    from ledger.bootstrap import build_ledger
+    from grondslag.ledger.bootstrap import build_ledger
     from quarantine_support import Store
 
     with new_database("grondslag_quarantine") as url:

@@ -15,11 +15,11 @@ from uuid import UUID
 import asyncpg
 import nats
 import pytest
-from ledger.application import Ledger
-from ledger.domain.values import Evidence, Notice, PurposeTerms
-from ledger.persistence.postgres import EVENTS_TABLE
-from projector.follower import LogFollower
-from projector.relay import STREAM
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.values import Evidence, Notice, PurposeTerms
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.relay import STREAM
 
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
 REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)

@@ -9,8 +9,8 @@ import time
 
 import asyncpg
 import pytest
-from ledger.domain.ids import standing_id
-from ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from test_api_bad_input import CONSENTS, PURPOSE, REF, assert_problem
 
 pytestmark = pytest.mark.integration

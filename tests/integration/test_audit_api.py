@@ -24,8 +24,8 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from ledger.audit import merkle
-from ledger.audit.bundle import verify as verify_bundle
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit.bundle import verify as verify_bundle
 
 pytestmark = pytest.mark.integration
 

@@ -27,18 +27,18 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from ledger.application import Ledger
-from ledger.audit import merkle
-from ledger.audit.canonical import canonical_event_bytes
-from ledger.bootstrap import build_ledger
-from ledger.domain.ids import event_id, standing_id
-from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
-from ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-from ledger.settings import Settings
-from projector import audit_log
-from projector.audit_check import check
-from projector.follower import LogFollower
-from projector.runner import Projector
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit.canonical import canonical_event_bytes
+from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.domain.ids import event_id, standing_id
+from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
+from grondslag.ledger.settings import Settings
+from grondslag.projector import audit_log
+from grondslag.projector.audit_check import check
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.runner import Projector
 
 pytestmark = pytest.mark.integration
 

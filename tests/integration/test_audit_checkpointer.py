@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from ledger.application import Ledger
-from ledger.audit import merkle
-from ledger.audit import store as audit_store
-from ledger.audit.checkpoints import checkpoint_problem
-from ledger.audit.signing import SigningKey
-from ledger.domain.values import Notice, PersonalData, PurposeTerms
-from projector import audit_log
-from projector.follower import LogFollower
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit import store as audit_store
+from grondslag.ledger.audit.checkpoints import checkpoint_problem
+from grondslag.ledger.audit.signing import SigningKey
+from grondslag.ledger.domain.values import Notice, PersonalData, PurposeTerms
+from grondslag.projector import audit_log
+from grondslag.projector.follower import LogFollower
 
 pytestmark = pytest.mark.integration
 

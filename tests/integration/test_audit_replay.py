@@ -18,8 +18,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from ledger.audit.bundle import BundleError, render, verify
-from ledger.audit.replay import replay
+from grondslag.ledger.audit.bundle import BundleError, render, verify
+from grondslag.ledger.audit.replay import replay
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 CARE = "care-treatment"

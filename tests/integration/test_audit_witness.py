@@ -26,13 +26,13 @@ import nats
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from ledger.application import Ledger
-from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
-from ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-from ledger.reads import audit
-from ledger.settings import Settings
-from projector import relay
-from projector.runner import Projector
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
+from grondslag.ledger.reads import audit
+from grondslag.ledger.settings import Settings
+from grondslag.projector import relay
+from grondslag.projector.runner import Projector
 
 pytestmark = pytest.mark.integration
 

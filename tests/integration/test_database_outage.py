@@ -24,11 +24,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.api.app import create_app
-from ledger.domain.ids import standing_id
-from ledger.keys import create_key
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.settings import Settings
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.keys import create_key
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
 
 from grondslag.embedded import EmbeddedPostgres
@@ -132,7 +132,7 @@ def serving(settings: Settings, *, projector: bool = True) -> Iterator[TestClien
     """The app (with its projector, as `grondslag serve` runs it) on the test's database."""
     lifespans = []
     if projector:
-        from projector.runner import Projector
+        from grondslag.projector.runner import Projector
 
         runner = Projector(settings)
 
@@ -485,8 +485,8 @@ class _BrokenCounting:
 async def test_a_follower_goes_on_when_counting_its_failure_fails(
     own_database_url: str, pool: asyncpg.Pool, ledger: Any
 ) -> None:
-    from ledger.domain.values import PersonalData
-    from projector.follower import LogFollower
+    from grondslag.ledger.domain.values import PersonalData
+    from grondslag.projector.follower import LogFollower
 
     await asyncio.to_thread(ledger.put_subject, "outage", "client-1", PersonalData())
     handled: list[int] = []

@@ -17,10 +17,10 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
-from ledger.domain.ids import event_id, standing_id
-from ledger.domain.values import (
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.domain.ids import event_id, standing_id
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,
@@ -29,15 +29,15 @@ from ledger.domain.values import (
     PurposeTerms,
     Retention,
 )
-from ledger.persistence.mapper import decode_event
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
-from projector import current_standing
-from projector.deadline_clock import DeadlineClock
-from projector.follower import LogFollower
-from projector.runner import Projector
+from grondslag.ledger.persistence.mapper import decode_event
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.ledger.settings import Settings
+from grondslag.projector import current_standing
+from grondslag.projector.deadline_clock import DeadlineClock
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.runner import Projector
 
 pytestmark = pytest.mark.integration
 

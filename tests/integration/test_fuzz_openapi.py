@@ -20,9 +20,9 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.settings import Settings
 from hypothesis import strategies as st
-from ledger.api.app import create_app
-from ledger.settings import Settings
 from litestar.testing import TestClient
 from schemathesis.checks import not_a_server_error
 

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from ledger.api.app import create_app
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.settings import Settings
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
 
 pytestmark = pytest.mark.integration

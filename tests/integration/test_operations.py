@@ -9,8 +9,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from ledger.api.app import create_app
-from ledger.settings import Settings
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
 
 pytestmark = pytest.mark.integration

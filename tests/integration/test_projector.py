@@ -28,8 +28,8 @@ from uuid import UUID
 import asyncpg
 import psycopg
 import pytest
-from ledger.application import Ledger
-from ledger.domain.values import (
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,
@@ -38,11 +38,11 @@ from ledger.domain.values import (
     PurposeTerms,
     Retention,
 )
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from projector import current_standing
-from projector.follower import LogFollower
-from projector.rebuild import rebuild_into
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.projector import current_standing
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.rebuild import rebuild_into
 
 pytestmark = pytest.mark.integration
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.api.app import create_app
-from ledger.domain.ids import event_id, standing_id
-from ledger.domain.values import PersonalData
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.domain.ids import event_id, standing_id
+from grondslag.ledger.domain.values import PersonalData
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.projector.runner import Projector
 from litestar.testing import AsyncTestClient
-from projector.runner import Projector
 from quarantine_support import (
     LAPSED,
     PURPOSE,

@@ -12,15 +12,15 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.domain.ids import standing_id
-from ledger.domain.values import PersonalData
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.operations import quarantined
-from ledger.reads.pool import create_read_pool
-from projector import current_standing
-from projector.deadline_clock import NAME as CLOCK
-from projector.deadline_clock import DeadlineClock
-from projector.follower import LogFollower
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.domain.values import PersonalData
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.reads.operations import quarantined
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.projector import current_standing
+from grondslag.projector.deadline_clock import NAME as CLOCK
+from grondslag.projector.deadline_clock import DeadlineClock
+from grondslag.projector.follower import LogFollower
 from quarantine_support import LAPSED, PURPOSE, Store, command, events_of, give, new_tenant
 from quarantine_support import set_state as write_state
 

@@ -13,16 +13,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.domain.ids import standing_id, subject_id
-from ledger.domain.values import PersonalData, PurposeTerms
-from ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.operations import quarantined
-from ledger.reads.pool import create_read_pool
-from projector import audit_log, current_standing
-from projector.follower import LogFollower
-from projector.keys import by_tenant
-from projector.release import release_key
+from grondslag.ledger.domain.ids import standing_id, subject_id
+from grondslag.ledger.domain.values import PersonalData, PurposeTerms
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.reads.operations import quarantined
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.projector import audit_log, current_standing
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.keys import by_tenant
+from grondslag.projector.release import release_key
 from quarantine_support import NOTICE, PURPOSE, REGISTERED, Store, give, new_tenant, set_state
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ async def test_a_subject_change_skips_a_quarantined_standing_of_the_subject(
 async def test_the_audit_log_keys_an_unindexed_stream_by_itself_and_keeps_log_order(
     store: Store, pool: asyncpg.Pool
 ) -> None:
-    from ledger.audit import store as audit_store
+    from grondslag.ledger.audit import store as audit_store
 
     await audit_store.create_tables(pool)
     follower = LogFollower(

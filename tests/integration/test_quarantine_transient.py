@@ -15,15 +15,15 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.domain.ids import standing_id
-from ledger.domain.values import PersonalData
-from ledger.persistence.postgres import EVENTS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.operations import quarantined
-from ledger.reads.pool import create_read_pool
-from projector import current_standing, quarantine, relay
-from projector.follower import LogFollower
-from projector.runner import Projector
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.domain.values import PersonalData
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.reads.operations import quarantined
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.projector import current_standing, quarantine, relay
+from grondslag.projector.follower import LogFollower
+from grondslag.projector.runner import Projector
 from quarantine_support import PURPOSE, Store, consume, give, new_tenant, wait_for
 
 import grondslag.embedded

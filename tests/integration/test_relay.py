@@ -21,13 +21,13 @@ from typing import Any
 import asyncpg
 import nats
 import pytest
-from ledger.application import Ledger
-from ledger.domain.ids import standing_id
-from ledger.domain.values import PersonalData
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.domain.values import PersonalData
+from grondslag.projector import current_standing, relay
+from grondslag.projector.deadline_clock import DeadlineClock
+from grondslag.projector.relay import Relay, run_relay
 from nats.js.api import PubAck
-from projector import current_standing, relay
-from projector.deadline_clock import DeadlineClock
-from projector.relay import Relay, run_relay
 from relay_helpers import (
     HEAD,
     PURPOSE,

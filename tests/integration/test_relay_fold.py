@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ledger.application import Ledger
-from ledger.domain.values import (
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,
@@ -26,10 +26,10 @@ from ledger.domain.values import (
     Representation,
     Retention,
 )
-from ledger.reads.standing import one_standing
-from projector import current_standing
-from projector.deadline_clock import DeadlineClock
-from projector.relay import Relay
+from grondslag.ledger.reads.standing import one_standing
+from grondslag.projector import current_standing
+from grondslag.projector.deadline_clock import DeadlineClock
+from grondslag.projector.relay import Relay
 from relay_helpers import NOTICE, REGISTERED, consume, follower_at_head, signal_id
 
 pytestmark = pytest.mark.integration

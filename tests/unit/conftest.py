@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-from ledger.application import Ledger
-from ledger.domain.errors import RuleViolated
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.errors import RuleViolated
 
 
 @pytest.fixture

@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def every_stored_event() -> list[Any]:
     """One event of every class the ledger stores, with every optional part filled in."""
-    from ledger.domain.ids import subject_id
-    from ledger.domain.purpose import Purpose
-    from ledger.domain.standing import Standing
-    from ledger.domain.subject import Subject
-    from ledger.domain.values import (
+    from grondslag.ledger.domain.ids import subject_id
+    from grondslag.ledger.domain.purpose import Purpose
+    from grondslag.ledger.domain.standing import Standing
+    from grondslag.ledger.domain.subject import Subject
+    from grondslag.ledger.domain.values import (
         BasisEnd,
         Consent,
         Establishment,
@@ -54,7 +54,7 @@ def every_stored_event() -> list[Any]:
         Retention,
         Withdrawal,
     )
-    from ledger.persistence.sealing import InMemoryKeyStore, seal
+    from grondslag.ledger.persistence.sealing import InMemoryKeyStore, seal
 
     at = datetime(2025, 2, 1, 9, 30, tzinfo=UTC)
     evidence = Evidence(document_ref="scan-1", sha256="b" * 64)
@@ -139,7 +139,7 @@ def every_stored_event() -> list[Any]:
 
 def work() -> bytes:
     """The pickle a process reads: (topic, state, originator id, version) rows and events."""
-    from ledger.persistence.mapper import MsgspecMapper
+    from grondslag.ledger.persistence.mapper import MsgspecMapper
 
     mapper = MsgspecMapper()
     events = every_stored_event()
@@ -154,8 +154,8 @@ def child(threads: int, warm: bool) -> int:
     """In a fresh process: ``threads`` threads decode every row at once, each row's class on
     its first use (unless ``warm``: after ``warm_up``). 0 when every decode was right."""
     rows, events = pickle.loads(sys.stdin.buffer.read())
-    from ledger.persistence.mapper import decode_event
-    from ledger.persistence.warm_up import stored_event_classes, warm_up
+    from grondslag.ledger.persistence.mapper import decode_event
+    from grondslag.ledger.persistence.warm_up import stored_event_classes, warm_up
 
     sys.setswitchinterval(SWITCH_INTERVAL)
     if warm:

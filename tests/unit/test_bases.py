@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from ledger.domain.values import (
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,

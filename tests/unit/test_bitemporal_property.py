@@ -9,13 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import msgspec
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ledger.domain.facts import Fact
-from ledger.domain.purpose import PurposeVersion
-from ledger.domain.standing_at import standing_at
-from ledger.domain.subject import SubjectView
-from ledger.domain.values import (
+from grondslag.ledger.domain.facts import Fact
+from grondslag.ledger.domain.purpose import PurposeVersion
+from grondslag.ledger.domain.standing_at import standing_at
+from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Consent,
     Establishment,
@@ -28,6 +26,8 @@ from ledger.domain.values import (
     Retention,
     Withdrawal,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 PURPOSE = "the-purpose"
 EFFECTIVE_0 = datetime(2020, 1, 1, tzinfo=UTC)

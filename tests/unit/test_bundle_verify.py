@@ -15,10 +15,8 @@ from uuid import UUID
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ledger.audit import checkpoints, merkle
-from ledger.audit.bundle import (
+from grondslag.ledger.audit import checkpoints, merkle
+from grondslag.ledger.audit.bundle import (
     FORMAT,
     Bundle,
     BundleError,
@@ -31,9 +29,11 @@ from ledger.audit.bundle import (
     signed_bytes,
     verify,
 )
-from ledger.audit.canonical import canonical_event_bytes, canonical_json
-from ledger.audit.signing import SigningKey
-from ledger.domain.ids import event_id, purpose_id, standing_id, subject_id
+from grondslag.ledger.audit.canonical import canonical_event_bytes, canonical_json
+from grondslag.ledger.audit.signing import SigningKey
+from grondslag.ledger.domain.ids import event_id, purpose_id, standing_id, subject_id
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TENANT = "demo"
 SUBJECT = "client-1"

@@ -21,15 +21,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from ledger.audit import signing
-from ledger.audit.checkpoints import (
+from grondslag.ledger.audit import signing
+from grondslag.ledger.audit.checkpoints import (
     Checkpoint,
     checkpoint_body,
     checkpoint_problem,
     format_time,
     sign,
 )
-from ledger.audit.signing import (
+from grondslag.ledger.audit.signing import (
     SigningKey,
     key_id_of,
     load_or_create,
@@ -401,7 +401,7 @@ GO_SIG = (
 
 def test_note_spelling_matches_gos_reference_vector_byte_for_byte() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from ledger.audit.checkpoints import note_signature_line, verifier_key
+    from grondslag.ledger.audit.checkpoints import note_signature_line, verifier_key
 
     seed = base64.b64decode(GO_SKEY.split("+", 4)[4])[1:]  # PRIVATE+KEY+name+id+key
     private = Ed25519PrivateKey.from_private_bytes(seed)
@@ -411,7 +411,7 @@ def test_note_spelling_matches_gos_reference_vector_byte_for_byte() -> None:
 
 
 def test_a_checkpoints_signed_note_is_its_body_a_blank_line_and_one_signature(tmp_path) -> None:
-    from ledger.audit.checkpoints import note_key_id, signed_note, verifier_key
+    from grondslag.ledger.audit.checkpoints import note_key_id, signed_note, verifier_key
 
     key = load_or_create(tmp_path / "k.pem")
     checkpoint = sign(

@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
 SCHEMA_FILE = ROOT / "tests" / "fixtures" / "compose-spec.json"
-SETTINGS_FILE = ROOT / "services" / "ledger" / "ledger" / "settings.py"
+SETTINGS_FILE = ROOT / "services" / "ledger" / "grondslag" / "ledger" / "settings.py"
 
 APP_SERVICES = ("ledger", "projector")
 REQUIRED_APP_ENV = (

@@ -6,9 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from ledger.domain.ids import event_id, standing_id
-from ledger.domain.standing import Standing
-from ledger.domain.values import Consent, Evidence, Giver, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.domain.ids import event_id, standing_id
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.values import (
+    Consent,
+    Evidence,
+    Giver,
+    Notice,
+    PersonalData,
+    PurposeTerms,
+)
 
 TENANT = "practice-a"
 SUBJECT = "client-001"

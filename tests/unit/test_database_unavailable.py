@@ -11,7 +11,7 @@ import psycopg.errors
 import psycopg_pool
 import pytest
 from eventsourcing import persistence
-from ledger.api.problems import database_unavailable
+from grondslag.ledger.api.problems import database_unavailable
 
 
 def wrapped(cause: BaseException) -> BaseException:

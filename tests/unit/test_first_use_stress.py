@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from eventsourcing.domain import DomainEvent
 from first_use_stress import every_stored_event, stress
-from ledger.persistence.warm_up import stored_event_classes
+from grondslag.ledger.persistence.warm_up import stored_event_classes
 
 PROCESSES = 24  # msgspec 0.22 crashed in about half of them
 THREADS = 16
@@ -25,7 +25,9 @@ def _subclasses(cls: type) -> set[type]:
 
 def test_warm_up_knows_every_event_class_of_the_ledger():
     # by name: the library subclasses each declared event class under the same name
-    ledger = {_name(c) for c in _subclasses(DomainEvent) if c.__module__.startswith("ledger.")}
+    ledger = {
+        _name(c) for c in _subclasses(DomainEvent) if c.__module__.startswith("grondslag.ledger.")
+    }
     assert ledger == {_name(c) for c in stored_event_classes()}
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import IntegrityError
-from ledger.application import Ledger
-from ledger.domain.ids import standing_id
-from ledger.domain.standing import Standing
-from ledger.domain.values import Consent, Evidence, Notice, PersonalData, PurposeTerms
-from ledger.persistence.group_commit import GroupCommit, _Pending
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.values import Consent, Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.persistence.group_commit import GroupCommit, _Pending
 
 JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
 CONSENT = Consent(

@@ -14,11 +14,11 @@ from cryptography.exceptions import InvalidTag
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
-from ledger.domain.ids import subject_id
-from ledger.domain.purpose import Purpose
-from ledger.domain.standing import Standing
-from ledger.domain.subject import Subject
-from ledger.domain.values import (
+from grondslag.ledger.domain.ids import subject_id
+from grondslag.ledger.domain.purpose import Purpose
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.subject import Subject
+from grondslag.ledger.domain.values import (
     Consent,
     Evidence,
     Notice,
@@ -27,8 +27,8 @@ from ledger.domain.values import (
     Retention,
     Withdrawal,
 )
-from ledger.persistence.mapper import MsgspecMapper
-from ledger.persistence.sealing import InMemoryKeyStore, seal, unseal
+from grondslag.ledger.persistence.mapper import MsgspecMapper
+from grondslag.ledger.persistence.sealing import InMemoryKeyStore, seal, unseal
 
 JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
 FEB_1 = datetime(2025, 2, 1, tzinfo=UTC)

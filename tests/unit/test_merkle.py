@@ -7,9 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ledger.audit.merkle import (
+from grondslag.ledger.audit.merkle import (
     CompactTree,
     consistency_proof,
     inclusion_proof,
@@ -19,6 +17,8 @@ from ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # -- The RFC, written out as plainly as it reads (no code shared with the module) ----------
 

@@ -10,10 +10,8 @@ import hashlib
 from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ledger.audit import merkle
-from ledger.audit.merkle import (
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit.merkle import (
     CompactTree,
     completed_nodes,
     consistency_ranges,
@@ -24,6 +22,8 @@ from ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 Node = tuple[int, int]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from ledger.domain.minors import (
+from grondslag.ledger.domain.minors import (
     AGE_OF_CARE_CONSENT,
     AGE_OF_CONSENT,
     AMSTERDAM,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from ledger.domain.errors import RuleViolated
-from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.domain.errors import RuleViolated
+from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 
 TENANT = "practice-a"
 SUBJECT = "client-001"

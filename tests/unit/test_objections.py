@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from ledger.domain.errors import RuleViolated
-from ledger.domain.values import (
+from grondslag.ledger.domain.errors import RuleViolated
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,

@@ -9,10 +9,10 @@ import nats.errors
 import psycopg
 import pytest
 from eventsourcing import persistence
-from ledger.domain.errors import ConcurrentChange
-from projector.audit_log import OutOfLogOrder, StreamWithoutTenant
-from projector.follower import UndecodableEvent
-from projector.quarantine import transient
+from grondslag.ledger.domain.errors import ConcurrentChange
+from grondslag.projector.audit_log import OutOfLogOrder, StreamWithoutTenant
+from grondslag.projector.follower import UndecodableEvent
+from grondslag.projector.quarantine import transient
 
 
 def wrapped(error: Exception, outer: type[Exception]) -> Exception:

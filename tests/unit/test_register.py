@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 
 TENANT = "practice-a"
 SUBJECT = "client-001"

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 import pytest
-from ledger.domain.errors import NotFound
-from ledger.domain.minors import turns
-from ledger.domain.values import (
+from grondslag.ledger.domain.errors import NotFound
+from grondslag.ledger.domain.minors import turns
+from grondslag.ledger.domain.values import (
     Evidence,
     Giver,
     Notice,

@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
-from hypothesis import strategies as st
-from ledger.application import Ledger
-from ledger.domain.consent import CLOCK_SKEW
-from ledger.domain.errors import InvalidInput, NotFound, RuleViolated
-from ledger.domain.ids import standing_id
-from ledger.domain.minors import AMSTERDAM, co_decides_in_care, is_minor, turns
-from ledger.domain.values import (
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.consent import CLOCK_SKEW
+from grondslag.ledger.domain.errors import InvalidInput, NotFound, RuleViolated
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.domain.minors import AMSTERDAM, co_decides_in_care, is_minor, turns
+from grondslag.ledger.domain.values import (
     Consent,
     Evidence,
     Giver,
@@ -33,6 +31,8 @@ from ledger.domain.values import (
     Representation,
     RepresentationEnd,
 )
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
 
 TENANT = "practice-a"
 SUBJECT = "client-001"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from ledger.domain.retention import add_term, retention_until
-from ledger.domain.values import Retention
+from grondslag.ledger.domain.retention import add_term, retention_until
+from grondslag.ledger.domain.values import Retention
 
 
 def utc(*parts: int) -> datetime:

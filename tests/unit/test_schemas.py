@@ -77,8 +77,8 @@ def test_a_relayed_message_matches_its_published_schema() -> None:
 
     import jsonschema
     import msgspec
-    from ledger.domain.values import Giver
-    from projector.messages import CloudEvent, StandingChange
+    from grondslag.ledger.domain.values import Giver
+    from grondslag.projector.messages import CloudEvent, StandingChange
 
     message = CloudEvent(
         id="0c0fb3e0-9d70-5cfb-a811-28c7bb65c0fa",

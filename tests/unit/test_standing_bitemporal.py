@@ -10,12 +10,10 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import msgspec
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from ledger.domain.facts import Fact
-from ledger.domain.purpose import PurposeVersion, known_versions
-from ledger.domain.standing_at import standing_at
-from ledger.domain.values import (
+from grondslag.ledger.domain.facts import Fact
+from grondslag.ledger.domain.purpose import PurposeVersion, known_versions
+from grondslag.ledger.domain.standing_at import standing_at
+from grondslag.ledger.domain.values import (
     Consent,
     Evidence,
     Notice,
@@ -23,6 +21,8 @@ from ledger.domain.values import (
     PurposeTerms,
     Withdrawal,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TENANT = "practice-a"
 SUBJECT = "client-001"

@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from ledger.domain import standing_at as standing_at_module
-from ledger.domain.context import Context
-from ledger.domain.errors import InvalidInput, RuleViolated
-from ledger.domain.minors import NEVER
-from ledger.domain.purpose import PurposeVersion
-from ledger.domain.standing import Standing
-from ledger.domain.standing_at import standing_at
-from ledger.domain.subject import SubjectView
-from ledger.domain.values import (
+from grondslag.ledger.domain import standing_at as standing_at_module
+from grondslag.ledger.domain.context import Context
+from grondslag.ledger.domain.errors import InvalidInput, RuleViolated
+from grondslag.ledger.domain.minors import NEVER
+from grondslag.ledger.domain.purpose import PurposeVersion
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.standing_at import standing_at
+from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,

@@ -164,8 +164,8 @@ def eventsourcing_env(
     if url.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.scheme}://")
     return {
-        "PERSISTENCE_MODULE": "ledger.persistence.postgres:Factory",
-        "APPLICATION_RECORDER_TOPIC": "ledger.persistence.postgres:IndexingRecorder",
+        "PERSISTENCE_MODULE": "grondslag.ledger.persistence.postgres:Factory",
+        "APPLICATION_RECORDER_TOPIC": "grondslag.ledger.persistence.postgres:IndexingRecorder",
         "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),

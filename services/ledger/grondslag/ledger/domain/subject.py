@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from . import bounds
 from . import representation as rules
 from .ids import event_id, subject_id
+from .topics import recorded_as
 from .values import PersonalData, Representation, RepresentationEnd
 
 Seal = Callable[[PersonalData], bytes]
@@ -57,6 +58,7 @@ class SubjectView(msgspec.Struct, frozen=True):
     representations: dict[str, RepresentationRecord] = msgspec.field(default_factory=dict)
 
 
+@recorded_as("ledger.domain.subject")
 class Subject(Aggregate):
     """A data subject, known by the practice's own opaque ``subject_ref``."""
 

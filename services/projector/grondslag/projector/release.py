@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import anyio.to_thread
-from ledger.bootstrap import build_ledger
-from ledger.reads.operations import Quarantined, quarantined
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
+from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.reads.operations import Quarantined, quarantined
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.ledger.settings import Settings
 
 from . import quarantine, relay
 from .deadline_clock import NAME as CLOCK

@@ -24,6 +24,7 @@ from .facts import Fact, Statement
 from .ids import event_id, standing_id
 from .purpose import version_in_force
 from .standing_at import StandingAnswer, answerable, standing_at, unnoticed_lapse
+from .topics import recorded_as
 from .values import (
     BasisEnd,
     Consent,
@@ -41,6 +42,7 @@ Recorded = tuple[UUID, StandingAnswer]
 __all__ = ["Fact", "Recorded", "Standing", "Statement"]
 
 
+@recorded_as("ledger.domain.standing")
 class Standing(Aggregate):
     """Facts about one (subject, purpose); ``standing_at`` folds them into an answer."""
 

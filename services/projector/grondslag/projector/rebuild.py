@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 
 import asyncpg
-from ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 
 from . import current_standing
 from .follower import TRACKING_DDL

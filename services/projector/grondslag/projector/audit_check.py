@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from ledger.audit import merkle
-from ledger.audit.canonical import canonical_event_bytes
-from ledger.audit.checkpoints import Checkpoint, checkpoint_problem
-from ledger.audit.store import all_checkpoints
-from ledger.domain.ids import event_id
-from ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit.canonical import canonical_event_bytes
+from grondslag.ledger.audit.checkpoints import Checkpoint, checkpoint_problem
+from grondslag.ledger.audit.store import all_checkpoints
+from grondslag.ledger.domain.ids import event_id
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 
 SELECT_LOG = f"""
 SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,

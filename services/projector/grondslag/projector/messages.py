@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 import msgspec
-from ledger.domain.values import Basis, Giver, LapseReason, RepresentativeKind, Status
+from grondslag.ledger.domain.values import Basis, Giver, LapseReason, RepresentativeKind, Status
 
 TYPE_PREFIX = "nl.grondslag."
 

@@ -22,8 +22,8 @@ from typing import Any
 import asyncpg
 import nats.errors
 from eventsourcing import persistence
-from ledger.domain.errors import ConcurrentChange
-from ledger.reads.operations import QUARANTINE_TABLE
+from grondslag.ledger.domain.errors import ConcurrentChange
+from grondslag.ledger.reads.operations import QUARANTINE_TABLE
 
 from .keys import Key
 

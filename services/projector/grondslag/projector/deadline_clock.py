@@ -20,11 +20,11 @@ from uuid import UUID
 
 import anyio.to_thread
 import asyncpg
-from ledger.application import Ledger
-from ledger.domain.ids import standing_id
-from ledger.persistence.postgres import STREAMS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.operations import QUARANTINE_TABLE
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.persistence.postgres import STREAMS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.reads.operations import QUARANTINE_TABLE
 
 from . import current_standing, quarantine
 from .keys import Key

@@ -19,10 +19,10 @@ from typing import Any
 import asyncpg
 import msgspec
 import nats
-from ledger.domain.ids import event_id
-from ledger.domain.subject import Subject
-from ledger.persistence import dossiers
-from ledger.persistence.postgres import STREAMS_TABLE
+from grondslag.ledger.domain.ids import event_id
+from grondslag.ledger.domain.subject import Subject
+from grondslag.ledger.persistence import dossiers
+from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 from nats.js.api import StorageType, StreamConfig
 
 from .messages import TYPE_PREFIX, CloudEvent, RepresentationEnded, nats_subject

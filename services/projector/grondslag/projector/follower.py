@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from ledger.persistence.mapper import decode_event
-from ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.persistence.mapper import decode_event
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 
 from . import quarantine
 from .keys import Key, by_stream

@@ -23,19 +23,19 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from ledger.audit import merkle
-from ledger.audit.canonical import canonical_event_bytes
-from ledger.audit.checkpoints import Checkpoint, signed_note
-from ledger.audit.signing import SigningKey
-from ledger.audit.store import (
+from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit.canonical import canonical_event_bytes
+from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
+from grondslag.ledger.audit.signing import SigningKey
+from grondslag.ledger.audit.store import (
     CHECKPOINTS_SIGNED,
     checkpoint_from_row,
     register_key,
     sign_checkpoint,
     stored_nodes,
 )
-from ledger.domain.ids import event_id
-from ledger.persistence.postgres import STREAMS_TABLE
+from grondslag.ledger.domain.ids import event_id
+from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
 from .messages import TYPE_PREFIX, AuditCheckpoint, CloudEvent, nats_subject
 

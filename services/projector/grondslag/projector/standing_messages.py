@@ -15,11 +15,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from ledger.domain.dossier import Dossier
-from ledger.domain.ids import event_id
-from ledger.domain.standing import Standing
-from ledger.domain.standing_at import StandingAnswer
-from ledger.domain.values import Consent, Giver, Withdrawal
+from grondslag.ledger.domain.dossier import Dossier
+from grondslag.ledger.domain.ids import event_id
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.standing_at import StandingAnswer
+from grondslag.ledger.domain.values import Consent, Giver, Withdrawal
 
 from .messages import TYPE_PREFIX, StandingChange
 

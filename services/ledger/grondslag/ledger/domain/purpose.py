@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from . import bounds, notice_revision, register
 from .ids import purpose_id
+from .topics import recorded_as
 from .values import PurposeTerms
 
 
@@ -23,6 +24,7 @@ class PurposeVersion(msgspec.Struct, frozen=True):
     recorded_at: datetime
 
 
+@recorded_as("ledger.domain.purpose")
 class Purpose(Aggregate):
     """A registered purpose; revisions add versions, never rewrite them."""
 

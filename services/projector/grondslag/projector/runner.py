@@ -7,13 +7,13 @@ import contextlib
 
 import anyio.to_thread
 import asyncpg
-from ledger.application import Ledger
-from ledger.audit import signing
-from ledger.audit import store as audit_store
-from ledger.bootstrap import build_ledger
-from ledger.persistence.warm_up import warm_up
-from ledger.reads.pool import create_read_pool
-from ledger.settings import Settings
+from grondslag.ledger.application import Ledger
+from grondslag.ledger.audit import signing
+from grondslag.ledger.audit import store as audit_store
+from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.persistence.warm_up import warm_up
+from grondslag.ledger.reads.pool import create_read_pool
+from grondslag.ledger.settings import Settings
 
 from . import audit_log, current_standing
 from .deadline_clock import DeadlineClock

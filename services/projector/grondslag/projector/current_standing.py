@@ -13,15 +13,15 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from ledger.domain.ids import purpose_id, subject_id
-from ledger.domain.purpose import Purpose
-from ledger.domain.standing import Standing
-from ledger.domain.standing_at import unnoticed_lapse
-from ledger.domain.subject import Subject
-from ledger.persistence import dossiers
-from ledger.persistence.postgres import STREAMS_TABLE
-from ledger.reads.checks import CURRENT_STANDING_TABLE
-from ledger.reads.operations import QUARANTINE_TABLE
+from grondslag.ledger.domain.ids import purpose_id, subject_id
+from grondslag.ledger.domain.purpose import Purpose
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.standing_at import unnoticed_lapse
+from grondslag.ledger.domain.subject import Subject
+from grondslag.ledger.persistence import dossiers
+from grondslag.ledger.persistence.postgres import STREAMS_TABLE
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
+from grondslag.ledger.reads.operations import QUARANTINE_TABLE
 
 from . import quarantine
 

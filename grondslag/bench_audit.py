@@ -9,7 +9,7 @@ One fresh database on the server of ``DATABASE_URL`` (else the embedded one):
    the current-standing projection catching up, and raw ``copy_records_to_table`` of
    10,000 rows shaped like the leaves.
 2. verifying a bundle of 1,000 events: one subject with ~1,000 events (alternating consents
-   and withdrawals), exported and checked with ``ledger.audit.bundle.verify`` (what
+   and withdrawals), exported and checked with ``grondslag.ledger.audit.bundle.verify`` (what
    ``grondslag verify`` runs). Baseline: the least any verifier must do — parse the bundle
    and SHA-256 every event's canonical bytes.
 3. proofs at 1,000,000 leaves: a tenant's tree of 1,000,000 synthetic leaves stored as the

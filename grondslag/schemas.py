@@ -4,8 +4,8 @@
 * ``events/<Type>.json`` — JSON Schema of every stored event's payload, from the event
   classes (msgspec), so that consumers of an export know what they read;
 * ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.0) — the NATS messages, from
-  ``projector.messages``;
-* ``audit-bundle.json`` — the export bundle an auditor verifies (``ledger.audit.bundle``).
+  ``grondslag.projector.messages``;
+* ``audit-bundle.json`` — the export bundle an auditor verifies (``grondslag.ledger.audit.bundle``).
 
 ``grondslag schemas`` writes them; ``grondslag schemas --check`` (and a test) fails when a
 committed file is stale.

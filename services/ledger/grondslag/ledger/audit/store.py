@@ -1,6 +1,6 @@
 """The audit log in PostgreSQL: leaves, stored tree nodes, tree heads, keys and checkpoints.
 
-The projector appends (``projector.audit_log``); API processes and ``grondslag audit
+The projector appends (``grondslag.projector.audit_log``); API processes and ``grondslag audit
 check`` read. Tables:
 
 * ``grondslag_audit_leaves`` — which event is leaf ``leaf_index`` of its tenant's tree;

@@ -2,7 +2,7 @@
 act for it (representation, R15/R16).
 
 The personal fields arrive here already sealed with the subject's own key (see
-``ledger.persistence.sealing``): the log never holds them in the clear, so destroying the
+``grondslag.ledger.persistence.sealing``): the log never holds them in the clear, so destroying the
 key erases them while the history and its proofs stay verifiable (crypto-shredding).
 """
 

@@ -22,6 +22,16 @@ LOCAL_PG = ("127.0.0.1", 5432)
 LOCAL_NATS = ("127.0.0.1", 4222)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test is marked by its folder — ``unit``, ``integration`` or ``e2e`` — so that
+    ``pytest -m unit`` runs the domain's tests alone and ``-m "not e2e"`` leaves out the
+    ones that start ``grondslag serve``."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder in ("unit", "integration", "e2e"):
+            item.add_marker(folder)
+
+
 def _answers(address: tuple[str, int]) -> bool:
     try:
         with socket.create_connection(address, timeout=0.5):

@@ -26,8 +26,6 @@ import httpx
 import pytest
 from chromium_devtools import GRONDSLAG, DevTools, assert_png, browser, chromium, serving
 
-pytestmark = pytest.mark.e2e
-
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 NOTICE = {
     "version": "2025-01",

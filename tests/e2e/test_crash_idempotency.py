@@ -27,7 +27,6 @@ import asyncpg
 import httpx
 import pytest
 
-pytestmark = pytest.mark.e2e
 KEY = "crash-test-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 WRITERS, SUBJECTS, KILLS = 8, 240, 4

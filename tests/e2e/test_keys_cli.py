@@ -9,9 +9,6 @@ import subprocess
 import sys
 
 import asyncpg
-import pytest
-
-pytestmark = pytest.mark.e2e
 
 
 def _keys_create(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

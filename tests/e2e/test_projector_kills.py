@@ -31,7 +31,6 @@ import msgspec
 import psutil
 import pytest
 
-pytestmark = pytest.mark.e2e
 KEY = "projector-kill-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "d" * 64}
 PROJECTIONS = ("current_standing", "audit_log", "nats_relay")

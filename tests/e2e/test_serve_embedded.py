@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-pytestmark = pytest.mark.e2e
 KEY = "e2e-bootstrap-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 

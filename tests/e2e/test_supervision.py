@@ -23,7 +23,6 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = pytest.mark.e2e
 KEY = "e2e-supervision-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "c" * 64}

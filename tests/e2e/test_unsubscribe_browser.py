@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from chromium_devtools import (
     BASE_FLAGS,
     assert_png,
@@ -25,8 +24,6 @@ from chromium_devtools import (
     language_flags,
     serving,
 )
-
-pytestmark = pytest.mark.e2e
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 KEY = "e2e-browser-key"

@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 PROBLEM_JSON = "application/problem+json"
 PURPOSE = "photo-in-dossier"
 CONSENT = {

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 PROBLEM_JSON = "application/problem+json"
 REF = "client-1"
 PURPOSE = "photo-in-dossier"

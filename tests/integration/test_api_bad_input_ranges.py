@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from test_api_bad_input import GOOD_CONSENT, PURPOSE, REF, assert_problem, snapshot
 
-pytestmark = pytest.mark.integration
-
 NOT_UTF8 = b'{"title": "\xff"}'
 STANDING = f"/v1/subjects/{REF}/standing/{PURPOSE}"
 

@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 PROBLEM_JSON = "application/problem+json"
 RETENTION_7Y = {"term": "P7Y", "starts": "basis_end"}
 ASSESSMENT = (

@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from test_api_bad_input import CONSENTS, PURPOSE, REF, assert_problem, register, snapshot
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def ready(tenant):

@@ -12,8 +12,6 @@ from typing import Any
 import psycopg
 import pytest
 
-pytestmark = pytest.mark.integration
-
 PURPOSE = "photo-in-dossier"
 PROJECTION_WAIT = 5.0
 

@@ -7,8 +7,6 @@ from typing import Any
 import pytest
 from test_api_bad_input import PURPOSE, REF, assert_problem, snapshot
 
-pytestmark = pytest.mark.integration
-
 # the routes of the controllers that guard every handler (consents, bases, objections,
 # representatives, newsletter links): their guards also ran on litestar's OPTIONS answer
 GUARDED = [

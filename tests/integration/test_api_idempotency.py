@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 REF = "client-1"
 PURPOSE = "photo-in-dossier"
 CONSENTS = f"/v1/subjects/{REF}/consents"

@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 PROBLEM_JSON = "application/problem+json"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PURPOSE = "photo-in-dossier"

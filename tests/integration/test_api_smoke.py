@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
 
 def test_consent_is_recorded_read_back_and_withdrawn(tenant) -> None:
     tenant.register_purpose()

@@ -8,9 +8,6 @@ import time
 from datetime import datetime, timedelta
 
 import psycopg
-import pytest
-
-pytestmark = pytest.mark.integration
 
 REF = "client-1"
 PURPOSE = "photo-in-dossier"

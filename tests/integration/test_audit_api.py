@@ -27,8 +27,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from grondslag.ledger.audit import merkle
 from grondslag.ledger.audit.bundle import verify as verify_bundle
 
-pytestmark = pytest.mark.integration
-
 REF = "client-1"
 PURPOSE = "photo-in-dossier"
 OTHER = "newsletter"

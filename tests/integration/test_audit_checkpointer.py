@@ -8,7 +8,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.audit import merkle
@@ -18,8 +17,6 @@ from grondslag.ledger.audit.signing import SigningKey
 from grondslag.ledger.domain.values import Notice, PersonalData, PurposeTerms
 from grondslag.projector import audit_log
 from grondslag.projector.follower import LogFollower
-
-pytestmark = pytest.mark.integration
 
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
 TERMS = PurposeTerms(title="Foto", basis="consent", notice=NOTICE)

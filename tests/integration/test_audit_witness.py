@@ -34,8 +34,6 @@ from grondslag.ledger.settings import Settings
 from grondslag.projector import relay
 from grondslag.projector.runner import Projector
 
-pytestmark = pytest.mark.integration
-
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
 REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
 STREAM = "GRONDSLAG"

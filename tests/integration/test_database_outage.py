@@ -33,8 +33,6 @@ from litestar.testing import TestClient
 
 from grondslag.embedded import EmbeddedPostgres
 
-pytestmark = pytest.mark.integration
-
 KEY = "outage-bootstrap-key"
 TENANT = "demo"
 PURPOSE = "photo-in-dossier"

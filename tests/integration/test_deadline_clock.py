@@ -39,8 +39,6 @@ from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.runner import Projector
 
-pytestmark = pytest.mark.integration
-
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
 REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
 LAPSED = "ledger.domain.standing:Standing.BasisLapsed"

@@ -21,8 +21,6 @@ from grondslag.embedded import (
     embedded_servers,
 )
 
-pytestmark = pytest.mark.integration
-
 TAKEN_PORTS = {5432, 4222}
 
 # A separate process owning both servers; prints their pids and urls, then waits.

@@ -26,8 +26,6 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 from schemathesis.checks import not_a_server_error
 
-pytestmark = pytest.mark.integration
-
 MAX_EXAMPLES = 250  # fuzzing cases per operation, after the coverage phase's own
 
 SUBJECTS = ["client-17", "child-4"]

@@ -28,8 +28,6 @@ from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
 
-pytestmark = pytest.mark.integration
-
 NEWSLETTER = "newsletter"
 NEWSLETTER_TITLE = "Nieuwsbrief van de praktijk"
 EVENTS = "events-invitations"

@@ -8,12 +8,9 @@ import time
 from pathlib import Path
 
 import asyncpg
-import pytest
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
-
-pytestmark = pytest.mark.integration
 
 
 def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> None:

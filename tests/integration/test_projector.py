@@ -44,8 +44,6 @@ from grondslag.projector import current_standing
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.rebuild import rebuild_into
 
-pytestmark = pytest.mark.integration
-
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
 REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
 HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.domain.ids import event_id, standing_id
 from grondslag.ledger.domain.values import PersonalData
@@ -43,7 +42,6 @@ from quarantine_support import (
 )
 from relay_helpers import signal_id
 
-pytestmark = pytest.mark.integration
 HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 
 

@@ -24,8 +24,6 @@ from grondslag.projector.follower import LogFollower
 from quarantine_support import LAPSED, PURPOSE, Store, command, events_of, give, new_tenant
 from quarantine_support import set_state as write_state
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def pool(store: Store) -> Any:

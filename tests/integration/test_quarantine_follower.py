@@ -25,7 +25,6 @@ from grondslag.projector.keys import by_tenant
 from grondslag.projector.release import release_key
 from quarantine_support import NOTICE, PURPOSE, REGISTERED, Store, give, new_tenant, set_state
 
-pytestmark = pytest.mark.integration
 HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 
 

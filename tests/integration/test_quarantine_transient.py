@@ -29,7 +29,6 @@ from quarantine_support import PURPOSE, Store, consume, give, new_tenant, wait_f
 import grondslag.embedded
 from grondslag.embedded import EmbeddedNats
 
-pytestmark = pytest.mark.integration
 HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 
 

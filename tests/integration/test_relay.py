@@ -45,8 +45,6 @@ from relay_helpers import (
 import grondslag.embedded
 from grondslag.embedded import EmbeddedNats
 
-pytestmark = pytest.mark.integration
-
 
 # -- (a) the CloudEvents on the subjects ----------------------------------------------------------
 async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_personal_data(

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.values import (
     BasisEnd,
@@ -32,7 +31,6 @@ from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.relay import Relay
 from relay_helpers import NOTICE, REGISTERED, consume, follower_at_head, signal_id
 
-pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
 
 

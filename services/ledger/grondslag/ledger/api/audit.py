@@ -15,11 +15,9 @@ from ..application import utcnow
 from ..domain.values import Instant
 from ..reads import audit
 from .auth import requires
+from .params import AUDITORS, PROOF_READERS, SubjectRef
 from .problems import ProblemError, aware, problem_type
-from .subjects import SubjectRef
 
-PROOF_READERS = ("reader", "auditor", "admin")
-AUDITORS = ("auditor", "admin")
 MAX_TREE_SIZE = 2**53 - 1  # exact in every JSON reader, far inside PostgreSQL's bigint
 TreeSize = Annotated[int, Parameter(ge=0, le=MAX_TREE_SIZE, description="a tree size")]
 # litestar enforces the constraints of an optional parameter only when they annotate the

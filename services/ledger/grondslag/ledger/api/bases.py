@@ -21,8 +21,7 @@ from ..domain.values import (
 )
 from .auth import requires
 from .consents import Recorded
-from .purposes import CodePath
-from .subjects import SubjectRef
+from .params import CodePath, SubjectRef
 
 
 class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -12,6 +12,7 @@ from ..application import utcnow
 from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
 from .auth import requires
+from .params import READERS
 from .problems import aware
 
 MAX_REFS = 10_000
@@ -43,7 +44,7 @@ class CheckController(Controller):
     @post(
         operation_id="checkSubjects",
         status_code=200,
-        guards=[requires("reader", "writer", "auditor", "admin")],
+        guards=[requires(*READERS)],
         summary="Which of these subjects may be processed for this purpose (up to 10,000)",
     )
     async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:

@@ -11,8 +11,7 @@ from ..application import Ledger
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Code, Evidence, Instant, Method, Ref, ShortText
 from .auth import requires
-from .purposes import CodePath
-from .subjects import SubjectRef
+from .params import CodePath, SubjectRef
 
 
 class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

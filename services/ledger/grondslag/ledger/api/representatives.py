@@ -20,7 +20,7 @@ from ..domain.values import (
     ShortText,
 )
 from .auth import requires
-from .subjects import SubjectRef
+from .params import SubjectRef
 
 
 class RepresentativeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

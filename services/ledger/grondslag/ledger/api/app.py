@@ -22,6 +22,7 @@ from ..keys import ROLES, KeyCache, create_key
 from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
+from ..services.newsletter import Newsletter
 from ..settings import Settings
 from .audit import AuditController
 from .auditor_page import AUDITOR_PAGES
@@ -107,6 +108,7 @@ def create_app(
                     key=settings.bootstrap_key,
                 )
             app.state.key_cache = KeyCache(app.state.pool)
+            app.state.newsletter = Newsletter(app.state.ledger, app.state.pool, settings)
             yield
         finally:
             await app.state.pool.close()
@@ -115,6 +117,9 @@ def create_app(
 
     def provide_ledger(request: Request) -> Ledger:
         return request.app.state.ledger
+
+    def provide_newsletter(request: Request) -> Newsletter:
+        return request.app.state.newsletter
 
     return Litestar(
         route_handlers=[
@@ -135,7 +140,10 @@ def create_app(
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),
-        dependencies={"ledger": Provide(provide_ledger, sync_to_thread=False)},
+        dependencies={
+            "ledger": Provide(provide_ledger, sync_to_thread=False),
+            "newsletter": Provide(provide_newsletter, sync_to_thread=False),
+        },
         middleware=[
             RateLimitConfig(
                 rate_limit=("minute", settings.public_rate_limit_per_minute),

@@ -19,13 +19,13 @@ from ..audit import signing
 from ..audit import store as audit_store
 from ..bootstrap import build_ledger
 from ..keys import ROLES, KeyCache, create_key
+from ..pages import PAGES
 from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..services.newsletter import Newsletter
 from ..settings import Settings
 from .audit import AuditController
-from .auditor_page import AUDITOR_PAGES
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
@@ -34,7 +34,6 @@ from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
-from .public import PUBLIC_HANDLERS
 from .purposes import PurposeController
 from .representatives import RepresentativeController
 from .subjects import SubjectController
@@ -129,11 +128,10 @@ def create_app(
             CheckController,
             RepresentativeController,
             NewsletterController,
-            *PUBLIC_HANDLERS,
+            PAGES,
             BasisController,
             ObjectionController,
             AuditController,
-            *AUDITOR_PAGES,
             live,
             ready,
             metrics,

@@ -1,237 +1,107 @@
-"""The auditor's page: one subject's standings, timelines on both time axes, "as of" a date.
+"""The auditor's pages: one subject's standings with timelines on both time axes, "as of"
+a date; its verifiable export bundle; each event's inclusion proof.
 
-Server-rendered HTML, no scripts. The auditor signs in with an API key carrying the
-``auditor`` (or ``admin``) role; the key is kept in an http-only, SameSite=Strict cookie
-limited to ``/audit`` (``Secure`` when the service is reached over https) and checked on
-every request like a bearer key. Dates of the picker are calendar dates in
-Europe/Amsterdam; "as of" a date means at the end of that day.
+Server-rendered, no scripts. Every page but the sign-in form needs the auditor's session
+(``session.signed_in_auditor``, the router's one guard). Dates of the picker are calendar
+dates in Europe/Amsterdam; "as of" a date means at the end of that day.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from html import escape
 from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect
 
+from ..api.params import SubjectRef
 from ..application import utcnow
-from ..domain.bounds import LATEST, check_instant
 from ..domain.errors import InvalidInput, NotFound
-from ..domain.evidence import evidence_records
-from ..domain.ids import subject_id
-from ..keys import Principal
-from ..persistence import dossiers
 from ..reads import audit
-from ..reads.streams import stream_ids
-from .auditor_html import (
-    AMSTERDAM,
-    LEGEND,
-    as_of_form,
-    html_page,
-    section,
-    sign_in_page,
-    sign_out_form,
-    when,
-)
-from .pages import HEADERS
+from ..reads.standing import standing_histories
+from . import auditor_html as html
+from .layout import HEADERS
+from .session import SignInRequired, sign_in, sign_in_instead, sign_out, signed_in_auditor
+from .subject_report import subject_page
+from .times import picked
 
-COOKIE = "grondslag_auditor"
-ROLES = frozenset({"auditor", "admin"})
-SubjectRefPath = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$")]
 DateQuery = Annotated[str | None, Parameter(required=False)]
+JSON_ERRORS = {"unavailable_page": None}  # downloads answer a database outage as problem+json
 
 
-async def _auditor(request: Request) -> Principal | None:
-    key = request.cookies.get(COOKIE)
-    if not key or len(key) > 200:
-        return None
-    principal = await request.app.state.key_cache.principal(key)
-    return principal if principal and principal.roles & ROLES else None
-
-
-@get("/audit", include_in_schema=False)
-async def auditor_home(request: Request, subject_ref: FromQuery[str | None] = None) -> Response:
-    if await _auditor(request) is None:
-        return sign_in_page()
+@get("/", include_in_schema=False, opt={"return_to": "/audit", "signed_out_status": 200})
+async def home(subject_ref: FromQuery[str | None] = None) -> Response:
     if subject_ref:
         return Redirect(f"/audit/subjects/{quote(subject_ref, safe='')}", status_code=303)
-    return html_page(
-        "Grondslag — auditor",
-        "<h1>Auditor</h1>"
-        '<form method="get" action="/audit" class="asof"><label>Subject reference '
-        '<input name="subject_ref" required></label><button type="submit">Show</button></form>'
-        + sign_out_form(),
-    )
+    return html.start_page()
 
 
-@post("/audit/sign-in", include_in_schema=False, status_code=303)
-async def auditor_sign_in(request: Request) -> Response:
-    try:
-        form = await request.form()
-    except UnicodeDecodeError:  # a multipart field that is not UTF-8
-        return sign_in_page("The form could not be read; sign in again.", 400)
-    key = str(form.get("key", "")).strip()
-    next_path = str(form.get("next", "/audit"))
-    if not next_path.startswith("/audit") or "//" in next_path:
-        next_path = "/audit"
-    principal = await request.app.state.key_cache.principal(key) if 0 < len(key) <= 200 else None
-    if principal is None:
-        return sign_in_page("Unknown or revoked API key.", 401, next_path)
-    if not principal.roles & ROLES:
-        return sign_in_page("This key lacks the auditor role.", 403, next_path)
-    response: Response = Redirect(next_path, status_code=303)
-    secure = request.app.state.settings.public_url.startswith("https://")
-    response.set_cookie(
-        COOKIE,
-        key,
-        path="/audit",
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-        max_age=8 * 3600,
-    )
-    return response
-
-
-@post("/audit/sign-out", include_in_schema=False, status_code=303)
-async def auditor_sign_out() -> Response:
-    response: Response = Redirect("/audit", status_code=303)
-    response.delete_cookie(COOKIE, path="/audit")
-    return response
-
-
-@get("/audit/subjects/{subject_ref:str}", include_in_schema=False)
-async def auditor_subject(
-    request: Request, subject_ref: SubjectRefPath, at: DateQuery = None, known_at: DateQuery = None
+@get("/subjects/{subject_ref:str}", include_in_schema=False)
+async def subject(
+    request: Request, subject_ref: SubjectRef, at: DateQuery = None, known_at: DateQuery = None
 ) -> Response:
-    principal = await _auditor(request)
-    if principal is None:
-        query = f"?{request.url.query}" if request.url.query else ""
-        return sign_in_page(status=401, next_path=request.url.path + query)
-    now = utcnow()
+    now, pool, tenant = utcnow(), request.app.state.pool, request.user.tenant
     try:
-        at_moment = _picked("at", at) or now
-        known_moment = _picked("known_at", known_at) or now
+        at_moment, known_moment = picked("at", at) or now, picked("known_at", known_at) or now
     except InvalidInput as error:
-        return html_page(
-            "Invalid date",
-            f"<h1>Invalid date</h1><p>{escape(error.detail)}. Use the date picker.</p>"
-            f'<p><a href="{escape(request.url.path)}">Back to today</a></p>',
-            422,
-        )
-    tenant = principal.tenant
-    pool = request.app.state.pool
-    codes = [code for _, code in await stream_ids(pool, tenant, "standing", subject_ref) if code]
-    streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, codes))
-    if streams.get(subject_id(tenant, subject_ref)) is None:
-        return html_page(
-            "Unknown subject",
-            f"<h1>Unknown subject</h1><p>No subject <code>{escape(subject_ref)}</code>.</p>"
-            '<p><a href="/audit">Back</a></p>',
-            404,
-        )
+        return html.invalid_date_page(request.url.path, error.detail)
+    try:
+        histories = await standing_histories(pool, tenant, subject_ref, at_moment, known_moment)
+    except NotFound:
+        return html.unknown_subject_page(subject_ref)
     checkpoint, _ = await audit.latest(pool, request.app.state.audit_key, tenant, now)
-    sections = []
-    for code in codes:
-        dossier = streams.dossier(tenant, subject_ref, code)
-        if dossier.register is None or dossier.standing_stream is None:
-            continue
-        answer = dossier.standing(at_moment, known_moment)
-        everything = [str(f.event_id) for f in dossier.facts]
-        records = evidence_records(everything, dossier.facts, dossier.versions)
-        title = dossier.register.latest.terms.title
-        sections.append(section(code, title, answer, records, at_moment, known_moment, now))
-    head = (
-        f"<h1>Subject <code>{escape(subject_ref)}</code></h1>"
-        f'<p class="muted">Practice <code>{escape(tenant)}</code> · audit log checkpoint: '
-        f"{checkpoint.tree_size} events, root <code>{checkpoint.root_hash[:16]}…</code>, "
-        f"signed {when(datetime.fromisoformat(checkpoint.issued_at))} by key "
-        f"<code>{checkpoint.key_id}</code> · times in Europe/Amsterdam</p>"
-        + as_of_form(request.url.path, at_moment, known_moment)
-        + f'<p><a href="/audit/subjects/{quote(subject_ref, safe="")}/bundle">Download the '
-        "verifiable export bundle</a> (check it with <code>grondslag verify</code>)</p>"
+    return subject_page(
+        tenant, subject_ref, checkpoint, histories, request.url.path, at_moment, known_moment, now
     )
-    body = head + ("".join(sections) or "<p>No standings recorded.</p>") + LEGEND + sign_out_form()
-    return html_page(f"Grondslag — {subject_ref}", body)
 
 
-@get("/audit/subjects/{subject_ref:str}/bundle", include_in_schema=False)
-async def auditor_bundle(request: Request, subject_ref: SubjectRefPath) -> Response:
-    principal = await _auditor(request)
-    if principal is None:
-        return sign_in_page(status=401, next_path=f"/audit/subjects/{quote(subject_ref, safe='')}")
+@get(
+    "/subjects/{subject_ref:str}/bundle",
+    include_in_schema=False,
+    opt={"return_to": "/audit/subjects/{subject_ref}", **JSON_ERRORS},
+)
+async def bundle(request: Request, subject_ref: SubjectRef) -> Response:
+    tenant, state = request.user.tenant, request.app.state
     try:
-        body = await audit.export(
-            request.app.state.pool,
-            request.app.state.audit_key,
-            principal.tenant,
-            subject_ref,
-            utcnow(),
-        )
+        body = await audit.export(state.pool, state.audit_key, tenant, subject_ref, utcnow())
     except audit.NotYetLogged:
-        return html_page("Not yet", "<h1>Not in the audit log yet</h1><p>Try again.</p>", 409)
-    name = f"grondslag-{principal.tenant}-{subject_ref}.json"
-    return Response(
-        body,
-        media_type="application/json",
-        headers={**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+        return html.not_yet_logged_page()
+    download = f'attachment; filename="grondslag-{tenant}-{subject_ref}.json"'
+    headers = {**HEADERS, "Content-Disposition": download}
+    return Response(body, media_type="application/json", headers=headers)
 
 
-@get("/audit/proofs/{event_id:uuid}", include_in_schema=False)
-async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
+@get(
+    "/proofs/{event_id:uuid}",
+    include_in_schema=False,
+    opt={"return_to": "/audit", **JSON_ERRORS},
+)
+async def proof(request: Request, event_id: FromPath[UUID]) -> Response:
     """The inclusion proof as JSON (the same as ``GET /v1/audit/proofs/{event_id}``)."""
-    principal = await _auditor(request)
-    if principal is None:
-        return sign_in_page(status=401)
+    state = request.app.state
     try:
-        proof = await audit.inclusion(
-            request.app.state.pool,
-            request.app.state.audit_key,
-            principal.tenant,
-            event_id,
-            utcnow(),
+        found = await audit.inclusion(
+            state.pool, state.audit_key, request.user.tenant, event_id, utcnow()
         )
     except NotFound as error:
-        return html_page(
-            "Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404
-        )
-    return Response(msgspec.json.encode(proof), media_type="application/json", headers=HEADERS)
+        return html.unknown_event_page(error.detail)
+    return Response(msgspec.json.encode(found), media_type="application/json", headers=HEADERS)
 
 
-def _picked(name: str, text: str | None) -> datetime | None:
-    """The end of the picked day, or None when none was picked; a date that is no date or
-    lies outside the ledger's range of instants (``domain.bounds``) is refused naming it."""
-    if not text:
-        return None
-    try:
-        moment = _end_of_day(text)
-    except OverflowError:  # 9999-12-31 has no next day: beyond the range all the same
-        moment = LATEST
-    except ValueError:
-        raise InvalidInput(f"{name}: give a date as YYYY-MM-DD", field=name) from None
-    check_instant(name, moment)
-    return moment
-
-
-def _end_of_day(text: str) -> datetime:
-    """The last instant of a picked date (YYYY-MM-DD) in Europe/Amsterdam, in UTC."""
-    day = date.fromisoformat(text)
-    start_next = datetime.combine(day + timedelta(days=1), time(), AMSTERDAM)
-    return start_next.astimezone(UTC) - timedelta(microseconds=1)
-
-
-AUDITOR_PAGES = [
-    auditor_home,
-    auditor_sign_in,
-    auditor_sign_out,
-    auditor_subject,
-    auditor_bundle,
-    auditor_proof,
-]
+AUDITOR_PAGES = Router(
+    "/audit",
+    route_handlers=[
+        sign_in,
+        sign_out,
+        Router(
+            "/",
+            route_handlers=[home, subject, bundle, proof],
+            guards=[signed_in_auditor],
+            exception_handlers={SignInRequired: sign_in_instead},
+        ),
+    ],
+    opt={"unavailable_page": html.unavailable_page},
+)

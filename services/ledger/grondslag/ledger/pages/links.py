@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from ..services.newsletter import Newsletter, Visit
-from .pages import page
+from .messages import message
 
-Token = Annotated[str, Parameter(description="the signed link token")]  # checked by verify()
-STATUS = {"ask": 200, "done": 200, "invalid": 404, "expired": 410, "refused": 409}
+Token = Annotated[str, Parameter(description="the signed link token")]  # links.verify() checks it
+WHY_NOT = {"invalid": 404, "expired": 410, "refused": 409}  # outcomes shown without the link
 
 
 @get(
@@ -74,11 +74,19 @@ async def confirm(
 def _shown(request: Request, kind: Literal["unsubscribe", "confirm"], visit: Visit) -> Response:
     """The page of the visit's outcome: the question with its button, the confirmation, or
     why neither (invalid, expired, refused)."""
-    if visit.link is None or visit.outcome not in ("ask", "done"):
-        return page(request, visit.outcome, status=STATUS[visit.outcome])
+    if visit.link is None or visit.outcome in WHY_NOT:
+        return message(request, visit.outcome, status=WHY_NOT[visit.outcome])
     about = {"purpose": visit.link.terms.title, "practice": visit.link.binding.tenant}
     button = f"{kind}.button" if visit.outcome == "ask" else None
-    return page(request, f"{kind}.{visit.outcome}", button=button, **about)
+    return message(request, f"{kind}.{visit.outcome}", button=button, **about)
 
 
-PUBLIC_HANDLERS = [unsubscribe_page, unsubscribe, confirm_page, confirm]
+def _unavailable(request: Request) -> Response[str]:
+    return message(request, "unavailable", status=503)
+
+
+LINK_PAGES = Router(
+    "/",
+    route_handlers=[unsubscribe_page, unsubscribe, confirm_page, confirm],
+    opt={"unavailable_page": _unavailable},
+)

@@ -14,8 +14,8 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from ..application import utcnow
 from ..domain.values import Instant
 from ..reads import audit
+from ..web import AUDITORS, PROOF_READERS, SubjectRef
 from .auth import requires
-from .params import AUDITORS, PROOF_READERS, SubjectRef
 from .problems import ProblemError, aware, problem_type
 
 MAX_TREE_SIZE = 2**53 - 1  # exact in every JSON reader, far inside PostgreSQL's bigint

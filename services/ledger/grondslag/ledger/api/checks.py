@@ -11,8 +11,8 @@ from litestar.params import JSONBody
 from ..application import utcnow
 from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
+from ..web import READERS
 from .auth import requires
-from .params import READERS
 from .problems import aware
 
 MAX_REFS = 10_000

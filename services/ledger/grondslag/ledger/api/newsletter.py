@@ -12,8 +12,8 @@ from litestar.params import JSONBody
 
 from ..domain.values import Code, Ref
 from ..services.newsletter import Newsletter
+from ..web import SubjectRef
 from .auth import requires
-from .params import SubjectRef
 
 Email = Annotated[
     str, msgspec.Meta(pattern=r"^\s*[^@\s]{1,64}@[^@\s]{1,255}\s*(?!\n)$", max_length=320)

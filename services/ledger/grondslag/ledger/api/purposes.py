@@ -27,8 +27,8 @@ from ..domain.values import (
     SpecialCategory,
 )
 from ..reads.streams import load_aggregates, stream_ids
+from ..web import READERS, CodePath
 from .auth import requires
-from .params import READERS, CodePath
 
 
 class PurposeCreate(PurposeTerms, kw_only=True, forbid_unknown_fields=True):

@@ -14,8 +14,8 @@ from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads.history import HistoryEvent, subject_history
 from ..reads.standing import AuditedStanding, all_standings, one_standing
+from ..web import READERS, CodePath, SubjectRef
 from .auth import requires
-from .params import READERS, CodePath, SubjectRef
 from .problems import aware
 
 

@@ -17,11 +17,11 @@ from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Redirect
 
-from ..api.params import SubjectRef
 from ..application import utcnow
 from ..domain.errors import InvalidInput, NotFound
 from ..reads import audit
 from ..reads.standing import standing_histories
+from ..web import SubjectRef
 from . import auditor_html as html
 from .layout import HEADERS
 from .session import SignInRequired, sign_in, sign_in_instead, sign_out, signed_in_auditor

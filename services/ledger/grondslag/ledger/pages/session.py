@@ -12,8 +12,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
-from ..api.params import AUDITORS
 from ..keys import Principal
+from ..web import AUDITORS
 from .auditor_html import sign_in_page
 
 COOKIE = "grondslag_auditor"

@@ -1,5 +1,5 @@
-"""What the JSON controllers and the pages share: the path parameters that name a subject
-or a purpose, and the sets of roles their guards let through."""
+"""What the two HTTP rooms share, the JSON API (``api/``) and the pages (``pages/``): the
+path parameters that name a subject or a purpose, and the role sets their guards admit."""
 
 from __future__ import annotations
 

@@ -54,27 +54,13 @@ async def sign_in(request: Request) -> Response:
         form = await request.form()
     except UnicodeDecodeError:  # a multipart field that is not UTF-8
         return sign_in_page("The form could not be read; sign in again.", 400)
-    key = str(form.get("key", "")).strip()
-    next_path = str(form.get("next", "/audit"))
-    if not next_path.startswith("/audit") or "//" in next_path:
-        next_path = "/audit"
+    key, next_path = str(form.get("key", "")).strip(), _next_path(form.get("next"))
     principal = await _principal(request, key)
     if principal is None:
         return sign_in_page("Unknown or revoked API key.", 401, next_path)
     if not principal.roles.intersection(AUDITORS):
         return sign_in_page("This key lacks the auditor role.", 403, next_path)
-    response: Response = Redirect(next_path, status_code=303)
-    secure = request.app.state.settings.public_url.startswith("https://")
-    response.set_cookie(
-        COOKIE,
-        key,
-        path="/audit",
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-        max_age=SIGNED_IN_FOR,
-    )
-    return response
+    return _signed_in(request, key, next_path)
 
 
 @post("/sign-out", include_in_schema=False, status_code=303)
@@ -89,3 +75,25 @@ async def _principal(connection: ASGIConnection, key: str) -> Principal | None:
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
     return await connection.app.state.key_cache.principal(key)
+
+
+def _next_path(asked: object) -> str:
+    """Where to go once signed in: a page of the auditor's, never another site."""
+    next_path = str(asked if asked is not None else "/audit")
+    return next_path if next_path.startswith("/audit") and "//" not in next_path else "/audit"
+
+
+def _signed_in(request: Request, key: str, next_path: str) -> Response:
+    """On to ``next_path``, with the key in the session cookie."""
+    response: Response = Redirect(next_path, status_code=303)
+    secure = request.app.state.settings.public_url.startswith("https://")
+    response.set_cookie(
+        COOKIE,
+        key,
+        path="/audit",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        max_age=SIGNED_IN_FOR,
+    )
+    return response

@@ -24,6 +24,7 @@ from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
 from ..services.newsletter import Newsletter
+from ..services.public_links import PublicLinks
 from ..settings import Settings
 from .audit import AuditController
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
@@ -108,6 +109,7 @@ def create_app(
                 )
             app.state.key_cache = KeyCache(app.state.pool)
             app.state.newsletter = Newsletter(app.state.ledger, app.state.pool, settings)
+            app.state.public_links = PublicLinks(app.state.ledger, app.state.pool)
             yield
         finally:
             await app.state.pool.close()
@@ -119,6 +121,9 @@ def create_app(
 
     def provide_newsletter(request: Request) -> Newsletter:
         return request.app.state.newsletter
+
+    def provide_public_links(request: Request) -> PublicLinks:
+        return request.app.state.public_links
 
     return Litestar(
         route_handlers=[
@@ -141,6 +146,7 @@ def create_app(
         dependencies={
             "ledger": Provide(provide_ledger, sync_to_thread=False),
             "newsletter": Provide(provide_newsletter, sync_to_thread=False),
+            "public_links": Provide(provide_public_links, sync_to_thread=False),
         },
         middleware=[
             RateLimitConfig(

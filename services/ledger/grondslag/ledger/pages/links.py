@@ -13,7 +13,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
-from ..services.newsletter import Newsletter, Visit
+from ..services.public_links import PublicLinks, Visit
 from .messages import message
 
 Token = Annotated[str, Parameter(description="the signed link token")]  # links.verify() checks it
@@ -28,9 +28,9 @@ WHY_NOT = {"invalid": 404, "expired": 410, "refused": 409}  # outcomes shown wit
     summary="Unsubscribe page (changes nothing)",
 )
 async def unsubscribe_page(
-    request: Request, token: Token, newsletter: NamedDependency[Newsletter]
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
 ) -> Response[str]:
-    return _shown(request, "unsubscribe", await newsletter.visit("unsubscribe", token))
+    return _shown(request, "unsubscribe", await public_links.visit("unsubscribe", token))
 
 
 @post(
@@ -41,9 +41,9 @@ async def unsubscribe_page(
     summary="One-click unsubscribe (RFC 8058): records the withdrawal or objection at once",
 )
 async def unsubscribe(
-    request: Request, token: Token, newsletter: NamedDependency[Newsletter]
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
 ) -> Response[str]:
-    return _shown(request, "unsubscribe", await newsletter.unsubscribe(token))
+    return _shown(request, "unsubscribe", await public_links.unsubscribe(token))
 
 
 @get(
@@ -53,9 +53,9 @@ async def unsubscribe(
     summary="Double opt-in confirmation page (changes nothing)",
 )
 async def confirm_page(
-    request: Request, token: Token, newsletter: NamedDependency[Newsletter]
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
 ) -> Response[str]:
-    return _shown(request, "confirm", await newsletter.visit("confirm", token))
+    return _shown(request, "confirm", await public_links.visit("confirm", token))
 
 
 @post(
@@ -66,9 +66,9 @@ async def confirm_page(
     summary="Confirm a double opt-in: records the consent (method double_opt_in)",
 )
 async def confirm(
-    request: Request, token: Token, newsletter: NamedDependency[Newsletter]
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
 ) -> Response[str]:
-    return _shown(request, "confirm", await newsletter.confirm(token))
+    return _shown(request, "confirm", await public_links.confirm(token))
 
 
 def _shown(request: Request, kind: Literal["unsubscribe", "confirm"], visit: Visit) -> Response:

@@ -1,18 +1,13 @@
-"""The newsletter's use cases. Over the API the mailing tool asks for unsubscribe links
-(R20) and starts double opt-ins (R19); on the public pages the recipient, with no key,
-unsubscribes with one click and confirms a sign-up.
-
-The links and the e-mail index are this module's; whether anything is recorded, and what,
-is the ledger's (the aggregate decides what one click ends).
-"""
+"""What a practice's mailing tool asks for over the API: each recipient's one-click
+unsubscribe link (R20), and double opt-ins started (R19) — the address recorded for its
+subject, found again through the e-mail index, and the link that confirms it. What the
+recipient does with the links is in ``public_links``."""
 
 from __future__ import annotations
 
-import functools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import anyio.to_thread
 import asyncpg
@@ -21,36 +16,11 @@ import msgspec
 from .. import email_index, links
 from ..application import Ledger
 from ..domain import newsletter as rules
-from ..domain.errors import NotFound, RuleViolated
+from ..domain.errors import NotFound
 from ..domain.ids import purpose_id, subject_id
-from ..domain.values import Evidence, PersonalData, PurposeTerms
+from ..domain.values import PersonalData, PurposeTerms
 from ..reads.streams import load_aggregates
 from ..settings import Settings
-
-
-@dataclass(frozen=True)
-class Link:
-    """A genuine link: what it is bound to, and its purpose's terms now."""
-
-    binding: links.Binding
-    terms: PurposeTerms
-
-    @property
-    def expired(self) -> bool:
-        expires_at = self.binding.expires_at
-        return expires_at is not None and expires_at <= datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Visit:
-    """What a link's page tells the reader: the outcome, and the link unless it is invalid
-    (forged, altered, unknown: all alike)."""
-
-    outcome: Literal["ask", "done", "invalid", "expired", "refused"]
-    link: Link | None = None
-
-
-INVALID = Visit("invalid")
 
 
 @dataclass(frozen=True)
@@ -63,7 +33,7 @@ class Invitation:
 
 
 class Newsletter:
-    """Links for the mailing tool, and what their recipients do with them."""
+    """Links for the mailing tool."""
 
     def __init__(self, ledger: Ledger, pool: asyncpg.Pool, settings: Settings):
         self.ledger = ledger
@@ -96,66 +66,10 @@ class Newsletter:
         token = await links.issue(self.pool, "confirm", tenant, subject_ref, purpose, expires_at)
         return Invitation(subject_ref, f"{self.public_url}/c/{token}", expires_at)
 
-    async def visit(self, kind: links.Kind, token: str) -> Visit:
-        """What the link's page asks; a visit changes nothing (mail scanners fetch links)."""
-        link = await self._link(kind, token)
-        if link is None:
-            return INVALID
-        return Visit("expired" if kind == "confirm" and link.expired else "ask", link)
-
-    async def unsubscribe(self, token: str) -> Visit:
-        """One click (RFC 8058): ends at once what the link's purpose says one click ends
-        (``Standing.unsubscribe``); done, also when it is repeated."""
-        link = await self._link("unsubscribe", token)
-        if link is None:
-            return INVALID
-        binding = link.binding
-        recorded_by = f"unsubscribe-link:{token.split('.')[1][:8]}"
-        command = functools.partial(
-            self.ledger.unsubscribe,
-            binding.tenant,
-            binding.subject_ref,
-            binding.purpose,
-            recorded_by,
-        )
-        try:
-            await anyio.to_thread.run_sync(command)
-        except NotFound:
-            return INVALID
-        return Visit("done", link)
-
-    async def confirm(self, token: str) -> Visit:
-        """Confirm a double opt-in: the consent is recorded once, however often the link is
-        used; a refusal (e.g. a minor cannot consent alone, R11) leaves the link unused."""
-        link = await self._link("confirm", token)
-        if link is None:
-            return INVALID
-        if link.binding.used_at is None:
-            if link.expired:
-                return Visit("expired", link)
-            if await links.claim(self.pool, link.binding):
-                try:
-                    await anyio.to_thread.run_sync(self._record_consent, link)
-                except BaseException as error:
-                    await links.release(self.pool, link.binding)
-                    if isinstance(error, RuleViolated):
-                        return Visit("refused", link)
-                    raise
-        return Visit("done", link)
-
     async def _mailing_terms(self, tenant: str, code: str) -> PurposeTerms:
         pid = purpose_id(tenant, code)
         found = await load_aggregates(self.pool, [pid])
         return rules.mailing_terms(code, found.get(pid))
-
-    async def _link(self, kind: links.Kind, token: str) -> Link | None:
-        """The genuine link with its purpose's terms, or None."""
-        binding = await links.verify(self.pool, kind, token)
-        if binding is None:
-            return None
-        pid = purpose_id(binding.tenant, binding.purpose)
-        found = await load_aggregates(self.pool, [pid])
-        return Link(binding, found[pid].latest.terms) if pid in found else None
 
     def _record_address(self, tenant: str, subject_ref: str, email: str) -> None:
         try:
@@ -163,18 +77,3 @@ class Newsletter:
         except NotFound:
             current = PersonalData()
         self.ledger.put_subject(tenant, subject_ref, msgspec.structs.replace(current, email=email))
-
-    def _record_consent(self, link: Link) -> None:
-        binding = link.binding
-        where = (binding.tenant, binding.subject_ref, binding.purpose)
-        if self.ledger.standing(*where).status == "lawful":
-            return  # already subscribed: change nothing, reveal nothing
-        self.ledger.give_consent(
-            *where,
-            method="double_opt_in",
-            explicit=False,
-            notice_version=link.terms.notice.version,
-            evidence=Evidence(document_ref=f"double-opt-in:{binding.token_id.hex()}"),
-            recorded_by="double-opt-in",
-            effective_at=datetime.now(UTC),
-        )

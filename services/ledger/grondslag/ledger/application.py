@@ -179,6 +179,15 @@ class Ledger(Application[UUID]):
         )
 
     @retried_on_conflict
+    def unsubscribe(
+        self, tenant: str, subject_ref: str, purpose: str, recorded_by: str
+    ) -> Recorded | None:
+        """R20: one click (see ``Standing.unsubscribe``); None when it had nothing to end."""
+        return self._on_standing(
+            tenant, subject_ref, purpose, lambda s, c: s.unsubscribe(c, recorded_by=recorded_by)
+        )
+
+    @retried_on_conflict
     def establish_basis(
         self, tenant: str, subject_ref: str, purpose: str, establishment: Establishment
     ) -> Recorded:
@@ -227,13 +236,16 @@ class Ledger(Application[UUID]):
         tenant: str,
         subject_ref: str,
         purpose: str,
-        command: Callable[[Standing, Context], Recorded],
-    ) -> Recorded:
+        command: Callable[[Standing, Context], R],
+    ) -> R:
+        """Run ``command`` on the standing and commit what it recorded (nothing, when it
+        answers None)."""
         dossier = self._known_dossier(tenant, subject_ref, purpose)
         now = utcnow()
         standing = dossier.standing_for_commands(now)
         recorded = command(standing, dossier.context(now))
-        self._commit(standing, recorded)
+        if recorded is not None:
+            self._commit(standing, recorded)
         return recorded
 
     # -- representation -----------------------------------------------------------------

@@ -47,12 +47,6 @@ CREATE TABLE IF NOT EXISTS grondslag_link_tokens (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS grondslag_link_tokens_unsubscribe
     ON grondslag_link_tokens (tenant, subject_ref, purpose) WHERE kind = 'unsubscribe';
-CREATE TABLE IF NOT EXISTS grondslag_email_index (
-    tenant text NOT NULL,
-    email_hash bytea NOT NULL,
-    subject_ref text NOT NULL,
-    PRIMARY KEY (tenant, email_hash)
-);
 """
 
 
@@ -123,7 +117,7 @@ async def issue(
             key_id,
         )
         token_id, key_id = bytes(row["token_id"]), row["key_id"]
-        secret = await _secret(pool, tenant, key_id)
+        secret = await key_secret(pool, tenant, key_id)
     else:
         await pool.execute(
             "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
@@ -153,7 +147,7 @@ async def verify(pool: asyncpg.Pool, kind: Kind, token: str) -> Binding | None:
     )
     if row is None or row["kind"] != kind or row["key_id"] != key_id:
         return None
-    secret = await _secret(pool, row["tenant"], key_id)
+    secret = await key_secret(pool, row["tenant"], key_id)
     if secret is None or not hmac.compare_digest(_mac(secret, kind, token_id), mac):
         return None
     return Binding(
@@ -167,18 +161,27 @@ async def verify(pool: asyncpg.Pool, kind: Kind, token: str) -> Binding | None:
     )
 
 
-async def _secret(pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int) -> bytes:
+async def claim(pool: asyncpg.Pool, binding: Binding) -> bool:
+    """Mark a link used, once: whether this call did (a double click acts once, not twice)."""
+    claimed = await pool.fetchval(
+        "UPDATE grondslag_link_tokens SET used_at = now() WHERE token_id = $1 "
+        "AND used_at IS NULL RETURNING true",
+        binding.token_id,
+    )
+    return bool(claimed)
+
+
+async def release(pool: asyncpg.Pool, binding: Binding) -> None:
+    """Unmark a claimed link whose action failed, so that it can be used again."""
+    await pool.execute(
+        "UPDATE grondslag_link_tokens SET used_at = NULL WHERE token_id = $1", binding.token_id
+    )
+
+
+async def key_secret(pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int) -> bytes:
     secret = await pool.fetchval(
         "SELECT secret FROM grondslag_tenant_secrets WHERE tenant = $1 AND key_id = $2",
         tenant,
         key_id,
     )
     return bytes(secret) if secret is not None else None
-
-
-async def email_hash(pool: asyncpg.Pool, tenant: str, email: str) -> bytes:
-    """A keyed hash of the normalised address: finds a subscriber without storing the
-    address in the clear (the first key stays the index key across rotations)."""
-    await tenant_secret(pool, tenant)
-    secret = await _secret(pool, tenant, 1)
-    return hmac.new(secret, email.strip().lower().encode(), hashlib.sha256).digest()

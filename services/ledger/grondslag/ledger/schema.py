@@ -1,4 +1,5 @@
-"""Tables of the ledger beside the event store: API keys and idempotency records.
+"""Tables of the ledger beside the event store: API keys, idempotency records, link tokens
+with the tenants' secrets, and the e-mail index.
 
 (The event store and its stream index are created by the event store's recorder.)
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from . import links
+from . import email_index, links
 
 DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_api_keys (
@@ -36,3 +37,4 @@ async def ensure_schema(pool: asyncpg.Pool) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock(4711001)")
         await conn.execute(DDL)
         await conn.execute(links.DDL)
+        await conn.execute(email_index.DDL)

@@ -19,12 +19,14 @@ from ..audit import signing
 from ..audit import store as audit_store
 from ..bootstrap import build_ledger
 from ..keys import ROLES, KeyCache, create_key
+from ..pages import PAGES
 from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
 from ..schema import ensure_schema
+from ..services.newsletter import Newsletter
+from ..services.public_links import PublicLinks
 from ..settings import Settings
 from .audit import AuditController
-from .auditor_page import AUDITOR_PAGES
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
@@ -33,7 +35,6 @@ from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
-from .public import PUBLIC_HANDLERS
 from .purposes import PurposeController
 from .representatives import RepresentativeController
 from .subjects import SubjectController
@@ -107,6 +108,8 @@ def create_app(
                     key=settings.bootstrap_key,
                 )
             app.state.key_cache = KeyCache(app.state.pool)
+            app.state.newsletter = Newsletter(app.state.ledger, app.state.pool, settings)
+            app.state.public_links = PublicLinks(app.state.ledger, app.state.pool)
             yield
         finally:
             await app.state.pool.close()
@@ -116,6 +119,12 @@ def create_app(
     def provide_ledger(request: Request) -> Ledger:
         return request.app.state.ledger
 
+    def provide_newsletter(request: Request) -> Newsletter:
+        return request.app.state.newsletter
+
+    def provide_public_links(request: Request) -> PublicLinks:
+        return request.app.state.public_links
+
     return Litestar(
         route_handlers=[
             PurposeController,
@@ -124,18 +133,21 @@ def create_app(
             CheckController,
             RepresentativeController,
             NewsletterController,
-            *PUBLIC_HANDLERS,
+            PAGES,
             BasisController,
             ObjectionController,
             AuditController,
-            *AUDITOR_PAGES,
             live,
             ready,
             metrics,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),
-        dependencies={"ledger": Provide(provide_ledger, sync_to_thread=False)},
+        dependencies={
+            "ledger": Provide(provide_ledger, sync_to_thread=False),
+            "newsletter": Provide(provide_newsletter, sync_to_thread=False),
+            "public_links": Provide(provide_public_links, sync_to_thread=False),
+        },
         middleware=[
             RateLimitConfig(
                 rate_limit=("minute", settings.public_rate_limit_per_minute),

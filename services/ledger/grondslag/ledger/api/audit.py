@@ -14,12 +14,10 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from ..application import utcnow
 from ..domain.values import Instant
 from ..reads import audit
+from ..web import AUDITORS, PROOF_READERS, SubjectRef
 from .auth import requires
 from .problems import ProblemError, aware, problem_type
-from .subjects import SubjectRef
 
-PROOF_READERS = ("reader", "auditor", "admin")
-AUDITORS = ("auditor", "admin")
 MAX_TREE_SIZE = 2**53 - 1  # exact in every JSON reader, far inside PostgreSQL's bigint
 TreeSize = Annotated[int, Parameter(ge=0, le=MAX_TREE_SIZE, description="a tree size")]
 # litestar enforces the constraints of an optional parameter only when they annotate the

@@ -19,10 +19,9 @@ from ..domain.values import (
     ObjectionDecision,
     ShortText,
 )
+from ..web import CodePath, SubjectRef
 from .auth import requires
 from .consents import Recorded
-from .purposes import CodePath
-from .subjects import SubjectRef
 
 
 class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from ..application import utcnow
 from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
+from ..web import READERS
 from .auth import requires
 from .problems import aware
 
@@ -43,7 +44,7 @@ class CheckController(Controller):
     @post(
         operation_id="checkSubjects",
         status_code=200,
-        guards=[requires("reader", "writer", "auditor", "admin")],
+        guards=[requires(*READERS)],
         summary="Which of these subjects may be processed for this purpose (up to 10,000)",
     )
     async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:

@@ -10,9 +10,8 @@ from litestar.params import JSONBody
 from ..application import Ledger
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Code, Evidence, Instant, Method, Ref, ShortText
+from ..web import CodePath, SubjectRef
 from .auth import requires
-from .purposes import CodePath
-from .subjects import SubjectRef
 
 
 class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

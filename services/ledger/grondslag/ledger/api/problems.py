@@ -19,8 +19,6 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from ..persistence.dossiers import StreamUnreadable
-from .auditor_html import html_page
-from .pages import page
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("grondslag.api")
@@ -248,7 +246,8 @@ def _unavailable(error: BaseException) -> bool:
 
 
 def on_database_unavailable(request: Request, error: BaseException) -> Response[Any]:
-    """503 with Retry-After; the public links and the auditor's pages get an HTML page."""
+    """503 with Retry-After; a route that serves HTML answers with its own page (the
+    ``unavailable_page`` of its options, a function of the request)."""
     log.warning(
         "database unavailable on %s %s: %s: %s",
         request.method,
@@ -257,7 +256,7 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
         str(error).splitlines()[0] if str(error) else "",
     )
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    page = _html_page(request)
+    page = _unavailable_page(request)
     if page is not None:
         page.headers.update(retry)
         return page
@@ -271,23 +270,11 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
     return problem_response(problem, request, retry)
 
 
-def _html_page(request: Request) -> Response[str] | None:
-    """The 503 page of the routes that serve HTML (``None`` for the JSON ones)."""
-    path = request.url.path
-    if path.startswith(("/u/", "/c/")):
-        return page(request, "unavailable", status=503)
-    if path == "/audit" or (
-        path.startswith("/audit/")
-        and not path.startswith("/audit/proofs/")
-        and not path.endswith("/bundle")
-    ):
-        return html_page(
-            "Grondslag — unavailable",
-            "<h1>Temporarily unavailable</h1><p>The ledger cannot reach its database just "
-            "now. Try again in a few seconds.</p>",
-            status=503,
-        )
-    return None
+def _unavailable_page(request: Request) -> Response[str] | None:
+    """The 503 page of a route that serves HTML (``None`` for the JSON ones)."""
+    handler = request.scope.get("route_handler")
+    render = handler.opt.get("unavailable_page") if handler is not None else None
+    return render(request) if render is not None else None
 
 
 def on_unexpected(request: Request, error: Exception) -> Response[Any]:

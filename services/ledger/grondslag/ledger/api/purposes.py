@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 
 from ..application import Ledger, utcnow
 from ..domain.errors import NotFound
@@ -27,9 +27,8 @@ from ..domain.values import (
     SpecialCategory,
 )
 from ..reads.streams import load_aggregates, stream_ids
+from ..web import READERS, CodePath
 from .auth import requires
-
-CodePath = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", description="purpose code")]
 
 
 class PurposeCreate(PurposeTerms, kw_only=True, forbid_unknown_fields=True):
@@ -122,7 +121,7 @@ class PurposeController(Controller):
 
     @get(
         operation_id="listPurposes",
-        guards=[requires("reader", "writer", "auditor", "admin")],
+        guards=[requires(*READERS)],
         summary="The register",
     )
     async def list_purposes(self, request: Request) -> PurposeList:
@@ -134,7 +133,7 @@ class PurposeController(Controller):
     @get(
         "/{code:str}",
         operation_id="getPurpose",
-        guards=[requires("reader", "writer", "auditor", "admin")],
+        guards=[requires(*READERS)],
         summary="One purpose",
     )
     async def get_purpose(self, request: Request, code: CodePath) -> PurposeOut:

@@ -19,8 +19,8 @@ from ..domain.values import (
     RepresentativeKind,
     ShortText,
 )
+from ..web import SubjectRef
 from .auth import requires
-from .subjects import SubjectRef
 
 
 class RepresentativeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

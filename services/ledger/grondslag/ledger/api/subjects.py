@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody
 
 from ..application import Ledger, utcnow
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads.history import HistoryEvent, subject_history
 from ..reads.standing import AuditedStanding, all_standings, one_standing
+from ..web import READERS, CodePath, SubjectRef
 from .auth import requires
 from .problems import aware
-from .purposes import CodePath
-
-SubjectRef = Annotated[
-    str,
-    Parameter(
-        pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$",
-        description="the practice's own opaque id of the subject",
-    ),
-]
-READERS = ("reader", "writer", "auditor", "admin")
 
 
 class SubjectPut(PersonalData, forbid_unknown_fields=True):

@@ -15,33 +15,44 @@ OBJECTABLE = frozenset({"legitimate_interest", "public_task"})
 
 
 def check_objection(code: str, terms: PurposeTerms, before: StandingAnswer) -> None:
+    """R17, R18: refuses an objection that cannot be lodged then."""
+    refusal = objection_refusal(code, terms, before)
+    if refusal is not None:
+        raise refusal
+
+
+def objection_refusal(
+    code: str, terms: PurposeTerms, before: StandingAnswer
+) -> RuleViolated | None:
+    """Why an objection cannot be lodged then (R17, R18), or None when it can."""
     if terms.basis == "consent" and not terms.direct_marketing:
-        raise RuleViolated(
+        return RuleViolated(
             "R18",
             f"purpose {code!r} rests on consent: record a withdrawal instead "
             "(POST /v1/subjects/{subject_ref}/consents/{purpose}/withdrawal, R8)",
             field="purpose",
         )
     if terms.basis == "consent":
-        raise RuleViolated(
+        return RuleViolated(
             "R17",
             "this direct marketing rests on consent: record a withdrawal instead "
             "(POST /v1/subjects/{subject_ref}/consents/{purpose}/withdrawal, R8)",
             field="purpose",
         )
     if not terms.direct_marketing and terms.basis not in OBJECTABLE:
-        raise RuleViolated(
+        return RuleViolated(
             "R18",
             f"art. 21 gives no right to object to processing on {terms.basis}; only to "
             "legitimate interest, public task and direct marketing",
             field="purpose",
         )
     if before.status == "restricted":
-        raise RuleViolated("R18", "an objection is already awaiting a decision", field="purpose")
+        return RuleViolated("R18", "an objection is already awaiting a decision", field="purpose")
     if before.status != "lawful":
-        raise RuleViolated(
+        return RuleViolated(
             "R18", f"no basis for {code!r} is in force then to object to", field="effective_at"
         )
+    return None
 
 
 def check_decision(terms: PurposeTerms, before: StandingAnswer) -> None:

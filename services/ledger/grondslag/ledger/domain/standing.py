@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from . import bases, bounds, objection, representation
+from . import bases, bounds, newsletter, objection, representation
 from . import consent as consent_rules
 from .context import Context
 from .errors import InvalidInput, RuleViolated
@@ -207,7 +207,7 @@ class Standing(Aggregate):
             capacity=capacity,
         )
         consent_rules.check_withdrawal_time(withdrawal, context.now)
-        if self._before(context, effective_at).status not in ("lawful", "pending"):
+        if not self._consent_in_force(context, effective_at):
             raise RuleViolated(
                 "R8",
                 f"there is no consent for {self.purpose!r} in force at "
@@ -215,6 +215,27 @@ class Standing(Aggregate):
                 field="effective_at",
             )
         return self._record(self.ConsentWithdrawn, context, withdrawal)
+
+    def unsubscribe(self, context: Context, *, recorded_by: str) -> Recorded | None:
+        """R20: one click ends at once what the purpose's terms say it ends
+        (``newsletter.unsubscribing_ends``): the consent, by a withdrawal (R8), or the
+        processing, by an objection (R17). None when nothing is in force any more for it to
+        end (unsubscribed before, or never subscribed): repeating it records nothing."""
+        if newsletter.unsubscribing_ends(context.versions[-1].terms) == "consent":
+            if not self._consent_in_force(context, context.now):
+                return None
+            return self.withdraw_consent(
+                context, method="unsubscribe_link", recorded_by=recorded_by
+            )
+        objection_ = Objection(
+            grounds=newsletter.UNSUBSCRIBE_GROUNDS,
+            effective_at=context.now,
+            recorded_by=recorded_by,
+        )
+        terms, before = self._check_statement(context, objection_)
+        if objection.objection_refusal(self.purpose, terms, before) is not None:
+            return None
+        return self._record(self.ObjectionLodged, context, objection_)
 
     def establish_basis(self, context: Context, establishment: Establishment) -> Recorded:
         """R1, R17–R19: a contract, legal obligation or other non-consent basis."""
@@ -263,6 +284,10 @@ class Standing(Aggregate):
                 "R2", f"purpose {self.purpose!r} was not yet registered then", field="effective_at"
             )
         return in_force.terms, self._before(context, statement.effective_at)
+
+    def _consent_in_force(self, context: Context, at: datetime) -> bool:
+        """Whether a consent is in force at ``at`` to be withdrawn (R8)."""
+        return self._before(context, at).status in ("lawful", "pending")
 
     def _before(self, context: Context, at: datetime) -> StandingAnswer:
         return standing_at(

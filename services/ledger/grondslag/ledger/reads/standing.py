@@ -1,4 +1,5 @@
-"""Standing queries: one purpose bitemporally, or every purpose of a subject now."""
+"""Standing queries: one purpose bitemporally, every purpose of a subject now, and every
+standing of a subject with its whole history (the auditor's view)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import asyncpg
 import msgspec
 
 from ..domain.errors import NotFound
-from ..domain.evidence import EvidenceRecord
+from ..domain.evidence import EvidenceRecord, evidence_records
 from ..domain.ids import subject_id
 from ..domain.standing_at import StandingAnswer
 from ..persistence import dossiers
 from .streams import stream_ids
+
+
+class StandingHistory(msgspec.Struct, frozen=True):
+    """One purpose's standing as of a moment, and every event of it with its evidence."""
+
+    code: str
+    title: str
+    answer: StandingAnswer
+    records: list[EvidenceRecord]
 
 
 class AuditedStanding(StandingAnswer, kw_only=True):
@@ -50,3 +60,29 @@ async def all_standings(
     if streams.get(subject_id(tenant, subject_ref)) is None:
         raise NotFound(f"subject {subject_ref!r} is not registered")
     return [streams.dossier(tenant, subject_ref, code).standing(at, at) for code in codes]
+
+
+async def standing_histories(
+    pool: asyncpg.Pool, tenant: str, subject_ref: str, at: datetime, known_at: datetime
+) -> list[StandingHistory]:
+    """Each purpose the subject has a standing for: what applied at ``at``, as known at
+    ``known_at``, and every event recorded on it, with its evidence (R7)."""
+    codes = [code for _, code in await stream_ids(pool, tenant, "standing", subject_ref) if code]
+    streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, codes))
+    if streams.get(subject_id(tenant, subject_ref)) is None:
+        raise NotFound(f"subject {subject_ref!r} is not registered")
+    histories = []
+    for code in codes:
+        dossier = streams.dossier(tenant, subject_ref, code)
+        if dossier.register is None or dossier.standing_stream is None:
+            continue
+        every_event = [str(fact.event_id) for fact in dossier.facts]
+        histories.append(
+            StandingHistory(
+                code,
+                dossier.register.latest.terms.title,
+                dossier.standing(at, known_at),
+                evidence_records(every_event, dossier.facts, dossier.versions),
+            )
+        )
+    return histories

@@ -1,13 +1,13 @@
-"""Small, accessible HTML pages for the public links (Dutch by default, English on request).
-
-No scripts, no cookies, no third-party resources; the pages may be fetched by mail scanners,
-so a GET never changes anything."""
+"""The public link pages' messages, in Dutch by default and English on request, and the
+page that shows one (a ``message`` page of the one layout)."""
 
 from __future__ import annotations
 
 from html import escape
 
 from litestar import Request, Response
+
+from .layout import html_page
 
 TEXTS = {
     "nl": {
@@ -63,21 +63,6 @@ TEXTS = {
     },
 }
 
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
-}
-STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;"
-    "line-height:1.5;color:#1a1a1a}button{font-size:1.1rem;padding:.6rem 1.4rem;"
-    "border-radius:.4rem;border:2px solid #0b5394;background:#0b5394;color:#fff;"
-    "cursor:pointer}button:focus{outline:3px solid #f1c232;outline-offset:2px}"
-)
-
 
 def language(request: Request) -> str:
     """``en`` when the reader prefers English over Dutch, else ``nl``."""
@@ -94,9 +79,11 @@ def language(request: Request) -> str:
     return best
 
 
-def page(
+def message(
     request: Request, key: str, *, status: int = 200, button: str | None = None, **values: str
 ) -> Response[str]:
+    """The message ``key`` in the reader's language, its ``{values}`` escaped; with
+    ``button``, a form that POSTs to the page's own address."""
     lang = language(request)
     text = TEXTS[lang]
     safe = {name: escape(value) for name, value in values.items()}
@@ -109,15 +96,4 @@ def page(
     title = (
         text[f"{key}.title"] if f"{key}.title" in text else text[f"{key.rsplit('.', 1)[0]}.title"]
     )
-    html = (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{title}</title><style>{STYLE}</style></head>"
-        f"<body><main><h1>{title}</h1>{body}</main></body></html>"
-    )
-    return Response(
-        html,
-        status_code=status,
-        media_type="text/html; charset=utf-8",
-        headers={**HEADERS, "Content-Language": lang},
-    )
+    return html_page(title, f"<h1>{title}</h1>{body}", status=status, lang=lang, kind="message")

@@ -1,0 +1,48 @@
+"""The e-mail index: which subject a newsletter address belongs to, per tenant, without the
+address in the clear (a keyed hash of it; the address itself is sealed personal data)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import asyncpg
+
+from .links import key_secret, tenant_secret
+
+DDL = """
+CREATE TABLE IF NOT EXISTS grondslag_email_index (
+    tenant text NOT NULL,
+    email_hash bytea NOT NULL,
+    subject_ref text NOT NULL,
+    PRIMARY KEY (tenant, email_hash)
+);
+"""
+
+
+async def email_hash(pool: asyncpg.Pool, tenant: str, email: str) -> bytes:
+    """A keyed hash of the normalised address: finds a subscriber without storing the
+    address in the clear (the first key stays the index key across rotations)."""
+    await tenant_secret(pool, tenant)
+    secret = await key_secret(pool, tenant, 1)
+    return hmac.new(secret, email.strip().lower().encode(), hashlib.sha256).digest()
+
+
+async def subscriber(pool: asyncpg.Pool, tenant: str, digest: bytes) -> str | None:
+    """The subject the hashed address was first signed up as, if any."""
+    return await pool.fetchval(
+        "SELECT subject_ref FROM grondslag_email_index WHERE tenant = $1 AND email_hash = $2",
+        tenant,
+        digest,
+    )
+
+
+async def remember(pool: asyncpg.Pool, tenant: str, digest: bytes, subject_ref: str) -> None:
+    """Index the hashed address under ``subject_ref``; the first subject keeps it."""
+    await pool.execute(
+        "INSERT INTO grondslag_email_index (tenant, email_hash, subject_ref) "
+        "VALUES ($1, $2, $3) ON CONFLICT (tenant, email_hash) DO NOTHING",
+        tenant,
+        digest,
+        subject_ref,
+    )

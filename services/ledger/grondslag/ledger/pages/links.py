@@ -1,0 +1,92 @@
+"""The public links: one-click unsubscribe (R20, RFC 8058) and double opt-in confirmation.
+
+No API key, no cookie. A GET shows a page and changes nothing (mail scanners fetch links);
+a POST acts at once and answers 200 with a confirmation page, also when repeated; never a
+redirect. A forged, altered or unknown token gets the same 404 page and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from ..services.public_links import PublicLinks, Visit
+from .messages import message
+
+Token = Annotated[str, Parameter(description="the signed link token")]  # links.verify() checks it
+WHY_NOT = {"invalid": 404, "expired": 410, "refused": 409}  # outcomes shown without the link
+
+
+@get(
+    "/u/{token:str}",
+    include_in_schema=True,
+    tags=["public"],
+    operation_id="unsubscribePage",
+    summary="Unsubscribe page (changes nothing)",
+)
+async def unsubscribe_page(
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
+) -> Response[str]:
+    return _shown(request, "unsubscribe", await public_links.visit("unsubscribe", token))
+
+
+@post(
+    "/u/{token:str}",
+    tags=["public"],
+    operation_id="unsubscribe",
+    status_code=200,
+    summary="One-click unsubscribe (RFC 8058): records the withdrawal or objection at once",
+)
+async def unsubscribe(
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
+) -> Response[str]:
+    return _shown(request, "unsubscribe", await public_links.unsubscribe(token))
+
+
+@get(
+    "/c/{token:str}",
+    tags=["public"],
+    operation_id="confirmPage",
+    summary="Double opt-in confirmation page (changes nothing)",
+)
+async def confirm_page(
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
+) -> Response[str]:
+    return _shown(request, "confirm", await public_links.visit("confirm", token))
+
+
+@post(
+    "/c/{token:str}",
+    tags=["public"],
+    operation_id="confirm",
+    status_code=200,
+    summary="Confirm a double opt-in: records the consent (method double_opt_in)",
+)
+async def confirm(
+    request: Request, token: Token, public_links: NamedDependency[PublicLinks]
+) -> Response[str]:
+    return _shown(request, "confirm", await public_links.confirm(token))
+
+
+def _shown(request: Request, kind: Literal["unsubscribe", "confirm"], visit: Visit) -> Response:
+    """The page of the visit's outcome: the question with its button, the confirmation, or
+    why neither (invalid, expired, refused)."""
+    if visit.link is None or visit.outcome in WHY_NOT:
+        return message(request, visit.outcome, status=WHY_NOT[visit.outcome])
+    about = {"purpose": visit.link.terms.title, "practice": visit.link.binding.tenant}
+    button = f"{kind}.button" if visit.outcome == "ask" else None
+    return message(request, f"{kind}.{visit.outcome}", button=button, **about)
+
+
+def _unavailable(request: Request) -> Response[str]:
+    return message(request, "unavailable", status=503)
+
+
+LINK_PAGES = Router(
+    "/",
+    route_handlers=[unsubscribe_page, unsubscribe, confirm_page, confirm],
+    opt={"unavailable_page": _unavailable},
+)

@@ -233,8 +233,8 @@ async def _projection_lag(
     committed: dict[int, float] = {}
     plain_group = ledger.group
 
-    def timed_save(*events: Any) -> Any:
-        recordings = ledger.save(*events)
+    def timed_save(*events: Any, **kwargs: Any) -> Any:
+        recordings = ledger.save(*events, **kwargs)
         now = time.perf_counter()
         for recording in recordings:
             committed[recording.notification.id] = now

@@ -112,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
         return __import__("grondslag.bench_projector", fromlist=["main"]).main(args)
     if getattr(args, "audit", False):
         return __import__("grondslag.bench_audit", fromlist=["main"]).main(args)
-    from .cli import servers
+    from .servers import servers
 
     scale = 0.2 if args.quick else 1.0
     console = Console(width=150)

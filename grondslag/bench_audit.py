@@ -55,7 +55,7 @@ from .bench_projector import CONSENT, PURPOSE, REGISTERED_AT, TERMS, _fill_log
 
 
 def main(args: argparse.Namespace) -> int:
-    from .cli import servers
+    from .servers import servers
 
     console = Console(width=150)
     scale = (2_000, 200, 100_000) if args.quick else (10_000, 1_000, 1_000_000)

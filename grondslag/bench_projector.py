@@ -102,7 +102,7 @@ QUICK = Scale(lag_seconds=3, lag_standings=200, log_events=20_000, relay_message
 
 
 def main(args: argparse.Namespace) -> int:
-    from .cli import servers
+    from .servers import servers
 
     scale = QUICK if args.quick else FULL
     console = Console(width=150)

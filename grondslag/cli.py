@@ -1,7 +1,7 @@
 """``grondslag``: the command that runs the ledger and projector, and manages keys.
 
 With no ``DATABASE_URL`` / ``NATS_URL`` in the environment it starts the embedded
-PostgreSQL and NATS under ``GRONDSLAG_DATA_DIR`` (see ``grondslag.embedded``).
+PostgreSQL and NATS under ``GRONDSLAG_DATA_DIR`` (see ``grondslag.servers``).
 """
 
 from __future__ import annotations
@@ -20,35 +20,9 @@ from dataclasses import replace
 
 from grondslag.ledger.settings import Settings
 
-from .embedded import embedded_servers, running_database_url
-from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor, guardian
-
-
-@contextlib.contextmanager
-def servers(
-    settings: Settings, *, need_nats: bool = True, guarded: bool = False
-) -> Iterator[Settings]:
-    """The settings with server URLs, starting embedded servers for the ones not given.
-
-    ``guarded``: a guardian process stops those servers should this process be killed
-    (``grondslag.supervisor.guardian``).
-    """
-    want_pg = settings.database_url is None
-    want_nats = need_nats and settings.nats_url is None
-    if not (want_pg or want_nats):
-        yield settings
-        return
-    with contextlib.ExitStack() as stack:
-        if guarded:
-            stack.enter_context(guardian(settings.data_dir, postgres=want_pg, nats=want_nats))
-        urls = stack.enter_context(
-            embedded_servers(settings.data_dir, postgres=want_pg, nats=want_nats)
-        )
-        yield replace(
-            settings,
-            database_url=settings.database_url or urls.database_url,
-            nats_url=settings.nats_url or urls.nats_url,
-        )
+from .embedded import running_database_url
+from .servers import servers
+from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
 
 
 def serve(args: argparse.Namespace) -> int:

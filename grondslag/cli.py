@@ -250,6 +250,24 @@ def quarantine_retry(args: argparse.Namespace) -> int:
     return 1 if any(outcome.error for outcome in outcomes) else 0
 
 
+def bench_command(args: argparse.Namespace) -> int:
+    """``grondslag bench``: the benchmarks live beside the package in a checkout
+    (``benchmarks/``), not in the wheel."""
+    try:
+        from benchmarks import audit, projector, service
+    except ModuleNotFoundError as missing:
+        if missing.name != "benchmarks":
+            raise
+        print(
+            "grondslag bench: benchmarks run from a checkout of the repository "
+            "(`uv run grondslag bench` there); they are not part of the installed package",
+            file=sys.stderr,
+        )
+        return 2
+    benchmark = projector if args.projector else audit if args.audit else service
+    return benchmark.main(args)
+
+
 def _redact(url: str | None) -> str:
     return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url or "")
 
@@ -343,7 +361,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=2, help="API worker processes to serve")
     bench.add_argument("--projector", action="store_true", help="benchmark the projector instead")
     bench.add_argument("--audit", action="store_true", help="benchmark the audit log instead")
-    bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
+    bench.set_defaults(func=bench_command)
     return main
 
 

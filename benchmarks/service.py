@@ -46,6 +46,8 @@ from grondslag.ledger.settings import Settings
 from rich.console import Console
 from rich.table import Table
 
+from grondslag.servers import servers
+
 from . import loadgen
 
 KEY = "bench-key"
@@ -108,12 +110,6 @@ def print_table(console: Console, title: str, rows: list[Row]) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if getattr(args, "projector", False):
-        return __import__("grondslag.bench_projector", fromlist=["main"]).main(args)
-    if getattr(args, "audit", False):
-        return __import__("grondslag.bench_audit", fromlist=["main"]).main(args)
-    from .servers import servers
-
     scale = 0.2 if args.quick else 1.0
     console = Console(width=150)
     with servers(Settings.from_env(), need_nats=False) as settings:

@@ -50,13 +50,13 @@ from grondslag.projector import audit_log, current_standing
 from grondslag.projector.follower import LogFollower
 from rich.console import Console
 
-from .bench import Row, _drop_database, _fresh_database, print_table
-from .bench_projector import CONSENT, PURPOSE, REGISTERED_AT, TERMS, _fill_log
+from grondslag.servers import servers
+
+from .projector import CONSENT, PURPOSE, REGISTERED_AT, TERMS, _fill_log
+from .service import Row, _drop_database, _fresh_database, print_table
 
 
 def main(args: argparse.Namespace) -> int:
-    from .servers import servers
-
     console = Console(width=150)
     scale = (2_000, 200, 100_000) if args.quick else (10_000, 1_000, 1_000_000)
     with servers(Settings.from_env(), need_nats=False) as settings:

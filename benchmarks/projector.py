@@ -65,8 +65,10 @@ from grondslag.projector.rebuild import rebuild_into, swap_in
 from nats.js.api import StorageType, StreamConfig
 from rich.console import Console
 
-from .bench import Row, _drop_database, _fresh_database, consent_context, print_table
-from .embedded import EmbeddedNats
+from grondslag.embedded import EmbeddedNats
+from grondslag.servers import servers
+
+from .service import Row, _drop_database, _fresh_database, consent_context, print_table
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 PURPOSE = "bench"
@@ -102,8 +104,6 @@ QUICK = Scale(lag_seconds=3, lag_standings=200, log_events=20_000, relay_message
 
 
 def main(args: argparse.Namespace) -> int:
-    from .servers import servers
-
     scale = QUICK if args.quick else FULL
     console = Console(width=150)
     # like `grondslag serve`: writer threads beside the event loop get their turn promptly

@@ -143,8 +143,8 @@ def audit_check(_: argparse.Namespace) -> int:
     import asyncpg
     from grondslag.projector.audit_check import check
 
-    from .cli import servers
     from .embedded import running_database_url
+    from .servers import servers
 
     async def run(database_url: str) -> int:
         conn = await asyncpg.connect(database_url)

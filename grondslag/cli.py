@@ -1,7 +1,7 @@
 """``grondslag``: the command that runs the ledger and projector, and manages keys.
 
 With no ``DATABASE_URL`` / ``NATS_URL`` in the environment it starts the embedded
-PostgreSQL and NATS under ``GRONDSLAG_DATA_DIR`` (see ``grondslag.embedded``).
+PostgreSQL and NATS under ``GRONDSLAG_DATA_DIR`` (see ``grondslag.servers``).
 """
 
 from __future__ import annotations
@@ -20,35 +20,9 @@ from dataclasses import replace
 
 from grondslag.ledger.settings import Settings
 
-from .embedded import embedded_servers, running_database_url
-from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor, guardian
-
-
-@contextlib.contextmanager
-def servers(
-    settings: Settings, *, need_nats: bool = True, guarded: bool = False
-) -> Iterator[Settings]:
-    """The settings with server URLs, starting embedded servers for the ones not given.
-
-    ``guarded``: a guardian process stops those servers should this process be killed
-    (``grondslag.supervisor.guardian``).
-    """
-    want_pg = settings.database_url is None
-    want_nats = need_nats and settings.nats_url is None
-    if not (want_pg or want_nats):
-        yield settings
-        return
-    with contextlib.ExitStack() as stack:
-        if guarded:
-            stack.enter_context(guardian(settings.data_dir, postgres=want_pg, nats=want_nats))
-        urls = stack.enter_context(
-            embedded_servers(settings.data_dir, postgres=want_pg, nats=want_nats)
-        )
-        yield replace(
-            settings,
-            database_url=settings.database_url or urls.database_url,
-            nats_url=settings.nats_url or urls.nats_url,
-        )
+from .embedded import running_database_url
+from .servers import servers
+from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -276,6 +250,24 @@ def quarantine_retry(args: argparse.Namespace) -> int:
     return 1 if any(outcome.error for outcome in outcomes) else 0
 
 
+def bench_command(args: argparse.Namespace) -> int:
+    """``grondslag bench``: the benchmarks live beside the package in a checkout
+    (``benchmarks/``), not in the wheel."""
+    try:
+        from benchmarks import audit, projector, service
+    except ModuleNotFoundError as missing:
+        if missing.name != "benchmarks":
+            raise
+        print(
+            "grondslag bench: benchmarks run from a checkout of the repository "
+            "(`uv run grondslag bench` there); they are not part of the installed package",
+            file=sys.stderr,
+        )
+        return 2
+    benchmark = projector if args.projector else audit if args.audit else service
+    return benchmark.main(args)
+
+
 def _redact(url: str | None) -> str:
     return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url or "")
 
@@ -369,7 +361,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=2, help="API worker processes to serve")
     bench.add_argument("--projector", action="store_true", help="benchmark the projector instead")
     bench.add_argument("--audit", action="store_true", help="benchmark the audit log instead")
-    bench.set_defaults(func=lambda a: __import__("grondslag.bench", fromlist=["main"]).main(a))
+    bench.set_defaults(func=bench_command)
     return main
 
 

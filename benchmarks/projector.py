@@ -52,7 +52,7 @@ from grondslag.ledger.application import Ledger
 from grondslag.ledger.bootstrap import build_ledger
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.persistence.group_commit import GroupCommit
 from grondslag.ledger.persistence.mapper import decode_event
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
@@ -65,26 +65,25 @@ from grondslag.projector.rebuild import rebuild_into, swap_in
 from nats.js.api import StorageType, StreamConfig
 from rich.console import Console
 
-from .bench import Row, _drop_database, _fresh_database, consent_context, print_table
-from .embedded import EmbeddedNats
+from grondslag.embedded import EmbeddedNats
+
+from .common import (
+    CONSENT,
+    PURPOSE,
+    REGISTERED_AT,
+    TERMS,
+    Row,
+    command_context,
+    fill_log,
+    print_table,
+    throwaway_database,
+)
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
-PURPOSE = "bench"
-NOTICE = Notice("2025-01", "https://bench.example/privacy", "c" * 64)
-TERMS = PurposeTerms(title="Bench", basis="consent", notice=NOTICE)
-REGISTERED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 CONSENT_TOPIC = "ledger.domain.standing:Standing.ConsentGiven"
 RELAY_BATCH = 500
 WRITE_RATE = 500.0
 WRITERS = 8
-CONSENT: dict[str, Any] = {
-    "method": "written",
-    "explicit": True,
-    "notice_version": NOTICE.version,
-    "evidence": Evidence("bench.pdf"),
-    "effective_at": datetime(2025, 2, 1, tzinfo=UTC),
-    "recorded_by": "bench",
-}
 _encoder = msgspec.json.Encoder()
 
 
@@ -102,24 +101,19 @@ QUICK = Scale(lag_seconds=3, lag_standings=200, log_events=20_000, relay_message
 
 
 def main(args: argparse.Namespace) -> int:
-    from .cli import servers
-
     scale = QUICK if args.quick else FULL
     console = Console(width=150)
     # like `grondslag serve`: writer threads beside the event loop get their turn promptly
     sys.setswitchinterval(0.0005)
-    with servers(Settings.from_env(), need_nats=False) as settings:
-        assert settings.database_url
-        with _nats_server(settings.nats_url, console) as nats_url:
-            url = _fresh_database(settings.database_url)
-            console.print(
-                f"[bold]grondslag bench --projector[/] on {url.rsplit('@', 1)[-1]}, "
-                f"NATS {nats_url}{' (quick)' if args.quick else ''}"
-            )
-            try:
-                rows = asyncio.run(_bench(url, nats_url, scale, console))
-            finally:
-                _drop_database(settings.database_url, url)
+    with (
+        throwaway_database() as (url, settings),
+        _nats_server(settings.nats_url, console) as nats_url,
+    ):
+        console.print(
+            f"[bold]grondslag bench --projector[/] on {url.rsplit('@', 1)[-1]}, "
+            f"NATS {nats_url}{' (quick)' if args.quick else ''}"
+        )
+        rows = asyncio.run(_bench(url, nats_url, scale, console))
     print_table(
         console, "Grondslag projector vs baselines (same run, same database, same NATS)", rows
     )
@@ -198,14 +192,9 @@ class _TimedFollower(LogFollower):
 
 
 def _consent_kwargs(**extra: Any) -> dict[str, Any]:
-    return {
-        "method": "written",
-        "explicit": True,
-        "notice_version": NOTICE.version,
-        "evidence": Evidence("bench.pdf"),
-        "recorded_by": "bench",
-        **extra,
-    }
+    """The benchmark's consent for ``Ledger.give_consent``, in effect from now."""
+    now = {name: value for name, value in CONSENT.items() if name != "effective_at"}
+    return {**now, **extra}
 
 
 def _threaded(count: int, work: Any, threads: int = 8) -> None:
@@ -233,8 +222,8 @@ async def _projection_lag(
     committed: dict[int, float] = {}
     plain_group = ledger.group
 
-    def timed_save(*events: Any) -> Any:
-        recordings = ledger.save(*events)
+    def timed_save(*events: Any, **kwargs: Any) -> Any:
+        recordings = ledger.save(*events, **kwargs)
         now = time.perf_counter()
         for recording in recordings:
             committed[recording.notification.id] = now
@@ -292,7 +281,7 @@ def _paced_writes(ledger: Ledger, standings: list[Standing], total: int) -> floa
             if delay > 0:
                 time.sleep(delay)
             standing = standings[i % len(standings)]
-            standing.give_consent(consent_context(versions), **CONSENT)
+            standing.give_consent(command_context(versions), **CONSENT)
             ledger.group.commit(list(standing.collect_events()))
 
     _threaded(WRITERS, worker, threads=WRITERS)
@@ -312,7 +301,7 @@ async def _rebuild(
     ledger: Ledger, pool: asyncpg.Pool, tenant: str, scale: Scale, console: Console
 ) -> list[Row]:
     started = time.perf_counter()
-    filled = await asyncio.to_thread(_fill_log, ledger, tenant, scale.log_events)
+    filled = await asyncio.to_thread(fill_log, ledger, tenant, scale.log_events)
     console.print(
         f"log filled to {filled:,} events in {time.perf_counter() - started:.1f} s "
         "(standings with one consent, 100 per transaction)"
@@ -346,25 +335,6 @@ async def _rebuild(
             many,
         ),
     ]
-
-
-def _fill_log(ledger: Ledger, tenant: str, events: int) -> int:
-    """Top the log up to ``events`` events: standings with one consent, 100 per save."""
-    have = ledger.recorder.max_notification_id() or 0
-    versions = ledger.purpose(tenant, PURPOSE).versions
-    batch: list[Standing] = []
-    n = 0
-    while have + n < events:
-        standing = Standing.open(tenant, f"fill-{n}", PURPOSE)
-        standing.give_consent(consent_context(versions), **CONSENT)
-        batch.append(standing)
-        n += 2
-        if len(batch) == 100:
-            ledger.save(*batch)
-            batch = []
-    if batch:
-        ledger.save(*batch)
-    return have + n
 
 
 async def _raw_inserts(pool: asyncpg.Pool, count: int) -> tuple[float, float]:

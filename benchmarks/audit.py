@@ -39,9 +39,7 @@ from grondslag.ledger.audit import store as audit_store
 from grondslag.ledger.audit.bundle import Bundle, verify
 from grondslag.ledger.audit.signing import SigningKey
 from grondslag.ledger.bootstrap import build_ledger
-from grondslag.ledger.domain.context import Context
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.subject import SubjectView
 from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.reads import audit
 from grondslag.ledger.reads.pool import create_read_pool
@@ -50,23 +48,25 @@ from grondslag.projector import audit_log, current_standing
 from grondslag.projector.follower import LogFollower
 from rich.console import Console
 
-from .bench import Row, _drop_database, _fresh_database, print_table
-from .bench_projector import CONSENT, PURPOSE, REGISTERED_AT, TERMS, _fill_log
+from .common import (
+    CONSENT,
+    PURPOSE,
+    REGISTERED_AT,
+    TERMS,
+    Row,
+    command_context,
+    fill_log,
+    print_table,
+    throwaway_database,
+)
 
 
 def main(args: argparse.Namespace) -> int:
-    from .cli import servers
-
     console = Console(width=150)
     scale = (2_000, 200, 100_000) if args.quick else (10_000, 1_000, 1_000_000)
-    with servers(Settings.from_env(), need_nats=False) as settings:
-        assert settings.database_url
-        url = _fresh_database(settings.database_url)
+    with throwaway_database() as (url, _):
         console.print(f"[bold]grondslag bench --audit[/] on {url.rsplit('@', 1)[-1]}")
-        try:
-            rows = asyncio.run(_bench(url, *scale, console))
-        finally:
-            _drop_database(settings.database_url, url)
+        rows = asyncio.run(_bench(url, *scale, console))
     print_table(console, "Grondslag audit log vs baselines (same run, same database)", rows)
     return 0
 
@@ -95,7 +95,7 @@ async def _checkpoint_cost(
 ) -> list[Row]:
     tenant = "bench-audit"
     await asyncio.to_thread(ledger.register_purpose, tenant, PURPOSE, TERMS, REGISTERED_AT)
-    total = await asyncio.to_thread(_fill_log, ledger, tenant, events)
+    total = await asyncio.to_thread(fill_log, ledger, tenant, events)
     console.print(f"log filled with {total:,} events")
     audit_follower = LogFollower(pool, url, audit_log.NAME, audit_log.append, raw=True)
     standing_follower = LogFollower(pool, url, current_standing.NAME, current_standing.project)
@@ -175,7 +175,7 @@ async def _bundle_verify(
         recorded += 2  # its register entry and its opening
         while len(standing.pending_events) < 50 and recorded < count - 1:
             moment += timedelta(days=1)
-            context = Context(versions, SubjectView(), datetime.now(UTC))
+            context = command_context(versions)
             if len(standing.pending_events) % 2:
                 standing.give_consent(context, **{**CONSENT, "effective_at": moment})
             else:

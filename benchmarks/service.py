@@ -25,115 +25,51 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
-import psycopg
+import msgspec
 from grondslag.ledger.application import Ledger
-from grondslag.ledger.domain.context import Context
 from grondslag.ledger.domain.errors import RuleViolated
-from grondslag.ledger.domain.purpose import PurposeVersion
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.subject import SubjectView
-from grondslag.ledger.domain.values import Evidence, Notice, PurposeTerms
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
 from grondslag.ledger.reads.pool import create_read_pool
-from grondslag.ledger.settings import Settings
 from rich.console import Console
-from rich.table import Table
 
 from . import loadgen
-
-KEY = "bench-key"
-NOTICE = {"version": "2025-01", "url": "https://bench.example/privacy", "sha256": "c" * 64}
-CONSENT: dict[str, Any] = {
-    "method": "written",
-    "explicit": True,
-    "notice_version": "2025-01",
-    "evidence": Evidence("bench.pdf"),
-    "effective_at": datetime(2025, 2, 1, tzinfo=UTC),
-    "recorded_by": "bench",
-}
-BENCH_TERMS = PurposeTerms(
-    title="Bench",
-    basis="consent",
-    notice=Notice(version="2025-01", url=NOTICE["url"], sha256=NOTICE["sha256"]),
+from .common import (
+    CONSENT,
+    NOTICE,
+    PURPOSE,
+    REGISTERED_AT,
+    TERMS,
+    Row,
+    command_context,
+    fill_log,
+    print_table,
+    throwaway_database,
 )
 
-
-def consent_context(versions: list[PurposeVersion]) -> Context:
-    """What a consent on a fresh subject may know now: benchmarks record through the
-    aggregate's own guarded commands, like the API."""
-    return Context(versions, SubjectView(), datetime.now(UTC))
-
-
-@dataclass
-class Row:
-    what: str
-    value: float
-    unit: str
-    baseline: str = ""
-    baseline_value: float | None = None
-    target: str = ""
-    baseline_unit: str = ""
-
-    @property
-    def ratio(self) -> str:
-        return f"{self.value / self.baseline_value:.2f}×" if self.baseline_value else ""
-
-
-def print_table(console: Console, title: str, rows: list[Row]) -> None:
-    """Each figure next to its same-run baseline, the ratio and the target."""
-    table = Table(title=title)
-    for column in ("measure", "value", "baseline", "baseline value", "ratio", "target"):
-        table.add_column(column)
-    for row in rows:
-        unit = row.baseline_unit or row.unit
-        places = 2 if row.baseline_value and row.baseline_value < 10 else 0
-        base = f"{row.baseline_value:,.{places}f} {unit}" if row.baseline_value else ""
-        digits = 2 if row.unit == "s" else 1
-        table.add_row(
-            row.what,
-            f"{row.value:,.{digits}f} {row.unit}",
-            row.baseline,
-            base,
-            row.ratio,
-            row.target,
-        )
-    console.print(table)
+KEY = "bench-key"
+TENANT = "demo"  # the tenant of the service's bootstrap key (the default)
 
 
 def main(args: argparse.Namespace) -> int:
-    if getattr(args, "projector", False):
-        return __import__("grondslag.bench_projector", fromlist=["main"]).main(args)
-    if getattr(args, "audit", False):
-        return __import__("grondslag.bench_audit", fromlist=["main"]).main(args)
-    from .cli import servers
-
     scale = 0.2 if args.quick else 1.0
     console = Console(width=150)
-    with servers(Settings.from_env(), need_nats=False) as settings:
-        assert settings.database_url
-        url = _fresh_database(settings.database_url)
+    with throwaway_database() as (url, _):
         console.print(
             f"[bold]grondslag bench[/] on {url.rsplit('@', 1)[-1]}, "
             f"service with {args.workers} worker process(es)"
         )
-        rows: list[Row] = []
-        try:
-            floor = bare_saves(url, int(2000 * scale), console)
-            rows += [
-                Row(f"baseline: bare save loop, {n} thread(s)", rate, "saves/s")
-                for n, rate in floor.items()
-            ]
-            with _service(url, args.workers) as (api, pid):
-                rows += asyncio.run(_api_rows(api, url, pid, floor, scale, console))
-        finally:
-            _drop_database(settings.database_url, url)
+        floor = bare_saves(url, int(2000 * scale), console)
+        rows = [
+            Row(f"baseline: bare save loop, {n} thread(s)", rate, "saves/s")
+            for n, rate in floor.items()
+        ]
+        with _service(url, args.workers) as (api, pid):
+            rows += asyncio.run(_api_rows(api, url, pid, floor, scale, console))
     print_table(console, "Grondslag vs baselines (same run, same database)", rows)
     return 0
 
@@ -144,9 +80,7 @@ def main(args: argparse.Namespace) -> int:
 def bare_saves(url: str, count: int, console: Console) -> dict[int, float]:
     """The floor: new standings with one consent (two events), one transaction each."""
     ledger = Ledger(env=eventsourcing_env(url, 16))
-    versions = ledger.register_purpose(
-        "bench", "bench", BENCH_TERMS, datetime(2025, 1, 1, tzinfo=UTC)
-    ).versions
+    versions = ledger.register_purpose("bench", PURPOSE, TERMS, REGISTERED_AT).versions
     rates = {}
     for threads in (1, 16):
         per = count // threads
@@ -154,8 +88,8 @@ def bare_saves(url: str, count: int, console: Console) -> dict[int, float]:
 
         def work(worker: int, tag: str = tag, per: int = per) -> None:
             for i in range(per):
-                standing = Standing.open("bench", f"bare-{tag}-{worker}-{i}", "bench")
-                standing.give_consent(consent_context(versions), **CONSENT)
+                standing = Standing.open("bench", f"bare-{tag}-{worker}-{i}", PURPOSE)
+                standing.give_consent(command_context(versions), **CONSENT)
                 ledger.save(standing)
 
         started = time.perf_counter()
@@ -177,10 +111,10 @@ async def _api_rows(
         base_url=api, headers=headers, limits=limits, timeout=60
     ) as client:
         purpose = {
-            "code": "bench",
+            "code": PURPOSE,
             "title": "Bench",
             "basis": "consent",
-            "notice": NOTICE,
+            "notice": msgspec.to_builtins(NOTICE),
             "effective_at": "2025-01-01T00:00:00Z",
         }
         assert (await client.post("/v1/purposes", json=purpose)).status_code == 201
@@ -190,10 +124,10 @@ async def _api_rows(
         await _settled(url)  # the projector has folded the baseline's standings first
         for clients, part in ((1, refs[: total // 2]), (16, refs[total // 2 :])):
             body = {
-                "purpose": "bench",
+                "purpose": PURPOSE,
                 "method": "written",
                 "explicit": True,
-                "notice_version": "2025-01",
+                "notice_version": NOTICE.version,
                 "evidence": {"document_ref": "b.pdf"},
                 "recorded_by": "bench",
                 "effective_at": "2025-02-01T00:00:00Z",
@@ -218,9 +152,7 @@ async def _api_rows(
 
         reads = int(4000 * scale)
         read_refs = [refs[i % total] for i in range(reads)]
-        elapsed = await _run(
-            api, 16, read_refs, lambda ref: ("GET", f"/v1/subjects/{ref}/standing/bench", None)
-        )
+        elapsed = await _run(api, 16, read_refs, _standing_read)
         api_reads = reads / elapsed
         raw = await _raw_selects(url, reads)
         console.print(f"standing reads {api_reads:,.0f}/s; raw asyncpg selects {raw:,.0f}/s")
@@ -251,7 +183,7 @@ async def _api_rows(
         for _ in range(5):
             started = time.perf_counter()
             response = await client.post(
-                "/v1/checks", json={"purpose": "bench", "subject_refs": check_refs}
+                "/v1/checks", json={"purpose": PURPOSE, "subject_refs": check_refs}
             )
             timings.append(time.perf_counter() - started)
             assert response.status_code == 200, response.text
@@ -267,13 +199,11 @@ async def _api_rows(
         console.print(f"check of 10,000 refs: {timings[2] * 1000:.0f} ms (median)")
 
         events = int(100_000 * scale)
-        await asyncio.to_thread(_fill_log, url, events, console)
+        await asyncio.to_thread(_fill_tenant_log, url, events, console)
         started = time.perf_counter()
         await _settled(url, timeout=600)
         catch_up = time.perf_counter() - started
-        await _run(
-            api, 16, read_refs[:500], lambda r: ("GET", f"/v1/subjects/{r}/standing/bench", None)
-        )
+        await _run(api, 16, read_refs[:500], _standing_read)
         rss, processes = _rss_mb(pid)
         rows.append(
             Row(
@@ -298,7 +228,7 @@ async def _unsubscribe_wave(
     paths = []
     for ref in refs:
         status, body = await connection.request(
-            "POST", f"/v1/subjects/{ref}/unsubscribe-links", {"purpose": "bench"}
+            "POST", f"/v1/subjects/{ref}/unsubscribe-links", {"purpose": PURPOSE}
         )
         assert status == 200, body
         paths.append("/u/" + json.loads(body)["url"].rsplit("/u/", 1)[1])
@@ -313,6 +243,10 @@ async def _unsubscribe_wave(
         "API consent writes, 16 client(s)",
         consent_rate,
     )
+
+
+def _standing_read(ref: str) -> tuple[str, str, None]:
+    return "GET", f"/v1/subjects/{ref}/standing/{PURPOSE}", None
 
 
 async def _run(api: str, concurrency: int, items: list[str], make) -> float:
@@ -340,28 +274,16 @@ async def _raw_selects(url: str, count: int) -> float:
     return count / elapsed
 
 
-def _fill_log(url: str, events: int, console: Console) -> None:
-    """Top the log up to ``events`` events with consents, 100 standings per transaction."""
+def _fill_tenant_log(url: str, events: int, console: Console) -> None:
+    """Top the log up to ``events`` events, in the tenant of the service's key."""
     ledger = Ledger(env=eventsourcing_env(url, 4))
-    have = ledger.recorder.max_notification_id() or 0
     try:
-        versions = ledger.purpose("demo", "bench").versions
+        ledger.purpose(TENANT, PURPOSE)
     except RuleViolated:
-        registered_at = datetime(2025, 1, 1, tzinfo=UTC)
-        versions = ledger.register_purpose("demo", "bench", BENCH_TERMS, registered_at).versions
-    batch, n = [], 0
-    while have + n < events:
-        standing = Standing.open("demo", f"fill-{n}", "bench")
-        standing.give_consent(consent_context(versions), **CONSENT)
-        batch.append(standing)
-        n += 2
-        if len(batch) == 100:
-            ledger.save(*batch)
-            batch = []
-    if batch:
-        ledger.save(*batch)
+        ledger.register_purpose(TENANT, PURPOSE, TERMS, REGISTERED_AT)
+    total = fill_log(ledger, TENANT, events)
     ledger.close()
-    console.print(f"log filled to {have + n:,} events")
+    console.print(f"log filled to {total:,} events")
 
 
 async def _settled(url: str, timeout: float = 60) -> None:
@@ -445,15 +367,3 @@ class _service:
         self.process.terminate()
         self.process.wait(timeout=30)
         self.tmp.cleanup()
-
-
-def _fresh_database(server_url: str) -> str:
-    name = f"grondslag_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(server_url: str, url: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

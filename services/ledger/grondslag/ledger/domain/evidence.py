@@ -11,6 +11,7 @@ inclusion proof in the audit log is.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 import msgspec
 
@@ -60,6 +61,16 @@ class EvidenceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     proof: str  # where the event's inclusion proof in the audit log is
 
 
+class _Common(TypedDict):
+    """What every record carries, whatever the event."""
+
+    event_id: str
+    effective_at: datetime
+    recorded_at: datetime
+    recorded_by: str | None
+    proof: str
+
+
 def evidence_records(
     ids: list[str], facts: list[Fact], versions: list[PurposeVersion]
 ) -> list[EvidenceRecord]:
@@ -70,13 +81,13 @@ def evidence_records(
 
 def _record(fact: Fact, versions: list[PurposeVersion]) -> EvidenceRecord:
     statement = fact.statement
-    common = {
-        "event_id": str(fact.event_id),
-        "effective_at": fact.effective_at,
-        "recorded_at": fact.recorded_at,
-        "recorded_by": getattr(statement, "recorded_by", None),
-        "proof": f"/v1/audit/proofs/{fact.event_id}",
-    }
+    common = _Common(
+        event_id=str(fact.event_id),
+        effective_at=fact.effective_at,
+        recorded_at=fact.recorded_at,
+        recorded_by=getattr(statement, "recorded_by", None),
+        proof=f"/v1/audit/proofs/{fact.event_id}",
+    )
     if isinstance(statement, Consent):
         version = next((v for v in versions if v.number == statement.purpose_version), None)
         shown = [v for v in versions if v.terms.notice.version == statement.notice_version]

@@ -4,8 +4,8 @@ A standing answer names its evidence by event id; this turns each id into what a
 asks for — who gave or withdrew consent and in what capacity, how (the method is the
 channel: written, e-mail, web form, …), whether it was explicit, the notice version shown
 with its URL and SHA-256 and the recipients of that purpose version, the document and its
-hash, who recorded it, when it took effect and when it was recorded — and where its
-inclusion proof in the audit log is.
+hash, who recorded it, when it took effect and when it was recorded. Its inclusion proof in
+the audit log is found by its event id; the HTTP answer adds the path (``reads/standing.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ class EvidenceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     upheld: bool | None = None
     reasons: str | None = None
     reason: LapseReason | str | None = None
-    proof: str  # where the event's inclusion proof in the audit log is
 
 
 class _Common(TypedDict):
@@ -68,7 +67,6 @@ class _Common(TypedDict):
     effective_at: datetime
     recorded_at: datetime
     recorded_by: str | None
-    proof: str
 
 
 def evidence_records(
@@ -86,7 +84,6 @@ def _record(fact: Fact, versions: list[PurposeVersion]) -> EvidenceRecord:
         effective_at=fact.effective_at,
         recorded_at=fact.recorded_at,
         recorded_by=getattr(statement, "recorded_by", None),
-        proof=f"/v1/audit/proofs/{fact.event_id}",
     )
     if isinstance(statement, Consent):
         version = next((v for v in versions if v.number == statement.purpose_version), None)

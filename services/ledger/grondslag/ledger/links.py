@@ -123,7 +123,9 @@ async def issue(
             key_id,
         )
         token_id, key_id = bytes(row["token_id"]), row["key_id"]
-        secret = await _secret(pool, tenant, key_id)
+        known = await _secret(pool, tenant, key_id)
+        assert known is not None  # the token's row names a key of this tenant
+        secret = known
     else:
         await pool.execute(
             "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
@@ -167,7 +169,9 @@ async def verify(pool: asyncpg.Pool, kind: Kind, token: str) -> Binding | None:
     )
 
 
-async def _secret(pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int) -> bytes:
+async def _secret(
+    pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int
+) -> bytes | None:
     secret = await pool.fetchval(
         "SELECT secret FROM grondslag_tenant_secrets WHERE tenant = $1 AND key_id = $2",
         tenant,
@@ -181,4 +185,5 @@ async def email_hash(pool: asyncpg.Pool, tenant: str, email: str) -> bytes:
     address in the clear (the first key stays the index key across rotations)."""
     await tenant_secret(pool, tenant)
     secret = await _secret(pool, tenant, 1)
+    assert secret is not None  # tenant_secret made the first key, if there was none
     return hmac.new(secret, email.strip().lower().encode(), hashlib.sha256).digest()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from .purpose import PurposeVersion
+from .purpose_versions import PurposeVersion
 from .subject import SubjectView
 
 

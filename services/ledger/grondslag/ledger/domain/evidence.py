@@ -16,7 +16,7 @@ from typing import TypedDict
 import msgspec
 
 from .facts import Fact
-from .purpose import PurposeVersion
+from .purpose_versions import PurposeVersion
 from .values import (
     Basis,
     BasisEnd,

@@ -14,7 +14,7 @@ from grondslag.ledger.domain.minors import NEVER
 from grondslag.ledger.domain.purpose_versions import PurposeVersion
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.standing_at import standing_at
-from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.subject_view import SubjectView
 from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,

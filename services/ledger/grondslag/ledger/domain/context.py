@@ -7,7 +7,7 @@ from datetime import datetime
 import msgspec
 
 from .purpose_versions import PurposeVersion
-from .subject import SubjectView
+from .subject_view import SubjectView
 
 
 class Context(msgspec.Struct, frozen=True):

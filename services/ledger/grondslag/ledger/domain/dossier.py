@@ -24,7 +24,8 @@ from .purpose import Purpose
 from .purpose_versions import PurposeVersion
 from .standing import Standing
 from .standing_at import StandingAnswer, standing_at
-from .subject import Subject, SubjectView
+from .subject import Subject
+from .subject_view import SubjectView
 from .values import PersonalData
 
 Unseal = Callable[[bytes], PersonalData | None]

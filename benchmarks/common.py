@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.context import Context
-from grondslag.ledger.domain.purpose import PurposeVersion
+from grondslag.ledger.domain.purpose_versions import PurposeVersion
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.subject_view import SubjectView
 from grondslag.ledger.domain.values import Evidence, Notice, PurposeTerms
 from grondslag.ledger.settings import Settings
 from rich.console import Console

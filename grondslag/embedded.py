@@ -68,7 +68,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-_STOP_MODES = ("fast", "immediate")
+_STOP_MODES: tuple[str, ...] = ("fast", "immediate")
 POSTGRES_SYSTEM_USER = "embedded_postgres"
 _PORT_ATTEMPTS = 3
 

@@ -64,11 +64,11 @@ def event_schema(name: str, cls: type) -> dict[str, Any]:
 
 
 def message_schemas() -> dict[str, dict[str, Any]]:
-    from grondslag.projector.messages import MESSAGE_TYPES, CloudEvent
+    from grondslag.projector.messages import MESSAGE_TYPES, envelope_of
 
     schemas = {}
     for name, (type_name, data, description) in MESSAGE_TYPES.items():
-        envelope = msgspec.json.schema(CloudEvent[data])
+        envelope = msgspec.json.schema(envelope_of(data))
         envelope["title"] = f"nl.grondslag.{type_name}"
         envelope["description"] = description
         definition = envelope["$defs"][envelope["$ref"].rsplit("/", 1)[1]]

@@ -10,9 +10,9 @@ from uuid import UUID, uuid5
 
 import msgspec
 from grondslag.ledger.domain.facts import Fact
-from grondslag.ledger.domain.purpose import PurposeVersion
+from grondslag.ledger.domain.purpose_versions import PurposeVersion
 from grondslag.ledger.domain.standing_at import standing_at
-from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.subject_view import SubjectView
 from grondslag.ledger.domain.values import (
     BasisEnd,
     Consent,

@@ -11,7 +11,7 @@ from uuid import UUID, uuid5
 
 import msgspec
 from grondslag.ledger.domain.facts import Fact
-from grondslag.ledger.domain.purpose import PurposeVersion, known_versions
+from grondslag.ledger.domain.purpose_versions import PurposeVersion, known_versions
 from grondslag.ledger.domain.standing_at import standing_at
 from grondslag.ledger.domain.values import (
     Consent,

@@ -11,10 +11,10 @@ from grondslag.ledger.domain import standing_at as standing_at_module
 from grondslag.ledger.domain.context import Context
 from grondslag.ledger.domain.errors import InvalidInput, RuleViolated
 from grondslag.ledger.domain.minors import NEVER
-from grondslag.ledger.domain.purpose import PurposeVersion
+from grondslag.ledger.domain.purpose_versions import PurposeVersion
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.standing_at import standing_at
-from grondslag.ledger.domain.subject import SubjectView
+from grondslag.ledger.domain.subject_view import SubjectView
 from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,

@@ -96,7 +96,7 @@ class Ledger(Application[UUID]):
         self.keys: KeyStore = keys or InMemoryKeyStore()
         self.group = GroupCommit(self.save)
 
-    def construct_mapper(self) -> MsgspecMapper:  # type: ignore[override]
+    def construct_mapper(self) -> MsgspecMapper:
         return MsgspecMapper()
 
     # -- the register ---------------------------------------------------------------
@@ -305,11 +305,13 @@ class Ledger(Application[UUID]):
         """Store the aggregate's new events, sharing a transaction with concurrent commands;
         under an ``Idempotency-Key``, the command's ``result`` commits with them."""
         claim = CLAIM.get()
+        if claim is not None and claim.spent:
+            claim = None  # its result is committed already
         record = None
-        if claim is not None and not claim.spent:
+        if claim is not None:
             record = (claim.tenant, claim.key, claim.request_hash, encode_result(result))
         self.group.commit(list(aggregate.collect_events()), record)
-        if record is not None:
+        if claim is not None:
             claim.spent = True
 
     def _committed_before(self, claim: Claim) -> bool:

@@ -25,6 +25,7 @@ async def email_hash(pool: asyncpg.Pool, tenant: str, email: str) -> bytes:
     address in the clear (the first key stays the index key across rotations)."""
     await tenant_secret(pool, tenant)
     secret = await key_secret(pool, tenant, 1)
+    assert secret is not None  # tenant_secret made the first key, if there was none
     return hmac.new(secret, email.strip().lower().encode(), hashlib.sha256).digest()
 
 

@@ -117,7 +117,9 @@ async def issue(
             key_id,
         )
         token_id, key_id = bytes(row["token_id"]), row["key_id"]
-        secret = await key_secret(pool, tenant, key_id)
+        known = await key_secret(pool, tenant, key_id)
+        assert known is not None  # the token's row names a key of this tenant
+        secret = known
     else:
         await pool.execute(
             "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
@@ -178,7 +180,9 @@ async def release(pool: asyncpg.Pool, binding: Binding) -> None:
     )
 
 
-async def key_secret(pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int) -> bytes:
+async def key_secret(
+    pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int
+) -> bytes | None:
     secret = await pool.fetchval(
         "SELECT secret FROM grondslag_tenant_secrets WHERE tenant = $1 AND key_id = $2",
         tenant,

@@ -14,6 +14,7 @@ other standing; ``release`` tries it again (``grondslag quarantine retry``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from uuid import UUID
@@ -81,13 +82,13 @@ class DeadlineClock:
         """Move the rows' ``changes_at`` on; a row that cannot be folded is quarantined."""
         async with self.pool.acquire() as conn, conn.transaction():
             every = await quarantine.attempt(
-                conn, lambda: current_standing.refresh(conn, {*standings})
+                conn, functools.partial(current_standing.refresh, conn, {*standings})
             )
             if every is None:
                 return
             for standing, tenant in standings.items():
                 error = await quarantine.attempt(
-                    conn, lambda s=standing: current_standing.refresh(conn, {s})
+                    conn, functools.partial(current_standing.refresh, conn, {standing})
                 )
                 if error is not None:
                     await quarantine.hold(conn, NAME, _key(standing, tenant), None, error)

@@ -23,7 +23,7 @@ as ``GET /v1/subjects/{subject_ref}/standing/{purpose}?at=…&known_at=…`` ans
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 from grondslag.ledger.domain.values import Basis, Giver, LapseReason, RepresentativeKind, Status
@@ -153,6 +153,11 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
         "a signed checkpoint of the tenant's audit log (id: checkpoint:<tenant>:<size>:<time>)",
     ),
 }
+
+
+def envelope_of(data: type) -> Any:
+    """The CloudEvent type that carries ``data`` (one of ``MESSAGE_TYPES``'s data types)."""
+    return CloudEvent[data]  # type: ignore[valid-type]  # a type known as the code runs
 
 
 def nats_subject(tenant: str, name: str) -> str:

@@ -19,7 +19,7 @@ from . import audit_log, current_standing
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 from .keys import by_tenant
-from .messages import MESSAGE_TYPES, CloudEvent
+from .messages import MESSAGE_TYPES, envelope_of
 from .relay import run_relay
 
 
@@ -56,7 +56,7 @@ class Projector:
 
     async def start(self) -> None:
         # on this thread, before a follower decodes here and the deadline clock in a thread
-        warm_up(CloudEvent[data] for _, data, _ in MESSAGE_TYPES.values())
+        warm_up(envelope_of(data) for _, data, _ in MESSAGE_TYPES.values())
         dsn = self.settings.database_url
         assert dsn
         self.pool = await create_read_pool(dsn, min_size=1, max_size=6)

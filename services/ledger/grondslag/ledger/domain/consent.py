@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from . import notice_revision
 from .errors import RuleViolated
-from .purpose import PurposeVersion, version_in_force
+from .purpose_versions import PurposeVersion, version_in_force
 from .values import Consent, PurposeTerms, Withdrawal
 
 EXPLICIT_METHODS = frozenset({"written", "email", "signed_electronic"})

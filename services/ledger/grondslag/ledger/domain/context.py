@@ -6,8 +6,8 @@ from datetime import datetime
 
 import msgspec
 
-from .purpose import PurposeVersion
-from .subject import SubjectView
+from .purpose_versions import PurposeVersion
+from .subject_view import SubjectView
 
 
 class Context(msgspec.Struct, frozen=True):

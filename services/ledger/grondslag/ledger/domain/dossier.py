@@ -20,10 +20,12 @@ from uuid import UUID
 from .context import Context
 from .evidence import EvidenceRecord, evidence_records
 from .facts import Fact, Statement
-from .purpose import Purpose, PurposeVersion
+from .purpose import Purpose
+from .purpose_versions import PurposeVersion
 from .standing import Standing
 from .standing_at import StandingAnswer, standing_at
-from .subject import Subject, SubjectView
+from .subject import Subject
+from .subject_view import SubjectView
 from .values import PersonalData
 
 Unseal = Callable[[bytes], PersonalData | None]

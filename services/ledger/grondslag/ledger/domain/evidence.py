@@ -4,18 +4,19 @@ A standing answer names its evidence by event id; this turns each id into what a
 asks for — who gave or withdrew consent and in what capacity, how (the method is the
 channel: written, e-mail, web form, …), whether it was explicit, the notice version shown
 with its URL and SHA-256 and the recipients of that purpose version, the document and its
-hash, who recorded it, when it took effect and when it was recorded — and where its
-inclusion proof in the audit log is.
+hash, who recorded it, when it took effect and when it was recorded. Its inclusion proof in
+the audit log is found by its event id; the HTTP answer adds the path (``reads/standing.py``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 import msgspec
 
 from .facts import Fact
-from .purpose import PurposeVersion
+from .purpose_versions import PurposeVersion
 from .values import (
     Basis,
     BasisEnd,
@@ -57,7 +58,15 @@ class EvidenceRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     upheld: bool | None = None
     reasons: str | None = None
     reason: LapseReason | str | None = None
-    proof: str  # where the event's inclusion proof in the audit log is
+
+
+class _Common(TypedDict):
+    """What every record carries, whatever the event."""
+
+    event_id: str
+    effective_at: datetime
+    recorded_at: datetime
+    recorded_by: str | None
 
 
 def evidence_records(
@@ -70,13 +79,12 @@ def evidence_records(
 
 def _record(fact: Fact, versions: list[PurposeVersion]) -> EvidenceRecord:
     statement = fact.statement
-    common = {
-        "event_id": str(fact.event_id),
-        "effective_at": fact.effective_at,
-        "recorded_at": fact.recorded_at,
-        "recorded_by": getattr(statement, "recorded_by", None),
-        "proof": f"/v1/audit/proofs/{fact.event_id}",
-    }
+    common = _Common(
+        event_id=str(fact.event_id),
+        effective_at=fact.effective_at,
+        recorded_at=fact.recorded_at,
+        recorded_by=getattr(statement, "recorded_by", None),
+    )
     if isinstance(statement, Consent):
         version = next((v for v in versions if v.number == statement.purpose_version), None)
         shown = [v for v in versions if v.terms.notice.version == statement.notice_version]

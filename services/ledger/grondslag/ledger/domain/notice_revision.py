@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from .errors import RuleViolated
+from .purpose_versions import PurposeVersion
 from .values import PurposeTerms
-
-if TYPE_CHECKING:
-    from .purpose import PurposeVersion
 
 
 def is_material_change(old: PurposeTerms, new: PurposeTerms) -> str | None:

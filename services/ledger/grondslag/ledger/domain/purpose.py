@@ -5,23 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from eventsourcing.domain import Aggregate
 
 from . import bounds, notice_revision, register
 from .ids import purpose_id
+from .purpose_versions import PurposeVersion
 from .topics import recorded_as
 from .values import PurposeTerms
-
-
-class PurposeVersion(msgspec.Struct, frozen=True):
-    """One version of a purpose as the register knew it from ``recorded_at`` on."""
-
-    number: int
-    terms: PurposeTerms
-    material: bool
-    effective_at: datetime
-    recorded_at: datetime
 
 
 @recorded_as("ledger.domain.purpose")
@@ -86,17 +76,3 @@ class Purpose(Aggregate):
     ) -> None:
         number = len(self.versions) + 1
         self.versions.append(PurposeVersion(number, terms, material, effective_at, recorded_at))
-
-
-def known_versions(versions: list[PurposeVersion], known_at: datetime) -> list[PurposeVersion]:
-    """The versions the register knew of at ``known_at``."""
-    return [v for v in versions if v.recorded_at <= known_at]
-
-
-def version_in_force(versions: list[PurposeVersion], at: datetime) -> PurposeVersion | None:
-    """The version that applied at ``at`` (the latest taking effect at or before it)."""
-    current = None
-    for version in versions:
-        if version.effective_at <= at:
-            current = version
-    return current

@@ -10,7 +10,6 @@ of a representation).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from . import bounds
 from .errors import NotFound, RuleViolated
@@ -23,10 +22,8 @@ from .minors import (
     is_minor,
     turns,
 )
+from .subject_view import RepresentationRecord, SubjectView
 from .values import Giver, PurposeTerms, Representation, RepresentationEnd
-
-if TYPE_CHECKING:
-    from .subject import RepresentationRecord, SubjectView
 
 PARENTAL = frozenset({"parental_authority", "guardian"})
 ADULT_KINDS = frozenset({"curator", "mentor", "administrator"})

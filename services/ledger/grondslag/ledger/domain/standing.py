@@ -22,7 +22,7 @@ from .context import Context
 from .errors import InvalidInput, RuleViolated
 from .facts import Fact, Statement
 from .ids import event_id, standing_id
-from .purpose import version_in_force
+from .purpose_versions import version_in_force
 from .standing_at import StandingAnswer, answerable, standing_at, unnoticed_lapse
 from .topics import recorded_as
 from .values import (

@@ -21,10 +21,10 @@ from . import notice_revision
 from .errors import InvalidInput
 from .facts import Fact
 from .minors import AGE_OF_CARE_CONSENT, AGE_OF_CONSENT, co_decides_in_care, turns
-from .purpose import PurposeVersion, known_versions, version_in_force
+from .purpose_versions import PurposeVersion, known_versions, version_in_force
 from .representation import PARENTAL
 from .retention import retention_until
-from .subject import SubjectView
+from .subject_view import SubjectView
 from .values import (
     Basis,
     BasisEnd,

@@ -23,12 +23,13 @@ def recorded_as(module: str) -> Callable[[A], A]:
     """Class decorator: the aggregate and its event classes are stored as ``module:Name``."""
 
     def name(aggregate: A) -> A:
-        events = [
+        classes: list[type] = [aggregate]
+        classes += [
             value
             for value in vars(aggregate).values()
             if isinstance(value, type) and issubclass(value, CanMutateAggregate)
         ]
-        for cls in (aggregate, *events):
+        for cls in classes:
             topic = f"{module}:{cls.__qualname__}"
             cls.TOPIC = topic  # type: ignore[attr-defined]
             register_topic(topic, cls)

@@ -76,9 +76,14 @@ def _shown(request: Request, kind: Literal["unsubscribe", "confirm"], visit: Vis
     why neither (invalid, expired, refused)."""
     if visit.link is None or visit.outcome in WHY_NOT:
         return message(request, visit.outcome, status=WHY_NOT[visit.outcome])
-    about = {"purpose": visit.link.terms.title, "practice": visit.link.binding.tenant}
     button = f"{kind}.button" if visit.outcome == "ask" else None
-    return message(request, f"{kind}.{visit.outcome}", button=button, **about)
+    return message(
+        request,
+        f"{kind}.{visit.outcome}",
+        button=button,
+        purpose=visit.link.terms.title,
+        practice=visit.link.binding.tenant,
+    )
 
 
 def _unavailable(request: Request) -> Response[str]:

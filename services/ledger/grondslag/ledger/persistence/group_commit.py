@@ -55,7 +55,9 @@ class GroupCommit:
 
     def _lead(self) -> None:
         with self._lock:
-            group, later, keys = [], [], set()
+            group: list[_Pending] = []
+            later: list[_Pending] = []
+            keys: set[Any] = set()
             for pending in self._queue:
                 key = pending.record[:2] if pending.record else None
                 if len(group) < MAX_GROUP and (key is None or key not in keys):

@@ -125,7 +125,7 @@ class IndexingRecorder(PostgresApplicationRecorder):
                 other.executemany(idempotency.INSERT, results)
 
 
-def _index_row(stored: StoredEvent) -> tuple[UUID, str, str, str | None, str | None]:
+def _index_row(stored: StoredEvent) -> tuple[UUID | str, str, str, str | None, str | None]:
     opening = _opening_decoder.decode(stored.state)
     kind = _OPENING_TOPICS[stored.topic]
     purpose = opening.code if kind == "purpose" else opening.purpose

@@ -8,8 +8,9 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from ..domain import evidence
 from ..domain.errors import NotFound
-from ..domain.evidence import EvidenceRecord, evidence_records
+from ..domain.evidence import evidence_records
 from ..domain.ids import subject_id
 from ..domain.standing_at import StandingAnswer
 from ..persistence import dossiers
@@ -22,13 +23,29 @@ class StandingHistory(msgspec.Struct, frozen=True):
     code: str
     title: str
     answer: StandingAnswer
-    records: list[EvidenceRecord]
+    records: list[evidence.EvidenceRecord]
 
 
-class AuditedStanding(StandingAnswer, kw_only=True):
+class EvidenceRecord(evidence.EvidenceRecord, kw_only=True, omit_defaults=True):
+    """One event a standing rests on, with everything R7 asks to be able to show."""
+
+    proof: str  # where the event's inclusion proof in the audit log is
+
+
+class AuditedStanding(StandingAnswer, kw_only=True, frozen=True):
     """The bitemporal answer with the full evidence (R7) of each event it rests on."""
 
     evidence_records: list[EvidenceRecord] = msgspec.field(default_factory=list)
+
+
+def with_proofs(records: list[evidence.EvidenceRecord]) -> list[EvidenceRecord]:
+    """The records, each with the path of its inclusion proof in the audit log."""
+    return [
+        EvidenceRecord(
+            **msgspec.structs.asdict(record), proof=f"/v1/audit/proofs/{record.event_id}"
+        )
+        for record in records
+    ]
 
 
 async def one_standing(
@@ -47,7 +64,7 @@ async def one_standing(
         raise NotFound(f"purpose {purpose!r} is not in the register")
     answer = dossier.standing(at, known_at)
     return AuditedStanding(
-        **msgspec.structs.asdict(answer), evidence_records=dossier.evidence(answer)
+        **msgspec.structs.asdict(answer), evidence_records=with_proofs(dossier.evidence(answer))
     )
 
 

@@ -27,7 +27,6 @@ from ..audit.checkpoints import Checkpoint, format_time, origin, signed_note, ve
 from ..audit.signing import SigningKey, public_key_pem
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
-from ..persistence.postgres import EVENTS_TABLE
 from .streams import stream_ids
 from .subjects import subject_keys
 
@@ -78,10 +77,7 @@ def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
 
 
 async def sign_now(pool: asyncpg.Pool, key: SigningKey, tenant: str, now: datetime) -> Checkpoint:
-    async with pool.acquire() as conn:
-        checkpoint = await store.sign_checkpoint(conn, key, tenant, now)
-        await conn.execute("SELECT pg_notify($1, $2)", store.CHECKPOINTS_SIGNED, tenant)
-    return checkpoint
+    return await store.sign_now(pool, key, tenant, now)
 
 
 async def latest(
@@ -112,14 +108,7 @@ async def inclusion(
     now: datetime,
     tree_size: int | None = None,
 ) -> InclusionProof:
-    row = await pool.fetchrow(
-        "SELECT l.leaf_index, l.originator_id, l.originator_version, e.topic, e.state "
-        f"FROM grondslag_audit_leaves l JOIN {EVENTS_TABLE} e "
-        "ON e.originator_id = l.originator_id AND e.originator_version = l.originator_version "
-        "WHERE l.tenant = $1 AND l.event_id = $2",
-        tenant,
-        eid,
-    )
+    row = await store.logged_event(pool, tenant, eid)
     if row is None:
         raise NotFound(
             f"no event {eid} in this tenant's audit log (a new event is logged within seconds)"
@@ -208,13 +197,7 @@ async def export(
     if purpose is not None:
         kinds[purpose_id(tenant, purpose)] = ("purpose", purpose)
         kinds.setdefault(standing_id(tenant, subject_ref, purpose), ("standing", purpose))
-    rows = await pool.fetch(
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state, l.leaf_index "
-        f"FROM {EVENTS_TABLE} e LEFT JOIN grondslag_audit_leaves l "
-        "ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version "
-        "WHERE e.originator_id = ANY($1::uuid[]) ORDER BY e.notification_id",
-        list(kinds),
-    )
+    rows = await store.events_with_leaves(pool, kinds)
     if not any(row["originator_id"] == sid for row in rows):
         raise NotFound(f"subject {subject_ref!r} is not registered")
     if purpose is not None and not any(

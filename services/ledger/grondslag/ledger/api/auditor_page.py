@@ -136,7 +136,7 @@ async def auditor_subject(
             '<p><a href="/audit">Back</a></p>',
             404,
         )
-    checkpoint, _ = await audit.latest(pool, request.app.state.audit_key, tenant, now)
+    checkpoint, _ = await audit.latest(pool, tenant)
     sections = []
     for code in codes:
         dossier = streams.dossier(tenant, subject_ref, code)
@@ -191,13 +191,7 @@ async def auditor_proof(request: Request, event_id: FromPath[UUID]) -> Response:
     if principal is None:
         return sign_in_page(status=401)
     try:
-        proof = await audit.inclusion(
-            request.app.state.pool,
-            request.app.state.audit_key,
-            principal.tenant,
-            event_id,
-            utcnow(),
-        )
+        proof = await audit.inclusion(request.app.state.pool, principal.tenant, event_id)
     except NotFound as error:
         return html_page(
             "Unknown event", f"<h1>Unknown event</h1><p>{escape(error.detail)}</p>", 404

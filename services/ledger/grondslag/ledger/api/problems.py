@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from ..persistence.dossiers import StreamUnreadable
+from ..reads.audit import NotYetSigned
 from .auditor_html import html_page
 from .pages import page
 
@@ -276,11 +277,7 @@ def _html_page(request: Request) -> Response[str] | None:
     path = request.url.path
     if path.startswith(("/u/", "/c/")):
         return page(request, "unavailable", status=503)
-    if path == "/audit" or (
-        path.startswith("/audit/")
-        and not path.startswith("/audit/proofs/")
-        and not path.endswith("/bundle")
-    ):
+    if _auditor_page(path):
         return html_page(
             "Grondslag — unavailable",
             "<h1>Temporarily unavailable</h1><p>The ledger cannot reach its database just "
@@ -288,6 +285,40 @@ def _html_page(request: Request) -> Response[str] | None:
             status=503,
         )
     return None
+
+
+def _auditor_page(path: str) -> bool:
+    """The auditor's routes that answer HTML (its proofs and bundles are JSON)."""
+    return path == "/audit" or (
+        path.startswith("/audit/")
+        and not path.startswith("/audit/proofs/")
+        and not path.endswith("/bundle")
+    )
+
+
+# -- no signed checkpoint in time: 503 ------------------------------------------------------
+
+
+def on_not_yet_signed(request: Request, error: NotYetSigned) -> Response[Any]:
+    """503: the answer needs a signed checkpoint, and the checkpointer signed none in time."""
+    log.warning("no checkpoint in time on %s %s: %s", request.method, request.url.path, error)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _auditor_page(request.url.path):
+        answer = html_page(
+            "Grondslag — not signed yet",
+            "<h1>Not signed yet</h1><p>No signed checkpoint of the audit log covers this yet. "
+            "Try again in a few seconds.</p>",
+            status=503,
+        )
+        answer.headers.update(retry)
+        return answer
+    problem = Problem(
+        type=problem_type("checkpoint-pending"),
+        title="No signed checkpoint yet",
+        status=503,
+        detail=str(error),
+    )
+    return problem_response(problem, request, retry)
 
 
 def on_unexpected(request: Request, error: Exception) -> Response[Any]:
@@ -310,6 +341,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_exception,
     RecursionError: on_too_deep,
     StreamUnreadable: on_unreadable,
+    NotYetSigned: on_not_yet_signed,
     Exception: on_unexpected,  # first asks database_unavailable(): 503, else 500
 }
 

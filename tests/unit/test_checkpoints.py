@@ -143,7 +143,7 @@ def test_processes_starting_together_all_get_the_same_key(tmp_path):
     start_at = time.time() + 1.5  # after every interpreter has imported cryptography
     script = (
         "import sys, time; from pathlib import Path; "
-        "from ledger.audit.signing import load_or_create; "
+        "from grondslag.ledger.audit.signing import load_or_create; "
         "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "
         "sys.stdout.write(load_or_create(Path(sys.argv[1])).key_id)"
     )

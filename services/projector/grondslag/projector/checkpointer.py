@@ -31,6 +31,7 @@ from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
 from grondslag.ledger.audit.signing import SigningKey
 
 from .messages import TYPE_PREFIX, AuditCheckpoint, CloudEvent, nats_subject
+from .relay import connect, ensure_stream
 
 log = logging.getLogger("grondslag.audit")
 ACK_TIMEOUT_SECONDS = 10.0
@@ -113,8 +114,6 @@ class Checkpointer:
         if self.nats_url is None:
             return 0
         if self.js is None:
-            from .relay import connect, ensure_stream
-
             self._nc = await connect(self.nats_url)
             self.js = self._nc.jetstream()
             await ensure_stream(self.js)

@@ -97,11 +97,6 @@ async def register_key(db: Db, key: SigningKey) -> None:
     )
 
 
-async def public_keys(db: Db) -> dict[str, bytes]:
-    rows = await db.fetch("SELECT key_id, public_key FROM grondslag_audit_keys")
-    return {row["key_id"]: bytes(row["public_key"]) for row in rows}
-
-
 # -- the trees growing (the follower's batch transaction) ---------------------------------------
 async def lock_tree(conn: asyncpg.Connection, tenant: str) -> int:
     """The tenant's tree size, its row locked until the transaction ends (made if new)."""

@@ -16,6 +16,7 @@ from grondslag.ledger.audit.checkpoints import checkpoint_problem
 from grondslag.ledger.audit.signing import SigningKey
 from grondslag.ledger.domain.values import Notice, PersonalData, PurposeTerms
 from grondslag.projector import audit_log
+from grondslag.projector.checkpointer import Checkpointer
 from grondslag.projector.follower import LogFollower
 
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
@@ -27,7 +28,7 @@ async def test_signs_grown_trees_and_idle_ones_only_at_the_heartbeat(
 ) -> None:
     await audit_store.create_tables(pool)
     key = SigningKey(Ed25519PrivateKey.generate())
-    checkpointer = audit_log.Checkpointer(pool, own_database_url, key, interval=60, heartbeat=3600)
+    checkpointer = Checkpointer(pool, own_database_url, key, interval=60, heartbeat=3600)
     await checkpointer.setup()
     follower = LogFollower(pool, own_database_url, audit_log.NAME, audit_log.append, raw=True)
     await follower.setup()

@@ -27,9 +27,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from grondslag.ledger.application import Ledger
+from grondslag.ledger.audit import store as audit_store
 from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-from grondslag.ledger.reads import audit
 from grondslag.ledger.settings import Settings
 from grondslag.projector import relay
 from grondslag.projector.runner import Projector
@@ -149,7 +149,7 @@ async def test_a_signed_checkpoint_goes_out_as_a_cloudevent_a_witness_can_verify
     size = await logged(projector.pool, tenant)
 
     # as an API process does: sign now and NOTIFY; the projector's checkpointer publishes
-    checkpoint = await audit.sign_now(
+    checkpoint = await audit_store.sign_now(
         projector.pool, projector.checkpointer.key, tenant, datetime.now(UTC)
     )
     assert checkpoint.tree_size == size
@@ -230,7 +230,7 @@ async def test_publishing_a_checkpoint_again_is_deduplicated(
     assert await messages_on(js, subject) == 1
     # a new checkpoint of the same tenant is a new message
     await asyncio.sleep(1.05 - datetime.now(UTC).microsecond / 1e6)  # a new second
-    newer = await audit.sign_now(projector.pool, checkpointer.key, tenant, datetime.now(UTC))
+    newer = await audit_store.sign_now(projector.pool, checkpointer.key, tenant, datetime.now(UTC))
     assert newer.issued_at != signed[0].issued_at
     deadline = time.monotonic() + 5  # the NOTIFY wakes the projector's checkpointer
     while await messages_on(js, subject) < 2:

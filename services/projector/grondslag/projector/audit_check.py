@@ -17,24 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from grondslag.ledger.audit import merkle
+from grondslag.ledger.audit import merkle, store
 from grondslag.ledger.audit.canonical import canonical_event_bytes
 from grondslag.ledger.audit.checkpoints import Checkpoint, checkpoint_problem
-from grondslag.ledger.audit.store import all_checkpoints
 from grondslag.ledger.domain.ids import event_id
-from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
-
-SELECT_LOG = f"""
-SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
-       s.tenant, l.leaf_index, n.hash AS stored_leaf
-FROM {EVENTS_TABLE} e
-LEFT JOIN {STREAMS_TABLE} s ON s.originator_id = e.originator_id
-LEFT JOIN grondslag_audit_leaves l
-       ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version
-LEFT JOIN grondslag_audit_nodes n
-       ON n.tenant = l.tenant AND n.level = 0 AND n.index = l.leaf_index
-ORDER BY e.notification_id
-"""
 
 
 @dataclass
@@ -69,10 +55,10 @@ async def check(conn: asyncpg.Connection) -> Report:
     # one snapshot for the events, the log's heads and the checkpoints: a projector logging
     # meanwhile changes nothing the check sees
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
-        for checkpoint, public_key in await all_checkpoints(conn):
+        for checkpoint, public_key in await store.all_checkpoints(conn):
             pending[checkpoint.tenant].append((checkpoint, public_key))
-        heads = await conn.fetch("SELECT tenant, size, root_hash FROM grondslag_audit_trees")
-        async for row in conn.cursor(SELECT_LOG, prefetch=2000):
+        heads = await store.tree_heads(conn)
+        async for row in store.whole_log(conn):
             name = row["tenant"]
             eid = event_id(row["originator_id"], row["originator_version"])
             where = f"event {eid} (notification {row['notification_id']})"
@@ -122,18 +108,18 @@ async def check(conn: asyncpg.Connection) -> Report:
                 f"larger than the {tenant.tree.size} logged events of the store: events "
                 "were removed",
             )
-    for head in heads:
-        tenant = report.tenants.setdefault(head["tenant"], TenantReport(head["tenant"]))
+    for name, size, root in heads:
+        tenant = report.tenants.setdefault(name, TenantReport(name))
         if tenant.problem:
             continue
-        if head["size"] > tenant.tree.size:
+        if size > tenant.tree.size:
             fail(
                 tenant,
-                f"the audit log holds {head['size']} events but the store only "
+                f"the audit log holds {size} events but the store only "
                 f"{tenant.tree.size} of them: events were removed (leaves "
-                f"{tenant.tree.size}..{head['size'] - 1})",
+                f"{tenant.tree.size}..{size - 1})",
             )
-        elif head["size"] == tenant.tree.size and bytes(head["root_hash"]) != tenant.tree.root():
+        elif size == tenant.tree.size and root != tenant.tree.root():
             fail(tenant, "the audit log's current root does not match the store's events")
     return report
 

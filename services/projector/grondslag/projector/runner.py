@@ -16,6 +16,7 @@ from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.settings import Settings
 
 from . import audit_log, current_standing
+from .checkpointer import Checkpointer
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 from .keys import by_tenant
@@ -52,7 +53,7 @@ class Projector:
         self._tasks: list[asyncio.Task[None]] = []
         self.ledger: Ledger | None = None
         self.clock: DeadlineClock | None = None
-        self.checkpointer: audit_log.Checkpointer | None = None
+        self.checkpointer: Checkpointer | None = None
 
     async def start(self) -> None:
         # on this thread, before a follower decodes here and the deadline clock in a thread
@@ -67,7 +68,7 @@ class Projector:
             await follower.setup()
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
         key = await anyio.to_thread.run_sync(signing.load_or_create, self.settings.signing_key_path)
-        self.checkpointer = audit_log.Checkpointer(
+        self.checkpointer = Checkpointer(
             self.pool,
             dsn,
             key,

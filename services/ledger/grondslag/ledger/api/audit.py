@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from ..application import utcnow
+from ..audit import store as audit_store
 from ..domain.values import Instant
 from ..reads import audit
 from ..web import AUDITORS, PROOF_READERS, SubjectRef
@@ -50,9 +51,7 @@ class AuditController(Controller):
         "public key that signed it",
     )
     async def latest_checkpoint(self, request: Request) -> audit.SignedCheckpoint:
-        checkpoint, public_key = await audit.latest(
-            request.app.state.pool, request.app.state.audit_key, request.user.tenant, utcnow()
-        )
+        checkpoint, public_key = await audit.latest(request.app.state.pool, request.user.tenant)
         return audit.signed(checkpoint, public_key)
 
     @post(
@@ -63,7 +62,7 @@ class AuditController(Controller):
     )
     async def sign_checkpoint(self, request: Request) -> audit.SignedCheckpoint:
         key = request.app.state.audit_key
-        checkpoint = await audit.sign_now(
+        checkpoint = await audit_store.sign_now(
             request.app.state.pool, key, request.user.tenant, utcnow()
         )
         return audit.signed(checkpoint, key.public_key)
@@ -82,12 +81,7 @@ class AuditController(Controller):
         tree_size: FromQuery[OptionalTreeSize] = None,
     ) -> audit.InclusionProof:
         return await audit.inclusion(
-            request.app.state.pool,
-            request.app.state.audit_key,
-            request.user.tenant,
-            event_id,
-            utcnow(),
-            tree_size,
+            request.app.state.pool, request.user.tenant, event_id, tree_size
         )
 
     @get(

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from ..persistence.dossiers import StreamUnreadable
+from ..reads.audit import NotYetSigned
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("grondslag.api")
@@ -270,11 +271,33 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
     return problem_response(problem, request, retry)
 
 
-def _unavailable_page(request: Request) -> Response[str] | None:
-    """The 503 page of a route that serves HTML (``None`` for the JSON ones)."""
+def _unavailable_page(request: Request, option: str = "unavailable_page") -> Response[str] | None:
+    """The 503 page of a route that serves HTML: the function its options name under
+    ``option``, of the request (``None`` for the JSON routes)."""
     handler = request.scope.get("route_handler")
-    render = handler.opt.get("unavailable_page") if handler is not None else None
+    render = handler.opt.get(option) if handler is not None else None
     return render(request) if render is not None else None
+
+
+# -- no signed checkpoint in time: 503 ------------------------------------------------------
+
+
+def on_not_yet_signed(request: Request, error: NotYetSigned) -> Response[Any]:
+    """503: the answer needs a signed checkpoint, and the checkpointer signed none in time;
+    a route that serves HTML answers with its ``not_yet_signed_page``."""
+    log.warning("no checkpoint in time on %s %s: %s", request.method, request.url.path, error)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    page = _unavailable_page(request, "not_yet_signed_page")
+    if page is not None:
+        page.headers.update(retry)
+        return page
+    problem = Problem(
+        type=problem_type("checkpoint-pending"),
+        title="No signed checkpoint yet",
+        status=503,
+        detail=str(error),
+    )
+    return problem_response(problem, request, retry)
 
 
 def on_unexpected(request: Request, error: Exception) -> Response[Any]:
@@ -297,6 +320,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_exception,
     RecursionError: on_too_deep,
     StreamUnreadable: on_unreadable,
+    NotYetSigned: on_not_yet_signed,
     Exception: on_unexpected,  # first asks database_unavailable(): 503, else 500
 }
 

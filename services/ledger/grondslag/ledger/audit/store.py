@@ -1,7 +1,4 @@
-"""The audit log in PostgreSQL: leaves, stored tree nodes, tree heads, keys and checkpoints.
-
-The projector appends (``grondslag.projector.audit_log``); API processes and ``grondslag audit
-check`` read. Tables:
+"""The audit log in PostgreSQL: every statement on its five tables is in this module.
 
 * ``grondslag_audit_leaves`` — which event is leaf ``leaf_index`` of its tenant's tree;
 * ``grondslag_audit_nodes`` — the hash of every complete perfect subtree (level 0: the
@@ -10,19 +7,32 @@ check`` read. Tables:
 * ``grondslag_audit_keys`` — public keys that have signed checkpoints (never private keys);
 * ``grondslag_audit_checkpoints`` — signed tree heads; ``published_at`` is set once NATS
   acknowledged the witness copy.
+
+Who writes: the projector's audit log follower grows the trees (``grondslag.projector.audit_log``),
+its checkpointer signs and publishes checkpoints (``grondslag.projector.checkpointer``), and so does
+an explicit ``POST /v1/audit/checkpoints`` (``sign_now``). Everything else only reads: an
+API process that needs a checkpoint nobody has signed yet asks the checkpointer for one
+(``request_checkpoint``, a NOTIFY) instead of signing it itself.
+
+The hashing, proofs and checkpoint texts are the pure modules beside this one; here they
+meet the rows.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterable, Iterable
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
+from ..persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from . import merkle
 from .checkpoints import Checkpoint, format_time, sign
 from .signing import SigningKey
+
+Db = asyncpg.Connection | asyncpg.Pool
 
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_audit_leaves (
@@ -67,15 +77,19 @@ CREATE INDEX IF NOT EXISTS grondslag_audit_checkpoints_unpublished
     ON grondslag_audit_checkpoints (id) WHERE published_at IS NULL;
 """
 
-CHECKPOINTS_SIGNED = "grondslag_audit_checkpoints"  # NOTIFY channel: publish what was signed
+# NOTIFY channels, payload the tenant: a checkpoint was signed, publish it (to the
+# checkpointer); a reader needs a checkpoint of the tenant's current tree (to the checkpointer)
+CHECKPOINTS_SIGNED = "grondslag_audit_checkpoints"
+CHECKPOINT_REQUESTED = "grondslag_audit_checkpoint_requests"
 
 
-async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(AUDIT_DDL)
+async def create_tables(db: Db) -> None:
+    await db.execute(AUDIT_DDL)
 
 
-async def register_key(conn: asyncpg.Connection | asyncpg.Pool, key: SigningKey) -> None:
-    await conn.execute(
+# -- keys ---------------------------------------------------------------------------------------
+async def register_key(db: Db, key: SigningKey) -> None:
+    await db.execute(
         "INSERT INTO grondslag_audit_keys (key_id, public_key) VALUES ($1, $2) "
         "ON CONFLICT (key_id) DO NOTHING",
         key.key_id,
@@ -83,25 +97,79 @@ async def register_key(conn: asyncpg.Connection | asyncpg.Pool, key: SigningKey)
     )
 
 
-async def public_keys(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, bytes]:
-    rows = await conn.fetch("SELECT key_id, public_key FROM grondslag_audit_keys")
-    return {row["key_id"]: bytes(row["public_key"]) for row in rows}
+# -- the trees growing (the follower's batch transaction) ---------------------------------------
+async def lock_tree(conn: asyncpg.Connection, tenant: str) -> int:
+    """The tenant's tree size, its row locked until the transaction ends (made if new)."""
+    await conn.execute(
+        "INSERT INTO grondslag_audit_trees (tenant, size, root_hash) VALUES ($1, 0, $2) "
+        "ON CONFLICT (tenant) DO NOTHING",
+        tenant,
+        merkle.EMPTY_ROOT,
+    )
+    return await conn.fetchval(
+        "SELECT size FROM grondslag_audit_trees WHERE tenant = $1 FOR UPDATE", tenant
+    )
 
 
-async def tree_head(conn: asyncpg.Connection | asyncpg.Pool, tenant: str) -> tuple[int, bytes]:
-    row = await conn.fetchrow(
+async def notification_of_leaf(conn: asyncpg.Connection, tenant: str, index: int) -> int | None:
+    return await conn.fetchval(
+        "SELECT notification_id FROM grondslag_audit_leaves WHERE tenant = $1 AND leaf_index = $2",
+        tenant,
+        index,
+    )
+
+
+LEAF_COLUMNS = [
+    "tenant",
+    "leaf_index",
+    "event_id",
+    "notification_id",
+    "originator_id",
+    "originator_version",
+]
+
+
+async def append_leaves(
+    conn: asyncpg.Connection,
+    tenant: str,
+    leaves: list[tuple[object, ...]],
+    nodes: list[tuple[str, int, int, bytes]],
+    size: int,
+    root: bytes,
+) -> None:
+    """Add leaves (rows of ``LEAF_COLUMNS``) and the subtrees they complete; the new head."""
+    await conn.copy_records_to_table("grondslag_audit_leaves", records=leaves, columns=LEAF_COLUMNS)
+    await conn.copy_records_to_table(
+        "grondslag_audit_nodes", records=nodes, columns=["tenant", "level", "index", "hash"]
+    )
+    await conn.execute(
+        "UPDATE grondslag_audit_trees SET size = $2, root_hash = $3, updated_at = now() "
+        "WHERE tenant = $1",
+        tenant,
+        size,
+        root,
+    )
+
+
+# -- reading the trees --------------------------------------------------------------------------
+async def tree_head(db: Db, tenant: str) -> tuple[int, bytes]:
+    row = await db.fetchrow(
         "SELECT size, root_hash FROM grondslag_audit_trees WHERE tenant = $1", tenant
     )
     return (row["size"], bytes(row["root_hash"])) if row else (0, merkle.EMPTY_ROOT)
 
 
-async def stored_nodes(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, nodes: set[merkle.Node]
-) -> dict[merkle.Node, bytes]:
+async def tree_heads(db: Db) -> list[tuple[str, int, bytes]]:
+    """(tenant, size, root) of every tree."""
+    rows = await db.fetch("SELECT tenant, size, root_hash FROM grondslag_audit_trees")
+    return [(row["tenant"], row["size"], bytes(row["root_hash"])) for row in rows]
+
+
+async def stored_nodes(db: Db, tenant: str, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
     if not nodes:
         return {}
     levels, indexes = zip(*sorted(nodes), strict=True)
-    rows = await conn.fetch(
+    rows = await db.fetch(
         "SELECT n.level, n.index, n.hash FROM grondslag_audit_nodes n "
         "JOIN unnest($2::smallint[], $3::bigint[]) AS w(level, index) "
         "ON n.level = w.level AND n.index = w.index WHERE n.tenant = $1",
@@ -116,19 +184,15 @@ async def stored_nodes(
     return found
 
 
-async def range_hashes(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, ranges: list[tuple[int, int]]
-) -> list[bytes]:
+async def range_hashes(db: Db, tenant: str, ranges: list[tuple[int, int]]) -> list[bytes]:
     """The subtree hash of each leaf range, from stored nodes, in one round trip."""
-    nodes = await stored_nodes(conn, tenant, merkle.nodes_for(ranges))
+    nodes = await stored_nodes(db, tenant, merkle.nodes_for(ranges))
     return [merkle.range_hash(lo, hi, lambda level, i: nodes[level, i]) for lo, hi in ranges]
 
 
-async def leaf_of(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, event_id: UUID
-) -> tuple[int, bytes] | None:
+async def leaf_of(db: Db, tenant: str, event_id: UUID) -> tuple[int, bytes] | None:
     """The leaf index and leaf hash of an event of this tenant, once the log holds it."""
-    row = await conn.fetchrow(
+    row = await db.fetchrow(
         "SELECT l.leaf_index, n.hash FROM grondslag_audit_leaves l "
         "JOIN grondslag_audit_nodes n ON n.tenant = l.tenant AND n.level = 0 "
         "AND n.index = l.leaf_index WHERE l.tenant = $1 AND l.event_id = $2",
@@ -138,6 +202,51 @@ async def leaf_of(
     return (row["leaf_index"], bytes(row["hash"])) if row else None
 
 
+async def logged_event(db: Db, tenant: str, event_id: UUID) -> asyncpg.Record | None:
+    """The stored event (``originator_id``, ``originator_version``, ``topic``, ``state``)
+    with its ``leaf_index``, once the tenant's log holds it."""
+    return await db.fetchrow(
+        "SELECT l.leaf_index, l.originator_id, l.originator_version, e.topic, e.state "
+        f"FROM grondslag_audit_leaves l JOIN {EVENTS_TABLE} e "
+        "ON e.originator_id = l.originator_id AND e.originator_version = l.originator_version "
+        "WHERE l.tenant = $1 AND l.event_id = $2",
+        tenant,
+        event_id,
+    )
+
+
+async def events_with_leaves(db: Db, streams: Iterable[UUID]) -> list[asyncpg.Record]:
+    """Every stored event of these streams in log order, with its ``leaf_index`` (None while
+    the log has not taken it in)."""
+    return await db.fetch(
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state, l.leaf_index "
+        f"FROM {EVENTS_TABLE} e LEFT JOIN grondslag_audit_leaves l "
+        "ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version "
+        "WHERE e.originator_id = ANY($1::uuid[]) ORDER BY e.notification_id",
+        list(streams),
+    )
+
+
+WHOLE_LOG = f"""
+SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,
+       s.tenant, l.leaf_index, n.hash AS stored_leaf
+FROM {EVENTS_TABLE} e
+LEFT JOIN {STREAMS_TABLE} s ON s.originator_id = e.originator_id
+LEFT JOIN grondslag_audit_leaves l
+       ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version
+LEFT JOIN grondslag_audit_nodes n
+       ON n.tenant = l.tenant AND n.level = 0 AND n.index = l.leaf_index
+ORDER BY e.notification_id
+"""
+
+
+def whole_log(conn: asyncpg.Connection) -> AsyncIterable[asyncpg.Record]:
+    """Every stored event in log order with its tenant, ``leaf_index`` and ``stored_leaf``
+    (None where the log lacks it), through a server-side cursor (in a transaction)."""
+    return conn.cursor(WHOLE_LOG, prefetch=2000)
+
+
+# -- checkpoints --------------------------------------------------------------------------------
 _CHECKPOINT_COLUMNS = (
     "c.tenant, c.tree_size, c.root_hash, c.issued_at, c.key_id, c.signature, k.public_key"
 )
@@ -155,23 +264,23 @@ def checkpoint_from_row(row: asyncpg.Record) -> Checkpoint:
 
 
 async def latest_checkpoint(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant: str
+    db: Db, tenant: str, key_id: str | None = None
 ) -> tuple[Checkpoint, bytes] | None:
-    """The tenant's latest signed checkpoint and the public key that signed it."""
-    return await _newest(conn, "c.tenant = $1", tenant)
+    """The tenant's latest signed checkpoint (by ``key_id`` when given) and its public key."""
+    if key_id is None:
+        return await _newest(db, "c.tenant = $1", tenant)
+    return await _newest(db, "c.tenant = $1 AND c.key_id = $2", tenant, key_id)
 
 
 async def checkpoint_of_size(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, tree_size: int
+    db: Db, tenant: str, tree_size: int
 ) -> tuple[Checkpoint, bytes] | None:
     """The latest checkpoint signed over exactly ``tree_size`` leaves."""
-    return await _newest(conn, "c.tenant = $1 AND c.tree_size = $2", tenant, tree_size)
+    return await _newest(db, "c.tenant = $1 AND c.tree_size = $2", tenant, tree_size)
 
 
-async def _newest(
-    conn: asyncpg.Connection | asyncpg.Pool, condition: str, *args: object
-) -> tuple[Checkpoint, bytes] | None:
-    row = await conn.fetchrow(
+async def _newest(db: Db, condition: str, *args: object) -> tuple[Checkpoint, bytes] | None:
+    row = await db.fetchrow(
         f"SELECT {_CHECKPOINT_COLUMNS} FROM grondslag_audit_checkpoints c "
         f"JOIN grondslag_audit_keys k USING (key_id) WHERE {condition} "
         "ORDER BY c.tree_size DESC, c.issued_at DESC LIMIT 1",
@@ -180,25 +289,21 @@ async def _newest(
     return (checkpoint_from_row(row), bytes(row["public_key"])) if row else None
 
 
-async def all_checkpoints(
-    conn: asyncpg.Connection | asyncpg.Pool,
-) -> list[tuple[Checkpoint, bytes]]:
+async def all_checkpoints(db: Db) -> list[tuple[Checkpoint, bytes]]:
     """Every signed checkpoint, per tenant by size (for ``grondslag audit check``)."""
-    rows = await conn.fetch(
+    rows = await db.fetch(
         f"SELECT {_CHECKPOINT_COLUMNS} FROM grondslag_audit_checkpoints c "
         "JOIN grondslag_audit_keys k USING (key_id) ORDER BY c.tenant, c.tree_size, c.issued_at"
     )
     return [(checkpoint_from_row(row), bytes(row["public_key"])) for row in rows]
 
 
-async def sign_checkpoint(
-    conn: asyncpg.Connection | asyncpg.Pool, key: SigningKey, tenant: str, now: datetime
-) -> Checkpoint:
+async def sign_checkpoint(db: Db, key: SigningKey, tenant: str, now: datetime) -> Checkpoint:
     """Sign the tenant's current tree head and store the checkpoint (a second signature
     over the same size in the same second is the same checkpoint)."""
-    size, root = await tree_head(conn, tenant)
+    size, root = await tree_head(db, tenant)
     checkpoint = sign(key, tenant, size, root, now)
-    await conn.execute(
+    await db.execute(
         "INSERT INTO grondslag_audit_checkpoints "
         "(tenant, tree_size, root_hash, issued_at, key_id, signature) "
         "VALUES ($1, $2, $3, $4::text::timestamptz, $5, $6) "
@@ -210,6 +315,67 @@ async def sign_checkpoint(
         checkpoint.key_id,
         base64.b64decode(checkpoint.signature),
     )
-    stored = await checkpoint_of_size(conn, tenant, size)
+    stored = await checkpoint_of_size(db, tenant, size)
     assert stored is not None
     return stored[0]
+
+
+async def sign_now(pool: asyncpg.Pool, key: SigningKey, tenant: str, now: datetime) -> Checkpoint:
+    """An explicit "sign now": sign the head and wake the checkpointer to publish it."""
+    async with pool.acquire() as conn:
+        checkpoint = await sign_checkpoint(conn, key, tenant, now)
+        await conn.execute("SELECT pg_notify($1, $2)", CHECKPOINTS_SIGNED, tenant)
+    return checkpoint
+
+
+async def request_checkpoint(db: Db, tenant: str) -> None:
+    """Ask the checkpointer to sign the tenant's current tree (it answers in the table)."""
+    await db.execute("SELECT pg_notify($1, $2)", CHECKPOINT_REQUESTED, tenant)
+
+
+async def tenants_due(db: Db, signed_before: datetime) -> list[str]:
+    """Tenants whose tree grew since their last checkpoint, or whose last checkpoint was
+    signed before ``signed_before`` (or that have none)."""
+    rows = await db.fetch(
+        "SELECT t.tenant FROM grondslag_audit_trees t "
+        "LEFT JOIN LATERAL (SELECT max(c.tree_size) AS size, max(c.issued_at) AS issued "
+        "FROM grondslag_audit_checkpoints c WHERE c.tenant = t.tenant) c ON true "
+        "WHERE c.size IS NULL OR t.size > c.size OR c.issued < $1 ORDER BY t.tenant",
+        signed_before,
+    )
+    return [row["tenant"] for row in rows]
+
+
+async def unpublished(db: Db, limit: int = 500) -> list[tuple[int, Checkpoint, bytes]]:
+    """(row id, checkpoint, public key) of checkpoints NATS has not acknowledged, oldest first."""
+    rows = await db.fetch(
+        f"SELECT c.id, {_CHECKPOINT_COLUMNS} FROM grondslag_audit_checkpoints c "
+        "JOIN grondslag_audit_keys k USING (key_id) WHERE c.published_at IS NULL "
+        "ORDER BY c.id LIMIT $1",
+        limit,
+    )
+    return [(row["id"], checkpoint_from_row(row), bytes(row["public_key"])) for row in rows]
+
+
+async def mark_published(db: Db, checkpoint_id: int) -> None:
+    await db.execute(
+        "UPDATE grondslag_audit_checkpoints SET published_at = now() WHERE id = $1",
+        checkpoint_id,
+    )
+
+
+# -- what /metrics shows ------------------------------------------------------------------------
+async def unsigned_events(db: Db) -> dict[str, int]:
+    """Per tenant, the logged events no signed checkpoint covers yet."""
+    rows = await db.fetch(
+        "SELECT t.tenant, t.size - coalesce((SELECT max(c.tree_size) "
+        "FROM grondslag_audit_checkpoints c WHERE c.tenant = t.tenant), 0) AS unsigned "
+        "FROM grondslag_audit_trees t ORDER BY t.tenant"
+    )
+    return {row["tenant"]: row["unsigned"] for row in rows}
+
+
+async def unpublished_count(db: Db) -> int:
+    return await db.fetchval(
+        "SELECT count(*) FROM grondslag_audit_checkpoints WHERE published_at IS NULL"
+    )

@@ -29,7 +29,8 @@ from .subject_report import subject_page
 from .times import picked
 
 DateQuery = Annotated[str | None, Parameter(required=False)]
-JSON_ERRORS = {"unavailable_page": None}  # downloads answer a database outage as problem+json
+# downloads answer a database outage, or a checkpoint not signed in time, as problem+json
+JSON_ERRORS = {"unavailable_page": None, "not_yet_signed_page": None}
 
 
 @get("/", include_in_schema=False, opt={"return_to": "/audit", "signed_out_status": 200})
@@ -52,7 +53,7 @@ async def subject(
         histories = await standing_histories(pool, tenant, subject_ref, at_moment, known_moment)
     except NotFound:
         return html.unknown_subject_page(subject_ref)
-    checkpoint, _ = await audit.latest(pool, request.app.state.audit_key, tenant, now)
+    checkpoint, _ = await audit.latest(pool, tenant)
     return subject_page(
         tenant, subject_ref, checkpoint, histories, request.url.path, at_moment, known_moment, now
     )
@@ -83,9 +84,7 @@ async def proof(request: Request, event_id: FromPath[UUID]) -> Response:
     """The inclusion proof as JSON (the same as ``GET /v1/audit/proofs/{event_id}``)."""
     state = request.app.state
     try:
-        found = await audit.inclusion(
-            state.pool, state.audit_key, request.user.tenant, event_id, utcnow()
-        )
+        found = await audit.inclusion(state.pool, request.user.tenant, event_id)
     except NotFound as error:
         return html.unknown_event_page(error.detail)
     return Response(msgspec.json.encode(found), media_type="application/json", headers=HEADERS)
@@ -103,5 +102,8 @@ AUDITOR_PAGES = Router(
             exception_handlers={SignInRequired: sign_in_instead},
         ),
     ],
-    opt={"unavailable_page": html.unavailable_page},
+    opt={
+        "unavailable_page": html.unavailable_page,
+        "not_yet_signed_page": html.not_yet_signed_page,
+    },
 )

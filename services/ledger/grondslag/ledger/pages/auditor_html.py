@@ -75,6 +75,16 @@ def unavailable_page(_: Request) -> Response[str]:
     )
 
 
+def not_yet_signed_page(_: Request) -> Response[str]:
+    """The page of an answer that waits for the checkpointer's signature (503)."""
+    return html_page(
+        "Grondslag — not signed yet",
+        "<h1>Not signed yet</h1><p>No signed checkpoint of the audit log covers this yet. "
+        "Try again in a few seconds.</p>",
+        status=503,
+    )
+
+
 def sign_out_form() -> str:
     return (
         '<form method="post" action="/audit/sign-out"><p><button type="submit">Sign out'

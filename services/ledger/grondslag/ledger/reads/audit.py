@@ -1,10 +1,17 @@
 """The auditor's questions to the audit log: checkpoints, inclusion and consistency proofs,
-export bundles. Any process holding the signing key may sign a checkpoint on demand, so
-that a proof or bundle never waits for the projector's next scheduled checkpoint."""
+export bundles — reads only, through ``audit.store``.
+
+A proof or bundle rests on a signed checkpoint that covers its events. When none does yet
+(the projector signs on a schedule), the answer asks the projector's checkpointer to sign
+the tenant's tree now and waits for it a moment (``CHECKPOINT_WAIT_SECONDS``); it never
+signs or writes itself. (An explicit ``POST /v1/audit/checkpoints`` signs: ``store.sign_now``.)
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from datetime import datetime
 from uuid import UUID
 
@@ -27,7 +34,6 @@ from ..audit.checkpoints import Checkpoint, format_time, origin, signed_note, ve
 from ..audit.signing import SigningKey, public_key_pem
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
-from ..persistence.postgres import EVENTS_TABLE
 from .streams import stream_ids
 from .subjects import subject_keys
 
@@ -66,6 +72,15 @@ class NotYetLogged(Exception):
     """The event is recorded but the audit log has not taken it in yet (a second or so)."""
 
 
+class NotYetSigned(Exception):
+    """No signed checkpoint covers the answer yet, and the checkpointer did not sign one in
+    the time waited: the projector is away, or its checkpointer cannot hear the request."""
+
+
+CHECKPOINT_WAIT_SECONDS = 5.0
+ASK_AGAIN_SECONDS = 1.0
+
+
 def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
     return SignedCheckpoint(
         checkpoint=checkpoint,
@@ -77,56 +92,50 @@ def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
     )
 
 
-async def sign_now(pool: asyncpg.Pool, key: SigningKey, tenant: str, now: datetime) -> Checkpoint:
-    async with pool.acquire() as conn:
-        checkpoint = await store.sign_checkpoint(conn, key, tenant, now)
-        await conn.execute("SELECT pg_notify($1, $2)", store.CHECKPOINTS_SIGNED, tenant)
-    return checkpoint
-
-
 async def latest(
-    pool: asyncpg.Pool,
-    key: SigningKey,
-    tenant: str,
-    now: datetime,
-    covering: int = 0,
-    own_key: bool = False,
+    pool: asyncpg.Pool, tenant: str, covering: int = 0, key_id: str | None = None
 ) -> tuple[Checkpoint, bytes]:
-    """The latest checkpoint holding at least ``covering`` leaves (and signed by ``key``
-    when ``own_key``); signed now if there is none."""
-    found = await store.latest_checkpoint(pool, tenant)
-    if (
-        found is None
-        or found[0].tree_size < covering
-        or (own_key and found[0].key_id != key.key_id)
-    ):
-        return await sign_now(pool, key, tenant, now), key.public_key
-    return found
+    """The latest checkpoint holding at least ``covering`` leaves (signed by ``key_id``
+    when given); when there is none, the checkpointer is asked to sign one, and waited for."""
+    if found := await _covering(pool, tenant, covering, key_id):
+        return found
+    deadline, asked, pause = time.monotonic() + CHECKPOINT_WAIT_SECONDS, 0.0, 0.01
+    while time.monotonic() < deadline:
+        if time.monotonic() - asked >= ASK_AGAIN_SECONDS:
+            # again each second: a request made while the checkpointer was not listening is
+            # lost, and another key's checkpoint of the same size may have taken its second
+            await store.request_checkpoint(pool, tenant)
+            asked, pause = time.monotonic(), 0.01
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.1)
+        if found := await _covering(pool, tenant, covering, key_id):
+            return found
+    by = f" signed by key {key_id}" if key_id else ""
+    raise NotYetSigned(
+        f"no checkpoint of this tenant's audit log covers {covering} events{by} yet, and the "
+        f"projector's checkpointer, asked for one, signed none within "
+        f"{CHECKPOINT_WAIT_SECONDS:g} s"
+    )
+
+
+async def _covering(
+    pool: asyncpg.Pool, tenant: str, covering: int, key_id: str | None
+) -> tuple[Checkpoint, bytes] | None:
+    found = await store.latest_checkpoint(pool, tenant, key_id)
+    return found if found is not None and found[0].tree_size >= covering else None
 
 
 async def inclusion(
-    pool: asyncpg.Pool,
-    key: SigningKey,
-    tenant: str,
-    eid: UUID,
-    now: datetime,
-    tree_size: int | None = None,
+    pool: asyncpg.Pool, tenant: str, eid: UUID, tree_size: int | None = None
 ) -> InclusionProof:
-    row = await pool.fetchrow(
-        "SELECT l.leaf_index, l.originator_id, l.originator_version, e.topic, e.state "
-        f"FROM grondslag_audit_leaves l JOIN {EVENTS_TABLE} e "
-        "ON e.originator_id = l.originator_id AND e.originator_version = l.originator_version "
-        "WHERE l.tenant = $1 AND l.event_id = $2",
-        tenant,
-        eid,
-    )
+    row = await store.logged_event(pool, tenant, eid)
     if row is None:
         raise NotFound(
             f"no event {eid} in this tenant's audit log (a new event is logged within seconds)"
         )
     index = row["leaf_index"]
     if tree_size is None:
-        checkpoint, public_key = await latest(pool, key, tenant, now, covering=index + 1)
+        checkpoint, public_key = await latest(pool, tenant, covering=index + 1)
     else:
         found = await store.checkpoint_of_size(pool, tenant, tree_size)
         if found is None:
@@ -208,13 +217,7 @@ async def export(
     if purpose is not None:
         kinds[purpose_id(tenant, purpose)] = ("purpose", purpose)
         kinds.setdefault(standing_id(tenant, subject_ref, purpose), ("standing", purpose))
-    rows = await pool.fetch(
-        "SELECT e.originator_id, e.originator_version, e.topic, e.state, l.leaf_index "
-        f"FROM {EVENTS_TABLE} e LEFT JOIN grondslag_audit_leaves l "
-        "ON l.originator_id = e.originator_id AND l.originator_version = e.originator_version "
-        "WHERE e.originator_id = ANY($1::uuid[]) ORDER BY e.notification_id",
-        list(kinds),
-    )
+    rows = await store.events_with_leaves(pool, kinds)
     if not any(row["originator_id"] == sid for row in rows):
         raise NotFound(f"subject {subject_ref!r} is not registered")
     if purpose is not None and not any(
@@ -236,7 +239,7 @@ async def export(
         entries.append((row["leaf_index"], eid, kind, code, type_, recorded_at, canonical))
     entries.sort(key=lambda entry: entry[0])
     covering = entries[-1][0] + 1 if entries else 0
-    checkpoint, public_key = await latest(pool, key, tenant, now, covering=covering, own_key=True)
+    checkpoint, public_key = await latest(pool, tenant, covering, key.key_id)
     size = checkpoint.tree_size
     all_ranges = [merkle.inclusion_ranges(entry[0], size) for entry in entries]
     nodes = await store.stored_nodes(

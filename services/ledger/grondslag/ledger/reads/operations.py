@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
+from ..audit import store as audit_store
 from ..persistence.postgres import EVENTS_TABLE
 from .checks import CURRENT_STANDING_TABLE
 
@@ -105,22 +106,13 @@ class AuditBacklog(msgspec.Struct):
     unpublished_checkpoints: int  # signed, not yet acknowledged by NATS
 
 
-UNSIGNED = """
-SELECT t.tenant, t.size - coalesce((SELECT max(c.tree_size) FROM grondslag_audit_checkpoints c
-                                    WHERE c.tenant = t.tenant), 0) AS unsigned
-FROM grondslag_audit_trees t ORDER BY t.tenant
-"""
-
-
 async def audit_backlog(pool: asyncpg.Pool) -> AuditBacklog:
     try:
-        rows = await pool.fetch(UNSIGNED)
-        unpublished = await pool.fetchval(
-            "SELECT count(*) FROM grondslag_audit_checkpoints WHERE published_at IS NULL"
+        return AuditBacklog(
+            await audit_store.unsigned_events(pool), await audit_store.unpublished_count(pool)
         )
     except asyncpg.UndefinedTableError:
         return AuditBacklog({}, 0)
-    return AuditBacklog({row["tenant"]: row["unsigned"] for row in rows}, unpublished)
 
 
 def process_restarts(restarts_file: Path | None) -> dict[str, int] | None:

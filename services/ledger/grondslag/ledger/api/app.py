@@ -88,6 +88,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size
         owned = ledger is None
         app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)
+        assert settings.database_url, "the app is created with a database URL"
         app.state.pool = await create_read_pool(
             settings.database_url,
             max_size=settings.read_pool_size,

@@ -46,7 +46,7 @@ def requires(*roles: str) -> Any:
         if principal is None:
             # The authentication middleware lets OPTIONS through without a key (litestar's
             # own answer, listing the allowed methods); the controllers' guards apply to it.
-            if connection.scope["method"] == "OPTIONS":
+            if connection.scope.get("method") == "OPTIONS":  # HTTP (a websocket has none)
                 return
             raise NotAuthorizedException(
                 "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE

@@ -31,7 +31,7 @@ from ..web import READERS, CodePath
 from .auth import requires
 
 
-class PurposeCreate(PurposeTerms, kw_only=True, forbid_unknown_fields=True):
+class PurposeCreate(PurposeTerms, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A new entry for the register."""
 
     code: Code
@@ -66,7 +66,7 @@ class PurposeVersionOut(msgspec.Struct, kw_only=True):
     notice: Notice
 
 
-class PurposeOut(PurposeTerms, kw_only=True):
+class PurposeOut(PurposeTerms, kw_only=True, frozen=True):
     """A purpose as the register holds it now, with its version history."""
 
     code: str

@@ -19,7 +19,7 @@ from .auth import requires
 from .problems import aware
 
 
-class SubjectPut(PersonalData, forbid_unknown_fields=True):
+class SubjectPut(PersonalData, frozen=True, forbid_unknown_fields=True):
     """The personal data the ledger needs (birth date for age rules, e-mail for newsletters)."""
 
 

@@ -270,7 +270,7 @@ def _stream_id(bundle: Bundle, event: BundleEvent) -> UUID | None:
 
 def _period(query: BundleQuery) -> Period:
     """The query's period as aware times; ``BundleError`` when it is not one."""
-    bounds = []
+    bounds: list[datetime | None] = []
     for name in ("recorded_from", "recorded_to"):
         text = getattr(query, name)
         if text is None:

@@ -119,9 +119,7 @@ def load_or_create(path: Path) -> SigningKey:
 
 def _public_of(pem: bytes) -> bytes:
     key = serialization.load_pem_private_key(pem, password=None)
-    return key.public_key().public_bytes(  # type: ignore[union-attr]
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _create(path: Path) -> None:

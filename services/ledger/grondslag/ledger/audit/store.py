@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterable, Iterable
 from datetime import datetime
+from typing import TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -32,7 +33,7 @@ from . import merkle
 from .checkpoints import Checkpoint, format_time, sign
 from .signing import SigningKey
 
-Db = asyncpg.Connection | asyncpg.Pool
+Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_audit_leaves (

@@ -182,7 +182,7 @@ async def js(nats_url: str) -> AsyncIterator[Any]:
 async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
     """A database of this test's own, with the ledger's tables (the quarantine tests)."""
     from grondslag.ledger.bootstrap import build_ledger
-    from quarantine_support import Store
+    from projector_support import Store
 
     with new_database("grondslag_quarantine") as url:
         ledger = await asyncio.to_thread(build_ledger, Settings(database_url=url), 4)
@@ -190,3 +190,15 @@ async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
             yield Store(url, ledger, tmp_path / "audit-signing-key.pem")
         finally:
             ledger.close()
+
+
+@pytest.fixture
+async def store_pool(store: Any) -> Any:
+    """A read pool on the ``store``'s database, with the read model's tables."""
+    from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.projector import current_standing
+
+    pool = await create_read_pool(store.url, min_size=1, max_size=4)
+    await current_standing.create_tables(pool)
+    yield pool
+    await pool.close()

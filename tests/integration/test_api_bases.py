@@ -7,12 +7,20 @@ a problem+json naming its rule and field that leaves the history as it was."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
+from api_support import (
+    assert_problem,
+    check,
+    created,
+    denied,
+    history,
+    instant,
+    purpose_body,
+    standing,
+)
 
-PROBLEM_JSON = "application/problem+json"
 RETENTION_7Y = {"term": "P7Y", "starts": "basis_end"}
 ASSESSMENT = (
     "Belangenafweging 2025-02: clients of the practice expect news of similar services; "
@@ -31,10 +39,6 @@ RETAINED_UNTIL = "2033-06-30T16:00:00Z"  # ENDED + 7 calendar years (R21)
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 def register_mediation(tenant) -> None:
@@ -116,55 +120,8 @@ def decide(tenant, ref: str, purpose: str, upheld: bool, effective_at: str, **fi
     return tenant.call("POST", f"/v1/subjects/{ref}/objections/{purpose}/decision", json=body)
 
 
-def standing(tenant, ref: str, purpose: str, **params: str) -> dict:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/standing/{purpose}", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def history(tenant, ref: str) -> list[dict]:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/history")
-    assert response.status_code == 200, response.text
-    return response.json()["events"]
-
-
-def check(tenant, purpose: str, refs: list[str], **fields: Any) -> dict:
-    response = tenant.call(
-        "POST", "/v1/checks", json={"purpose": purpose, "subject_refs": refs, **fields}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def denied(answer: dict) -> dict[str, tuple[str, str | None]]:
-    return {d["subject_ref"]: (d["status"], d["reason"]) for d in answer["denied"]}
-
-
-def created(response) -> dict:
-    """A 201 with the event id; returns the standing it leaves."""
-    assert response.status_code == 201, response.text
-    body = response.json()
-    assert body["event_id"]
-    return body["standing"]
-
-
 def status_of(answer: dict) -> tuple[bool, str, str | None]:
     return answer["lawful"], answer["status"], answer["reason"]
-
-
-def assert_problem(
-    response, status: int, *, rule: str | None = None, field: str | None = None
-) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
-    body = response.json()
-    assert body["status"] == status
-    assert body.get("title") and body.get("type")
-    if rule is not None:
-        assert body.get("rule") == rule, body
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
 
 
 def refused(
@@ -191,38 +148,42 @@ def test_mediation_contract_is_lawful_then_retained_seven_years_after_it_ends(te
     tenant.put_subject("mediant-1")
     now = created(establish(tenant, "mediant-1", MEDIATION, "contract"))
     assert status_of(now) == (True, "lawful", None)
-    assert now["basis"] == "contract" and ts(now["since"]) == ts(STARTED)
+    assert now["basis"] == "contract" and instant(now["since"]) == instant(STARTED)
     assert now["until"] is None and now["retention_until"] is None
 
     during = standing(tenant, "mediant-1", MEDIATION, at="2025-09-01T00:00:00Z")
     assert status_of(during) == (True, "lawful", None)
-    assert ts(during["since"]) == ts(STARTED)
+    assert instant(during["since"]) == instant(STARTED)
     before_it = standing(tenant, "mediant-1", MEDIATION, at="2025-03-01T00:00:00Z")
     assert (before_it["lawful"], before_it["status"]) == (False, "none")
 
     after_end = created(end(tenant, "mediant-1", MEDIATION))
     assert status_of(after_end) == (False, "lapsed", "basis_ended")
-    assert ts(after_end["until"]) == ts(ENDED)
-    assert ts(after_end["retention_until"]) == ts(RETAINED_UNTIL)
+    assert instant(after_end["until"]) == instant(ENDED)
+    assert instant(after_end["retention_until"]) == instant(RETAINED_UNTIL)
     assert after_end["basis"] == "contract"
 
     current = standing(tenant, "mediant-1", MEDIATION)
     assert status_of(current) == (False, "lapsed", "basis_ended")
-    assert ts(current["retention_until"]) == ts(RETAINED_UNTIL)
-    assert ts(current["since"]) == ts(STARTED) and ts(current["until"]) == ts(ENDED)
+    assert instant(current["retention_until"]) == instant(RETAINED_UNTIL)
+    assert instant(current["since"]) == instant(STARTED) and instant(current["until"]) == instant(
+        ENDED
+    )
     # The contract itself, as it stood before its end: lawful until the end.
     was = standing(tenant, "mediant-1", MEDIATION, at="2026-01-15T00:00:00Z")
     assert status_of(was) == (True, "lawful", None)
-    assert ts(was["until"]) == ts(ENDED)
+    assert instant(was["until"]) == instant(ENDED)
     # Retention still running the moment before it ends; expired from then on.
     kept = standing(tenant, "mediant-1", MEDIATION, at="2033-06-30T15:59:59Z")
     assert status_of(kept) == (False, "lapsed", "basis_ended")
     expired = standing(tenant, "mediant-1", MEDIATION, at="2034-01-01T00:00:00Z")
     assert status_of(expired) == (False, "lapsed", "retention_expired")
-    assert ts(expired["retention_until"]) == ts(RETAINED_UNTIL)
+    assert instant(expired["retention_until"]) == instant(RETAINED_UNTIL)
     # The lawful period stays in since/until; retention_until says when it expired.
-    assert ts(expired["since"]) == ts(STARTED) and ts(expired["until"]) == ts(ENDED)
-    assert check(tenant, MEDIATION, ["mediant-1"], at="2034-01-01T00:00:00Z")["denied"] == [
+    assert instant(expired["since"]) == instant(STARTED) and instant(expired["until"]) == instant(
+        ENDED
+    )
+    assert check(tenant, ["mediant-1"], MEDIATION, at="2034-01-01T00:00:00Z")["denied"] == [
         {"subject_ref": "mediant-1", "status": "lapsed", "reason": "retention_expired"}
     ]
 
@@ -265,32 +226,23 @@ def test_invoicing_on_legal_obligation_is_kept_seven_years_after_it_ends(tenant)
     )
     assert status_of(now) == (True, "lawful", None)
     assert now["basis"] == "legal_obligation"
-    assert check(tenant, INVOICING, ["client-inv"])["allowed"] == ["client-inv"]
+    assert check(tenant, ["client-inv"], INVOICING)["allowed"] == ["client-inv"]
 
     ended = created(end(tenant, "client-inv", INVOICING, reason="client relationship ended"))
     assert status_of(ended) == (False, "lapsed", "basis_ended")
-    assert ts(ended["retention_until"]) == ts(RETAINED_UNTIL)
-    assert check(tenant, INVOICING, ["client-inv"])["denied"] == [
+    assert instant(ended["retention_until"]) == instant(RETAINED_UNTIL)
+    assert check(tenant, ["client-inv"], INVOICING)["denied"] == [
         {"subject_ref": "client-inv", "status": "lapsed", "reason": "basis_ended"}
     ]
     later = standing(tenant, "client-inv", INVOICING, at="2033-07-01T00:00:00Z")
     assert status_of(later) == (False, "lapsed", "retention_expired")
-    assert ts(later["retention_until"]) == ts(RETAINED_UNTIL)
+    assert instant(later["retention_until"]) == instant(RETAINED_UNTIL)
 
 
 def test_legal_obligation_without_its_legal_provision_is_not_registered(tenant) -> None:
-    body = {
-        "code": INVOICING,
-        "title": "Invoicing",
-        "basis": "legal_obligation",
-        "retention": RETENTION_7Y,
-        "notice": {
-            "version": "2025-01",
-            "url": "https://praktijk.example/privacy/2025-01",
-            "sha256": "a" * 64,
-        },
-        "effective_at": "2025-01-01T00:00:00Z",
-    }
+    body = purpose_body(
+        INVOICING, title="Invoicing", basis="legal_obligation", retention=RETENTION_7Y
+    )
     response = tenant.call("POST", "/v1/purposes", json=body)
     assert_problem(response, 409, rule="R1", field="legal_provision")
     assert_problem(tenant.call("GET", f"/v1/purposes/{INVOICING}"), 404)
@@ -318,7 +270,7 @@ def test_auto_subscribed_tool_user_without_opt_out_offer_is_refused(tenant) -> N
     )
     assert_problem(explicit_false, 409, rule="R19", field="opt_out_offered")
     assert standing(tenant, "tool-user-7", POSTAL)["status"] == "none"
-    assert denied(check(tenant, POSTAL, ["tool-user-7"])) == {"tool-user-7": ("none", None)}
+    assert denied(check(tenant, ["tool-user-7"], POSTAL)) == {"tool-user-7": ("none", None)}
 
 
 def test_postal_newsletter_objection_is_absolute_at_once(tenant) -> None:
@@ -336,14 +288,16 @@ def test_postal_newsletter_objection_is_absolute_at_once(tenant) -> None:
     )
     assert status_of(now) == (True, "lawful", None)
     assert now["basis"] == "legitimate_interest"
-    assert check(tenant, POSTAL, ["reader-1"])["allowed"] == ["reader-1"]
+    assert check(tenant, ["reader-1"], POSTAL)["allowed"] == ["reader-1"]
 
     objected_at = "2026-09-14T08:30:00Z"
     after = created(lodge(tenant, "reader-1", POSTAL, objected_at, grounds="stop the mail"))
     assert status_of(after) == (False, "lapsed", "objection")  # R17: no restriction phase
     at_once = standing(tenant, "reader-1", POSTAL, at=objected_at)
     assert status_of(at_once) == (False, "lapsed", "objection")
-    assert ts(at_once["until"]) == ts(objected_at) and ts(at_once["since"]) == ts(STARTED)
+    assert instant(at_once["until"]) == instant(objected_at) and instant(
+        at_once["since"]
+    ) == instant(STARTED)
     just_before = standing(tenant, "reader-1", POSTAL, at="2026-09-14T08:29:59Z")
     assert status_of(just_before) == (True, "lawful", None)
 
@@ -371,7 +325,7 @@ def test_postal_newsletter_objection_is_absolute_at_once(tenant) -> None:
         409,
         rule="R17",
     )
-    assert check(tenant, POSTAL, ["reader-1"])["denied"] == [
+    assert check(tenant, ["reader-1"], POSTAL)["denied"] == [
         {"subject_ref": "reader-1", "status": "lapsed", "reason": "objection"}
     ]
     assert status_of(standing(tenant, "reader-1", POSTAL)) == (False, "lapsed", "objection")
@@ -389,7 +343,7 @@ def test_objection_restricts_until_rejected_with_compelling_grounds(tenant) -> N
     restricted = created(lodge(tenant, "patient-a", REMINDERS, objected_at))
     assert status_of(restricted) == (False, "restricted", None)
     assert restricted["basis"] == "legitimate_interest"
-    assert ts(restricted["since"]) == ts(objected_at)
+    assert instant(restricted["since"]) == instant(objected_at)
     then = standing(tenant, "patient-a", REMINDERS, at="2026-10-02T00:00:00Z")
     assert status_of(then) == (False, "restricted", None)
     assert status_of(standing(tenant, "patient-a", REMINDERS, at="2026-09-30T00:00:00Z")) == (
@@ -397,7 +351,7 @@ def test_objection_restricts_until_rejected_with_compelling_grounds(tenant) -> N
         "lawful",
         None,
     )
-    assert denied(check(tenant, REMINDERS, ["patient-a"])) == {"patient-a": ("restricted", None)}
+    assert denied(check(tenant, ["patient-a"], REMINDERS)) == {"patient-a": ("restricted", None)}
     # A second objection while the first awaits its decision is refused.
     refused(
         tenant,
@@ -419,15 +373,17 @@ def test_objection_restricts_until_rejected_with_compelling_grounds(tenant) -> N
         )
     )
     assert status_of(rejected) == (True, "lawful", None)
-    assert ts(rejected["since"]) == ts(decided_at)  # lawful again from the decision
+    assert instant(rejected["since"]) == instant(decided_at)  # lawful again from the decision
     assert status_of(standing(tenant, "patient-a", REMINDERS, at="2026-10-15T11:59:59Z")) == (
         False,
         "restricted",
         None,
     )
     again = standing(tenant, "patient-a", REMINDERS, at=decided_at)
-    assert status_of(again) == (True, "lawful", None) and ts(again["since"]) == ts(decided_at)
-    assert check(tenant, REMINDERS, ["patient-a"])["allowed"] == ["patient-a"]
+    assert status_of(again) == (True, "lawful", None) and instant(again["since"]) == instant(
+        decided_at
+    )
+    assert check(tenant, ["patient-a"], REMINDERS)["allowed"] == ["patient-a"]
     # Nothing awaits a decision any more.
     refused(
         tenant,
@@ -448,7 +404,7 @@ def test_objection_upheld_lapses_from_the_decision(tenant) -> None:
     created(lodge(tenant, "patient-b", REMINDERS, objected_at))
     upheld = created(decide(tenant, "patient-b", REMINDERS, True, decided_at))
     assert status_of(upheld) == (False, "lapsed", "objection")
-    assert ts(upheld["until"]) == ts(decided_at)
+    assert instant(upheld["until"]) == instant(decided_at)
     assert status_of(standing(tenant, "patient-b", REMINDERS, at="2026-10-05T00:00:00Z")) == (
         False,
         "restricted",
@@ -459,7 +415,7 @@ def test_objection_upheld_lapses_from_the_decision(tenant) -> None:
         "lapsed",
         "objection",
     )
-    answer = check(tenant, REMINDERS, ["patient-a", "patient-b"])
+    answer = check(tenant, ["patient-a", "patient-b"], REMINDERS)
     assert answer["allowed"] == ["patient-a"]
     assert denied(answer) == {"patient-b": ("lapsed", "objection")}
 
@@ -482,7 +438,7 @@ def test_ending_the_basis_while_an_objection_awaits_decision_starts_retention(te
     created(lodge(tenant, "patient-e", REMINDERS, "2026-01-10T00:00:00Z"))
     ended = created(end(tenant, "patient-e", REMINDERS))  # accepted: restricted is in force
     assert status_of(ended) == (False, "lapsed", "basis_ended")
-    assert ts(ended["retention_until"]) == ts(RETAINED_UNTIL)
+    assert instant(ended["retention_until"]) == instant(RETAINED_UNTIL)
     later = standing(tenant, "patient-e", REMINDERS, at="2034-01-01T00:00:00Z")
     assert status_of(later) == (False, "lapsed", "retention_expired")
 
@@ -499,7 +455,7 @@ def test_objection_after_the_basis_ended_keeps_the_retention_term(tenant) -> Non
         assert_problem(response, 409, rule="R18")
     after = standing(tenant, "patient-f", REMINDERS)
     assert status_of(after) == (False, "lapsed", "basis_ended")
-    assert ts(after["retention_until"]) == ts(RETAINED_UNTIL)
+    assert instant(after["retention_until"]) == instant(RETAINED_UNTIL)
     expired = standing(tenant, "patient-f", REMINDERS, at="2034-01-01T00:00:00Z")
     assert status_of(expired) == (False, "lapsed", "retention_expired")
 
@@ -770,12 +726,12 @@ def test_all_purposes_view_lists_consent_and_other_bases_side_by_side(tenant) ->
     body = response.json()
     assert body["subject_ref"] == "client-9"
     seen = {
-        p["purpose"]: (p["basis"], p["status"], p["reason"], ts(p["retention_until"]))
+        p["purpose"]: (p["basis"], p["status"], p["reason"], instant(p["retention_until"]))
         for p in body["purposes"]
     }
     assert seen == {
         PHOTO: ("consent", "lawful", None, None),
-        MEDIATION: ("contract", "lapsed", "basis_ended", ts(RETAINED_UNTIL)),
+        MEDIATION: ("contract", "lapsed", "basis_ended", instant(RETAINED_UNTIL)),
         INVOICING: ("legal_obligation", "lawful", None, None),
         REMINDERS: ("legitimate_interest", "restricted", None, None),
         POSTAL: ("legitimate_interest", "none", None, None),
@@ -827,25 +783,29 @@ def test_history_lists_bases_and_objections_with_their_details(tenant) -> None:
     assert list(by_id)[1:] == [established, ended, li, lodged, decided]
 
     e = by_id[established]
-    assert e["purpose"] == MEDIATION and ts(e["effective_at"]) == ts(STARTED)
+    assert e["purpose"] == MEDIATION and instant(e["effective_at"]) == instant(STARTED)
     assert e["details"]["basis"] == "contract"
     assert e["details"]["reference"] == "opdracht-2024-17"
     assert e["details"]["recorded_by"] == "staff:jdevries"
     e = by_id[ended]
-    assert e["purpose"] == MEDIATION and ts(e["effective_at"]) == ts(ENDED)
+    assert e["purpose"] == MEDIATION and instant(e["effective_at"]) == instant(ENDED)
     assert e["details"]["reason"] == "mediation completed"
     e = by_id[li]
     assert e["purpose"] == REMINDERS
     assert (e["details"]["basis"], e["details"]["reference"]) == ("legitimate_interest", "LIA-3")
     e = by_id[lodged]
-    assert e["purpose"] == REMINDERS and ts(e["effective_at"]) == ts("2026-10-01T09:00:00Z")
+    assert e["purpose"] == REMINDERS and instant(e["effective_at"]) == instant(
+        "2026-10-01T09:00:00Z"
+    )
     assert e["details"]["grounds"] == "texts at night"
     e = by_id[decided]
-    assert e["purpose"] == REMINDERS and ts(e["effective_at"]) == ts("2026-10-15T12:00:00Z")
+    assert e["purpose"] == REMINDERS and instant(e["effective_at"]) == instant(
+        "2026-10-15T12:00:00Z"
+    )
     assert e["details"]["upheld"] is False
     assert e["details"]["reasons"].startswith("compelling grounds:")
     assert e["details"]["recorded_by"] == "staff:fdpo"
-    recorded = [ts(e["recorded_at"]) for e in events]
+    recorded = [instant(e["recorded_at"]) for e in events]
     assert recorded == sorted(recorded)
     # The standing cites the events that prove it.
     answer = standing(tenant, "client-h", REMINDERS)

@@ -12,16 +12,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from api_support import PURPOSE, REF, consent_body, purpose_body
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.keys import ROLES, create_key
 from grondslag.ledger.settings import Settings
 from litestar.testing import TestClient
-
-NOTICE = {
-    "version": "2025-01",
-    "url": "https://praktijk.example/privacy/2025-01",
-    "sha256": "a" * 64,
-}
 
 
 @pytest.fixture
@@ -93,42 +88,33 @@ class Tenant:
         headers = {"Authorization": f"Bearer {key or self.key}", **kwargs.pop("headers", {})}
         return self.client.request(method, path, headers=headers, **kwargs)
 
-    def register_purpose(self, code: str = "photo-in-dossier", **fields: Any) -> Any:
-        body = {
-            "code": code,
-            "title": "Pasfoto in het dossier",
-            "basis": "consent",
-            "notice": NOTICE,
-            "effective_at": "2025-01-01T00:00:00Z",
-            **fields,
-        }
-        response = self.call("POST", "/v1/purposes", json=body)
+    def register_purpose(self, code: str = PURPOSE, **fields: Any) -> Any:
+        response = self.call("POST", "/v1/purposes", json=purpose_body(code, **fields))
         assert response.status_code == 201, response.text
         return response.json()
 
-    def put_subject(self, ref: str = "client-1", **fields: Any) -> Any:
+    def put_subject(self, ref: str = REF, **fields: Any) -> Any:
         response = self.call("PUT", f"/v1/subjects/{ref}", json=fields)
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    def consent(
-        self, ref: str = "client-1", purpose: str = "photo-in-dossier", **fields: Any
-    ) -> Any:
-        body = {
-            "purpose": purpose,
-            "method": "written",
-            "explicit": True,
-            "notice_version": "2025-01",
-            "evidence": {"document_ref": "intake-17.pdf"},
-            "recorded_by": "staff:jdevries",
-            **fields,
-        }
-        return self.call("POST", f"/v1/subjects/{ref}/consents", json=body)
+    def consent(self, ref: str = REF, purpose: str = PURPOSE, **fields: Any) -> Any:
+        return self.call(
+            "POST", f"/v1/subjects/{ref}/consents", json=consent_body(purpose, **fields)
+        )
 
 
 @pytest.fixture
 def tenant(client: TestClient, database_url: str) -> Tenant:
     return Tenant(client, database_url)
+
+
+@pytest.fixture
+def ready(tenant: Tenant) -> Tenant:
+    """A tenant with one consent purpose and one subject (``client-1``), nothing recorded yet."""
+    tenant.register_purpose()
+    tenant.put_subject(REF, birth_date="1990-05-01")
+    return tenant
 
 
 @pytest.fixture
@@ -182,7 +168,7 @@ async def js(nats_url: str) -> AsyncIterator[Any]:
 async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
     """A database of this test's own, with the ledger's tables (the quarantine tests)."""
     from grondslag.ledger.bootstrap import build_ledger
-    from quarantine_support import Store
+    from projector_support import Store
 
     with new_database("grondslag_quarantine") as url:
         ledger = await asyncio.to_thread(build_ledger, Settings(database_url=url), 4)
@@ -190,3 +176,15 @@ async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
             yield Store(url, ledger, tmp_path / "audit-signing-key.pem")
         finally:
             ledger.close()
+
+
+@pytest.fixture
+async def store_pool(store: Any) -> Any:
+    """A read pool on the ``store``'s database, with the read model's tables."""
+    from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.projector import current_standing
+
+    pool = await create_read_pool(store.url, min_size=1, max_size=4)
+    await current_standing.create_tables(pool)
+    yield pool
+    await pool.close()

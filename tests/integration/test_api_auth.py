@@ -5,31 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from api_support import CONSENT, PURPOSE, assert_problem
 
-PROBLEM_JSON = "application/problem+json"
-PURPOSE = "photo-in-dossier"
-CONSENT = {
-    "purpose": PURPOSE,
-    "method": "written",
-    "explicit": True,
-    "notice_version": "2025-01",
-    "evidence": {"document_ref": "intake-17.pdf"},
-    "recorded_by": "staff:jdevries",
-}
 NEW_PURPOSE = {
     "code": "newsletter",
     "title": "Nieuwsbrief",
     "basis": "consent",
     "notice": {"version": "1", "url": "https://x.example/n", "sha256": "b" * 64},
 }
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == PROBLEM_JSON
-    body = response.json()
-    assert body["status"] == status and body["type"] and body["title"] and body["detail"]
-    return body
 
 
 def without_naming(body: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +33,7 @@ def without_naming(body: dict[str, Any]) -> dict[str, Any]:
 )
 def test_missing_authorization_header_is_401_with_bearer_challenge(client, method, path) -> None:
     response = client.request(method, path, json={})
-    problem(response, 401)
+    assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -67,7 +50,7 @@ def test_missing_authorization_header_is_401_with_bearer_challenge(client, metho
 )
 def test_unknown_or_malformed_key_is_401_with_bearer_challenge(client, header) -> None:
     response = client.get("/v1/purposes", headers={"Authorization": header})
-    problem(response, 401)
+    assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -77,7 +60,7 @@ def test_unknown_key_on_a_write_is_401_and_records_nothing(tenant) -> None:
     response = tenant.call(
         "POST", "/v1/subjects/client-1/consents", json=CONSENT, key="gs_forged-key"
     )
-    problem(response, 401)
+    assert_problem(response, 401)
     history = tenant.call("GET", "/v1/subjects/client-1/history").json()
     assert [e["type"] for e in history["events"]] == ["SubjectRegistered"]
 
@@ -90,7 +73,7 @@ def test_reader_key_cannot_record_a_consent(tenant) -> None:
     tenant.put_subject("client-1")
     reader = tenant.key_with("reader")
     response = tenant.call("POST", "/v1/subjects/client-1/consents", json=CONSENT, key=reader)
-    problem(response, 403)
+    assert_problem(response, 403)
     history = tenant.call("GET", "/v1/subjects/client-1/history", key=reader)
     assert history.status_code == 200  # the same key may read
     assert [e["type"] for e in history.json()["events"]] == ["SubjectRegistered"]
@@ -98,13 +81,13 @@ def test_reader_key_cannot_record_a_consent(tenant) -> None:
 
 def test_reader_key_cannot_put_a_subject(tenant) -> None:
     reader = tenant.key_with("reader")
-    problem(tenant.call("PUT", "/v1/subjects/client-9", json={}, key=reader), 403)
-    problem(tenant.call("GET", "/v1/subjects/client-9/history"), 404)
+    assert_problem(tenant.call("PUT", "/v1/subjects/client-9", json={}, key=reader), 403)
+    assert_problem(tenant.call("GET", "/v1/subjects/client-9/history"), 404)
 
 
 def test_writer_key_cannot_register_a_purpose_which_needs_admin(tenant) -> None:
     writer = tenant.key_with("writer")
-    problem(tenant.call("POST", "/v1/purposes", json=NEW_PURPOSE, key=writer), 403)
+    assert_problem(tenant.call("POST", "/v1/purposes", json=NEW_PURPOSE, key=writer), 403)
     listed = tenant.call("GET", "/v1/purposes", key=writer)
     assert listed.status_code == 200
     assert listed.json()["purposes"] == []
@@ -121,7 +104,7 @@ def test_writer_key_cannot_revise_a_purpose(tenant) -> None:
         key=writer,
         json={"material": False, "title": "Andere titel"},
     )
-    problem(response, 403)
+    assert_problem(response, 403)
     assert tenant.call("GET", f"/v1/purposes/{PURPOSE}").json()["version"] == 1
 
 
@@ -150,9 +133,9 @@ def test_other_tenants_subject_answers_exactly_like_a_missing_one(make_tenant) -
     assert owner.consent("shared-ref").status_code == 201
     after = [stranger.call("GET", path) for path in paths]
     for path, missing, foreign in zip(paths, before, after, strict=True):
-        assert problem(foreign, 404) == problem(missing, 404), path
+        assert assert_problem(foreign, 404) == assert_problem(missing, 404), path
     ghost = stranger.call("GET", "/v1/subjects/no-such-ref/history")
-    assert without_naming(problem(ghost, 404)) == without_naming(after[0].json())
+    assert without_naming(assert_problem(ghost, 404)) == without_naming(after[0].json())
 
 
 def test_writing_to_other_tenants_subject_answers_like_a_missing_one(make_tenant) -> None:
@@ -163,7 +146,7 @@ def test_writing_to_other_tenants_subject_answers_like_a_missing_one(make_tenant
     missing = stranger.call("POST", path, json=CONSENT)
     owner.put_subject("shared-ref")
     foreign = stranger.call("POST", path, json=CONSENT)
-    assert problem(foreign, 404) == problem(missing, 404)
+    assert assert_problem(foreign, 404) == assert_problem(missing, 404)
     owners_history = owner.call("GET", "/v1/subjects/shared-ref/history").json()
     assert [e["type"] for e in owners_history["events"]] == ["SubjectRegistered"]
 
@@ -181,9 +164,9 @@ def test_other_tenants_purpose_answers_exactly_like_a_missing_one(make_tenant) -
     owner.register_purpose()
     after = [stranger.call(m, p, json=b) for m, p, b in calls]
     for (_, path, _), missing, foreign in zip(calls, before, after, strict=True):
-        assert problem(foreign, 404) == problem(missing, 404), path
+        assert assert_problem(foreign, 404) == assert_problem(missing, 404), path
     ghost = stranger.call("GET", "/v1/purposes/no-such-purpose")
-    assert without_naming(problem(ghost, 404)) == without_naming(after[0].json())
+    assert without_naming(assert_problem(ghost, 404)) == without_naming(after[0].json())
     assert stranger.call("GET", "/v1/purposes").json()["purposes"] == []
 
 
@@ -193,7 +176,7 @@ def test_consent_on_other_tenants_purpose_is_refused_like_an_unregistered_one(ma
     missing = stranger.consent("client-1")
     owner.register_purpose()
     foreign = stranger.consent("client-1")
-    assert problem(foreign, 409) == problem(missing, 409)
+    assert assert_problem(foreign, 409) == assert_problem(missing, 409)
     assert foreign.json()["rule"] == "R2"
 
 
@@ -241,4 +224,4 @@ def test_reader_key_is_forbidden_even_when_replaying_a_writers_idempotency_key(t
         headers=headers,
         key=tenant.key_with("reader"),
     )
-    problem(replay, 403)
+    assert_problem(replay, 403)

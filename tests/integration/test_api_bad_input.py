@@ -8,63 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-PROBLEM_JSON = "application/problem+json"
-REF = "client-1"
-PURPOSE = "photo-in-dossier"
-CONSENTS = f"/v1/subjects/{REF}/consents"
-GOOD_CONSENT = {
-    "purpose": PURPOSE,
-    "method": "written",
-    "explicit": True,
-    "notice_version": "2025-01",
-    "evidence": {"document_ref": "intake-17.pdf"},
-    "recorded_by": "staff:jdevries",
-}
-
-
-def assert_problem(
-    response: Any, status: int, *, field: str | None = None, rule: str | None = None
-) -> dict[str, Any]:
-    """The answer is an RFC 9457 problem with this status (and names field / rule)."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == PROBLEM_JSON
-    body = response.json()
-    for member in ("type", "title", "status", "detail"):
-        assert body.get(member), f"problem lacks {member!r}: {body}"
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and isinstance(body["title"], str)
-    if field is not None:
-        assert body.get("field") == field, body
-    if rule is not None:
-        assert body.get("rule") == rule, body
-    return body
-
-
-@pytest.fixture
-def ready(tenant):
-    """A tenant with one consent purpose and one subject, nothing recorded yet."""
-    tenant.register_purpose()
-    tenant.put_subject(REF, birth_date="1990-05-01")
-    return tenant
-
-
-def snapshot(tenant, ref: str = REF) -> tuple[Any, Any]:
-    """What the ledger says about the subject: its history and its standing for PURPOSE."""
-    history = tenant.call("GET", f"/v1/subjects/{ref}/history")
-    assert history.status_code == 200, history.text
-    standing = tenant.call("GET", f"/v1/subjects/{ref}/standing/{PURPOSE}")
-    assert standing.status_code == 200, standing.text
-    body = standing.json()
-    for moving in ("at", "known_at"):  # the clock moves between two reads
-        body.pop(moving)
-    return history.json(), body
-
-
-def register(tenant) -> Any:
-    response = tenant.call("GET", "/v1/purposes")
-    assert response.status_code == 200, response.text
-    return response.json()
+from api_support import (
+    CONSENT,
+    CONSENTS,
+    PROBLEM_JSON,
+    PURPOSE,
+    REF,
+    assert_problem,
+    register_of,
+    snapshot,
+)
 
 
 def post_raw(tenant, path: str, raw: bytes | str, content_type: str = "application/json") -> Any:
@@ -87,7 +40,7 @@ def test_malformed_json_is_400_problem_and_records_nothing(ready, raw) -> None:
 
 def test_unknown_field_is_422_naming_that_field(ready) -> None:
     before = snapshot(ready)
-    response = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "sneaky_extra": 1})
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "sneaky_extra": 1})
     assert_problem(response, 422, field="sneaky_extra")
     assert snapshot(ready) == before
 
@@ -95,14 +48,14 @@ def test_unknown_field_is_422_naming_that_field(ready) -> None:
 @pytest.mark.parametrize("missing", ["method", "notice_version", "evidence", "recorded_by"])
 def test_missing_required_field_is_422_naming_it_in_the_detail(ready, missing) -> None:
     before = snapshot(ready)
-    body = {k: v for k, v in GOOD_CONSENT.items() if k != missing}
+    body = {k: v for k, v in CONSENT.items() if k != missing}
     problem = assert_problem(ready.call("POST", CONSENTS, json=body), 422)
     assert f"`{missing}`" in problem["detail"]
     assert snapshot(ready) == before
 
 
 def test_missing_required_field_is_named_in_the_field_member(ready) -> None:
-    body = {k: v for k, v in GOOD_CONSENT.items() if k != "method"}
+    body = {k: v for k, v in CONSENT.items() if k != "method"}
     assert_problem(ready.call("POST", CONSENTS, json=body), 422, field="method")
 
 
@@ -111,7 +64,7 @@ def test_bad_value_inside_a_nested_object_names_its_path(ready) -> None:
     response = ready.call(
         "POST",
         CONSENTS,
-        json={**GOOD_CONSENT, "evidence": {"document_ref": "a.pdf", "sha256": "not-a-hash"}},
+        json={**CONSENT, "evidence": {"document_ref": "a.pdf", "sha256": "not-a-hash"}},
     )
     assert_problem(response, 422, field="evidence.sha256")
     assert snapshot(ready) == before
@@ -119,13 +72,13 @@ def test_bad_value_inside_a_nested_object_names_its_path(ready) -> None:
 
 def test_value_outside_the_enum_is_422_naming_the_field(ready) -> None:
     before = snapshot(ready)
-    response = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "method": "telepathy"})
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "method": "telepathy"})
     assert_problem(response, 422, field="method")
     assert snapshot(ready) == before
 
 
 def test_bad_basis_enum_on_purpose_registration_is_422_and_register_unchanged(ready) -> None:
-    before = register(ready)
+    before = register_of(ready)
     response = ready.call(
         "POST",
         "/v1/purposes",
@@ -137,7 +90,7 @@ def test_bad_basis_enum_on_purpose_registration_is_422_and_register_unchanged(re
         },
     )
     assert_problem(response, 422, field="basis")
-    assert register(ready) == before
+    assert register_of(ready) == before
 
 
 @pytest.mark.parametrize(
@@ -147,7 +100,7 @@ def test_bad_basis_enum_on_purpose_registration_is_422_and_register_unchanged(re
 )
 def test_bad_or_offsetless_timestamp_in_body_is_422_naming_the_field(ready, moment) -> None:
     before = snapshot(ready)
-    response = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "effective_at": moment})
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "effective_at": moment})
     assert_problem(response, 422, field="effective_at")
     assert snapshot(ready) == before
 
@@ -176,7 +129,7 @@ def test_offsetless_at_in_checks_body_is_422(ready) -> None:
 @pytest.mark.parametrize(
     "content_type, raw",
     [
-        ("text/plain", json.dumps(GOOD_CONSENT)),
+        ("text/plain", json.dumps(CONSENT)),
         ("application/x-www-form-urlencoded", "purpose=photo-in-dossier&method=written"),
         ("multipart/form-data; boundary=xyz", "--xyz\r\n\r\nhello\r\n--xyz--\r\n"),
     ],
@@ -202,14 +155,14 @@ def test_non_json_content_type_on_subject_put_is_415_and_subject_not_created(ten
 
 def test_body_over_one_mebibyte_is_413_and_records_nothing(ready) -> None:
     before = snapshot(ready)
-    huge = {**GOOD_CONSENT, "evidence": {"document_ref": "x" * (1024 * 1024 + 10)}}
+    huge = {**CONSENT, "evidence": {"document_ref": "x" * (1024 * 1024 + 10)}}
     assert_problem(ready.call("POST", CONSENTS, json=huge), 413)
     assert snapshot(ready) == before
 
 
 def test_body_over_one_mebibyte_with_idempotency_key_is_413(ready) -> None:
     before = snapshot(ready)
-    huge = {**GOOD_CONSENT, "evidence": {"document_ref": "x" * (1024 * 1024 + 10)}}
+    huge = {**CONSENT, "evidence": {"document_ref": "x" * (1024 * 1024 + 10)}}
     response = ready.call("POST", CONSENTS, json=huge, headers={"Idempotency-Key": "big-1"})
     assert_problem(response, 413)
     assert snapshot(ready) == before
@@ -220,7 +173,7 @@ def nested_body(where: str) -> str:
     if where == "top-level":
         return deep
     holder = "evidence" if where == "evidence" else "deep"
-    return json.dumps({**GOOD_CONSENT, holder: "@"}).replace('"@"', deep)
+    return json.dumps({**CONSENT, holder: "@"}).replace('"@"', deep)
 
 
 @pytest.mark.parametrize("where", ["evidence", "top-level", "unknown-field"])
@@ -240,7 +193,7 @@ def test_absurdly_nested_json_records_nothing(ready) -> None:
 
 def test_moderately_nested_json_in_evidence_is_422_naming_evidence(ready) -> None:
     before = snapshot(ready)
-    raw = json.dumps({**GOOD_CONSENT, "evidence": "@"}).replace('"@"', "[" * 50 + "]" * 50)
+    raw = json.dumps({**CONSENT, "evidence": "@"}).replace('"@"', "[" * 50 + "]" * 50)
     assert_problem(post_raw(ready, CONSENTS, raw), 422, field="evidence")
     assert snapshot(ready) == before
 
@@ -264,9 +217,9 @@ def test_subject_ref_with_forbidden_characters_is_422(tenant) -> None:
 
 
 def test_overlong_purpose_code_is_422_in_body_path_and_register(ready) -> None:
-    before_subject, before_register = snapshot(ready), register(ready)
+    before_subject, before_register = snapshot(ready), register_of(ready)
     code = "p" * 65
-    in_body = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "purpose": code})
+    in_body = ready.call("POST", CONSENTS, json={**CONSENT, "purpose": code})
     assert_problem(in_body, 422, field="purpose")
     in_path = ready.call("GET", f"/v1/subjects/{REF}/standing/{code}")
     assert_problem(in_path, 422, field="purpose")
@@ -284,7 +237,7 @@ def test_overlong_purpose_code_is_422_in_body_path_and_register(ready) -> None:
     )
     assert_problem(created, 422, field="code")
     assert snapshot(ready) == before_subject
-    assert register(ready) == before_register
+    assert register_of(ready) == before_register
 
 
 def test_more_than_ten_thousand_refs_in_a_check_is_422(ready) -> None:
@@ -312,7 +265,7 @@ def test_invalid_ref_inside_subject_refs_is_422(ready) -> None:
 def test_consent_for_a_contract_purpose_is_refused_by_r6(ready) -> None:
     ready.register_purpose("treatment-file", basis="contract")
     before = snapshot(ready)
-    response = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "purpose": "treatment-file"})
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "purpose": "treatment-file"})
     body = assert_problem(response, 409, rule="R6")
     assert "/bases" in body["detail"]
     assert snapshot(ready) == before
@@ -322,14 +275,14 @@ def test_consent_for_a_contract_purpose_is_refused_by_r6(ready) -> None:
 
 def test_consent_for_an_unregistered_purpose_is_refused_by_r2(ready) -> None:
     before = snapshot(ready)
-    response = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "purpose": "never-registered"})
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "purpose": "never-registered"})
     assert_problem(response, 409, rule="R2", field="purpose")
     assert snapshot(ready) == before
 
 
 def test_verbal_explicit_consent_is_refused_by_r4(ready) -> None:
     before = snapshot(ready)
-    response = ready.call("POST", CONSENTS, json={**GOOD_CONSENT, "method": "verbal"})
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "method": "verbal"})
     assert_problem(response, 409, rule="R4", field="method")
     assert snapshot(ready) == before
 
@@ -346,7 +299,7 @@ def test_withdrawing_when_nothing_is_in_force_is_refused_by_r8(ready) -> None:
 
 
 def test_duplicate_purpose_registration_is_refused_and_register_unchanged(ready) -> None:
-    before = register(ready)
+    before = register_of(ready)
     response = ready.call(
         "POST",
         "/v1/purposes",
@@ -358,11 +311,11 @@ def test_duplicate_purpose_registration_is_refused_and_register_unchanged(ready)
         },
     )
     assert_problem(response, 409, rule="R2")
-    assert register(ready) == before
+    assert register_of(ready) == before
 
 
 def test_consent_for_an_unregistered_subject_is_404_and_creates_nothing(ready) -> None:
-    response = ready.call("POST", "/v1/subjects/stranger/consents", json=GOOD_CONSENT)
+    response = ready.call("POST", "/v1/subjects/stranger/consents", json=CONSENT)
     assert_problem(response, 404)
     assert_problem(ready.call("GET", "/v1/subjects/stranger/history"), 404)
     assert_problem(ready.call("GET", f"/v1/subjects/stranger/standing/{PURPOSE}"), 404)
@@ -372,31 +325,31 @@ def test_consent_for_an_unregistered_subject_is_404_and_creates_nothing(ready) -
 
 
 def test_malformed_json_on_purpose_registration_is_400_and_register_unchanged(ready) -> None:
-    before = register(ready)
+    before = register_of(ready)
     assert_problem(post_raw(ready, "/v1/purposes", b'{"code": "x", "title": '), 400)
-    assert register(ready) == before
+    assert register_of(ready) == before
 
 
 def test_material_revision_reusing_the_notice_is_refused_by_r10_and_register_unchanged(
     ready,
 ) -> None:
-    before = register(ready)
+    before = register_of(ready)
     response = ready.call(
         "POST",
         f"/v1/purposes/{PURPOSE}/revisions",
         json={"material": True, "recipients": ["Nieuwe Ontvanger BV"]},
     )
     assert_problem(response, 409, rule="R10", field="notice")
-    assert register(ready) == before
+    assert register_of(ready) == before
 
 
 def test_unknown_field_in_a_revision_is_422_and_register_unchanged(ready) -> None:
-    before = register(ready)
+    before = register_of(ready)
     response = ready.call(
         "POST", f"/v1/purposes/{PURPOSE}/revisions", json={"material": False, "colour": "blue"}
     )
     assert_problem(response, 422, field="colour")
-    assert register(ready) == before
+    assert register_of(ready) == before
 
 
 def test_impossible_birth_date_on_subject_put_is_422_and_subject_not_created(tenant) -> None:
@@ -432,7 +385,7 @@ def test_body_that_is_not_the_expected_object_is_422(ready, raw) -> None:
     ids=["lone-high-surrogate", "nul", "lone-low-surrogate"],
 )
 def test_odd_escapes_in_strings_never_answer_500(ready, text) -> None:
-    raw = json.dumps({**GOOD_CONSENT, "recorded_by": "@"}).replace("@", text)
+    raw = json.dumps({**CONSENT, "recorded_by": "@"}).replace("@", text)
     response = post_raw(ready, CONSENTS, raw)
     assert response.status_code in (201, 400, 422), response.text
     if response.status_code == 201:
@@ -441,7 +394,7 @@ def test_odd_escapes_in_strings_never_answer_500(ready, text) -> None:
 
 def test_number_out_of_range_is_a_4xx_problem(ready) -> None:
     before = snapshot(ready)
-    raw = json.dumps({**GOOD_CONSENT, "explicit": "@"}).replace('"@"', "1e999")
+    raw = json.dumps({**CONSENT, "explicit": "@"}).replace('"@"', "1e999")
     response = post_raw(ready, CONSENTS, raw)
     assert 400 <= response.status_code < 500, response.text
     assert_problem(response, response.status_code)
@@ -454,7 +407,7 @@ def test_expiry_before_effect_is_refused_by_r9(ready) -> None:
         "POST",
         CONSENTS,
         json={
-            **GOOD_CONSENT,
+            **CONSENT,
             "effective_at": "2025-09-02T10:00:00Z",
             "expires_at": "2025-09-01T10:00:00Z",
         },
@@ -464,7 +417,7 @@ def test_expiry_before_effect_is_refused_by_r9(ready) -> None:
 
 
 def test_withdrawal_dated_in_the_future_is_refused_by_r8(ready) -> None:
-    assert ready.call("POST", CONSENTS, json=GOOD_CONSENT).status_code == 201
+    assert ready.call("POST", CONSENTS, json=CONSENT).status_code == 201
     before = snapshot(ready)
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     response = ready.call(
@@ -488,6 +441,6 @@ def test_unknown_route_is_a_404_problem(ready) -> None:
 
 
 def test_wrong_method_is_a_405_problem(ready) -> None:
-    before = register(ready)
+    before = register_of(ready)
     assert_problem(ready.call("DELETE", f"/v1/purposes/{PURPOSE}"), 405)
-    assert register(ready) == before
+    assert register_of(ready) == before

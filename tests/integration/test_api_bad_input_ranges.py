@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from test_api_bad_input import GOOD_CONSENT, PURPOSE, REF, assert_problem, snapshot
+from api_support import CONSENT, PURPOSE, REF, assert_problem, snapshot
 
 NOT_UTF8 = b'{"title": "\xff"}'
 STANDING = f"/v1/subjects/{REF}/standing/{PURPOSE}"
@@ -31,13 +31,6 @@ JSON_ROUTES = [
     ("POST", "/v1/newsletter/signups"),
     ("POST", "/v1/checks"),
 ]
-
-
-@pytest.fixture
-def ready(tenant):
-    tenant.register_purpose()
-    tenant.put_subject(REF, birth_date="1990-05-01")
-    return tenant
 
 
 def state(tenant) -> tuple[Any, Any, Any]:
@@ -87,7 +80,7 @@ def test_invalid_utf8_with_an_idempotency_key_is_400_and_releases_the_key(ready)
     path = f"/v1/subjects/{REF}/consents"
     bad = send(ready, "POST", path, NOT_UTF8, **{"Idempotency-Key": "utf8-1"})
     assert_problem(bad, 400)
-    good = ready.call("POST", path, json=GOOD_CONSENT, headers={"Idempotency-Key": "utf8-1"})
+    good = ready.call("POST", path, json=CONSENT, headers={"Idempotency-Key": "utf8-1"})
     assert good.status_code == 201, good.text
     assert "idempotent-replayed" not in good.headers
 

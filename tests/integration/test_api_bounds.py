@@ -12,14 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from test_api_bad_input import CONSENTS, PURPOSE, REF, assert_problem, register, snapshot
-
-
-@pytest.fixture
-def ready(tenant):
-    tenant.register_purpose()
-    tenant.put_subject(REF, birth_date="1990-05-01")
-    return tenant
+from api_support import CONSENTS, PURPOSE, REF, assert_problem, register_of, snapshot
 
 
 def contract_purpose(tenant, term: str = "P7Y") -> str:
@@ -33,7 +26,7 @@ def contract_purpose(tenant, term: str = "P7Y") -> str:
 def test_a_retention_term_beyond_115_years_is_refused_and_nothing_is_registered(
     tenant, term: str
 ) -> None:
-    before = register(tenant)
+    before = register_of(tenant)
     body = {
         "code": "mediation-file",
         "title": "Mediation",
@@ -43,12 +36,12 @@ def test_a_retention_term_beyond_115_years_is_refused_and_nothing_is_registered(
         "effective_at": "2025-01-01T00:00:00Z",
     }
     assert_problem(tenant.call("POST", "/v1/purposes", json=body), 422, field="retention.term")
-    assert register(tenant) == before
+    assert register_of(tenant) == before
 
 
 def test_a_revision_to_a_retention_beyond_115_years_is_refused(tenant) -> None:
     code = contract_purpose(tenant)
-    before = register(tenant)
+    before = register_of(tenant)
     revision = {
         "material": False,
         "retention": {"term": "P9999Y", "starts": "basis_end"},
@@ -56,7 +49,7 @@ def test_a_revision_to_a_retention_beyond_115_years_is_refused(tenant) -> None:
     }
     response = tenant.call("POST", f"/v1/purposes/{code}/revisions", json=revision)
     assert_problem(response, 422, field="retention.term")
-    assert register(tenant) == before
+    assert register_of(tenant) == before
 
 
 def test_r21_the_longest_accepted_term_still_answers_when_its_basis_ends(ready) -> None:

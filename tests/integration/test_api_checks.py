@@ -7,22 +7,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pytest
+from api_support import PURPOSE, check, created, denied, withdraw
 
-PURPOSE = "photo-in-dossier"
 PROJECTION_WAIT = 5.0
-
-
-def check(tenant, refs: list[str], purpose: str = PURPOSE, at: str | None = None) -> dict:
-    body: dict[str, Any] = {"purpose": purpose, "subject_refs": refs}
-    if at is not None:
-        body["at"] = at
-    response = tenant.call("POST", "/v1/checks", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def check_until(tenant, refs: list[str], done: Callable[[dict], bool]) -> dict:
@@ -35,10 +25,6 @@ def check_until(tenant, refs: list[str], done: Callable[[dict], bool]) -> dict:
         time.sleep(0.05)
 
 
-def denied_map(answer: dict) -> dict[str, tuple[str, str | None]]:
-    return {d["subject_ref"]: (d["status"], d["reason"]) for d in answer["denied"]}
-
-
 def read_model_row(database_url: str, tenant, ref: str) -> dict | None:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
@@ -47,15 +33,6 @@ def read_model_row(database_url: str, tenant, ref: str) -> dict | None:
             (tenant.name, PURPOSE, ref),
         ).fetchone()
     return None if row is None else {"lawful": row[0], "status": row[1], "changes_at": row[2]}
-
-
-def withdraw(tenant, ref: str, **fields: str) -> None:
-    response = tenant.call(
-        "POST",
-        f"/v1/subjects/{ref}/consents/{PURPOSE}/withdrawal",
-        json={"method": "email", "recorded_by": "staff:a", **fields},
-    )
-    assert response.status_code == 201, response.text
 
 
 @pytest.fixture
@@ -67,7 +44,7 @@ def mixed(tenant):
     for ref in ("consented", "withdrawn"):
         given = tenant.consent(ref, effective_at="2025-09-02T10:00:00Z")
         assert given.status_code == 201, given.text
-    withdraw(tenant, "withdrawn", effective_at="2025-10-01T09:00:00Z")
+    created(withdraw(tenant, "withdrawn", effective_at="2025-10-01T09:00:00Z"))
     return tenant
 
 
@@ -79,8 +56,7 @@ def test_check_splits_consented_withdrawn_and_never_seen_refs(mixed) -> None:
         mixed,
         REFS,
         lambda a: (
-            a["allowed"] == ["consented"]
-            and denied_map(a).get("withdrawn") == ("lapsed", "withdrawn")
+            a["allowed"] == ["consented"] and denied(a).get("withdrawn") == ("lapsed", "withdrawn")
         ),
     )
     assert answer["purpose"] == PURPOSE
@@ -109,8 +85,8 @@ def test_checks_see_a_write_at_once_and_the_read_model_catches_up(tenant, databa
     assert check(tenant, ["fresh"])["allowed"] == ["fresh"]  # no waiting: read-your-writes
     row = row_until(database_url, tenant, "fresh", lambda r: r is not None)
     assert row is not None and (row["lawful"], row["status"]) == (True, "lawful")
-    withdraw(tenant, "fresh")
-    assert denied_map(check(tenant, ["fresh"])) == {"fresh": ("lapsed", "withdrawn")}
+    created(withdraw(tenant, "fresh"))
+    assert denied(check(tenant, ["fresh"])) == {"fresh": ("lapsed", "withdrawn")}
     row = row_until(database_url, tenant, "fresh", lambda r: r is not None and not r["lawful"])
     assert row is not None and (row["lawful"], row["status"]) == (False, "lapsed")
 
@@ -143,7 +119,7 @@ def test_expired_consent_is_denied_at_once_and_its_lapse_recorded_once_by_the_cl
     time.sleep(remaining + 0.3)
     answer = check(tenant, ["short"])
     assert answer["allowed"] == []
-    assert denied_map(answer) == {"short": ("lapsed", "expired")}
+    assert denied(answer) == {"short": ("lapsed", "expired")}
     # the deadline clock records the lapse once, within 2 s of the deadline
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -168,13 +144,13 @@ def test_check_at_a_past_moment_answers_as_of_then(mixed) -> None:
     refs = ["consented", "withdrawn", "ghost"]
     before_consent = check(mixed, refs, at="2025-08-01T00:00:00Z")
     assert before_consent["allowed"] == []
-    assert denied_map(before_consent) == {r: ("none", None) for r in refs}
+    assert denied(before_consent) == {r: ("none", None) for r in refs}
     between = check(mixed, refs, at="2025-09-15T12:00:00+02:00")
     assert between["allowed"] == ["consented", "withdrawn"]
-    assert denied_map(between) == {"ghost": ("none", None)}
+    assert denied(between) == {"ghost": ("none", None)}
     after = check(mixed, refs, at="2025-11-01T00:00:00Z")
     assert after["allowed"] == ["consented"]
-    assert denied_map(after) == {"withdrawn": ("lapsed", "withdrawn"), "ghost": ("none", None)}
+    assert denied(after) == {"withdrawn": ("lapsed", "withdrawn"), "ghost": ("none", None)}
     assert datetime.fromisoformat(between["at"]) == datetime.fromisoformat(
         "2025-09-15T10:00:00+00:00"
     )
@@ -212,6 +188,6 @@ def test_ten_thousand_refs_are_accepted_and_each_answered_once(mixed) -> None:
     assert answer["allowed"] == ["consented"]
     assert len(answer["denied"]) == 9_999
     assert [d["subject_ref"] for d in answer["denied"]] == [r for r in refs if r != "consented"]
-    statuses = denied_map(answer)
+    statuses = denied(answer)
     assert statuses["withdrawn"] == ("lapsed", "withdrawn")
     assert {statuses[r] for r in refs[:9_997]} == {("none", None)}

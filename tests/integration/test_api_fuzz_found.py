@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_api_bad_input import PURPOSE, REF, assert_problem, snapshot
+from api_support import PURPOSE, REF, assert_problem, snapshot
 
 # the routes of the controllers that guard every handler (consents, bases, objections,
 # representatives, newsletter links): their guards also ran on litestar's OPTIONS answer
@@ -21,13 +21,6 @@ GUARDED = [
     f"/v1/subjects/{REF}/unsubscribe-links",
     "/v1/newsletter/signups",
 ]
-
-
-@pytest.fixture
-def ready(tenant):
-    tenant.register_purpose()
-    tenant.put_subject(REF, birth_date="1990-05-01")
-    return tenant
 
 
 def options(tenant, path: str, **kwargs: Any) -> Any:

@@ -7,26 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from api_support import CONSENTS, PURPOSE, REF, consent_body
 
-REF = "client-1"
-PURPOSE = "photo-in-dossier"
-CONSENTS = f"/v1/subjects/{REF}/consents"
-CONSENT = {
-    "purpose": PURPOSE,
-    "method": "written",
-    "explicit": True,
-    "notice_version": "2025-01",
-    "evidence": {"document_ref": "intake-17.pdf"},
-    "recorded_by": "staff:jdevries",
-    "effective_at": "2025-09-02T10:00:00Z",
-}
-
-
-@pytest.fixture
-def ready(tenant):
-    tenant.register_purpose()
-    tenant.put_subject(REF, birth_date="1990-05-01")
-    return tenant
+CONSENT = consent_body(effective_at="2025-09-02T10:00:00Z")
 
 
 def keyed(key: str) -> dict[str, str]:

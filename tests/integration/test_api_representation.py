@@ -11,10 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from api_support import PURPOSE, assert_problem, history, instant, standing, withdraw
 
-PROBLEM_JSON = "application/problem+json"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-PURPOSE = "photo-in-dossier"
 CARE = "care-treatment"
 CHILD, ADULT = "child-1", "client-1"
 EVIDENCE = {"document_ref": "beschikking-2026-0412"}
@@ -35,30 +34,6 @@ def sixteenth_birthday(birth: date) -> datetime:
     day = date(birth.year + 16, 3, 1) if (birth.month, birth.day) == (2, 29) else None
     day = day or birth.replace(year=birth.year + 16)
     return datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM).astimezone(UTC)
-
-
-def instant(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def assert_problem(
-    response: Any, status: int, *, rule: str | None = None, field: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == PROBLEM_JSON
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["type"], body
-    if rule is not None:
-        assert body.get("rule") == rule, body
-    if field is not None:
-        assert body.get("field") == field, body
-    return body
-
-
-def history(tenant, ref: str) -> list[dict]:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/history")
-    assert response.status_code == 200, response.text
-    return response.json()["events"]
 
 
 def register(tenant, ref: str, representative_ref: str, kind: str, **fields: Any) -> Any:
@@ -83,17 +58,6 @@ def end(tenant, ref: str, representative_ref: str, **fields: Any) -> Any:
     return tenant.call(
         "POST", f"/v1/subjects/{ref}/representatives/{representative_ref}/end", json=body
     )
-
-
-def withdraw(tenant, ref: str, purpose: str = PURPOSE, **fields: Any) -> Any:
-    body = {"method": "email", "recorded_by": "staff:jdevries", **fields}
-    return tenant.call("POST", f"/v1/subjects/{ref}/consents/{purpose}/withdrawal", json=body)
-
-
-def standing(tenant, ref: str, purpose: str = PURPOSE, **params: str) -> dict:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/standing/{purpose}", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def check_until(tenant, ref: str, purpose: str, allowed: bool) -> dict:

@@ -8,33 +8,13 @@ import time
 from datetime import datetime, timedelta
 
 import psycopg
+from api_support import PURPOSE, REF, history, standing, withdraw
 
-REF = "client-1"
-PURPOSE = "photo-in-dossier"
 NOTICE_2 = {
     "version": "2026-01",
     "url": "https://praktijk.example/privacy/2026-01",
     "sha256": "b" * 64,
 }
-
-
-def standing(tenant, purpose: str = PURPOSE, ref: str = REF, **params: str) -> dict:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/standing/{purpose}", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def history(tenant, ref: str = REF) -> list[dict]:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/history")
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["subject_ref"] == ref
-    return body["events"]
-
-
-def withdraw(tenant, purpose: str = PURPOSE, ref: str = REF, **fields: str):
-    body = {"method": "email", "recorded_by": "staff:jdevries", **fields}
-    return tenant.call("POST", f"/v1/subjects/{ref}/consents/{purpose}/withdrawal", json=body)
 
 
 # -- read your writes -----------------------------------------------------------------------
@@ -164,7 +144,7 @@ def test_history_is_in_recorded_order_with_the_event_ids_the_writes_returned(ten
         response = tenant.consent(REF, purpose)
         assert response.status_code == 201, response.text
         written.append(("ConsentGiven", purpose, response.json()["event_id"]))
-    response = withdraw(tenant, "photo-in-dossier")
+    response = withdraw(tenant, purpose="photo-in-dossier")
     assert response.status_code == 201, response.text
     written.append(("ConsentWithdrawn", "photo-in-dossier", response.json()["event_id"]))
     response = tenant.consent(REF, "photo-in-dossier")

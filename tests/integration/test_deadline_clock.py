@@ -7,7 +7,6 @@ The module runs on a database of its own (see test_projector.py for why).
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -23,14 +22,9 @@ from grondslag.ledger.domain.ids import event_id, standing_id
 from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
-    Evidence,
-    Notice,
     PersonalData,
-    PurposeTerms,
     Retention,
 )
-from grondslag.ledger.persistence.mapper import decode_event
-from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.settings import Settings
@@ -38,86 +32,45 @@ from grondslag.projector import current_standing
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.runner import Projector
+from projector_support import (
+    LAPSED,
+    events_of,
+    follower_at_head,
+    give,
+    new_tenant,
+    sleep_until,
+    terms,
+)
 
-NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
-REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
-LAPSED = "ledger.domain.standing:Standing.BasisLapsed"
 RETENTION_EXPIRED = "ledger.domain.standing:Standing.RetentionExpired"
+PURPOSES = {
+    "photo": terms("Foto"),
+    "mediation": terms("Mediation", basis="contract", retention=Retention("P1D")),
+    "mediation-file": terms("Mediation", basis="contract", retention=Retention("P1Y")),
+}
 
 
 # -- fixtures: a database of this module's own ----------------------------------------------
 @pytest.fixture
 async def read_model(pool: asyncpg.Pool, own_database_url: str) -> LogFollower:
     """A current-standing follower of its own, from the log's head now."""
-    follower = LogFollower(
-        pool, own_database_url, f"test-{secrets.token_hex(4)}", current_standing.project
-    )
-    await follower.setup()
-    await pool.execute(
-        "UPDATE grondslag_tracking SET position = "
-        f"(SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}) WHERE projection = $1",
-        follower.name,
-    )
-    return follower
+    return await follower_at_head(pool, own_database_url, current_standing.project)
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def new_tenant(ledger: Ledger, refs: list[str]) -> str:
-    tenant = f"t-{secrets.token_hex(4)}"
-    ledger.register_purpose(
-        tenant, "photo", PurposeTerms(title="Foto", basis="consent", notice=NOTICE), REGISTERED
-    )
-    for code, term in (("mediation", "P1D"), ("mediation-file", "P1Y")):
-        ledger.register_purpose(
-            tenant,
-            code,
-            PurposeTerms(
-                title="Mediation", basis="contract", notice=NOTICE, retention=Retention(term)
-            ),
-            REGISTERED,
-        )
+def tenant_with(ledger: Ledger, refs: list[str]) -> str:
+    """A tenant with ``PURPOSES`` and the subjects ``refs``."""
+    tenant = new_tenant(ledger, PURPOSES)
     for ref in refs:
         ledger.put_subject(tenant, ref, PersonalData())
     return tenant
-
-
-def give(ledger: Ledger, tenant: str, ref: str, **fields: Any) -> UUID:
-    event, _ = ledger.give_consent(
-        tenant,
-        ref,
-        "photo",
-        method="written",
-        explicit=True,
-        notice_version="2025-01",
-        evidence=Evidence(document_ref="intake.pdf"),
-        recorded_by="staff:test",
-        **fields,
-    )
-    return event
-
-
-async def events_of(pool: asyncpg.Pool, standing: UUID, topic: str) -> list[Any]:
-    rows = await pool.fetch(
-        "SELECT originator_id, originator_version, topic, state "
-        f"FROM {EVENTS_TABLE} WHERE originator_id = $1 AND topic = $2 ORDER BY notification_id",
-        standing,
-        topic,
-    )
-    return [
-        decode_event(r["topic"], r["state"], r["originator_id"], r["originator_version"])
-        for r in rows
-    ]
-
-
-async def sleep_until(instant: datetime, margin: float = 0.05) -> None:
-    await asyncio.sleep(max(0.0, (instant - datetime.now(UTC)).total_seconds()) + margin)
 
 
 # -- (a) an expiry, noticed within 2 s ----------------------------------------------------------
 async def test_expiry_is_recorded_once_as_basis_lapsed_within_two_seconds(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, tmp_path: Path
 ) -> None:
-    tenant = new_tenant(ledger, ["client-1"])
+    tenant = tenant_with(ledger, ["client-1"])
     projector = Projector(
         Settings(
             database_url=own_database_url,
@@ -164,7 +117,7 @@ async def test_two_clocks_ticking_concurrently_record_one_lapse_per_deadline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     refs = [f"client-{i}" for i in range(6)]
-    tenant = new_tenant(ledger, refs)
+    tenant = tenant_with(ledger, refs)
     expires_at = datetime.now(UTC) + timedelta(seconds=1)
     for ref in refs:
         give(ledger, tenant, ref, expires_at=expires_at)
@@ -209,7 +162,7 @@ async def test_two_clocks_ticking_concurrently_record_one_lapse_per_deadline(
 async def test_retention_end_is_recorded_once_as_retention_expired(
     ledger: Ledger, pool: asyncpg.Pool, read_model: LogFollower
 ) -> None:
-    tenant = new_tenant(ledger, ["client-1"])
+    tenant = tenant_with(ledger, ["client-1"])
     now = datetime.now(UTC)
     ledger.establish_basis(
         tenant,
@@ -242,7 +195,7 @@ async def test_retention_end_is_recorded_once_as_retention_expired(
 async def test_retention_that_ended_before_the_ledger_learned_of_it_is_recorded_once(
     ledger: Ledger, pool: asyncpg.Pool, read_model: LogFollower
 ) -> None:
-    tenant = new_tenant(ledger, ["client-1"])
+    tenant = tenant_with(ledger, ["client-1"])
     ledger.establish_basis(
         tenant,
         "client-1",
@@ -273,7 +226,7 @@ async def test_retention_that_ended_before_the_ledger_learned_of_it_is_recorded_
 async def test_expiry_passed_while_the_read_model_lagged_is_still_recorded_once(
     ledger: Ledger, pool: asyncpg.Pool, read_model: LogFollower
 ) -> None:
-    tenant = new_tenant(ledger, ["client-1"])
+    tenant = tenant_with(ledger, ["client-1"])
     expires_at = datetime.now(UTC) + timedelta(seconds=0.5)
     give(ledger, tenant, "client-1", expires_at=expires_at)
     await sleep_until(expires_at)  # the projector was down over the expiry

@@ -17,13 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 import psycopg
@@ -32,10 +29,7 @@ from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
-    Evidence,
-    Notice,
     PersonalData,
-    PurposeTerms,
     Retention,
 )
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
@@ -43,49 +37,13 @@ from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.projector import current_standing
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.rebuild import rebuild_into
+from projector_support import HEAD, follower_at_head, give, new_tenant, terms, wait_for, withdraw
 
-NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
-REGISTERED = datetime(2014, 1, 1, tzinfo=UTC)
-HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
-
-
-# -- fixtures: a database of this module's own ----------------------------------------------
-# -- writing through the ledger -----------------------------------------------------------
-def new_tenant(ledger: Ledger) -> str:
-    tenant = f"t-{secrets.token_hex(4)}"
-    for code in ("photo", "newsletter"):
-        ledger.register_purpose(
-            tenant, code, PurposeTerms(title=code, basis="consent", notice=NOTICE), REGISTERED
-        )
-    ledger.register_purpose(
-        tenant,
-        "mediation",
-        PurposeTerms(
-            title="Mediation file", basis="contract", notice=NOTICE, retention=Retention("P7Y")
-        ),
-        REGISTERED,
-    )
-    return tenant
-
-
-def give(ledger: Ledger, tenant: str, ref: str, purpose: str = "photo", **fields: Any) -> UUID:
-    event, _ = ledger.give_consent(
-        tenant,
-        ref,
-        purpose,
-        method="written",
-        explicit=True,
-        notice_version="2025-01",
-        evidence=Evidence(document_ref="intake.pdf"),
-        recorded_by="staff:test",
-        **fields,
-    )
-    return event
-
-
-def withdraw(ledger: Ledger, tenant: str, ref: str, purpose: str = "photo") -> UUID:
-    event, _ = ledger.withdraw_consent(tenant, ref, purpose, method="email", recorded_by="staff:t")
-    return event
+PURPOSES = {
+    "photo": terms("photo"),
+    "newsletter": terms("newsletter"),
+    "mediation": terms("Mediation file", basis="contract", retention=Retention("P7Y")),
+}
 
 
 # -- reading the read model ----------------------------------------------------------------
@@ -110,33 +68,11 @@ async def rebuilt_rows(pool: asyncpg.Pool, tenant: str) -> list[tuple[Any, ...]]
         await pool.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-async def follower_at_head(
-    pool: asyncpg.Pool, dsn: str, handler: Any, **options: Any
-) -> LogFollower:
-    """A follower with a name of its own whose position is the log's head now."""
-    follower = LogFollower(pool, dsn, f"test-{secrets.token_hex(4)}", handler, **options)
-    await follower.setup()
-    await pool.execute(
-        f"UPDATE grondslag_tracking SET position = ({HEAD}) WHERE projection = $1", follower.name
-    )
-    return follower
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(every)
-
-
 # -- (a) incremental = rebuild ---------------------------------------------------------------
 async def test_read_model_built_batch_by_batch_equals_a_rebuild_from_the_log(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str
 ) -> None:
-    tenant = new_tenant(ledger)
+    tenant = new_tenant(ledger, PURPOSES)
     now = datetime.now(UTC)
     refs = [f"client-{i}" for i in range(10)]
     for ref in refs:
@@ -189,7 +125,7 @@ async def test_read_model_built_batch_by_batch_equals_a_rebuild_from_the_log(
 async def test_batch_failing_halfway_commits_neither_rows_nor_position(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str
 ) -> None:
-    tenant = new_tenant(ledger)
+    tenant = new_tenant(ledger, PURPOSES)
     refs = [f"client-{i}" for i in range(6)]
     for ref in refs:
         ledger.put_subject(tenant, ref, PersonalData())
@@ -243,7 +179,7 @@ def _unused_port() -> int:
 async def test_projector_process_killed_while_working_resumes_without_loss(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, tmp_path: Path
 ) -> None:
-    tenant = new_tenant(ledger)
+    tenant = new_tenant(ledger, PURPOSES)
     refs = [f"client-{i}" for i in range(120)]
     env = {
         **os.environ,
@@ -323,7 +259,7 @@ async def test_projector_process_killed_while_working_resumes_without_loss(
 async def test_gaps_in_notification_ids_are_skipped_and_nothing_is_lost(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str
 ) -> None:
-    tenant = new_tenant(ledger)
+    tenant = new_tenant(ledger, PURPOSES)
     refs = [f"client-{i}" for i in range(4)]
     for ref in refs:
         ledger.put_subject(tenant, ref, PersonalData())

@@ -23,11 +23,11 @@ import asyncpg
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.domain.ids import event_id, standing_id
 from grondslag.ledger.domain.values import PersonalData
-from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.projector.runner import Projector
 from litestar.testing import AsyncTestClient
-from quarantine_support import (
+from projector_support import (
+    HEAD,
     LAPSED,
     PURPOSE,
     Store,
@@ -38,11 +38,9 @@ from quarantine_support import (
     new_tenant,
     quarantined,
     set_state,
+    signal_id,
     wait_for,
 )
-from relay_helpers import signal_id
-
-HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 
 
 async def row_of(pool: asyncpg.Pool, tenant: str, ref: str) -> tuple[Any, ...] | None:

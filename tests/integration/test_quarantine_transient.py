@@ -24,12 +24,10 @@ from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.projector import current_standing, quarantine, relay
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.runner import Projector
-from quarantine_support import PURPOSE, Store, consume, give, new_tenant, wait_for
+from projector_support import HEAD, PURPOSE, Store, consume, give, new_tenant, wait_for, withdraw
 
 import grondslag.embedded
 from grondslag.embedded import EmbeddedNats
-
-HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 
 
 async def tracking(pool: asyncpg.Pool, projection: str) -> tuple[int, int]:
@@ -64,7 +62,7 @@ async def test_a_nats_outage_quarantines_nothing_and_everything_goes_out_after_i
 
         await asyncio.to_thread(server.stop)
         position, failures = await tracking(pool, relay.NAME)
-        ledger.withdraw_consent(tenant, "client-1", PURPOSE, method="email", recorded_by="s:t")
+        withdraw(ledger, tenant, "client-1")
         expires_at = datetime.now(UTC) + timedelta(seconds=0.5)
         ledger.put_subject(tenant, "client-3", PersonalData())
         expected.append(give(ledger, tenant, "client-3", expires_at=expires_at))

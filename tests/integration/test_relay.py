@@ -17,27 +17,28 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import nats
 import pytest
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id
-from grondslag.ledger.domain.values import PersonalData
+from grondslag.ledger.domain.values import Evidence, PersonalData
 from grondslag.projector import current_standing, relay
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.relay import Relay, run_relay
 from nats.js.api import PubAck
-from relay_helpers import (
+from projector_support import (
     HEAD,
-    PURPOSE,
     consume,
     follower_at_head,
     give,
-    instant,
     new_tenant,
     signal_id,
+    sleep_until,
     stored_count,
+    terms,
     wait_for,
     withdraw,
 )
@@ -45,17 +46,46 @@ from relay_helpers import (
 import grondslag.embedded
 from grondslag.embedded import EmbeddedNats
 
+NEWSLETTER = "newsletter"
+REGISTER = {NEWSLETTER: terms("Nieuwsbrief")}
+
+
+def subscribe(ledger: Ledger, tenant: str, ref: str, **fields: Any) -> UUID:
+    """A double opt-in to the newsletter, as the sign-up page records it."""
+    opt_in = Evidence(document_ref="opt-in-mail")
+    return give(
+        ledger,
+        tenant,
+        ref,
+        NEWSLETTER,
+        method="double_opt_in",
+        explicit=False,
+        evidence=opt_in,
+        **fields,
+    )
+
+
+def unsubscribe(ledger: Ledger, tenant: str, ref: str) -> UUID:
+    """The subject's one-click unsubscribe."""
+    return withdraw(
+        ledger, tenant, ref, NEWSLETTER, method="unsubscribe_link", recorded_by="subject"
+    )
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
 
 # -- (a) the CloudEvents on the subjects ----------------------------------------------------------
 async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_personal_data(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, js: Any
 ) -> None:
-    tenant, ref = new_tenant(ledger), f"client-{secrets.token_hex(3)}"
+    tenant, ref = new_tenant(ledger, REGISTER), f"client-{secrets.token_hex(3)}"
     email, birth_date = f"j.jansen.{secrets.token_hex(3)}@example.nl", date(1979, 4, 23)
     ledger.put_subject(tenant, ref, PersonalData(email=email, birth_date=birth_date))
     follower = await follower_at_head(pool, own_database_url, Relay(js).publish)
-    given = give(ledger, tenant, ref)
-    withdrawn = withdraw(ledger, tenant, ref)
+    given = subscribe(ledger, tenant, ref)
+    withdrawn = unsubscribe(ledger, tenant, ref)
 
     assert await follower.catch_up() == 3  # Opened (not published), given, withdrawn
     assert await follower.position() == await pool.fetchval(HEAD)
@@ -70,7 +100,7 @@ async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_persona
     ]
     facts = {
         fact.event_id: fact
-        for fact in ledger.repository.get(standing_id(tenant, ref, PURPOSE)).facts
+        for fact in ledger.repository.get(standing_id(tenant, ref, NEWSLETTER)).facts
     }
     for msg, event, name, message_id in (
         (messages[0], given, "consent.given", str(given)),
@@ -83,11 +113,11 @@ async def test_consent_given_and_withdrawn_arrive_as_cloudevents_without_persona
         assert body["id"] == msg.headers["Nats-Msg-Id"] == message_id
         assert body["type"] == f"nl.grondslag.{name}.v1"
         assert body["source"] == f"urn:grondslag:{tenant}"
-        assert body["subject"] == f"{ref}/{PURPOSE}"
+        assert body["subject"] == f"{ref}/{NEWSLETTER}"
         assert body["datacontenttype"] == "application/json"
         assert instant(body["time"]) == facts[event].recorded_at
         data = body["data"]
-        assert (data["tenant"], data["subject_ref"], data["purpose"]) == (tenant, ref, PURPOSE)
+        assert (data["tenant"], data["subject_ref"], data["purpose"]) == (tenant, ref, NEWSLETTER)
         assert data["event_id"] == str(event)
         assert instant(data["effective_at"]) == facts[event].effective_at
         # references only: neither the e-mail address nor the birth date, in any form
@@ -119,7 +149,7 @@ async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tenant = new_tenant(ledger)
+    tenant = new_tenant(ledger, REGISTER)
     refs = [f"client-{i}" for i in range(6)]
     withdrawing, expiring = refs[:3], refs[3:]
     for ref in refs:
@@ -151,8 +181,8 @@ async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it
     task = asyncio.create_task(run_relay(pool, own_database_url, url, poll_seconds=0.2))
     try:
         expires_at = datetime.now(UTC) + timedelta(seconds=1.5)
-        given = [give(ledger, tenant, ref) for ref in withdrawing]
-        given += [give(ledger, tenant, ref, expires_at=expires_at) for ref in expiring]
+        given = [subscribe(ledger, tenant, ref) for ref in withdrawing]
+        given += [subscribe(ledger, tenant, ref, expires_at=expires_at) for ref in expiring]
         expected = [str(e) for e in given] + [signal_id(e, "basis.lawful") for e in given]
         await read_model.catch_up()  # as the running projector does: it knows the expiries
         before_outage = await pool.fetchval(HEAD)
@@ -162,10 +192,10 @@ async def test_lapses_recorded_during_a_nats_outage_arrive_exactly_once_after_it
         position_at_outage = await relay_position()
         outage_starts = before_outage + 1
         for ref in withdrawing:
-            withdrawn = await asyncio.to_thread(withdraw, ledger, tenant, ref)
+            withdrawn = await asyncio.to_thread(unsubscribe, ledger, tenant, ref)
             expected += [str(withdrawn), signal_id(withdrawn, "basis.lapsed")]
         await read_model.catch_up()
-        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+        await sleep_until(expires_at)
         lapses = await DeadlineClock(pool, ledger).tick()
         assert len(lapses) == len(expiring)
         expected += [str(lapse) for lapse in lapses]
@@ -233,12 +263,12 @@ class RecordingJetStream:
 async def test_republishing_a_batch_stores_no_second_copy_inside_the_duplicate_window(
     ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, js: Any
 ) -> None:
-    tenant, ref = new_tenant(ledger), "client-1"
+    tenant, ref = new_tenant(ledger, REGISTER), "client-1"
     ledger.put_subject(tenant, ref, PersonalData())
     recording = RecordingJetStream(js)
     follower = await follower_at_head(pool, own_database_url, Relay(recording).publish)
     start = await follower.position()
-    given, withdrawn = give(ledger, tenant, ref), withdraw(ledger, tenant, ref)
+    given, withdrawn = subscribe(ledger, tenant, ref), unsubscribe(ledger, tenant, ref)
     events = {str(given), signal_id(given, "basis.lawful")}
     events |= {str(withdrawn), signal_id(withdrawn, "basis.lapsed")}
 

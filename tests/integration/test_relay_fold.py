@@ -21,7 +21,6 @@ from grondslag.ledger.domain.values import (
     Objection,
     ObjectionDecision,
     PersonalData,
-    PurposeTerms,
     Representation,
     Retention,
 )
@@ -29,34 +28,20 @@ from grondslag.ledger.reads.standing import one_standing
 from grondslag.projector import current_standing
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.relay import Relay
-from relay_helpers import NOTICE, REGISTERED, consume, follower_at_head, signal_id
+from projector_support import REGISTERED, consume, follower_at_head, give, signal_id, terms
 
 NOW = datetime.now(UTC)
 
 
-def register(ledger: Ledger, tenant: str, code: str, **terms: Any) -> str:
-    ledger.register_purpose(
-        tenant,
-        code,
-        PurposeTerms(title=code, notice=NOTICE, **{"basis": "consent", **terms}),
-        REGISTERED,
-    )
+def register(ledger: Ledger, tenant: str, code: str, **changes: Any) -> str:
+    ledger.register_purpose(tenant, code, terms(code, **changes), REGISTERED)
     return code
 
 
 def consent(ledger: Ledger, tenant: str, ref: str, code: str, **fields: Any) -> str:
-    event, _ = ledger.give_consent(
-        tenant,
-        ref,
-        code,
-        method="written",
-        explicit=False,
-        notice_version="2025-01",
-        evidence=Evidence(document_ref="form.pdf"),
-        recorded_by="staff:test",
-        **fields,
-    )
-    return str(event)
+    """A written consent (not marked explicit); answers its event id."""
+    written = {"explicit": False, "evidence": Evidence(document_ref="form.pdf")}
+    return str(give(ledger, tenant, ref, code, **(written | fields)))
 
 
 async def published(js: Any, pool: asyncpg.Pool, dsn: str, tenant: str, act: Any) -> list[Any]:

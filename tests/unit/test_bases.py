@@ -5,22 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import msgspec
 import pytest
-from grondslag.ledger.domain.values import (
-    BasisEnd,
-    Establishment,
-    Evidence,
-    Notice,
-    PersonalData,
-    PurposeTerms,
-    Retention,
-)
+from builders import MINUTE, SUBJECT, TENANT, give, notice, register, standing
+from grondslag.ledger.domain.values import BasisEnd, Establishment, PersonalData, Retention
 
-TENANT = "practice-a"
-SUBJECT = "client-001"
 OTHER = "client-002"
-MINUTE = timedelta(minutes=1)
+MEDIATION = "mediation-file"
 
 REGISTERED = datetime(2015, 1, 1, tzinfo=UTC)
 # A mediation file: the mediation contract runs from March 2017 to June 2018, the file is
@@ -32,24 +22,19 @@ MEDIATION_KEPT_UNTIL = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 BASIS_CHANGE = datetime(2021, 1, 1, tzinfo=UTC)
 
 
-def notice(version: str = "n1") -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
-
-
-def terms(**changes: object) -> PurposeTerms:
-    base = PurposeTerms(title="Mediation file", basis="contract", notice=notice())
-    return msgspec.structs.replace(base, **changes)
-
-
-def setup(app, purpose: str = "mediation-file", **changes: object) -> None:
-    app.register_purpose(TENANT, purpose, terms(**changes), REGISTERED)
+def setup(app, purpose: str = MEDIATION, **changes: object) -> None:
+    """The purpose, a mediation file on contract unless ``changes`` say otherwise, in force
+    since 2015, and two subjects."""
+    register(
+        app, purpose, REGISTERED, **({"title": "Mediation file", "basis": "contract"} | changes)
+    )
     app.put_subject(TENANT, SUBJECT, PersonalData())
     app.put_subject(TENANT, OTHER, PersonalData())
 
 
 def establish(
     app,
-    purpose: str = "mediation-file",
+    purpose: str = MEDIATION,
     basis: str = "contract",
     effective_at: datetime = MEDIATION_STARTS,
     subject: str = SUBJECT,
@@ -71,7 +56,7 @@ def establish(
 
 def end(
     app,
-    purpose: str = "mediation-file",
+    purpose: str = MEDIATION,
     effective_at: datetime = MEDIATION_ENDS,
     subject: str = SUBJECT,
 ):
@@ -83,11 +68,7 @@ def end(
     )
 
 
-def standing(app, at: datetime, purpose: str = "mediation-file", subject: str = SUBJECT):
-    return app.standing(TENANT, subject, purpose, at=at)
-
-
-def revise_to_legal_obligation(app, purpose: str = "mediation-file") -> None:
+def revise_to_legal_obligation(app, purpose: str = MEDIATION) -> None:
     app.revise_purpose(
         TENANT,
         purpose,
@@ -112,12 +93,12 @@ def test_r1_establishment_on_another_basis_than_the_purposes_is_refused(app, ref
 def test_r1_establishment_on_the_purposes_own_basis_makes_it_lawful_from_its_effective_time(app):
     setup(app)
     event, _ = establish(app)
-    assert standing(app, MEDIATION_STARTS - MINUTE).status == "none"
-    answer = standing(app, MEDIATION_STARTS)
+    assert standing(app, MEDIATION, MEDIATION_STARTS - MINUTE).status == "none"
+    answer = standing(app, MEDIATION, MEDIATION_STARTS)
     assert (answer.lawful, answer.status, answer.basis) == (True, "lawful", "contract")
     assert answer.since == MEDIATION_STARTS
     assert answer.evidence == [str(event)]
-    assert standing(app, MEDIATION_STARTS - MINUTE).changes_at == MEDIATION_STARTS
+    assert standing(app, MEDIATION, MEDIATION_STARTS - MINUTE).changes_at == MEDIATION_STARTS
 
 
 def test_r1_consent_is_never_recorded_through_the_bases_endpoint(app, refused):
@@ -149,8 +130,8 @@ def test_r1_a_new_contract_after_the_first_ended_is_accepted_and_lawful_again(ap
     end(app)
     again = MEDIATION_ENDS + timedelta(days=90)
     event, _ = establish(app, effective_at=again)
-    assert standing(app, again - MINUTE).status == "lapsed"
-    answer = standing(app, again)
+    assert standing(app, MEDIATION, again - MINUTE).status == "lapsed"
+    answer = standing(app, MEDIATION, again)
     assert (answer.status, answer.since, answer.evidence) == ("lawful", again, [str(event)])
 
 
@@ -158,7 +139,7 @@ def test_r1_the_same_basis_for_another_subject_is_independent(app):
     setup(app)
     establish(app)
     establish(app, subject=OTHER)
-    assert standing(app, MEDIATION_STARTS, subject=OTHER).lawful
+    assert standing(app, MEDIATION, MEDIATION_STARTS, subject=OTHER).lawful
 
 
 # -- R1: a change of basis is a new purpose version, from its effective date ---------------
@@ -166,7 +147,7 @@ def test_r1_old_basis_is_accepted_until_the_minute_before_the_change(app):
     setup(app)
     revise_to_legal_obligation(app)
     establish(app, effective_at=BASIS_CHANGE - MINUTE)
-    answer = standing(app, BASIS_CHANGE - MINUTE)
+    answer = standing(app, MEDIATION, BASIS_CHANGE - MINUTE)
     assert (answer.status, answer.basis) == ("lawful", "contract")
 
 
@@ -190,15 +171,15 @@ def test_r1_new_basis_from_the_change_on_is_accepted(app):
     setup(app)
     revise_to_legal_obligation(app)
     establish(app, basis="legal_obligation", effective_at=BASIS_CHANGE)
-    answer = standing(app, BASIS_CHANGE)
+    answer = standing(app, MEDIATION, BASIS_CHANGE)
     assert (answer.lawful, answer.basis, answer.since) == (True, "legal_obligation", BASIS_CHANGE)
 
 
 def test_r1_the_answer_names_the_basis_of_the_version_in_force_at_the_time_asked(app):
     setup(app)
     revise_to_legal_obligation(app)
-    assert standing(app, BASIS_CHANGE - MINUTE).basis == "contract"
-    assert standing(app, BASIS_CHANGE).basis == "legal_obligation"
+    assert standing(app, MEDIATION, BASIS_CHANGE - MINUTE).basis == "contract"
+    assert standing(app, MEDIATION, BASIS_CHANGE).basis == "legal_obligation"
 
 
 def test_r1_new_basis_after_the_change_is_accepted_even_if_the_old_one_was_established(app):
@@ -206,7 +187,7 @@ def test_r1_new_basis_after_the_change_is_accepted_even_if_the_old_one_was_estab
     revise_to_legal_obligation(app)
     establish(app, basis="contract", effective_at=MEDIATION_STARTS)
     event, _ = establish(app, basis="legal_obligation", effective_at=BASIS_CHANGE)
-    answer = standing(app, BASIS_CHANGE)
+    answer = standing(app, MEDIATION, BASIS_CHANGE)
     assert (answer.lawful, answer.basis, answer.evidence) == (
         True,
         "legal_obligation",
@@ -218,10 +199,10 @@ def test_r1_a_contract_does_not_cover_the_purpose_after_its_basis_changed(app):
     setup(app)
     revise_to_legal_obligation(app)
     establish(app, basis="contract", effective_at=MEDIATION_STARTS)
-    before = standing(app, BASIS_CHANGE - MINUTE)
+    before = standing(app, MEDIATION, BASIS_CHANGE - MINUTE)
     assert (before.lawful, before.basis, before.changes_at) == (True, "contract", BASIS_CHANGE)
     for at in (BASIS_CHANGE, BASIS_CHANGE + MINUTE):
-        after = standing(app, at)
+        after = standing(app, MEDIATION, at)
         assert (after.lawful, after.status, after.basis) == (False, "lapsed", "legal_obligation")
         assert after.until == BASIS_CHANGE
 
@@ -250,7 +231,7 @@ def test_r19_direct_marketing_on_legitimate_interest_without_opt_out_offered_is_
 def test_r19_direct_marketing_with_the_opt_out_offered_at_collection_is_accepted(app):
     soft_opt_in(app)
     establish(app, "client-mailing", basis="legitimate_interest", opt_out_offered=True)
-    answer = standing(app, MEDIATION_STARTS, "client-mailing")
+    answer = standing(app, "client-mailing", MEDIATION_STARTS)
     assert (answer.lawful, answer.basis) == (True, "legitimate_interest")
 
 
@@ -263,7 +244,7 @@ def test_r19_legitimate_interest_that_is_not_direct_marketing_needs_no_opt_out(a
         legitimate_interest_assessment="LIA 2017-03",
     )
     establish(app, "fraud-check", basis="legitimate_interest")
-    assert standing(app, MEDIATION_STARTS, "fraud-check").lawful
+    assert standing(app, "fraud-check", MEDIATION_STARTS).lawful
 
 
 # -- R21: the retention term starts when the basis ends -----------------------------------
@@ -275,7 +256,7 @@ def mediation(app, **changes: object) -> None:
 
 def test_r21_mediation_file_is_lawful_until_the_minute_the_contract_ends(app):
     mediation(app)
-    answer = standing(app, MEDIATION_ENDS - MINUTE)
+    answer = standing(app, MEDIATION, MEDIATION_ENDS - MINUTE)
     assert (answer.lawful, answer.status) == (True, "lawful")
     assert (answer.since, answer.until, answer.changes_at) == (
         MEDIATION_STARTS,
@@ -288,7 +269,7 @@ def test_r21_mediation_file_is_lawful_until_the_minute_the_contract_ends(app):
 def test_r21_ended_contract_lapses_with_seven_years_retention(app):
     mediation(app)
     for at in (MEDIATION_ENDS, MEDIATION_ENDS + MINUTE, MEDIATION_KEPT_UNTIL - MINUTE):
-        answer = standing(app, at)
+        answer = standing(app, MEDIATION, at)
         assert (answer.lawful, answer.status, answer.reason) == (False, "lapsed", "basis_ended")
         assert answer.retention_until == MEDIATION_KEPT_UNTIL
         assert answer.until == MEDIATION_ENDS
@@ -297,8 +278,10 @@ def test_r21_ended_contract_lapses_with_seven_years_retention(app):
 
 def test_r21_changes_at_while_basis_ended_is_the_end_of_retention(app):
     mediation(app)
-    assert standing(app, MEDIATION_ENDS).changes_at == MEDIATION_KEPT_UNTIL
-    assert standing(app, MEDIATION_KEPT_UNTIL - MINUTE).changes_at == MEDIATION_KEPT_UNTIL
+    assert standing(app, MEDIATION, MEDIATION_ENDS).changes_at == MEDIATION_KEPT_UNTIL
+    assert (
+        standing(app, MEDIATION, MEDIATION_KEPT_UNTIL - MINUTE).changes_at == MEDIATION_KEPT_UNTIL
+    )
 
 
 def test_r21_retention_expires_at_its_end_and_stays_expired(app):
@@ -308,7 +291,7 @@ def test_r21_retention_expires_at_its_end_and_stays_expired(app):
         MEDIATION_KEPT_UNTIL + MINUTE,
         datetime(2040, 1, 1, tzinfo=UTC),
     ):
-        answer = standing(app, at)
+        answer = standing(app, MEDIATION, at)
         assert (answer.lawful, answer.status, answer.reason) == (
             False,
             "lapsed",
@@ -322,7 +305,7 @@ def test_r21_the_answer_to_ending_names_the_basis_end_and_its_evidence(app):
     setup(app, retention=Retention(term="P7Y"))
     established, _ = establish(app)
     ended, _ = end(app)
-    answer = standing(app, MEDIATION_ENDS)
+    answer = standing(app, MEDIATION, MEDIATION_ENDS)
     assert answer.evidence == [str(established), str(ended)]
 
 
@@ -362,11 +345,11 @@ def test_r21_retention_runs_the_purposes_term_from_the_end_of_the_basis(
     establish(app, "file", basis=basis, effective_at=datetime(2017, 1, 1, tzinfo=UTC))
     end(app, "file", effective_at=ended)
 
-    assert standing(app, ended - MINUTE, "file").lawful
-    kept = standing(app, kept_until - MINUTE, "file")
+    assert standing(app, "file", ended - MINUTE).lawful
+    kept = standing(app, "file", kept_until - MINUTE)
     assert (kept.status, kept.reason, kept.retention_until) == ("lapsed", "basis_ended", kept_until)
     assert kept.changes_at == kept_until
-    expired = standing(app, kept_until, "file")
+    expired = standing(app, "file", kept_until)
     assert (expired.status, expired.reason) == ("lapsed", "retention_expired")
     assert (expired.retention_until, expired.changes_at) == (kept_until, None)
 
@@ -377,14 +360,16 @@ def test_r21_retention_starting_at_collection_counts_from_the_establishment(app)
     end(app, effective_at=datetime(2019, 5, 1, tzinfo=UTC))
     kept_until = datetime(2023, 1, 1, tzinfo=UTC)
 
-    assert standing(app, datetime(2019, 5, 1, tzinfo=UTC) - MINUTE).retention_until is None
-    kept = standing(app, kept_until - MINUTE)
+    assert (
+        standing(app, MEDIATION, datetime(2019, 5, 1, tzinfo=UTC) - MINUTE).retention_until is None
+    )
+    kept = standing(app, MEDIATION, kept_until - MINUTE)
     assert (kept.reason, kept.retention_until, kept.changes_at) == (
         "basis_ended",
         kept_until,
         kept_until,
     )
-    expired = standing(app, kept_until)
+    expired = standing(app, MEDIATION, kept_until)
     assert (expired.reason, expired.retention_until) == ("retention_expired", kept_until)
 
 
@@ -393,7 +378,7 @@ def test_r21_purpose_without_retention_stays_basis_ended_without_an_end(app):
     establish(app)
     end(app)
     for at in (MEDIATION_ENDS, datetime(2060, 1, 1, tzinfo=UTC)):
-        answer = standing(app, at)
+        answer = standing(app, MEDIATION, at)
         assert (answer.lawful, answer.status, answer.reason) == (False, "lapsed", "basis_ended")
         assert answer.retention_until is None
         assert answer.changes_at is None
@@ -421,17 +406,7 @@ def test_r21_ending_a_basis_that_already_ended_is_refused(app, refused):
 
 def test_r21_a_consent_is_not_ended_through_the_bases_endpoint(app, refused):
     setup(app, "newsletter", title="Newsletter", basis="consent")
-    app.give_consent(
-        TENANT,
-        SUBJECT,
-        "newsletter",
-        method="written",
-        explicit=False,
-        notice_version="n1",
-        evidence=Evidence(document_ref="form-1"),
-        recorded_by="staff:anna",
-        effective_at=MEDIATION_STARTS,
-    )
+    give(app, "newsletter", MEDIATION_STARTS)
     with refused("R21"):
         end(app, "newsletter", effective_at=MEDIATION_ENDS)
 
@@ -439,16 +414,16 @@ def test_r21_a_consent_is_not_ended_through_the_bases_endpoint(app, refused):
 def test_r21_ending_one_subjects_contract_leaves_anothers_in_force(app):
     mediation(app)
     establish(app, subject=OTHER)
-    assert standing(app, MEDIATION_ENDS, subject=OTHER).lawful
-    assert standing(app, MEDIATION_ENDS).reason == "basis_ended"
+    assert standing(app, MEDIATION, MEDIATION_ENDS, subject=OTHER).lawful
+    assert standing(app, MEDIATION, MEDIATION_ENDS).reason == "basis_ended"
 
 
 def test_r21_changes_at_is_the_retention_end_after_the_term_was_revised(app):
     mediation(app)
     app.revise_purpose(
-        TENANT, "mediation-file", {"retention": Retention(term="P20Y")}, False, BASIS_CHANGE
+        TENANT, MEDIATION, {"retention": Retention(term="P20Y")}, False, BASIS_CHANGE
     )
-    answer = standing(app, BASIS_CHANGE + timedelta(days=1))
+    answer = standing(app, MEDIATION, BASIS_CHANGE + timedelta(days=1))
     assert answer.reason == "basis_ended"
     assert answer.retention_until is not None
     assert answer.changes_at == answer.retention_until
@@ -458,7 +433,7 @@ def test_r21_a_contract_displaced_by_a_change_of_basis_starts_its_retention(app)
     setup(app, retention=Retention(term="P7Y"))
     establish(app)
     revise_to_legal_obligation(app)
-    answer = standing(app, BASIS_CHANGE + MINUTE)
+    answer = standing(app, MEDIATION, BASIS_CHANGE + MINUTE)
     assert (answer.lawful, answer.status) == (False, "lapsed")
     assert answer.retention_until == datetime(2028, 1, 1, tzinfo=UTC)
     assert answer.changes_at == answer.retention_until

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import msgspec
+from builders import notice
 from grondslag.ledger.domain.facts import Fact
 from grondslag.ledger.domain.purpose_versions import PurposeVersion
 from grondslag.ledger.domain.standing_at import standing_at
@@ -19,7 +20,6 @@ from grondslag.ledger.domain.values import (
     Establishment,
     Evidence,
     Lapse,
-    Notice,
     Objection,
     ObjectionDecision,
     PurposeTerms,
@@ -51,10 +51,6 @@ known = st.integers(min_value=-5, max_value=45).map(lambda s: RECORDED_0 + timed
 asked = st.integers(min_value=-30, max_value=5000).map(lambda d: EFFECTIVE_0 + timedelta(days=d))
 bases = st.sampled_from(BASES)
 notices = st.sampled_from(["n1", "n2"])
-
-
-def notice(version: str) -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
 
 
 @st.composite

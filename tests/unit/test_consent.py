@@ -4,66 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import msgspec
 import pytest
+from builders import (
+    APR_1,
+    EVIDENCE,
+    FEB_1,
+    JAN_1,
+    JUL_1,
+    JUN_1,
+    MAR_1,
+    MAY_1,
+    SUBJECT,
+    TENANT,
+    give,
+    notice,
+    setup,
+    standing,
+    terms,
+    withdraw,
+)
 from grondslag.ledger.domain.ids import event_id, standing_id
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.values import (
-    Consent,
-    Evidence,
-    Giver,
-    Notice,
-    PersonalData,
-    PurposeTerms,
-)
-
-TENANT = "practice-a"
-SUBJECT = "client-001"
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-FEB_1 = datetime(2025, 2, 1, tzinfo=UTC)
-MAR_1 = datetime(2025, 3, 1, tzinfo=UTC)
-APR_1 = datetime(2025, 4, 1, tzinfo=UTC)
-MAY_1 = datetime(2025, 5, 1, tzinfo=UTC)
-JUN_1 = datetime(2025, 6, 1, tzinfo=UTC)
-JUL_1 = datetime(2025, 7, 1, tzinfo=UTC)
-EVIDENCE = Evidence(document_ref="scan-2025-001", sha256="b" * 64)
-
-
-def notice(version: str = "n1") -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
-
-
-def terms(**changes: object) -> PurposeTerms:
-    base = PurposeTerms(title="Newsletter", basis="consent", notice=notice())
-    return msgspec.structs.replace(base, **changes)
-
-
-def setup(app, purpose: str = "newsletter", **changes: object) -> None:
-    app.register_purpose(TENANT, purpose, terms(**changes), JAN_1)
-    app.put_subject(TENANT, SUBJECT, PersonalData())
-
-
-def give(app, purpose: str = "newsletter", **overrides: object):
-    args: dict[str, object] = dict(
-        method="written",
-        explicit=False,
-        notice_version="n1",
-        evidence=EVIDENCE,
-        recorded_by="staff:anna",
-        effective_at=FEB_1,
-    )
-    args.update(overrides)
-    return app.give_consent(TENANT, SUBJECT, purpose, **args)
-
-
-def withdraw(app, purpose: str = "newsletter", **overrides: object):
-    args: dict[str, object] = dict(method="email", recorded_by="staff:bram", effective_at=MAY_1)
-    args.update(overrides)
-    return app.withdraw_consent(TENANT, SUBJECT, purpose, **args)
-
-
-def standing(app, at: datetime, purpose: str = "newsletter", known_at: datetime | None = None):
-    return app.standing(TENANT, SUBJECT, purpose, at=at, known_at=known_at)
+from grondslag.ledger.domain.values import Consent, Giver, PersonalData
 
 
 def standing_version(app, purpose: str = "newsletter") -> int:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
+from builders import JAN_1, terms
 from eventsourcing.persistence import IntegrityError
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.values import Consent, Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.domain.values import Consent, Evidence, PersonalData
 from grondslag.ledger.persistence.group_commit import GroupCommit, _Pending
 
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
 CONSENT = Consent(
     method="written",
     explicit=True,
@@ -28,10 +27,7 @@ CONSENT = Consent(
 @pytest.fixture
 def app() -> Ledger:
     ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    notice = Notice(version="n1", url="https://praktijk.example/n1", sha256="a" * 64)
-    ledger.register_purpose(
-        "t", "p", PurposeTerms(title="P", basis="consent", notice=notice), JAN_1
-    )
+    ledger.register_purpose("t", "p", terms(title="P"), JAN_1)
     return ledger
 
 

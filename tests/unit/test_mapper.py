@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 import pytest
+from builders import FEB_1, JAN_1, JUN_1, MAR_1, notice
 from cryptography.exceptions import InvalidTag
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
@@ -30,17 +31,13 @@ from grondslag.ledger.domain.values import (
 from grondslag.ledger.persistence.mapper import MsgspecMapper
 from grondslag.ledger.persistence.sealing import InMemoryKeyStore, seal, unseal
 
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-FEB_1 = datetime(2025, 2, 1, tzinfo=UTC)
-MAR_1 = datetime(2025, 3, 1, tzinfo=UTC)
-JUN_1 = datetime(2025, 6, 1, tzinfo=UTC)
 EMAIL = "jan.jansen@example.nl"
 BIRTH_DATE = date(2010, 3, 4)
 
 TERMS = PurposeTerms(
     title="Youth care file",
     basis="contract",
-    notice=Notice(version="n1", url="https://example.nl/privacy/n1", sha256="a" * 64),
+    notice=notice(),
     special_categories=("health", "bsn"),
     special_condition="health_care",
     legal_provision="Jeugdwet art. 7.3.8",

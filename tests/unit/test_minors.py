@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from builders import MINUTE, SUMMER_16, SUMMER_BIRTH, WINTER_16, WINTER_BIRTH
 from grondslag.ledger.domain.minors import (
     AGE_OF_CARE_CONSENT,
     AGE_OF_CONSENT,
@@ -18,13 +19,6 @@ from grondslag.ledger.domain.minors import (
     is_minor,
     turns,
 )
-
-MINUTE = timedelta(minutes=1)
-
-WINTER_BIRTH = date(2010, 1, 15)
-WINTER_16 = datetime(2026, 1, 14, 23, 0, tzinfo=UTC)  # 2026-01-15 00:00 CET
-SUMMER_BIRTH = date(2010, 7, 15)
-SUMMER_16 = datetime(2026, 7, 14, 22, 0, tzinfo=UTC)  # 2026-07-15 00:00 CEST
 
 
 def test_the_thresholds_are_12_for_care_and_16_for_consent():

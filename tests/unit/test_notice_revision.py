@@ -4,68 +4,39 @@ cosmetic revision changes nothing."""
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 import pytest
+from builders import (
+    APR_1,
+    AUG_1,
+    FEB_1,
+    JAN_1,
+    JUL_1,
+    JUN_1,
+    MAR_1,
+    MAY_1,
+    SEP_1,
+    TENANT,
+    give,
+    notice,
+    setup,
+    standing,
+)
 from grondslag.ledger.domain.errors import RuleViolated
-from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 
-TENANT = "practice-a"
-SUBJECT = "client-001"
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-FEB_1 = datetime(2025, 2, 1, tzinfo=UTC)
-MAR_1 = datetime(2025, 3, 1, tzinfo=UTC)
-APR_1 = datetime(2025, 4, 1, tzinfo=UTC)
-MAY_1 = datetime(2025, 5, 1, tzinfo=UTC)
-JUN_1 = datetime(2025, 6, 1, tzinfo=UTC)
-JUL_1 = datetime(2025, 7, 1, tzinfo=UTC)
-AUG_1 = datetime(2025, 8, 1, tzinfo=UTC)
-SEP_1 = datetime(2025, 9, 1, tzinfo=UTC)
 MOMENTS = (FEB_1, MAR_1, APR_1, MAY_1, JUN_1, JUL_1, AUG_1, SEP_1)
-
-
-def notice(version: str) -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
-
-
-def setup(app) -> None:
-    app.register_purpose(
-        TENANT,
-        "newsletter",
-        PurposeTerms(
-            title="Newsletter", basis="consent", notice=notice("n1"), recipients=("Mailer BV",)
-        ),
-        JAN_1,
-    )
-    app.put_subject(TENANT, SUBJECT, PersonalData())
-
-
-def give(app, notice_version: str, effective_at: datetime):
-    return app.give_consent(
-        TENANT,
-        SUBJECT,
-        "newsletter",
-        method="written",
-        explicit=False,
-        notice_version=notice_version,
-        evidence=Evidence(document_ref="form-1"),
-        recorded_by="staff:anna",
-        effective_at=effective_at,
-    )
+MAILER_BV = ("Mailer BV",)
 
 
 def revise(app, changes: dict[str, object], material: bool, effective_at: datetime):
     return app.revise_purpose(TENANT, "newsletter", changes, material, effective_at)
 
 
-def standing(app, at: datetime):
-    return app.standing(TENANT, SUBJECT, "newsletter", at=at)
-
-
 def answers(app) -> list[object]:
     """The standing at every moment of the year, without the 'as known at' time."""
-    return [msgspec.structs.replace(standing(app, at), known_at=JAN_1) for at in MOMENTS]
+    return [msgspec.structs.replace(standing(app, at=at), known_at=JAN_1) for at in MOMENTS]
 
 
 def version_count(app) -> int:
@@ -76,14 +47,14 @@ NEW_RECIPIENT = {"recipients": ("Mailer BV", "Survey BV"), "notice": notice("n2"
 
 
 def test_r10_material_revision_ends_consents_under_earlier_notices_at_its_effective_time(app):
-    setup(app)
-    given, _ = give(app, "n1", FEB_1)
+    setup(app, recipients=MAILER_BV)
+    given, _ = give(app, notice_version="n1", effective_at=FEB_1)
     revise(app, NEW_RECIPIENT, True, MAY_1)
 
-    before = standing(app, APR_1)
+    before = standing(app, at=APR_1)
     assert before.lawful and before.until == MAY_1 and before.changes_at == MAY_1
     for at in (MAY_1, JUN_1):
-        lapsed = standing(app, at)
+        lapsed = standing(app, at=at)
         assert (lapsed.lawful, lapsed.status, lapsed.reason) == (False, "lapsed", "notice_revised")
         assert lapsed.until == MAY_1
         assert lapsed.since == FEB_1
@@ -91,13 +62,13 @@ def test_r10_material_revision_ends_consents_under_earlier_notices_at_its_effect
 
 
 def test_r10_consent_under_the_new_notice_covers_again(app):
-    setup(app)
-    give(app, "n1", FEB_1)
+    setup(app, recipients=MAILER_BV)
+    give(app, notice_version="n1", effective_at=FEB_1)
     revise(app, NEW_RECIPIENT, True, MAY_1)
-    again, _ = give(app, "n2", JUN_1)
+    again, _ = give(app, notice_version="n2", effective_at=JUN_1)
 
-    assert standing(app, MAY_1).reason == "notice_revised"
-    covered = standing(app, JUL_1)
+    assert standing(app, at=MAY_1).reason == "notice_revised"
+    covered = standing(app, at=JUL_1)
     assert covered.lawful and covered.status == "lawful"
     assert covered.since == JUN_1
     assert covered.until is None
@@ -105,11 +76,11 @@ def test_r10_consent_under_the_new_notice_covers_again(app):
 
 
 def test_r10_consent_under_the_new_notice_at_the_revision_time_continues_the_cover(app):
-    setup(app)
-    give(app, "n1", FEB_1)
+    setup(app, recipients=MAILER_BV)
+    give(app, notice_version="n1", effective_at=FEB_1)
     revise(app, NEW_RECIPIENT, True, MAY_1)
-    give(app, "n2", MAY_1)
-    assert all(standing(app, at).lawful for at in MOMENTS)
+    give(app, notice_version="n2", effective_at=MAY_1)
+    assert all(standing(app, at=at).lawful for at in MOMENTS)
 
 
 @pytest.mark.parametrize(
@@ -117,19 +88,19 @@ def test_r10_consent_under_the_new_notice_at_the_revision_time_continues_the_cov
     [{"title": "Our newsletter"}, {"title": "Our newsletter", "notice": notice("n1.1")}],
 )
 def test_r10_cosmetic_revision_changes_nothing(app, changes):
-    setup(app)
-    give(app, "n1", FEB_1)
+    setup(app, recipients=MAILER_BV)
+    give(app, notice_version="n1", effective_at=FEB_1)
     unchanged = answers(app)
     revise(app, changes, False, MAY_1)
     assert answers(app) == unchanged
-    assert standing(app, SEP_1).until is None
+    assert standing(app, at=SEP_1).until is None
 
 
 def test_r10_consent_under_the_notice_kept_by_a_cosmetic_revision_is_accepted(app):
-    setup(app)
+    setup(app, recipients=MAILER_BV)
     revise(app, {"title": "Our newsletter", "notice": notice("n1.1")}, False, MAR_1)
-    give(app, "n1", MAY_1)
-    assert standing(app, JUN_1).lawful
+    give(app, notice_version="n1", effective_at=MAY_1)
+    assert standing(app, at=JUN_1).lawful
 
 
 @pytest.mark.parametrize(
@@ -145,18 +116,18 @@ def test_r10_consent_under_the_notice_kept_by_a_cosmetic_revision_is_accepted(ap
     ],
 )
 def test_r10_non_material_revision_with_a_material_change_is_refused(app, refused, changes, what):
-    setup(app)
-    give(app, "n1", FEB_1)
+    setup(app, recipients=MAILER_BV)
+    give(app, notice_version="n1", effective_at=FEB_1)
     with refused("R10") as info:
         revise(app, {**changes, "notice": notice("n2")}, False, MAY_1)
     assert info.value.field == "material"
     assert what in info.value.detail
     assert version_count(app) == 1
-    assert standing(app, JUN_1).lawful
+    assert standing(app, at=JUN_1).lawful
 
 
 def test_r10_material_revision_reusing_the_current_notice_version_is_refused(app, refused):
-    setup(app)
+    setup(app, recipients=MAILER_BV)
     with refused("R10") as info:
         revise(app, {"recipients": ("Mailer BV", "Survey BV")}, True, MAY_1)
     assert info.value.field == "notice"
@@ -164,7 +135,7 @@ def test_r10_material_revision_reusing_the_current_notice_version_is_refused(app
 
 
 def test_r10_material_revision_reusing_an_old_notice_version_is_refused(app, refused):
-    setup(app)
+    setup(app, recipients=MAILER_BV)
     revise(app, NEW_RECIPIENT, True, MAR_1)
     with refused("R10"):
         revise(app, {"direct_marketing": True, "notice": notice("n1")}, True, MAY_1)
@@ -172,27 +143,27 @@ def test_r10_material_revision_reusing_an_old_notice_version_is_refused(app, ref
 
 
 def test_r10_consent_under_a_superseded_notice_after_the_revision_is_refused(app, refused):
-    setup(app)
+    setup(app, recipients=MAILER_BV)
     revise(app, NEW_RECIPIENT, True, MAY_1)
     with refused("R10") as info:
-        give(app, "n1", JUN_1)
+        give(app, notice_version="n1", effective_at=JUN_1)
     assert info.value.field == "notice_version"
     assert "n2" in info.value.detail
     with refused("R10"):
-        give(app, "n1", MAY_1)
+        give(app, notice_version="n1", effective_at=MAY_1)
 
 
 def test_r10_late_record_of_a_consent_given_before_the_revision_is_accepted_and_lapses(app):
-    setup(app)
+    setup(app, recipients=MAILER_BV)
     revise(app, NEW_RECIPIENT, True, MAY_1)
-    give(app, "n1", MAR_1)
-    assert standing(app, APR_1).lawful
-    assert standing(app, JUN_1).reason == "notice_revised"
+    give(app, notice_version="n1", effective_at=MAR_1)
+    assert standing(app, at=APR_1).lawful
+    assert standing(app, at=JUN_1).reason == "notice_revised"
 
 
 @pytest.mark.parametrize("material", [True, False])
 def test_r10_revision_effective_before_the_latest_version_is_refused(app, refused, material):
-    setup(app)
+    setup(app, recipients=MAILER_BV)
     revise(app, NEW_RECIPIENT, True, MAY_1)
     with refused("R10") as info:
         revise(app, {"title": "Backdated", "notice": notice("n3")}, material, APR_1)
@@ -201,11 +172,11 @@ def test_r10_revision_effective_before_the_latest_version_is_refused(app, refuse
 
 
 def test_r10_cosmetic_revision_back_to_a_superseded_notice_does_not_revive_consents(app):
-    setup(app)
-    give(app, "n1", FEB_1)
+    setup(app, recipients=MAILER_BV)
+    give(app, notice_version="n1", effective_at=FEB_1)
     revise(app, NEW_RECIPIENT, True, MAY_1)
     lapsed = answers(app)
     with contextlib.suppress(RuleViolated):  # refusing the revision would be fine too
         revise(app, {"title": "Newsletter", "notice": notice("n1")}, False, JUL_1)
     assert answers(app) == lapsed
-    assert standing(app, SEP_1).reason == "notice_revised"
+    assert standing(app, at=SEP_1).reason == "notice_revised"

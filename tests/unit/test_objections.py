@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from builders import MINUTE, SUBJECT, TENANT, give, notice, standing
 from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
-    Evidence,
-    Notice,
     Objection,
     ObjectionDecision,
     PersonalData,
@@ -20,19 +19,11 @@ from grondslag.ledger.domain.values import (
     Retention,
 )
 
-TENANT = "practice-a"
-SUBJECT = "client-001"
-MINUTE = timedelta(minutes=1)
-
 REGISTERED = datetime(2023, 1, 1, tzinfo=UTC)
 ESTABLISHED = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)
 OBJECTED = datetime(2024, 3, 4, 10, 30, tzinfo=UTC)
 DECIDED = datetime(2024, 4, 1, 14, 0, tzinfo=UTC)
 LATER = datetime(2024, 9, 1, tzinfo=UTC)
-
-
-def notice(version: str = "n1") -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
 
 
 PURPOSES: dict[str, PurposeTerms] = {
@@ -119,10 +110,6 @@ def end(app, purpose: str, effective_at: datetime):
     return app.end_basis(
         TENANT, SUBJECT, purpose, BasisEnd(effective_at=effective_at, reason="task ended")
     )
-
-
-def standing(app, purpose: str, at: datetime):
-    return app.standing(TENANT, SUBJECT, purpose, at=at)
 
 
 def objected(app, purpose: str) -> tuple[str, str]:
@@ -295,17 +282,7 @@ def test_r18_a_second_decision_on_a_decided_objection_is_refused(app, refused, f
 def test_r18_objection_to_a_consent_purpose_is_refused_pointing_to_withdrawal(app, refused):
     purpose = "newsletter"
     setup(app, purpose)
-    app.give_consent(
-        TENANT,
-        SUBJECT,
-        purpose,
-        method="written",
-        explicit=False,
-        notice_version="n1",
-        evidence=Evidence(document_ref="form-1"),
-        recorded_by="staff:anna",
-        effective_at=ESTABLISHED,
-    )
+    give(app, purpose, ESTABLISHED)
     with refused("R18") as info:
         object_to(app, purpose)
     assert "withdrawal" in info.value.detail

@@ -2,40 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import msgspec
 import pytest
-from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
-
-TENANT = "practice-a"
-SUBJECT = "client-001"
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-FEB_1 = datetime(2025, 2, 1, tzinfo=UTC)
-MAR_1 = datetime(2025, 3, 1, tzinfo=UTC)
-
-
-def notice(version: str = "n1") -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
-
-
-def terms(**changes: object) -> PurposeTerms:
-    base = PurposeTerms(title="Newsletter", basis="consent", notice=notice())
-    return msgspec.structs.replace(base, **changes)
-
-
-def give(app, purpose: str, *, effective_at: datetime = MAR_1, tenant: str = TENANT):
-    return app.give_consent(
-        tenant,
-        SUBJECT,
-        purpose,
-        method="written",
-        explicit=True,
-        notice_version="n1",
-        evidence=Evidence(document_ref="scan-1", sha256="b" * 64),
-        recorded_by="staff:anna",
-        effective_at=effective_at,
-    )
+from builders import FEB_1, JAN_1, MAR_1, SUBJECT, TENANT, give, notice, terms
+from grondslag.ledger.domain.values import PersonalData
 
 
 # -- R1: exactly one art. 6 basis, with what that basis needs -----------------------------
@@ -96,7 +65,7 @@ def test_r2_registering_the_same_purpose_twice_is_refused(app, refused):
 def test_r2_consent_against_an_unregistered_purpose_is_refused(app, refused):
     app.put_subject(TENANT, SUBJECT, PersonalData())
     with refused("R2") as info:
-        give(app, "newsletter")
+        give(app, "newsletter", MAR_1)
     assert info.value.field == "purpose"
 
 
@@ -104,21 +73,21 @@ def test_r2_another_tenants_purpose_is_not_registered_for_this_tenant(app, refus
     app.register_purpose("practice-b", "newsletter", terms(), JAN_1)
     app.put_subject(TENANT, SUBJECT, PersonalData())
     with refused("R2"):
-        give(app, "newsletter")
+        give(app, "newsletter", MAR_1)
 
 
 def test_r2_consent_effective_before_the_purpose_took_effect_is_refused(app, refused):
     app.register_purpose(TENANT, "newsletter", terms(), FEB_1)
     app.put_subject(TENANT, SUBJECT, PersonalData())
     with refused("R2") as info:
-        give(app, "newsletter", effective_at=JAN_1)
+        give(app, "newsletter", JAN_1)
     assert info.value.field == "effective_at"
 
 
 def test_r2_consent_from_the_purposes_effective_time_on_is_recorded(app):
     app.register_purpose(TENANT, "newsletter", terms(), FEB_1)
     app.put_subject(TENANT, SUBJECT, PersonalData())
-    _, answer = give(app, "newsletter", effective_at=FEB_1)
+    _, answer = give(app, "newsletter", FEB_1)
     assert answer.lawful and answer.since == FEB_1
 
 

@@ -11,11 +11,11 @@ recorded consent and every consent a lawful or pending standing counts at a rand
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from builders import EVIDENCE, MINUTE, SUBJECT, TENANT, moment, terms
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.consent import CLOCK_SKEW
 from grondslag.ledger.domain.errors import InvalidInput, NotFound, RuleViolated
@@ -23,9 +23,7 @@ from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.minors import AMSTERDAM, co_decides_in_care, is_minor, turns
 from grondslag.ledger.domain.values import (
     Consent,
-    Evidence,
     Giver,
-    Notice,
     PersonalData,
     PurposeTerms,
     Representation,
@@ -34,13 +32,9 @@ from grondslag.ledger.domain.values import (
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-TENANT = "practice-a"
-SUBJECT = "client-001"
-MINUTE = timedelta(minutes=1)
 EPOCH = datetime(1900, 1, 1, tzinfo=UTC)  # every purpose is in force throughout
 WINDOW_START = datetime(2016, 1, 1, tzinfo=UTC)
 WINDOW_MINUTES = int((datetime(2040, 1, 1, tzinfo=UTC) - WINDOW_START) / MINUTE)
-EVIDENCE = Evidence(document_ref="doc-1", sha256="b" * 64)
 PARENTAL = ("parental_authority", "guardian")
 KINDS = (*PARENTAL, "curator", "mentor", "administrator", "authorised_person")
 MATTERS = ("care", "property", "other")
@@ -65,10 +59,8 @@ class PurposeSpec:
         extra: dict[str, object] = {}
         if self.matter == "care":
             extra = {"special_categories": ("health",), "special_condition": "explicit_consent"}
-        return PurposeTerms(
+        return terms(
             title=self.code,
-            basis="consent",
-            notice=Notice(version="n1", url="https://example.nl/privacy/n1", sha256="a" * 64),
             matter=self.matter,
             minor_may_consent=self.minor_may_consent,
             survives_authority_end=self.survives,
@@ -277,14 +269,6 @@ def scope_refusal(purpose: PurposeSpec, rep: Rep, at: datetime, birth: date | No
 
 
 # -- running a scenario -----------------------------------------------------------------------
-def moment() -> datetime:
-    """Now, strictly after every event already recorded and before any recorded next."""
-    time.sleep(0.002)
-    now = datetime.now(UTC)
-    time.sleep(0.002)
-    return now
-
-
 def attempt(command, *args, **kwargs) -> str | None:
     """Run a command; answer the rule that refused it, or None when it was recorded."""
     try:

@@ -5,126 +5,75 @@ Late records never rewrite history; they add knowledge (DESIGN.md §2).
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import msgspec
+from builders import (
+    APR_1,
+    FEB_1,
+    JUN_1,
+    MAR_1,
+    MAY_1,
+    TENANT,
+    give,
+    moment,
+    notice,
+    setup,
+    standing,
+    terms,
+    withdraw,
+)
 from grondslag.ledger.domain.facts import Fact
 from grondslag.ledger.domain.purpose_versions import PurposeVersion, known_versions
 from grondslag.ledger.domain.standing_at import standing_at
-from grondslag.ledger.domain.values import (
-    Consent,
-    Evidence,
-    Notice,
-    PersonalData,
-    PurposeTerms,
-    Withdrawal,
-)
+from grondslag.ledger.domain.values import Consent, Evidence, Withdrawal
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-TENANT = "practice-a"
-SUBJECT = "client-001"
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-FEB_1 = datetime(2025, 2, 1, tzinfo=UTC)
-MAR_1 = datetime(2025, 3, 1, tzinfo=UTC)
-APR_1 = datetime(2025, 4, 1, tzinfo=UTC)
-MAY_1 = datetime(2025, 5, 1, tzinfo=UTC)
-JUN_1 = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-def notice(version: str) -> Notice:
-    return Notice(version=version, url=f"https://example.nl/privacy/{version}", sha256="a" * 64)
-
-
-TERMS = PurposeTerms(title="Newsletter", basis="consent", notice=notice("n1"))
-
-
-def setup(app) -> None:
-    app.register_purpose(TENANT, "newsletter", TERMS, JAN_1)
-    app.put_subject(TENANT, SUBJECT, PersonalData())
-
-
-def give(app, effective_at: datetime = FEB_1):
-    return app.give_consent(
-        TENANT,
-        SUBJECT,
-        "newsletter",
-        method="written",
-        explicit=False,
-        notice_version="n1",
-        evidence=Evidence(document_ref="form-1"),
-        recorded_by="staff:anna",
-        effective_at=effective_at,
-    )
-
-
-def withdraw(app, effective_at: datetime):
-    return app.withdraw_consent(
-        TENANT,
-        SUBJECT,
-        "newsletter",
-        method="email",
-        recorded_by="staff:bram",
-        effective_at=effective_at,
-    )
-
-
-def standing(app, at: datetime, known_at: datetime | None = None):
-    return app.standing(TENANT, SUBJECT, "newsletter", at=at, known_at=known_at)
-
-
-def moment() -> datetime:
-    """Now, strictly after every event already recorded and before any recorded next."""
-    time.sleep(0.002)
-    now = datetime.now(UTC)
-    time.sleep(0.002)
-    return now
 
 
 def test_late_withdrawal_does_not_change_what_was_known_before_it_was_recorded(app):
     setup(app)
-    give(app, FEB_1)
+    give(app, effective_at=FEB_1)
     before_withdrawal = moment()
-    withdraw(app, MAR_1)
+    withdraw(app, effective_at=MAR_1)
     after_withdrawal = moment()
 
-    as_known_then = standing(app, APR_1, known_at=before_withdrawal)
+    as_known_then = standing(app, at=APR_1, known_at=before_withdrawal)
     assert as_known_then.lawful and as_known_then.status == "lawful"
     assert as_known_then.known_at == before_withdrawal
     assert as_known_then.until is None
 
-    as_known_now = standing(app, APR_1, known_at=after_withdrawal)
+    as_known_now = standing(app, at=APR_1, known_at=after_withdrawal)
     assert (as_known_now.status, as_known_now.reason) == ("lapsed", "withdrawn")
     assert as_known_now.until == MAR_1
-    now = standing(app, APR_1)
+    now = standing(app, at=APR_1)
     assert msgspec.structs.replace(now, known_at=after_withdrawal) == as_known_now
 
 
 def test_late_withdrawal_keeps_processing_before_it_lawful_in_every_view(app):
     setup(app)
-    give(app, FEB_1)
+    give(app, effective_at=FEB_1)
     before_withdrawal = moment()
-    withdraw(app, MAR_1)
+    withdraw(app, effective_at=MAR_1)
     for known_at in (before_withdrawal, moment()):
-        assert standing(app, FEB_1 + timedelta(days=10), known_at=known_at).lawful
+        assert standing(app, at=FEB_1 + timedelta(days=10), known_at=known_at).lawful
 
 
 def test_evidence_lists_the_event_ids_that_prove_the_answer(app):
     setup(app)
-    consent_id, given_answer = give(app, FEB_1)
-    withdrawal_id, withdrawn_answer = withdraw(app, MAR_1)
+    consent_id, given_answer = give(app, effective_at=FEB_1)
+    withdrawal_id, withdrawn_answer = withdraw(app, effective_at=MAR_1)
     assert given_answer.evidence == [str(consent_id)]
-    assert standing(app, FEB_1).evidence == [str(consent_id)]
-    assert standing(app, APR_1).evidence == [str(consent_id), str(withdrawal_id)]
+    assert standing(app, at=FEB_1).evidence == [str(consent_id)]
+    assert standing(app, at=APR_1).evidence == [str(consent_id), str(withdrawal_id)]
     assert withdrawn_answer.evidence == [str(consent_id), str(withdrawal_id)]
     assert len({consent_id, withdrawal_id}) == 2
 
 
 def test_status_is_none_when_nothing_was_recorded(app):
     setup(app)
-    answer = standing(app, APR_1)
+    answer = standing(app, at=APR_1)
     assert (answer.lawful, answer.status, answer.reason) == (False, "none", None)
     assert answer.evidence == []
     assert answer.basis == "consent"
@@ -134,15 +83,15 @@ def test_status_is_none_when_nothing_was_recorded(app):
 def test_status_is_none_as_known_before_the_consent_was_recorded(app):
     setup(app)
     before_consent = moment()
-    give(app, FEB_1)
-    answer = standing(app, APR_1, known_at=before_consent)
+    give(app, effective_at=FEB_1)
+    answer = standing(app, at=APR_1, known_at=before_consent)
     assert (answer.lawful, answer.status, answer.evidence) == (False, "none", [])
 
 
 def test_status_is_none_before_the_consent_takes_effect_and_says_when_it_changes(app):
     setup(app)
-    give(app, MAR_1)
-    answer = standing(app, FEB_1)
+    give(app, effective_at=MAR_1)
+    answer = standing(app, at=FEB_1)
     assert (answer.lawful, answer.status) == (False, "none")
     assert answer.changes_at == MAR_1
 
@@ -150,26 +99,27 @@ def test_status_is_none_before_the_consent_takes_effect_and_says_when_it_changes
 def test_nothing_about_a_purpose_is_known_before_it_was_registered(app):
     before_register = moment()
     setup(app)
-    give(app, FEB_1)
-    answer = standing(app, APR_1, known_at=before_register)
+    give(app, effective_at=FEB_1)
+    answer = standing(app, at=APR_1, known_at=before_register)
     assert (answer.lawful, answer.status, answer.basis) == (False, "none", None)
 
 
 def test_late_material_revision_does_not_change_what_was_known_before_it(app):
     setup(app)
-    give(app, FEB_1)
+    give(app, effective_at=FEB_1)
     before_revision = moment()
     app.revise_purpose(
         TENANT, "newsletter", {"recipients": ("Survey BV",), "notice": notice("n2")}, True, MAY_1
     )
-    assert standing(app, JUN_1, known_at=before_revision).lawful
-    assert standing(app, JUN_1).reason == "notice_revised"
+    assert standing(app, at=JUN_1, known_at=before_revision).lawful
+    assert standing(app, at=JUN_1).reason == "notice_revised"
 
 
 # -- property: the answer depends only on what was recorded by known_at ------------------
 EFFECTIVE_0 = datetime(2025, 1, 1, tzinfo=UTC)
 RECORDED_0 = datetime(2026, 1, 1, tzinfo=UTC)
 NAMESPACE = UUID("00000000-0000-0000-0000-00000000f00d")
+TERMS = terms()
 days = st.integers(min_value=0, max_value=60).map(lambda d: EFFECTIVE_0 + timedelta(days=d))
 recorded = st.integers(min_value=0, max_value=100).map(lambda s: RECORDED_0 + timedelta(seconds=s))
 

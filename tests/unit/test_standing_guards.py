@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from builders import notice
 from grondslag.ledger.domain import standing_at as standing_at_module
 from grondslag.ledger.domain.context import Context
 from grondslag.ledger.domain.errors import InvalidInput, RuleViolated
@@ -19,13 +20,12 @@ from grondslag.ledger.domain.values import (
     BasisEnd,
     Establishment,
     Evidence,
-    Notice,
     PurposeTerms,
     Retention,
 )
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-NOTICE = Notice(version="n1", url="https://example.nl/privacy/n1", sha256="a" * 64)
+NOTICE = notice()
 CONSENT = {
     "method": "written",
     "explicit": True,

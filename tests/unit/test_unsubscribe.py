@@ -6,25 +6,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from builders import SUBJECT, TENANT
+from builders import terms as purpose_terms
 from grondslag.ledger.domain.newsletter import UNSUBSCRIBE_GROUNDS
 from grondslag.ledger.domain.values import (
     Establishment,
     Evidence,
-    Notice,
     Objection,
     PersonalData,
     PurposeTerms,
     Withdrawal,
 )
 
-TENANT = "practice-a"
-SUBJECT = "client-001"
-NOTICE = Notice(version="n1", url="https://example.nl/privacy/n1", sha256="a" * 64)
-NEWSLETTER = PurposeTerms(title="Newsletter", basis="consent", notice=NOTICE)
-CLIENT_MAILING = PurposeTerms(
+NEWSLETTER = purpose_terms()
+CLIENT_MAILING = purpose_terms(
     title="Mail about our own similar services",
     basis="legitimate_interest",
-    notice=NOTICE,
     direct_marketing=True,
     legitimate_interest_assessment="LIA 2023-01: existing clients, similar services",
 )

@@ -34,6 +34,8 @@ from typing import Any
 import asyncpg
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rich.console import Console
+
 from grondslag.ledger.audit import merkle
 from grondslag.ledger.audit import store as audit_store
 from grondslag.ledger.audit.bundle import Bundle, verify
@@ -46,7 +48,6 @@ from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.settings import Settings
 from grondslag.projector import audit_log, current_standing
 from grondslag.projector.follower import LogFollower
-from rich.console import Console
 
 from .common import (
     CONSENT,

@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from rich.console import Console
+from rich.table import Table
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.context import Context
 from grondslag.ledger.domain.purpose_versions import PurposeVersion
@@ -18,9 +21,6 @@ from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.subject_view import SubjectView
 from grondslag.ledger.domain.values import Evidence, Notice, PurposeTerms
 from grondslag.ledger.settings import Settings
-from rich.console import Console
-from rich.table import Table
-
 from grondslag.servers import servers
 
 PURPOSE = "bench"

@@ -48,6 +48,10 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from nats.js.api import StorageType, StreamConfig
+from rich.console import Console
+
+from grondslag.embedded import EmbeddedNats
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.bootstrap import build_ledger
 from grondslag.ledger.domain.ids import standing_id
@@ -62,10 +66,6 @@ from grondslag.projector import current_standing, relay
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.rebuild import rebuild_into, swap_in
-from nats.js.api import StorageType, StreamConfig
-from rich.console import Console
-
-from grondslag.embedded import EmbeddedNats
 
 from .common import (
     CONSENT,

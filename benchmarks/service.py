@@ -30,12 +30,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 import msgspec
+from rich.console import Console
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, eventsourcing_env
 from grondslag.ledger.reads.pool import create_read_pool
-from rich.console import Console
 
 from . import loadgen
 from .common import (

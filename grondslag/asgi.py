@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 
+from litestar import Litestar
+
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.settings import Settings
-from litestar import Litestar
 
 
 def create() -> Litestar:

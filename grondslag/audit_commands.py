@@ -141,6 +141,7 @@ def _count(n: int, noun: str) -> str:
 def audit_check(_: argparse.Namespace) -> int:
     """Recompute every tenant's tree from the store; compare with the log and checkpoints."""
     import asyncpg
+
     from grondslag.projector.audit_check import check
 
     from .embedded import running_database_url

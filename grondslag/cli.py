@@ -88,6 +88,7 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
     """The API, and unless ``--no-projector`` the projector, in this process; on the
     inherited socket ``--fd`` (a supervised worker) or on ``--host``/``--port``."""
     import uvicorn
+
     from grondslag.ledger.api.app import create_app
     from grondslag.projector.runner import Projector
 
@@ -148,9 +149,10 @@ def project(_: argparse.Namespace) -> int:
 
 def rebuild(_: argparse.Namespace) -> int:
     """Rebuild the read model from the log, with a progress bar, and swap it in."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from grondslag.ledger.reads.pool import create_read_pool
     from grondslag.projector.rebuild import rebuild as run_rebuild
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     async def run(database_url: str) -> dict[str, float]:
         pool = await create_read_pool(database_url, min_size=1, max_size=2)
@@ -189,6 +191,7 @@ def rebuild(_: argparse.Namespace) -> int:
 
 def keys_create(args: argparse.Namespace) -> int:
     import asyncpg
+
     from grondslag.ledger.keys import TENANT_PATTERN, create_key
     from grondslag.ledger.schema import ensure_schema
 

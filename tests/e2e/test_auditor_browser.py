@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from chromium_devtools import GRONDSLAG, DevTools, assert_png, browser, chromium, serving
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from chromium_devtools import (
     BASE_FLAGS,
     assert_png,

@@ -12,11 +12,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from api_support import PURPOSE, REF, consent_body, purpose_body
+from litestar.testing import TestClient
+
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.keys import ROLES, create_key
 from grondslag.ledger.settings import Settings
-from litestar.testing import TestClient
+
+from api_support import PURPOSE, REF, consent_body, purpose_body
 
 
 @pytest.fixture
@@ -168,6 +170,7 @@ async def js(nats_url: str) -> AsyncIterator[Any]:
 async def store(new_database: Callable[[str], Any], tmp_path: Path) -> Any:
     """A database of this test's own, with the ledger's tables (the quarantine tests)."""
     from grondslag.ledger.bootstrap import build_ledger
+
     from projector_support import Store
 
     with new_database("grondslag_quarantine") as url:

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from api_support import CONSENT, PROBLEM_JSON, PURPOSE, purpose_body
+from litestar.testing import TestClient
+
+from grondslag.embedded import EmbeddedPostgres
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.keys import create_key
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.settings import Settings
-from litestar.testing import TestClient
 
-from grondslag.embedded import EmbeddedPostgres
+from api_support import CONSENT, PROBLEM_JSON, PURPOSE, purpose_body
 
 KEY = "outage-bootstrap-key"
 TENANT = "demo"

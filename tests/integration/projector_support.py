@@ -22,6 +22,7 @@ from uuid import UUID
 import asyncpg
 import nats
 import pytest
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.values import Evidence, Notice, PurposeTerms
 from grondslag.ledger.persistence.mapper import decode_event

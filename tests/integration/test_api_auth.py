@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from api_support import CONSENT, PURPOSE, assert_problem
 
 NEW_PURPOSE = {

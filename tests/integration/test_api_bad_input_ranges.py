@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+
 from api_support import CONSENT, PURPOSE, REF, assert_problem, snapshot
 
 NOT_UTF8 = b'{"title": "\xff"}'

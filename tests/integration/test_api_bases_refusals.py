@@ -5,6 +5,7 @@ values) that leaves the subject's history as it was."""
 from __future__ import annotations
 
 import pytest
+
 from api_support import assert_problem, created, standing
 from bases_support import (
     MEDIATION,

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from api_support import CONSENTS, PURPOSE, REF, assert_problem, register_of, snapshot
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+
 from api_support import PURPOSE, check, created, denied, withdraw
 
 PROJECTION_WAIT = 5.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from api_support import PURPOSE, REF, assert_problem, snapshot
 
 # the routes of the controllers that guard every handler (consents, bases, objections,

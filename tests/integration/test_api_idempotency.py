@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
 from api_support import CONSENTS, PURPOSE, REF, consent_body
 
 CONSENT = consent_body(effective_at="2025-09-02T10:00:00Z")

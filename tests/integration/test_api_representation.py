@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from api_support import PURPOSE, assert_problem, history, instant, standing, withdraw
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 import psycopg
+
 from api_support import PURPOSE, REF, history, standing, withdraw
 
 NOTICE_2 = {

@@ -8,9 +8,11 @@ import asyncio
 import time
 
 import asyncpg
-from api_support import CONSENTS, PURPOSE, REF, assert_problem
+
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+
+from api_support import CONSENTS, PURPOSE, REF, assert_problem
 
 
 def sql(database_url: str, query: str, *args: object) -> object:

@@ -24,6 +24,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from grondslag.ledger.audit import merkle
 from grondslag.ledger.audit.bundle import verify as verify_bundle
 

@@ -27,6 +27,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.audit import merkle
 from grondslag.ledger.audit.canonical import canonical_event_bytes

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.audit import merkle
 from grondslag.ledger.audit import store as audit_store

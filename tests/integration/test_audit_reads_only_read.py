@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from litestar.testing import TestClient
+
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.audit import signing
 from grondslag.ledger.reads import audit
@@ -24,7 +26,6 @@ from grondslag.ledger.settings import Settings
 from grondslag.projector import audit_log
 from grondslag.projector.checkpointer import Checkpointer
 from grondslag.projector.follower import LogFollower
-from litestar.testing import TestClient
 
 pytestmark = pytest.mark.integration
 

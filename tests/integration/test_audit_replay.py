@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from grondslag.ledger.audit.bundle import BundleError, render, verify
 from grondslag.ledger.audit.replay import replay
 

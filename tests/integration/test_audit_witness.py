@@ -26,6 +26,7 @@ import nats
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.audit import store as audit_store
 from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms

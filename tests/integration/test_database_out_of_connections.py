@@ -16,8 +16,11 @@ import time
 from pathlib import Path
 
 import asyncpg
-from api_support import CONSENT, PURPOSE
+
+from grondslag.embedded import EmbeddedPostgres
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+
+from api_support import CONSENT, PURPOSE
 from outage_support import (
     AUTH,
     HANG,
@@ -35,8 +38,6 @@ from outage_support import (
     timed,
     wait_ready,
 )
-
-from grondslag.embedded import EmbeddedPostgres
 
 APP_ROLE = "ledger"  # an ordinary role, as in production: the superuser slots are not its
 END_SERVICE_SESSIONS = (

@@ -20,9 +20,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from api_support import CONSENT, PURPOSE
-from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from litestar.testing import TestClient
+
+from grondslag.embedded import EmbeddedPostgres
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+
+from api_support import CONSENT, PURPOSE
 from outage_support import (
     AUTH,
     HANG,
@@ -43,8 +46,6 @@ from outage_support import (
     timed_here,
     wait_ready,
 )
-
-from grondslag.embedded import EmbeddedPostgres
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.bootstrap import build_ledger
 from grondslag.ledger.domain.ids import event_id, standing_id
@@ -32,6 +33,7 @@ from grondslag.projector import current_standing
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.runner import Projector
+
 from projector_support import (
     LAPSED,
     events_of,

@@ -20,11 +20,12 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from grondslag.ledger.api.app import create_app
-from grondslag.ledger.settings import Settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 from schemathesis.checks import not_a_server_error
+
+from grondslag.ledger.api.app import create_app
+from grondslag.ledger.settings import Settings
 
 MAX_EXAMPLES = 250  # fuzzing cases per operation, after the coverage phase's own
 

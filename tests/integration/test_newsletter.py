@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from litestar.testing import TestClient
+
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.settings import Settings
-from litestar.testing import TestClient
 
 NEWSLETTER = "newsletter"
 NEWSLETTER_TITLE = "Nieuwsbrief van de praktijk"

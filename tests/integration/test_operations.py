@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import asyncpg
+from litestar.testing import TestClient
+
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.settings import Settings
-from litestar.testing import TestClient
 
 
 def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 import psycopg
 import pytest
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.values import (
     BasisEnd,
@@ -37,6 +38,7 @@ from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.projector import current_standing
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.rebuild import rebuild_into
+
 from projector_support import HEAD, follower_at_head, give, new_tenant, terms, wait_for, withdraw
 
 PURPOSES = {

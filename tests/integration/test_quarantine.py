@@ -20,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from litestar.testing import AsyncTestClient
+
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.domain.ids import event_id, standing_id
 from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.projector.runner import Projector
-from litestar.testing import AsyncTestClient
+
 from projector_support import (
     HEAD,
     LAPSED,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
@@ -17,6 +18,7 @@ from grondslag.projector import current_standing
 from grondslag.projector.deadline_clock import NAME as CLOCK
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.follower import LogFollower
+
 from projector_support import (
     LAPSED,
     PURPOSE,

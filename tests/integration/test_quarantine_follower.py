@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+
 from grondslag.ledger.domain.ids import standing_id, subject_id
 from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
@@ -21,6 +22,7 @@ from grondslag.projector import audit_log, current_standing
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.keys import by_tenant
 from grondslag.projector.release import release_key
+
 from projector_support import (
     HEAD,
     PURPOSE,

@@ -15,6 +15,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+
+import grondslag.embedded
+from grondslag.embedded import EmbeddedNats
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
@@ -24,10 +27,8 @@ from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.projector import current_standing, quarantine, relay
 from grondslag.projector.follower import LogFollower
 from grondslag.projector.runner import Projector
-from projector_support import HEAD, PURPOSE, Store, consume, give, new_tenant, wait_for, withdraw
 
-import grondslag.embedded
-from grondslag.embedded import EmbeddedNats
+from projector_support import HEAD, PURPOSE, Store, consume, give, new_tenant, wait_for, withdraw
 
 
 async def tracking(pool: asyncpg.Pool, projection: str) -> tuple[int, int]:

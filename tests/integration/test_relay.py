@@ -22,13 +22,17 @@ from uuid import UUID
 import asyncpg
 import nats
 import pytest
+from nats.js.api import PubAck
+
+import grondslag.embedded
+from grondslag.embedded import EmbeddedNats
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.values import Evidence, PersonalData
 from grondslag.projector import current_standing, relay
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.relay import Relay, run_relay
-from nats.js.api import PubAck
+
 from projector_support import (
     HEAD,
     consume,
@@ -42,9 +46,6 @@ from projector_support import (
     wait_for,
     withdraw,
 )
-
-import grondslag.embedded
-from grondslag.embedded import EmbeddedNats
 
 NEWSLETTER = "newsletter"
 REGISTER = {NEWSLETTER: terms("Nieuwsbrief")}

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.values import (
     BasisEnd,
@@ -28,6 +29,7 @@ from grondslag.ledger.reads.standing import one_standing
 from grondslag.projector import current_standing
 from grondslag.projector.deadline_clock import DeadlineClock
 from grondslag.projector.relay import Relay
+
 from projector_support import REGISTERED, consume, follower_at_head, give, signal_id, terms
 
 NOW = datetime.now(UTC)

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.values import (
     Evidence,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.errors import RuleViolated
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import hashlib
 
-from grondslag.ledger.audit.merkle import leaf_hash
 from hypothesis import strategies as st
+
+from grondslag.ledger.audit.merkle import leaf_hash
 
 # -- The RFC, written out as plainly as it reads ---------------------------------------------
 

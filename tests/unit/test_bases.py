@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from builders import MINUTE, SUBJECT, TENANT, give, notice, register, standing
+
 from grondslag.ledger.domain.values import BasisEnd, Establishment, PersonalData, Retention
+
+from builders import MINUTE, SUBJECT, TENANT, give, notice, register, standing
 
 OTHER = "client-002"
 MEDIATION = "mediation-file"

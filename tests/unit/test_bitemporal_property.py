@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import msgspec
-from builders import notice
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from grondslag.ledger.domain.facts import Fact
 from grondslag.ledger.domain.purpose_versions import PurposeVersion
 from grondslag.ledger.domain.standing_at import standing_at
@@ -26,8 +28,8 @@ from grondslag.ledger.domain.values import (
     Retention,
     Withdrawal,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
+
+from builders import notice
 
 PURPOSE = "the-purpose"
 EFFECTIVE_0 = datetime(2020, 1, 1, tzinfo=UTC)

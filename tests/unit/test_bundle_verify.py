@@ -15,6 +15,9 @@ from uuid import UUID
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from grondslag.ledger.audit import checkpoints, merkle
 from grondslag.ledger.audit.bundle import (
     FORMAT,
@@ -32,8 +35,6 @@ from grondslag.ledger.audit.bundle import (
 from grondslag.ledger.audit.canonical import canonical_event_bytes, canonical_json
 from grondslag.ledger.audit.signing import SigningKey
 from grondslag.ledger.domain.ids import event_id, purpose_id, standing_id, subject_id
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TENANT = "demo"
 SUBJECT = "client-1"

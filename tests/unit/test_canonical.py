@@ -19,12 +19,13 @@ from uuid import UUID
 import msgspec
 import pytest
 from eventsourcing.persistence import StoredEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from grondslag.ledger.audit.canonical import canonical_event_bytes, canonical_json, es_number
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.values import Consent, Evidence
 from grondslag.ledger.persistence.mapper import MsgspecMapper
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # -- RFC 8785 --------------------------------------------------------------------------------
 

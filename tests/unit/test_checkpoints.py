@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from grondslag.ledger.audit import signing
 from grondslag.ledger.audit.checkpoints import (
     Checkpoint,
@@ -401,6 +402,7 @@ GO_SIG = (
 
 def test_note_spelling_matches_gos_reference_vector_byte_for_byte() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from grondslag.ledger.audit.checkpoints import note_signature_line, verifier_key
 
     seed = base64.b64decode(GO_SKEY.split("+", 4)[4])[1:]  # PRIVATE+KEY+name+id+key

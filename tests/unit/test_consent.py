@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from grondslag.ledger.domain.ids import event_id, standing_id
+from grondslag.ledger.domain.standing import Standing
+from grondslag.ledger.domain.values import Consent, Giver, PersonalData
+
 from builders import (
     APR_1,
     EVIDENCE,
@@ -23,9 +28,6 @@ from builders import (
     terms,
     withdraw,
 )
-from grondslag.ledger.domain.ids import event_id, standing_id
-from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.values import Consent, Giver, PersonalData
 
 
 def standing_version(app, purpose: str = "newsletter") -> int:

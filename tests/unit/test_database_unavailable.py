@@ -11,6 +11,7 @@ import psycopg.errors
 import psycopg_pool
 import pytest
 from eventsourcing import persistence
+
 from grondslag.ledger.api.problems import database_unavailable
 
 

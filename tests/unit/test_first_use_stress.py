@@ -8,8 +8,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 from eventsourcing.domain import DomainEvent
-from first_use_stress import every_stored_event, stress
+
 from grondslag.ledger.persistence.warm_up import stored_event_classes
+
+from first_use_stress import every_stored_event, stress
 
 PROCESSES = 24  # msgspec 0.22 crashed in about half of them
 THREADS = 16

@@ -5,13 +5,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from builders import JAN_1, terms
 from eventsourcing.persistence import IntegrityError
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.values import Consent, Evidence, PersonalData
 from grondslag.ledger.persistence.group_commit import GroupCommit, _Pending
+
+from builders import JAN_1, terms
 
 CONSENT = Consent(
     method="written",

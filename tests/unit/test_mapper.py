@@ -10,11 +10,11 @@ from uuid import UUID, uuid4
 
 import msgspec
 import pytest
-from builders import FEB_1, JAN_1, JUN_1, MAR_1, notice
 from cryptography.exceptions import InvalidTag
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
+
 from grondslag.ledger.domain.ids import subject_id
 from grondslag.ledger.domain.purpose import Purpose
 from grondslag.ledger.domain.standing import Standing
@@ -30,6 +30,8 @@ from grondslag.ledger.domain.values import (
 )
 from grondslag.ledger.persistence.mapper import MsgspecMapper
 from grondslag.ledger.persistence.sealing import InMemoryKeyStore, seal, unseal
+
+from builders import FEB_1, JAN_1, JUN_1, MAR_1, notice
 
 EMAIL = "jan.jansen@example.nl"
 BIRTH_DATE = date(2010, 3, 4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from grondslag.ledger.audit.merkle import (
     consistency_proof,
     inclusion_proof,
@@ -17,6 +18,7 @@ from grondslag.ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+
 from merkle_reference import (
     CT_CONSISTENCY,
     CT_HASHES,

@@ -5,9 +5,11 @@ malformed state."""
 from __future__ import annotations
 
 import pytest
-from grondslag.ledger.audit.merkle import CompactTree, leaf_hash, root
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from grondslag.ledger.audit.merkle import CompactTree, leaf_hash, root
+
 from merkle_reference import EMPTY_ROOT, SOME_HASH, ref_mth, trees
 
 

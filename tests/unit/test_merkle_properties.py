@@ -3,6 +3,9 @@ out in merkle_reference.py, proofs verify, and any tampering makes them fail."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from grondslag.ledger.audit.merkle import (
     consistency_proof,
     inclusion_proof,
@@ -10,8 +13,7 @@ from grondslag.ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
+
 from merkle_reference import SOME_HASH, flip, ref_mth, ref_path, ref_shape, ref_subproof, trees
 
 positions = st.integers(0, 31)

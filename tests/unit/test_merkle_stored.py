@@ -10,6 +10,9 @@ import hashlib
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from grondslag.ledger.audit import merkle
 from grondslag.ledger.audit.merkle import (
     CompactTree,
@@ -22,8 +25,6 @@ from grondslag.ledger.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 Node = tuple[int, int]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from builders import MINUTE, SUMMER_16, SUMMER_BIRTH, WINTER_16, WINTER_BIRTH
+
 from grondslag.ledger.domain.minors import (
     AGE_OF_CARE_CONSENT,
     AGE_OF_CONSENT,
@@ -19,6 +19,8 @@ from grondslag.ledger.domain.minors import (
     is_minor,
     turns,
 )
+
+from builders import MINUTE, SUMMER_16, SUMMER_BIRTH, WINTER_16, WINTER_BIRTH
 
 
 def test_the_thresholds_are_12_for_care_and_16_for_consent():

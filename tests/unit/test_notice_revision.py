@@ -8,6 +8,9 @@ from datetime import datetime
 
 import msgspec
 import pytest
+
+from grondslag.ledger.domain.errors import RuleViolated
+
 from builders import (
     APR_1,
     AUG_1,
@@ -24,7 +27,6 @@ from builders import (
     setup,
     standing,
 )
-from grondslag.ledger.domain.errors import RuleViolated
 
 MOMENTS = (FEB_1, MAR_1, APR_1, MAY_1, JUN_1, JUL_1, AUG_1, SEP_1)
 MAILER_BV = ("Mailer BV",)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from builders import MINUTE, SUBJECT, TENANT, give, notice, standing
+
 from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.values import (
     BasisEnd,
@@ -18,6 +18,8 @@ from grondslag.ledger.domain.values import (
     PurposeTerms,
     Retention,
 )
+
+from builders import MINUTE, SUBJECT, TENANT, give, notice, standing
 
 REGISTERED = datetime(2023, 1, 1, tzinfo=UTC)
 ESTABLISHED = datetime(2023, 2, 1, 9, 0, tzinfo=UTC)

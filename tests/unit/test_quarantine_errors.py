@@ -9,6 +9,7 @@ import nats.errors
 import psycopg
 import pytest
 from eventsourcing import persistence
+
 from grondslag.ledger.domain.errors import ConcurrentChange
 from grondslag.projector.audit_log import OutOfLogOrder, StreamWithoutTenant
 from grondslag.projector.follower import UndecodableEvent

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from builders import FEB_1, JAN_1, MAR_1, SUBJECT, TENANT, give, notice, terms
+
 from grondslag.ledger.domain.values import PersonalData
+
+from builders import FEB_1, JAN_1, MAR_1, SUBJECT, TENANT, give, notice, terms
 
 
 # -- R1: exactly one art. 6 basis, with what that basis needs -----------------------------

@@ -12,6 +12,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
+from grondslag.ledger.domain.minors import turns
+from grondslag.ledger.domain.values import Giver
+
 from builders import (
     APR_1,
     CARE,
@@ -37,8 +41,6 @@ from builders import (
     subject,
     withdraw,
 )
-from grondslag.ledger.domain.minors import turns
-from grondslag.ledger.domain.values import Giver
 
 
 # -- R11: under 16 a parent with authority or a guardian consents ------------------------

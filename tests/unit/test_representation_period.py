@@ -6,6 +6,9 @@ later does not change what was known before it."""
 from __future__ import annotations
 
 import pytest
+
+from grondslag.ledger.domain.errors import NotFound
+
 from builders import (
     ADULT,
     APR_1,
@@ -26,7 +29,6 @@ from builders import (
     subject,
     withdraw,
 )
-from grondslag.ledger.domain.errors import NotFound
 
 
 # -- R16: a representation's validity period -----------------------------------------------

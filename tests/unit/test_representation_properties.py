@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from builders import EVIDENCE, MINUTE, SUBJECT, TENANT, moment, terms
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.consent import CLOCK_SKEW
 from grondslag.ledger.domain.errors import InvalidInput, NotFound, RuleViolated
@@ -29,8 +31,8 @@ from grondslag.ledger.domain.values import (
     Representation,
     RepresentationEnd,
 )
-from hypothesis import HealthCheck, event, example, given, settings
-from hypothesis import strategies as st
+
+from builders import EVIDENCE, MINUTE, SUBJECT, TENANT, moment, terms
 
 EPOCH = datetime(1900, 1, 1, tzinfo=UTC)  # every purpose is in force throughout
 WINDOW_START = datetime(2016, 1, 1, tzinfo=UTC)

@@ -8,6 +8,9 @@ from datetime import UTC, date, datetime
 
 import msgspec
 import pytest
+
+from grondslag.ledger.domain.values import Giver
+
 from builders import (
     ADULT,
     CARE,
@@ -22,7 +25,6 @@ from builders import (
     standing,
     subject,
 )
-from grondslag.ledger.domain.values import Giver
 
 
 # -- R15: adults with a representative, scope per kind -------------------------------------

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+
 from grondslag.ledger.domain.retention import add_term, retention_until
 from grondslag.ledger.domain.values import Retention
 

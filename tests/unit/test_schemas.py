@@ -77,6 +77,7 @@ def test_a_relayed_message_matches_its_published_schema() -> None:
 
     import jsonschema
     import msgspec
+
     from grondslag.ledger.domain.values import Giver
     from grondslag.projector.messages import CloudEvent, StandingChange
 

@@ -9,6 +9,14 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grondslag.ledger.domain.facts import Fact
+from grondslag.ledger.domain.purpose_versions import PurposeVersion, known_versions
+from grondslag.ledger.domain.standing_at import standing_at
+from grondslag.ledger.domain.values import Consent, Evidence, Withdrawal
+
 from builders import (
     APR_1,
     FEB_1,
@@ -24,12 +32,6 @@ from builders import (
     terms,
     withdraw,
 )
-from grondslag.ledger.domain.facts import Fact
-from grondslag.ledger.domain.purpose_versions import PurposeVersion, known_versions
-from grondslag.ledger.domain.standing_at import standing_at
-from grondslag.ledger.domain.values import Consent, Evidence, Withdrawal
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def test_late_withdrawal_does_not_change_what_was_known_before_it_was_recorded(app):

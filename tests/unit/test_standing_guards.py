@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from builders import notice
+
 from grondslag.ledger.domain import standing_at as standing_at_module
 from grondslag.ledger.domain.context import Context
 from grondslag.ledger.domain.errors import InvalidInput, RuleViolated
@@ -23,6 +23,8 @@ from grondslag.ledger.domain.values import (
     PurposeTerms,
     Retention,
 )
+
+from builders import notice
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 NOTICE = notice()

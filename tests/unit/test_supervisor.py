@@ -175,7 +175,6 @@ def test_a_child_that_follows_its_supervisor_stops_when_it_is_killed(tmp_path: P
 
 def test_the_api_reads_the_counts_the_supervisor_writes(tmp_path: Path) -> None:
     from grondslag.ledger.reads.operations import process_restarts, prometheus
-
     from grondslag.supervisor import Child, Supervisor
 
     counts = tmp_path / "supervisor-8000.json"

@@ -10,6 +10,7 @@ from uuid import uuid4
 import msgspec
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic, resolve_topic
+
 from grondslag.ledger.domain.purpose import Purpose
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.subject import Subject

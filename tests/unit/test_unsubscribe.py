@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from builders import SUBJECT, TENANT
-from builders import terms as purpose_terms
 from grondslag.ledger.domain.newsletter import UNSUBSCRIBE_GROUNDS
 from grondslag.ledger.domain.values import (
     Establishment,
@@ -17,6 +15,9 @@ from grondslag.ledger.domain.values import (
     PurposeTerms,
     Withdrawal,
 )
+
+from builders import SUBJECT, TENANT
+from builders import terms as purpose_terms
 
 NEWSLETTER = purpose_terms()
 CLIENT_MAILING = purpose_terms(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
+
 from grondslag.ledger.audit import merkle, store
 from grondslag.ledger.audit.canonical import canonical_event_bytes
 from grondslag.ledger.audit.checkpoints import Checkpoint, checkpoint_problem

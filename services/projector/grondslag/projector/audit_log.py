@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import asyncpg
+
 from grondslag.ledger.audit import merkle, store
 from grondslag.ledger.audit.canonical import canonical_event_bytes
 from grondslag.ledger.domain.ids import event_id

@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+
 from grondslag.ledger.audit import store
 from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
 from grondslag.ledger.audit.signing import SigningKey

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from grondslag.ledger.domain.ids import purpose_id, subject_id
 from grondslag.ledger.domain.purpose import Purpose
 from grondslag.ledger.domain.standing import Standing

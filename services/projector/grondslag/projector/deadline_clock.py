@@ -21,6 +21,7 @@ from uuid import UUID
 
 import anyio.to_thread
 import asyncpg
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE

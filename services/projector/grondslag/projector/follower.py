@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+
 from grondslag.ledger.persistence.mapper import decode_event
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
+
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 
 

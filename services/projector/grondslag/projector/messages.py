@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
+
 from grondslag.ledger.domain.values import Basis, Giver, LapseReason, RepresentativeKind, Status
 
 TYPE_PREFIX = "nl.grondslag."

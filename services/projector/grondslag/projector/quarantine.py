@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import nats.errors
 from eventsourcing import persistence
+
 from grondslag.ledger.domain.errors import ConcurrentChange
 from grondslag.ledger.reads.operations import QUARANTINE_TABLE
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 import asyncpg
+
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 

@@ -19,11 +19,12 @@ from typing import Any
 import asyncpg
 import msgspec
 import nats
+from nats.js.api import StorageType, StreamConfig
+
 from grondslag.ledger.domain.ids import event_id
 from grondslag.ledger.domain.subject import Subject
 from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
-from nats.js.api import StorageType, StreamConfig
 
 from .messages import TYPE_PREFIX, CloudEvent, RepresentationEnded, nats_subject
 from .standing_messages import announces, standing_messages

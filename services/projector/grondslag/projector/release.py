@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import anyio.to_thread
+
 from grondslag.ledger.bootstrap import build_ledger
 from grondslag.ledger.reads.operations import Quarantined, quarantined
 from grondslag.ledger.reads.pool import create_read_pool

@@ -7,6 +7,7 @@ import contextlib
 
 import anyio.to_thread
 import asyncpg
+
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.audit import signing
 from grondslag.ledger.audit import store as audit_store

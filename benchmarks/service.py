@@ -118,7 +118,8 @@ async def _api_rows(
             "notice": msgspec.to_builtins(NOTICE),
             "effective_at": "2025-01-01T00:00:00Z",
         }
-        assert (await client.post("/v1/purposes", json=purpose)).status_code == 201
+        registered = await client.post("/v1/purposes", json=purpose)
+        assert registered.status_code == 201, registered.text
         total = int(2000 * scale)
         refs = [f"s-{i}" for i in range(total)]
         await _run(api, 16, refs, lambda ref: ("PUT", f"/v1/subjects/{ref}", {}))

@@ -215,8 +215,7 @@ def test_a_killed_projector_is_restarted_and_catches_up(service: Service) -> Non
     _register(service.api)
     projector = service.projector()
     assert projector is not None
-    # (a restart may already have happened: on a fresh database the processes starting
-    # together can race to create the event store's table, and the loser is restarted)
+    # (counted from what /metrics says now, whatever happened at start)
     restarts = _restarts(service.metrics(), "projector")
     projector.send_signal(signal.SIGKILL)
     _until("the projector is dead", lambda: not _alive(projector), 10, service.log)

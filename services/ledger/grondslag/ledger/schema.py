@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from . import email_index, links
+from .persistence import ddl
 
 DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_api_keys (
@@ -32,9 +33,5 @@ CREATE TABLE IF NOT EXISTS grondslag_idempotency (
 
 
 async def ensure_schema(pool: asyncpg.Pool) -> None:
-    """Create the tables if missing; an advisory lock keeps replicas from racing."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(4711001)")
-        await conn.execute(DDL)
-        await conn.execute(links.DDL)
-        await conn.execute(email_index.DDL)
+    """Create the tables if missing, taking turns with other processes (``persistence.ddl``)."""
+    await ddl.create(pool, DDL, links.DDL, email_index.DDL)

@@ -19,6 +19,7 @@ from grondslag.ledger.domain.purpose import Purpose
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.standing_at import unnoticed_lapse
 from grondslag.ledger.domain.subject import Subject
+from grondslag.ledger.persistence import ddl as persistence_ddl
 from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
@@ -77,8 +78,7 @@ log = logging.getLogger("grondslag.projector")
 
 
 async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(ddl())
-    await conn.execute(quarantine.DDL)
+    await persistence_ddl.create(conn, ddl(), quarantine.DDL)
 
 
 async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:

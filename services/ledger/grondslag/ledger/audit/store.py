@@ -28,6 +28,7 @@ from uuid import UUID
 
 import asyncpg
 
+from ..persistence import ddl
 from ..persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from . import merkle
 from .checkpoints import Checkpoint, format_time, sign
@@ -85,7 +86,7 @@ CHECKPOINT_REQUESTED = "grondslag_audit_checkpoint_requests"
 
 
 async def create_tables(db: Db) -> None:
-    await db.execute(AUDIT_DDL)
+    await ddl.create(db, AUDIT_DDL)
 
 
 # -- keys ---------------------------------------------------------------------------------------

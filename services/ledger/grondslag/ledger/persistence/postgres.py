@@ -32,6 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from . import idempotency
+from .ddl import SCHEMA_LOCK
 from .sealing import AESGCM
 
 STREAMS_TABLE = "grondslag_streams"
@@ -100,6 +101,11 @@ class IndexingRecorder(PostgresApplicationRecorder):
     select_events = _unretried(PostgresApplicationRecorder.select_events)
     select_notifications = _unretried(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        """The library's tables and ours, taking turns with other processes (``ddl``)."""
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        super()._create_table(curs)
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -61,6 +61,8 @@ class Projector:
         warm_up(envelope_of(data) for _, data, _ in MESSAGE_TYPES.values())
         dsn = self.settings.database_url
         assert dsn
+        # the ledger first: it creates the event store that the followers read
+        self.ledger = await anyio.to_thread.run_sync(build_ledger, self.settings, 4)
         self.pool = await create_read_pool(dsn, min_size=1, max_size=6)
         await current_standing.create_tables(self.pool)
         await audit_store.create_tables(self.pool)
@@ -79,7 +81,6 @@ class Projector:
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))
-        self.ledger = await anyio.to_thread.run_sync(build_ledger, self.settings, 4)
         self.clock = DeadlineClock(self.pool, self.ledger)
         self._tasks.append(asyncio.create_task(self.clock.run(), name="deadline_clock"))
         if self.settings.nats_url:

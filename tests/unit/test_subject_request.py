@@ -243,7 +243,7 @@ def test_an_answer_on_the_last_day_is_in_time() -> None:
 def test_confirmations_name_the_systems_once_each() -> None:
     request = receive()
     for system in ("client-file", "mailing", "client-file"):
-        request.confirm(Confirmation(system=system, done="exported", done_at=NOW), NOW)
+        request.confirm(Confirmation(system=system, what="exported", done_at=NOW), NOW)
     answer = request_answer(request, NOW)
     assert answer.confirmed_by == ["client-file", "mailing"]
     assert [h.type for h in answer.history] == ["Received", "Confirmed", "Confirmed", "Confirmed"]

@@ -44,7 +44,7 @@ def request_answer(request: SubjectRequest, at: datetime) -> RequestAnswer:
         )
     overdue = answered is None and at >= request.due_at
     confirmations = [
-        ConfirmationRecord(system=c.system, done=c.done, done_at=c.done_at, recorded_at=when)
+        ConfirmationRecord(system=c.system, what=c.what, done_at=c.done_at, recorded_at=when)
         for c, when in request.confirmations
     ]
     return RequestAnswer(

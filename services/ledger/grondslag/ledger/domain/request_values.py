@@ -71,7 +71,7 @@ class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
     """A practice system confirmed what it did about the request."""
 
     system: str
-    done: str
+    what: str
     done_at: datetime
 
 
@@ -100,7 +100,7 @@ class AnswerRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class ConfirmationRecord(msgspec.Struct, frozen=True, kw_only=True):
     system: str
-    done: str
+    what: str
     done_at: datetime
     recorded_at: datetime
 

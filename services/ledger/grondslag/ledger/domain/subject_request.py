@@ -241,7 +241,7 @@ class SubjectRequest(Aggregate):
 
     def confirm(self, confirmation: Confirmation, now: datetime) -> UUID:
         self._check_moment("done_at", confirmation.done_at, now)
-        check_no_bsn({"system": confirmation.system, "done": confirmation.done})
+        check_no_bsn({"system": confirmation.system, "what": confirmation.what})
         self.trigger_event(self.Confirmed, confirmation=confirmation)
         return event_id(self.id, self.version)
 

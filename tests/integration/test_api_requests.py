@@ -4,6 +4,7 @@ the due date) and confirmed; listed by due date a page at a time, as folded."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from api_support import assert_problem
@@ -220,3 +221,16 @@ def test_metrics_count_open_and_overdue_requests_per_tenant(tenant) -> None:
     text = tenant.client.get("/metrics").text
     assert f'grondslag_requests_open{{tenant="{tenant.name}"}} 2' in text
     assert f'grondslag_requests_overdue{{tenant="{tenant.name}"}} 1' in text
+
+
+def test_the_running_projector_notices_an_overdue_request_once(tenant) -> None:
+    practice(tenant)
+    request = received(tenant, received_at=days_ago(40))
+    deadline = time.monotonic() + 10
+    while (body := shown(tenant, request["request_id"]))["overdue_noticed_at"] is None:
+        assert time.monotonic() < deadline, "the request clock did not notice within 10 s"
+        time.sleep(0.05)
+    time.sleep(1.2)  # more ticks of the clock
+    types = [event["type"] for event in shown(tenant, request["request_id"])["history"]]
+    assert types == ["Received", "OverdueNoticed"]
+    assert body["due_soon_noticed_at"] is None

@@ -74,6 +74,7 @@ async def rebuild(pool: asyncpg.Pool, chunk: int = 1000) -> int:
     """Fold every request from the log into the table anew; answers how many. Under the
     projection's position lock, which then moves to the log's head: the follower goes on
     from there (an event committed meanwhile is folded twice, to the same row)."""
+    await create_tables(pool)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(TRACKING_DDL)
         await conn.execute(

@@ -159,7 +159,7 @@ def test_an_answer_in_time_is_not_late_and_systems_confirm_what_they_did(tenant)
 
 
 def test_open_requests_are_listed_by_due_date_a_page_at_a_time_as_folded(tenant) -> None:
-    practice(tenant)
+    practice(tenant, "client-1", "client-2")
     ids = [received(tenant, received_at=days_ago(d))["request_id"] for d in (3, 20, 9, 1, 14)]
     answered = received(tenant, received_at=days_ago(5))["request_id"]
     act(tenant, answered, "answer", outcome="fulfilled", reasons="sent")
@@ -179,6 +179,8 @@ def test_open_requests_are_listed_by_due_date_a_page_at_a_time_as_folded(tenant)
         assert without_moment(item) == without_moment(shown(tenant, item["request_id"]))
     assert [r["request_id"] for r in listed(tenant, status="answered")["requests"]] == [answered]
     assert len(listed(tenant, status="all")["requests"]) == 6
+    assert listed(tenant, subject_ref="client-2")["requests"] == []
+    assert len(listed(tenant, subject_ref="client-1", status="all")["requests"]) == 6
 
 
 def test_another_tenants_request_is_not_found_and_a_forged_cursor_is_refused(
@@ -234,3 +236,18 @@ def test_the_running_projector_notices_an_overdue_request_once(tenant) -> None:
     types = [event["type"] for event in shown(tenant, request["request_id"])["history"]]
     assert types == ["Received", "OverdueNoticed"]
     assert body["due_soon_noticed_at"] is None
+
+
+def test_a_retried_answer_with_its_idempotency_key_is_not_refused_as_a_second_answer(
+    tenant,
+) -> None:
+    practice(tenant)
+    rid = received(tenant, received_at=days_ago(2))["request_id"]
+    headers = {"Idempotency-Key": "answer-17"}
+    body = {"outcome": "refused", "reasons": "manifestly unfounded (art. 12(5))"}
+    first = tenant.call("POST", f"{REQUESTS}/{rid}/answer", json=body, headers=headers)
+    second = tenant.call("POST", f"{REQUESTS}/{rid}/answer", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert second.status_code in (200, 201), second.text
+    assert second.json()["event_id"] == first.json()["event_id"]
+    assert [e["type"] for e in shown(tenant, rid)["history"]] == ["Received", "Answered"]

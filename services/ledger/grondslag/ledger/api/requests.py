@@ -137,9 +137,18 @@ class RequestController(Controller):
             str | None,
             QueryParameter(max_length=200, required=False, description="`next` of a page"),
         ] = None,
+        subject_ref: Annotated[
+            str | None,
+            QueryParameter(
+                pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$",
+                required=False,
+                description="only this subject's requests",
+            ),
+        ] = None,
     ) -> RequestPage:
         pool = request.app.state.pool
-        return await list_requests(pool, request.user.tenant, status, limit, cursor, utcnow())
+        tenant = request.user.tenant
+        return await list_requests(pool, tenant, status, limit, cursor, utcnow(), subject_ref)
 
     @get(
         "/{request_id:str}",

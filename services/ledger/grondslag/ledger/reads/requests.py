@@ -51,6 +51,7 @@ PAGE = f"""
 SELECT request_id, due_at FROM {REQUESTS_TABLE}
 WHERE tenant = $1 AND ($2::text IS NULL OR status = $2)
   AND ($3::timestamptz IS NULL OR (due_at, request_id) > ($3, $4))
+  AND ($6::text IS NULL OR subject_ref = $6)
 ORDER BY due_at, request_id LIMIT $5
 """
 
@@ -79,11 +80,12 @@ async def list_requests(
     limit: int,
     cursor: str | None,
     at: datetime,
+    subject_ref: str | None = None,
 ) -> RequestPage:
     after_due, after_id = _decode(cursor) if cursor else (None, None)
     wanted = None if status == "all" else status
     try:
-        rows = await pool.fetch(PAGE, tenant, wanted, after_due, after_id, limit + 1)
+        rows = await pool.fetch(PAGE, tenant, wanted, after_due, after_id, limit + 1, subject_ref)
     except asyncpg.UndefinedTableError:  # the projector has not run yet
         return RequestPage([])
     page, more = rows[:limit], len(rows) > limit

@@ -161,10 +161,14 @@ def test_an_unregistered_purpose_is_refused_r2() -> None:
     assert refused("R2", lambda: receive(purposes=("nope",))).field == "purposes"
 
 
-def test_a_request_received_in_the_future_is_refused() -> None:
+def test_a_request_received_or_identity_verified_in_the_future_is_refused() -> None:
     with pytest.raises(InvalidInput) as error:
         receive(received_at=NOW + timedelta(minutes=1))
     assert error.value.field == "received_at"
+    later = IdentityCheck(method="digid", verified_by="portal", verified_at=NOW + timedelta(1))
+    with pytest.raises(InvalidInput) as error:
+        receive(identity=later)
+    assert error.value.field == "identity.verified_at"
 
 
 @pytest.mark.parametrize(

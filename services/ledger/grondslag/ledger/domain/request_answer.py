@@ -94,7 +94,7 @@ def _received(request: SubjectRequest) -> HistoryEntry:
         "made_by": request.made_by,
         "purposes": request.purposes,
         "identity": request.identity,
-        "due_at": request.due_at if not request.extensions else request.original_due_at,
+        "due_at": request.original_due_at,
     }
     if request.promised_by is not None:
         details["promised_by"] = request.promised_by

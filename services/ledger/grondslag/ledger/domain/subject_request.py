@@ -163,7 +163,12 @@ class SubjectRequest(Aggregate):
         bounds.check_instant("received_at", received)
         if received > now:
             raise InvalidInput("received_at lies in the future", field="received_at")
-        bounds.check_instant("identity.verified_at", intake.identity.verified_at)
+        verified = intake.identity.verified_at
+        bounds.check_instant("identity.verified_at", verified)
+        if verified is not None and verified > now:
+            raise InvalidInput(
+                "identity.verified_at lies in the future", field="identity.verified_at"
+            )
         check_no_bsn(
             {
                 "identity.verified_by": intake.identity.verified_by,

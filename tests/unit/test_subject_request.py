@@ -277,3 +277,23 @@ def test_an_answered_request_is_never_overdue() -> None:
     request = receive()
     request.answer_with(Answer(outcome="fulfilled", reasons="sent", answered_at=NOW), NOW)
     assert request.notice_deadline(DUE + timedelta(days=1), LEAD) is None
+
+
+# -- the ledger's command (in memory) ----------------------------------------------------------
+def test_the_ledger_shows_the_practices_promised_term_beside_the_legal_due_date() -> None:
+    from grondslag.ledger.application import Ledger
+    from grondslag.ledger.domain.values import PersonalData
+
+    ledger = Ledger()
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    for code in ("photo", "newsletter"):
+        ledger.register_purpose("t", code, REGISTER["photo"][0].terms, start)
+    ledger.register_purpose("other-tenant", "invoices", REGISTER["invoices"][0].terms, start)
+    ledger.put_subject("t", "client-1", PersonalData())
+    received = datetime(2026, 4, 7, 8, 0, tzinfo=UTC)  # Tuesday; four weeks on: 5 May
+    answer = ledger.receive_request("t", "client-1", intake(received_at=received), "P4W")
+    assert answer.purposes == ("newsletter", "photo")  # this tenant's register only
+    assert answer.promised_term == "P4W"
+    assert answer.promised_by == ends(date(2026, 5, 6))  # past Bevrijdingsdag
+    assert answer.due_at == ends(date(2026, 5, 7))
+    assert ledger.subject_request("t", answer.request_id).promised_by == answer.promised_by

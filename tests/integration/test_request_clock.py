@@ -19,6 +19,7 @@ import asyncpg
 
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.bootstrap import build_ledger
+from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.request_values import Answer, IdentityCheck, RequestIntake
 from grondslag.ledger.domain.values import PersonalData
 from grondslag.ledger.reads.pool import create_read_pool
@@ -156,3 +157,35 @@ async def test_the_request_index_says_what_the_fold_says_and_a_rebuild_gives_the
     await pool.execute(f"UPDATE {REQUESTS_TABLE} SET status = 'forged' WHERE tenant = $1", tenant)
     assert await request_index.rebuild(pool) >= 2
     assert [tuple(row) for row in await pool.fetch(query, tenant)] == projected
+
+
+async def test_two_answers_racing_record_one_and_refuse_the_other_r23(
+    ledger: Ledger, own_database_url: str
+) -> None:
+    tenant = practice(ledger, ["client-5"])
+    other = build_ledger(Settings(database_url=own_database_url), 2)
+    outcomes: list[str] = []
+
+    def answer(app: Ledger, outcome: str) -> None:
+        try:
+            app.answer_request(
+                tenant, rid, Answer(outcome=outcome, reasons="r", answered_at=datetime.now(UTC))
+            )
+            outcomes.append(f"recorded {outcome}")
+        except RuleViolated as refused:
+            outcomes.append(refused.rule or "")
+
+    try:
+        for _ in range(5):  # the race is won by either; the loser is always refused
+            outcomes.clear()
+            rid = receive(ledger, tenant, "client-5", days_ago=2)
+            await asyncio.gather(
+                asyncio.to_thread(answer, ledger, "fulfilled"),
+                asyncio.to_thread(answer, other, "refused"),
+            )
+            assert sorted(o.startswith("recorded") for o in outcomes) == [False, True], outcomes
+            assert "R23" in outcomes
+            history = ledger.subject_request(tenant, rid).history
+            assert [h.type for h in history] == ["Answered"]
+    finally:
+        other.close()

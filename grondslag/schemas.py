@@ -36,6 +36,7 @@ def event_types() -> dict[str, type]:
     from grondslag.ledger.domain.purpose import Purpose
     from grondslag.ledger.domain.standing import Standing
     from grondslag.ledger.domain.subject import Subject
+    from grondslag.ledger.domain.subject_request import SubjectRequest
 
     return {
         "PurposeRegistered": Purpose.Registered,
@@ -53,6 +54,12 @@ def event_types() -> dict[str, type]:
         "ObjectionDecided": Standing.ObjectionDecided,
         "BasisLapsed": Standing.BasisLapsed,
         "RetentionExpired": Standing.RetentionExpired,
+        "RequestReceived": SubjectRequest.Received,
+        "RequestExtended": SubjectRequest.Extended,
+        "RequestAnswered": SubjectRequest.Answered,
+        "RequestConfirmed": SubjectRequest.Confirmed,
+        "RequestDueSoonNoticed": SubjectRequest.DueSoonNoticed,
+        "RequestOverdueNoticed": SubjectRequest.OverdueNoticed,
     }
 
 

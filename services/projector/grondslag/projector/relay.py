@@ -27,6 +27,7 @@ from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
 from .messages import TYPE_PREFIX, CloudEvent, RepresentationEnded, nats_subject
+from .request_messages import request_messages
 from .standing_messages import announces, standing_messages
 
 log = logging.getLogger("grondslag.relay")
@@ -82,9 +83,10 @@ class Relay:
 
 async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:
     """The messages a batch of events causes, each standing's from the one fold."""
+    requests = await request_messages(conn, events)
     relevant = [e for e in events if announces(e) or isinstance(e, Subject.RepresentationEnded)]
     if not relevant:
-        return []
+        return requests
     names = {
         row["originator_id"]: row
         for row in await conn.fetch(
@@ -130,7 +132,7 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
                 data=data,
             )
             out.append((nats_subject(tenant, name), message))
-    return out
+    return out + requests
 
 
 async def run_relay(pool: asyncpg.Pool, dsn: str, nats_url: str, poll_seconds: float) -> None:

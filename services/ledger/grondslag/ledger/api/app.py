@@ -37,6 +37,7 @@ from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
 from .representatives import RepresentativeController
+from .requests import RequestController, SubjectRequestController
 from .subjects import SubjectController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
@@ -141,6 +142,8 @@ def create_app(
             live,
             ready,
             metrics,
+            SubjectRequestController,
+            RequestController,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

@@ -23,9 +23,10 @@ from eventsourcing.domain import DomainEvent
 from ..domain.purpose import Purpose
 from ..domain.standing import Standing
 from ..domain.subject import Subject
+from ..domain.subject_request import SubjectRequest
 from ..domain.values import PersonalData
 
-AGGREGATES = (Purpose, Subject, Standing)
+AGGREGATES = (Purpose, Subject, Standing, SubjectRequest)
 
 
 def stored_event_classes() -> list[type]:

@@ -271,6 +271,16 @@ class Standing(Aggregate):
         kind = self.RetentionExpired if lapse.reason == "retention_expired" else self.BasisLapsed
         return self._record(kind, context, lapse)[0]
 
+    def lapse_on_erasure(self, context: Context) -> Recorded | None:
+        """R22: the subject's erasure ends the consent in force (reason ``erased``), at once;
+        None when no consent is in force to end."""
+        before = self._before(context, context.now)
+        if before.status not in ("lawful", "pending") or not before.given_by:
+            return None  # no consent covers it now (another basis, or nothing in force)
+        return self._record(
+            self.BasisLapsed, context, Lapse(reason="erased", effective_at=context.now)
+        )
+
     def _check_statement(
         self, context: Context, statement: Establishment | BasisEnd | Objection | ObjectionDecision
     ) -> tuple[PurposeTerms, StandingAnswer]:

@@ -1,0 +1,50 @@
+"""R22: what an erasure destroys beside the events, in the transaction that records it.
+
+The subject's sealing key (``grondslag_subject_keys``: the key is set to NULL, or replaced
+by the fresh key of what the holds keep, and ``destroyed_at`` is set), and every row that
+names the subject outside the log: the e-mail index (a keyed hash of the address), link
+tokens (unsubscribe links, pending double opt-in confirmations: the sign-ups), and the
+``Idempotency-Key`` records of its requests (their request hashes would let anyone holding
+a guessed body — an address, a birth date — confirm it). Those tables belong to the API's
+schema; a ledger running without them (the domain's tests) skips them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+KEYS_TABLE = "grondslag_subject_keys"
+IDEMPOTENCY_RESULTS = "grondslag_idempotency_results"
+IDEMPOTENCY_ANSWERS = "grondslag_idempotency"
+EMAIL_INDEX = "grondslag_email_index"
+LINK_TOKENS = "grondslag_link_tokens"
+_BY_SUBJECT = (EMAIL_INDEX, LINK_TOKENS, IDEMPOTENCY_RESULTS, IDEMPOTENCY_ANSWERS)
+
+
+@dataclass(frozen=True)
+class Shredding:
+    """One subject's erasure: its key goes (``fresh`` replaces it, for what the holds keep)
+    and every row that names it outside the log."""
+
+    tenant: str
+    subject_ref: str
+    subject_id: UUID
+    fresh: bytes | None = None
+
+
+def shred(curs: Any, shredding: Shredding) -> None:
+    """Run on the recorder's cursor, inside the transaction that appends the events."""
+    curs.execute(
+        f"UPDATE {KEYS_TABLE} SET key = %s, destroyed_at = now() WHERE subject_id = %s",
+        (shredding.fresh, shredding.subject_id),
+    )
+    for table in _BY_SUBJECT:
+        curs.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (table,))
+        row = curs.fetchone()
+        if (row["present"] if isinstance(row, dict) else row[0]) is True:
+            curs.execute(
+                f"DELETE FROM {table} WHERE tenant = %s AND subject_ref = %s",
+                (shredding.tenant, shredding.subject_ref),
+            )

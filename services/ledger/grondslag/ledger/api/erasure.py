@@ -3,11 +3,13 @@ hold a purpose's data meanwhile."""
 
 from __future__ import annotations
 
+from typing import Annotated, cast
+
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody
+from litestar.params import JSONBody, Parameter
 
 from ..application import ErasureRequest, Ledger, utcnow
 from ..domain.erasure import ErasureOutcome, LapsedStanding
@@ -15,6 +17,10 @@ from ..domain.values import Code, Hold, Instant, LegalClaim, LegalClaimEnd, Ref,
 from ..web import SubjectRef
 from .auth import requires
 from .problems import PROBLEM_JSON, problem_type
+
+ClaimRef = Annotated[
+    str, Parameter(pattern=r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$", description="the claim's ref")
+]
 
 
 class ErasureCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -93,7 +99,7 @@ class ErasureController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[ErasureCreate],
         ledger: NamedDependency[Ledger],
-    ) -> Response[ErasureOutcome | ErasureHeld]:
+    ) -> Response[ErasureOutcome]:
         asked = ErasureRequest(
             recorded_by=data.recorded_by,
             joint_with=tuple(dict.fromkeys(r for r in data.joint_with if r != subject_ref)),
@@ -118,7 +124,10 @@ class ErasureController(Controller):
             kept=outcome.kept,
             already_erased=outcome.already_erased,
         )
-        return Response(held, status_code=409, media_type=PROBLEM_JSON)
+        # the 409 has its own shape, documented in ``responses`` above
+        return cast(
+            Response[ErasureOutcome], Response(held, status_code=409, media_type=PROBLEM_JSON)
+        )
 
     @post(
         "/legal-claims",
@@ -155,7 +164,7 @@ class ErasureController(Controller):
         self,
         request: Request,
         subject_ref: SubjectRef,
-        claim_ref: str,
+        claim_ref: ClaimRef,
         data: JSONBody[LegalClaimEndCreate],
         ledger: NamedDependency[Ledger],
     ) -> RecordedEvent:

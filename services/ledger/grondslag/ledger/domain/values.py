@@ -256,7 +256,7 @@ class LegalClaimEnd(msgspec.Struct, frozen=True, kw_only=True):
 HoldKind = Literal["retention", "legal_claim", "purpose_hold", "shared_file"]
 
 
-class Hold(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Hold(msgspec.Struct, frozen=True, kw_only=True):
     """R22: why a purpose's data may not be erased now, and until when (None: until
     something else happens first, e.g. the contract ends or the other parties join)."""
 

@@ -399,9 +399,12 @@ class Ledger(Application[UUID]):
         files = [self._purpose_file(d, now) for d in dossiers if d.register is not None]
         decision = erasure.decide(files, subject.legal_claims, request.joint_with, now)
         lapses: list[tuple[Standing, LapsedStanding]] = []
+        noticed: list[Standing] = []
         for dossier in dossiers:
             if dossier.standing_stream is None or dossier.register is None:
                 continue
+            if dossier.standing_stream.note_age_of_consent(dossier.context(now)) is not None:
+                noticed.append(dossier.standing_stream)  # it stands in for the birth date
             recorded = dossier.standing_stream.lapse_on_erasure(dossier.context(now))
             if recorded is not None:
                 lapses.append(
@@ -443,7 +446,7 @@ class Ledger(Application[UUID]):
         erased_event = subject.erase(record, sealed)
         outcome = _outcome(subject, erased_event, lapsed=[lapsed for _, lapsed in lapses])
         events = list(subject.collect_events())
-        for standing, _ in lapses:
+        for standing in {id(s): s for s in [*noticed, *(s for s, _ in lapses)]}.values():
             events += standing.collect_events()
         self._shred(events, outcome, Shredding(tenant, subject_ref, sid, fresh))
         return outcome

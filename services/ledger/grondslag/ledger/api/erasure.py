@@ -89,6 +89,7 @@ class ErasureController(Controller):
             409: ResponseSpec(
                 data_container=ErasureHeld,
                 description="Held in part (R22): each hold, and what was erased",
+                generate_examples=False,
                 media_type=PROBLEM_JSON,
             )
         },

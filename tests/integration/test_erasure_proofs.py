@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
-from erasure_support import erased
+from erasure_support import CONTRACT, erased, establish, register_contract
 
 from grondslag.projector.audit_check import check
 
@@ -96,3 +96,20 @@ async def _report(url: str):
         return await check(conn)
     finally:
         await conn.close()
+
+
+def test_r22_a_bundle_after_a_partial_erasure_carries_the_fresh_key_and_verifies(
+    tenant, tmp_path: Path
+) -> None:
+    consented(tenant)
+    tenant.put_subject(REF, birth_date="2001-02-03", email="kept-apart@example.nl")
+    register_contract(tenant)
+    establish(tenant, REF, CONTRACT)
+    response = tenant.call("POST", f"/v1/subjects/{REF}/erasure", json={"recorded_by": "x"})
+    assert response.status_code == 409, response.text
+    proof_of(tenant, response.json()["event_id"])
+    after = export(tenant, personal_data="true")
+    assert after.status_code == 200, after.text
+    assert json.loads(after.content)["subject_key"]  # the fresh key of what the hold keeps
+    (tmp_path / "partial.json").write_bytes(after.content)
+    assert _verified(tmp_path / "partial.json").startswith("verified:")

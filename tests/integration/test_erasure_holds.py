@@ -223,3 +223,47 @@ def test_r22_a_shared_file_purpose_must_name_its_file(tenant):
 
 def test_r22_erasure_of_an_unknown_subject_is_404(tenant):
     assert_problem(erase(tenant, "nobody"), 404)
+
+
+def test_r22_a_held_direct_marketing_purpose_keeps_the_address_and_its_link(tenant, client):
+    tenant.register_purpose(
+        "postal",
+        title="Nieuwsbrief per post",
+        basis="legitimate_interest",
+        direct_marketing=True,
+        legitimate_interest_assessment="clients expect news of similar services",
+    )
+    _consented(tenant)
+    body = {"purpose": "postal", "basis": "legitimate_interest", "reference": "intake"}
+    body["opt_out_offered"] = True
+    assert tenant.call("POST", f"/v1/subjects/{REF}/bases", json=body).status_code == 201
+    links = {}
+    for purpose in ("postal", PHOTO):
+        link = tenant.call(
+            "POST", f"/v1/subjects/{REF}/unsubscribe-links", json={"purpose": purpose}
+        )
+        assert link.status_code == 200, link.text
+        links[purpose] = "/" + link.json()["url"].split("/", 3)[3]  # the path: /u/<token>
+    claim(tenant, REF, "postal")
+    problem = held(tenant, REF)
+    assert problem["kept"] == ["birth_date", "email"]
+    ledger = client.app.state.ledger
+    kept = ledger.personal_data(tenant.name, REF)
+    assert (str(kept.birth_date), kept.email) == ("1990-05-01", "client@example.nl")
+    # the held purpose's unsubscribe link still works; the erased purpose's is gone
+    assert client.get(links["postal"]).status_code == 200
+    assert client.get(links[PHOTO]).status_code == 404
+
+
+def test_r22_an_erasure_under_an_idempotency_key_answers_the_same_again(tenant):
+    tenant.put_subject(REF, birth_date="1990-05-01")
+    register_contract(tenant)
+    establish(tenant, REF, CONTRACT)
+    headers = {"Idempotency-Key": "erase-1"}
+    body = {"recorded_by": "staff:jdevries"}
+    first = tenant.call("POST", f"/v1/subjects/{REF}/erasure", json=body, headers=headers)
+    again = tenant.call("POST", f"/v1/subjects/{REF}/erasure", json=body, headers=headers)
+    assert first.status_code == again.status_code == 409
+    assert again.json()["event_id"] == first.json()["event_id"]
+    assert again.json()["already_erased"] is False  # the first answer, replayed
+    assert again.headers.get("idempotent-replayed") == "true"

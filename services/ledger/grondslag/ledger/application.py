@@ -448,7 +448,15 @@ class Ledger(Application[UUID]):
         events = list(subject.collect_events())
         for standing in {id(s): s for s in [*noticed, *(s for s, _ in lapses)]}.values():
             events += standing.collect_events()
-        self._shred(events, outcome, Shredding(tenant, subject_ref, sid, fresh))
+        shredding = Shredding(
+            tenant,
+            subject_ref,
+            sid,
+            fresh,
+            held=tuple(sorted({hold.purpose for hold in decision.held})),
+            email_kept="email" in record.kept,
+        )
+        self._shred(events, outcome, shredding)
         return outcome
 
     def _standing_purposes(self, tenant: str, subject_ref: str) -> list[str]:

@@ -33,7 +33,7 @@ class ErasureCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reasons: ShortText | None = None
 
 
-class ErasureHeld(msgspec.Struct, kw_only=True, omit_defaults=True):
+class ErasureHeld(msgspec.Struct, kw_only=True):
     """409 problem+json (R22): the holds, and what was erased all the same."""
 
     type: str

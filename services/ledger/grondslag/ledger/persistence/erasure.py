@@ -20,7 +20,6 @@ IDEMPOTENCY_RESULTS = "grondslag_idempotency_results"
 IDEMPOTENCY_ANSWERS = "grondslag_idempotency"
 EMAIL_INDEX = "grondslag_email_index"
 LINK_TOKENS = "grondslag_link_tokens"
-_BY_SUBJECT = (EMAIL_INDEX, LINK_TOKENS, IDEMPOTENCY_RESULTS, IDEMPOTENCY_ANSWERS)
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class Shredding:
     subject_ref: str
     subject_id: UUID
     fresh: bytes | None = None
+    held: tuple[str, ...] = ()  # purposes still held: their links stay
+    email_kept: bool = False  # a held direct-marketing purpose keeps the address: its index too
 
 
 def shred(curs: Any, shredding: Shredding) -> None:
@@ -40,11 +41,17 @@ def shred(curs: Any, shredding: Shredding) -> None:
         f"UPDATE {KEYS_TABLE} SET key = %s, destroyed_at = now() WHERE subject_id = %s",
         (shredding.fresh, shredding.subject_id),
     )
-    for table in _BY_SUBJECT:
+    where = (shredding.tenant, shredding.subject_ref)
+    for table in (IDEMPOTENCY_RESULTS, IDEMPOTENCY_ANSWERS, LINK_TOKENS, EMAIL_INDEX):
         curs.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (table,))
         row = curs.fetchone()
-        if (row["present"] if isinstance(row, dict) else row[0]) is True:
+        if (row["present"] if isinstance(row, dict) else row[0]) is not True:
+            continue
+        if table == LINK_TOKENS:
             curs.execute(
-                f"DELETE FROM {table} WHERE tenant = %s AND subject_ref = %s",
-                (shredding.tenant, shredding.subject_ref),
+                f"DELETE FROM {table} WHERE tenant = %s AND subject_ref = %s "
+                "AND NOT (purpose = ANY(%s))",
+                (*where, list(shredding.held)),
             )
+        elif table != EMAIL_INDEX or not shredding.email_kept:
+            curs.execute(f"DELETE FROM {table} WHERE tenant = %s AND subject_ref = %s", where)

@@ -109,3 +109,33 @@ def test_r22_without_the_birth_date_r13_pending_periods_cannot_be_reconstructed(
     assert after.status == "lawful"  # the design choice: the 12th birthday is not recorded
     now = ledger.standing(tenant, ref, CARE)
     assert (now.status, now.reason) == ("lapsed", "erased")
+
+
+def test_r22_a_repeat_ends_a_consent_recorded_just_after_the_erasure(ledger: Ledger) -> None:
+    """A command that read the subject just before its erasure committed may still record a
+    consent on a standing of its own; a repeated erasure ends it (and records nothing else)."""
+    tenant = new_tenant(ledger, REGISTER)
+    ref = f"late-{secrets.token_hex(3)}"
+    ledger.put_subject(tenant, ref, PersonalData(email="late@example.nl"))
+    first = ledger.erase(tenant, ref, ErasureRequest(recorded_by="staff:x"))
+    assert first.complete and first.erased == []
+    # the race, replayed: the consent command's own rules ran before the erasure committed
+    dossier = ledger.dossier(tenant, ref, PHOTO)
+    now = datetime.now(UTC)
+    standing = dossier.standing_for_commands(now)
+    standing.give_consent(
+        dossier.context(now),
+        method="written",
+        explicit=True,
+        notice_version="2025-01",
+        evidence=Evidence(document_ref="intake.pdf"),
+        recorded_by="staff:late",
+    )
+    ledger._commit(standing)
+    assert ledger.standing(tenant, ref, PHOTO).lawful
+
+    again = ledger.erase(tenant, ref, ErasureRequest(recorded_by="staff:x"))
+    assert again.already_erased and again.event_id == first.event_id
+    assert [lapse.purpose for lapse in again.lapsed] == [PHOTO]
+    assert ledger.standing(tenant, ref, PHOTO).reason == "erased"
+    assert ledger.erase(tenant, ref, ErasureRequest(recorded_by="staff:x")).lapsed == []

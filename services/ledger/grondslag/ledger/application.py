@@ -26,7 +26,7 @@ from .domain.context import Context
 from .domain.dossier import Dossier
 from .domain.erasure import ErasureOutcome, LapsedStanding
 from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
-from .domain.ids import event_id, purpose_id, subject_id
+from .domain.ids import purpose_id, subject_id
 from .domain.minors import AMSTERDAM
 from .domain.purpose import Purpose
 from .domain.purpose_versions import version_in_force
@@ -385,7 +385,9 @@ class Ledger(Application[UUID]):
     def erase(self, tenant: str, subject_ref: str, request: ErasureRequest) -> ErasureOutcome:
         """R22: destroy the subject's personal-data key (crypto-shredding) and end every
         consent (``erased``), unless holds keep some purposes: then what they need is sealed
-        anew under a fresh key and the answer lists each hold. A repeat records nothing."""
+        anew under a fresh key and the answer lists each hold. A repeat records nothing —
+        except the end of a consent a command recorded after the erasure, having read the
+        subject just before it committed."""
         now = utcnow()
         sid = subject_id(tenant, subject_ref)
         purposes = self._standing_purposes(tenant, subject_ref)
@@ -393,37 +395,26 @@ class Ledger(Application[UUID]):
         subject: Subject | None = streams.get(sid)
         if subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
-        if subject.erased_completely:
-            return _outcome(subject, event_id(sid, subject.version), already=True)
         dossiers = [streams.dossier(tenant, subject_ref, code) for code in purposes]
+        noticed, lapses = _erasure_lapses(dossiers, now)
+        if subject.erased_completely:
+            if lapses:  # a command that read the subject before its erasure committed
+                self._shred(
+                    [e for s, _ in lapses for e in s.collect_events()],
+                    _outcome(subject, lapsed=[lapsed for _, lapsed in lapses]),
+                    Shredding(tenant, subject_ref, sid),
+                )
+            return _outcome(subject, already=True, lapsed=[lapsed for _, lapsed in lapses])
         files = [self._purpose_file(d, now) for d in dossiers if d.register is not None]
         decision = erasure.decide(files, subject.legal_claims, request.joint_with, now)
-        lapses: list[tuple[Standing, LapsedStanding]] = []
-        noticed: list[Standing] = []
-        for dossier in dossiers:
-            if dossier.standing_stream is None or dossier.register is None:
-                continue
-            if dossier.standing_stream.note_age_of_consent(dossier.context(now)) is not None:
-                noticed.append(dossier.standing_stream)  # it stands in for the birth date
-            recorded = dossier.standing_stream.lapse_on_erasure(dossier.context(now))
-            if recorded is not None:
-                lapses.append(
-                    (dossier.standing_stream, LapsedStanding(dossier.purpose, str(recorded[0])))
-                )
         last = subject.erasures[-1] if subject.erasures else None
-        if (
-            last is not None
-            and not lapses
-            and (last.erased, last.held)
-            == (
-                decision.erased,
-                decision.held,
-            )
-        ):
-            return _outcome(subject, event_id(sid, subject.version), already=True)
-        personal = dossiers[0].personal_data() if dossiers else None
-        if personal is None:
-            personal = streams.dossier(tenant, subject_ref, "").personal_data()
+        unchanged = last is not None and (last.erased, last.held) == (
+            decision.erased,
+            decision.held,
+        )
+        if unchanged and not lapses and not noticed:
+            return _outcome(subject, already=True)
+        personal = streams.dossier(tenant, subject_ref, "").personal_data()
         fresh, sealed = None, None
         if decision.kept and personal is not None:
             kept = PersonalData(
@@ -443,8 +434,8 @@ class Ledger(Application[UUID]):
             joint_with=tuple(request.joint_with),
             reasons=request.reasons,
         )
-        erased_event = subject.erase(record, sealed)
-        outcome = _outcome(subject, erased_event, lapsed=[lapsed for _, lapsed in lapses])
+        subject.erase(record, sealed)
+        outcome = _outcome(subject, lapsed=[lapsed for _, lapsed in lapses])
         events = list(subject.collect_events())
         for standing in {id(s): s for s in [*noticed, *(s for s, _ in lapses)]}.values():
             events += standing.collect_events()
@@ -531,15 +522,34 @@ class ErasureRequest(msgspec.Struct, frozen=True, kw_only=True):
     request_id: str | None = None
 
 
+def _erasure_lapses(
+    dossiers: list[Dossier], now: datetime
+) -> tuple[list[Standing], list[tuple[Standing, LapsedStanding]]]:
+    """R22 on each standing: the 16th-birthday lapse noted while the birth date is known (it
+    stands in for it afterwards), and the end of the consent in force (reason ``erased``)."""
+    noticed: list[Standing] = []
+    lapses: list[tuple[Standing, LapsedStanding]] = []
+    for dossier in dossiers:
+        standing = dossier.standing_stream
+        if standing is None or dossier.register is None:
+            continue
+        if standing.note_age_of_consent(dossier.context(now)) is not None:
+            noticed.append(standing)
+        recorded = standing.lapse_on_erasure(dossier.context(now))
+        if recorded is not None:
+            lapses.append((standing, LapsedStanding(dossier.purpose, str(recorded[0]))))
+    return noticed, lapses
+
+
 def _outcome(
-    subject: Subject, event: UUID, *, already: bool = False, lapsed: list[Any] | None = None
+    subject: Subject, *, already: bool = False, lapsed: list[Any] | None = None
 ) -> ErasureOutcome:
     last = subject.erasures[-1]
     return ErasureOutcome(
         subject_ref=subject.subject_ref,
         complete=last.complete,
         already_erased=already,
-        event_id=str(event),
+        event_id=str(subject.last_erasure_event),
         effective_at=last.effective_at,
         erased=list(last.erased),
         held=list(last.held),

@@ -108,6 +108,7 @@ class Subject(Aggregate):
 
         def apply(self, aggregate: Subject) -> None:
             aggregate.erasures.append(self.erasure)
+            aggregate.last_erasure_event = event_id(self.originator_id, self.originator_version)
             aggregate.sealed_history.append((self.timestamp, self.sealed_personal_data or b""))
 
     def __init__(self, tenant: str, subject_ref: str, sealed_personal_data: bytes):
@@ -119,6 +120,7 @@ class Subject(Aggregate):
         self.representations: dict[str, RepresentationRecord] = {}
         self.legal_claims: dict[str, tuple[LegalClaim, LegalClaimEnd | None]] = {}
         self.erasures: list[Erasure] = []
+        self.last_erasure_event: UUID | None = None
 
     @property
     def erased_completely(self) -> bool:
@@ -163,7 +165,8 @@ class Subject(Aggregate):
     def erase(self, erasure: Erasure, sealed_kept: bytes | None) -> UUID:
         """R22: record the erasure (the caller destroys the key in the same transaction)."""
         self.trigger_event(self.Erased, erasure=erasure, sealed_personal_data=sealed_kept)
-        return event_id(self.id, self.version)
+        assert self.last_erasure_event is not None
+        return self.last_erasure_event
 
     @classmethod
     def register(cls, tenant: str, subject_ref: str, sealed_personal_data: bytes) -> Subject:

@@ -385,9 +385,7 @@ class Ledger(Application[UUID]):
     def erase(self, tenant: str, subject_ref: str, request: ErasureRequest) -> ErasureOutcome:
         """R22: destroy the subject's personal-data key (crypto-shredding) and end every
         consent (``erased``), unless holds keep some purposes: then what they need is sealed
-        anew under a fresh key and the answer lists each hold. A repeat records nothing —
-        except the end of a consent a command recorded after the erasure, having read the
-        subject just before it committed."""
+        anew under a fresh key and the answer lists each hold. A repeat records nothing."""
         now = utcnow()
         sid = subject_id(tenant, subject_ref)
         purposes = self._standing_purposes(tenant, subject_ref)
@@ -397,14 +395,8 @@ class Ledger(Application[UUID]):
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         dossiers = [streams.dossier(tenant, subject_ref, code) for code in purposes]
         noticed, lapses = _erasure_lapses(dossiers, now)
-        if subject.erased_completely:
-            if lapses:  # a command that read the subject before its erasure committed
-                self._shred(
-                    [e for s, _ in lapses for e in s.collect_events()],
-                    _outcome(subject, lapsed=[lapsed for _, lapsed in lapses]),
-                    Shredding(tenant, subject_ref, sid),
-                )
-            return _outcome(subject, already=True, lapsed=[lapsed for _, lapsed in lapses])
+        if subject.erased_completely:  # nothing can start after it (``refuse_erased_meanwhile``)
+            return _outcome(subject, already=True)
         files = [self._purpose_file(d, now) for d in dossiers if d.register is not None]
         decision = erasure.decide(files, subject.legal_claims, request.joint_with, now)
         last = subject.erasures[-1] if subject.erasures else None

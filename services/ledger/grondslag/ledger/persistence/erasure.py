@@ -11,9 +11,12 @@ schema; a ledger running without them (the domain's tests) skips them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 KEYS_TABLE = "grondslag_subject_keys"
 IDEMPOTENCY_RESULTS = "grondslag_idempotency_results"
@@ -55,3 +58,38 @@ def shred(curs: Any, shredding: Shredding) -> None:
             )
         elif table != EMAIL_INDEX or not shredding.email_kept:
             curs.execute(f"DELETE FROM {table} WHERE tenant = %s AND subject_ref = %s", where)
+
+
+# events that make a standing lawful: none may be stored for a subject erased meanwhile
+STARTS = {
+    "ledger.domain.standing:Standing.ConsentGiven",
+    "ledger.domain.standing:Standing.BasisEstablished",
+    "ledger.domain.standing:Standing.ObjectionDecided",
+}
+ERASED_MEANWHILE = """
+DO $$ BEGIN
+IF EXISTS (
+    SELECT 1 FROM grondslag_streams st
+    JOIN grondslag_streams su ON su.tenant = st.tenant AND su.kind = 'subject'
+        AND su.subject_ref = st.subject_ref
+    JOIN grondslag_subject_keys k ON k.subject_id = su.originator_id
+    WHERE st.originator_id = ANY(ARRAY[{ids}]::uuid[])
+      AND k.key IS NULL AND k.destroyed_at IS NOT NULL
+) THEN
+    RAISE EXCEPTION 'R22: the subject was erased meanwhile' USING ERRCODE = 'unique_violation';
+END IF;
+END $$
+"""
+
+
+def refuse_erased_meanwhile(curs: Any, stored_events: Sequence[StoredEvent]) -> None:
+    """R22, under the event store's table lock: a command that read its subject just before
+    the subject's erasure committed must not store a consent (or another start) after it.
+    The database refuses it as a conflict (the transaction fails, nothing is stored), so
+    that the command runs again on fresh state and is refused there
+    (``Subject.check_not_erased``), and a shared transaction retries the others alone."""
+    standings = sorted(
+        {str(UUID(str(e.originator_id))) for e in stored_events if e.topic in STARTS}
+    )
+    if standings:  # UUIDs, spelt by ``UUID`` itself: nothing else reaches the statement
+        curs.execute(ERASED_MEANWHILE.format(ids=", ".join(f"'{s}'" for s in standings)))

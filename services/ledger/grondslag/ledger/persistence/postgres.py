@@ -122,7 +122,9 @@ class IndexingRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        super()._insert_stored_events(curs, stored_events, **kwargs)
+        super()._insert_stored_events(curs, stored_events, **kwargs)  # takes the table lock
+        with curs.connection.cursor() as other:
+            erasure.refuse_erased_meanwhile(other, stored_events)  # R22
         # after the events, so that a key already committed fails at the library's pipeline
         # sync as an IntegrityError (a conflict), not as an aborted pipeline
         shredding = kwargs.get("shredding")

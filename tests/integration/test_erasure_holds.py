@@ -147,6 +147,9 @@ def test_r22_a_legal_claim_for_an_unknown_purpose_or_twice_is_refused(tenant):
     )
     end = tenant.call("POST", f"/v1/subjects/{REF}/legal-claims/other/end", json={"reason": "x"})
     assert_problem(end, 409, rule="R22")
+    backwards = {**again, "claim_ref": "d", "until": "2020-01-01T00:00:00Z"}
+    response = tenant.call("POST", f"/v1/subjects/{REF}/legal-claims", json=backwards)
+    assert_problem(response, 422, field="until")
 
 
 def test_r22_the_mfn_hold_keeps_a_mediation_file_18_months_after_it_ended(tenant):

@@ -92,3 +92,11 @@ def test_r22_a_shared_file_lists_the_parties_who_have_not_joined():
     (held,) = holds_of(file, {}, {"b"}, NOW)
     assert (held.kind, held.parties) == ("shared_file", ("c",))
     assert holds_of(file, {}, {"b", "c"}, NOW) == []
+
+
+def test_r22_a_claim_on_a_purpose_without_a_standing_still_holds_it():
+    claim = LegalClaim(claim_ref="c", purpose="invoicing", reference="x", effective_at=COLLECTED)
+    decision = decide([_file("a")], {"c": (claim, None)}, (), NOW)
+    assert decision.erased == ("a",)
+    assert [(h.purpose, h.kind) for h in decision.held] == [("invoicing", "legal_claim")]
+    assert decision.kept == ("birth_date",)

@@ -78,6 +78,7 @@ def decide(
 ) -> Decision:
     """R22: the holds on each purpose; the rest may be erased."""
     joint = set(joint_with)
+    files = list(files)
     erased: list[str] = []
     held: list[Hold] = []
     held_terms: list[PurposeTerms] = []
@@ -88,6 +89,10 @@ def decide(
             held_terms.append(file.terms)
         else:
             erased.append(file.purpose)
+    # a claim on a purpose the subject has no standing for still holds that purpose's data
+    known = {file.purpose for file in files}
+    for purpose in sorted({claim.purpose for claim, _ in claims.values()} - known):
+        held += legal_claim_holds(purpose, claims, now)
     kept: tuple[Field, ...] = ()
     if held:
         # the held standings keep their exact answers (age rules R11–R16) while they are

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from . import bounds
 from . import representation as rules
-from .errors import RuleViolated
+from .errors import InvalidInput, RuleViolated
 from .ids import event_id, subject_id
 from .subject_view import RepresentationRecord, SubjectView
 from .topics import recorded_as
@@ -144,6 +144,8 @@ class Subject(Aggregate):
             )
         bounds.check_instant("effective_at", claim.effective_at)
         bounds.check_instant("until", claim.until)
+        if claim.until is not None and claim.until <= claim.effective_at:
+            raise InvalidInput("until must lie after effective_at", field="until")
         self.trigger_event(self.LegalClaimRecorded, claim=claim)
         return event_id(self.id, self.version)
 

@@ -53,6 +53,8 @@ def test_r22_a_repeat_changes_nothing_and_says_it_was_erased_already(tenant):
     _consented(tenant)
     first = erased(tenant, REF)
     history = tenant.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
+    (shown,) = [e for e in history if e["type"] == "SubjectErased"]
+    assert shown["event_id"] == first["event_id"] and shown["details"]["complete"] is True
     again = erase(tenant, REF)
     assert again.status_code == 200, again.text
     body = again.json()

@@ -26,7 +26,13 @@ from grondslag.ledger.domain.subject import Subject
 from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
-from .messages import TYPE_PREFIX, CloudEvent, RepresentationEnded, nats_subject
+from .messages import (
+    TYPE_PREFIX,
+    CloudEvent,
+    RepresentationEnded,
+    SubjectErased,
+    nats_subject,
+)
 from .request_messages import request_messages
 from .standing_messages import announces, standing_messages
 
@@ -84,7 +90,11 @@ class Relay:
 async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:
     """The messages a batch of events causes, each standing's from the one fold."""
     requests = await request_messages(conn, events)
-    relevant = [e for e in events if announces(e) or isinstance(e, Subject.RepresentationEnded)]
+    relevant = [
+        e
+        for e in events
+        if announces(e) or isinstance(e, Subject.RepresentationEnded | Subject.Erased)
+    ]
     if not relevant:
         return requests
     names = {
@@ -117,6 +127,21 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
                 reason=event.end.reason,
             )
             messages = [("representation.ended", eid, data)]
+            about = ref
+        elif isinstance(event, Subject.Erased):
+            eid = str(event_id(event.originator_id, event.originator_version))
+            erasure = event.erasure
+            data = SubjectErased(
+                tenant=tenant,
+                subject_ref=ref,
+                event_id=eid,
+                effective_at=erasure.effective_at,
+                complete=erasure.complete,
+                erased=list(erasure.erased),
+                held=sorted({hold.purpose for hold in erasure.held}),
+                request_id=erasure.request_id,
+            )
+            messages = [("subject.erased", eid, data)]
             about = ref
         else:
             dossier = streams.dossier(tenant, ref, stream["purpose"])

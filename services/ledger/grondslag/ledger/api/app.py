@@ -31,6 +31,7 @@ from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
+from .erasure import ErasureController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
@@ -139,6 +140,7 @@ def create_app(
             BasisController,
             ObjectionController,
             AuditController,
+            ErasureController,
             live,
             ready,
             metrics,

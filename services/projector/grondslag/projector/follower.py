@@ -67,12 +67,16 @@ class LogFollower:
         coalesce_seconds: float = 0.02,
         raw: bool = False,
         keys: Keys = by_stream,
+        topics: tuple[str, ...] = (),
     ):
         self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
         self.coalesce_seconds = coalesce_seconds
         self.raw = raw  # hand over the stored rows themselves (the audit log hashes them)
         self.keys = keys  # what is set aside when an event cannot be handled
+        # the topic prefixes the projection reads (none: every event); the others are passed
+        # by unread, so an event it never needed cannot set anything of it aside
+        self.topics = topics
         self._wake = asyncio.Event()
 
     async def setup(self) -> None:
@@ -105,7 +109,9 @@ class LogFollower:
             )
             if not rows:
                 return 0
-            await self._handle(conn, rows)
+            wanted = [row for row in rows if self._wants(row["topic"])]
+            if wanted:
+                await self._handle(conn, wanted)
             await conn.execute(
                 "UPDATE grondslag_tracking SET position = $2, updated_at = now() "
                 "WHERE projection = $1",
@@ -113,6 +119,9 @@ class LogFollower:
                 rows[-1]["notification_id"],
             )
             return len(rows)
+
+    def _wants(self, topic: str) -> bool:
+        return not self.topics or topic.startswith(self.topics)
 
     async def _handle(self, conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> None:
         """The batch at once; if it fails, key by key, quarantining the keys that fail."""

@@ -21,6 +21,7 @@ from grondslag.ledger.reads.streams import load_aggregates
 from .follower import TRACKING_DDL
 
 NAME = "subject_requests"
+TOPICS = ("ledger.domain.subject_request:",)  # a request's own events, no other's
 UPSERT = f"""
 INSERT INTO {REQUESTS_TABLE} AS r (tenant, request_id, subject_ref, kind, status, received_at,
     due_at, answered_at, late, due_soon_noticed_for, overdue_noticed, stream_version)

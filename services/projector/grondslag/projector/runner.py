@@ -42,7 +42,12 @@ def followers(pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> list[L
             keys=by_tenant,  # a tenant's leaves are in log order: none overtakes a held one
         ),
         LogFollower(
-            pool, dsn, request_index.NAME, request_index.project, poll_seconds=poll_seconds
+            pool,
+            dsn,
+            request_index.NAME,
+            request_index.project,
+            poll_seconds=poll_seconds,
+            topics=request_index.TOPICS,
         ),
     ]
 

@@ -33,6 +33,7 @@ def openapi() -> dict[str, Any]:
 
 
 def event_types() -> dict[str, type]:
+    from grondslag.ledger.domain.controller import Controller
     from grondslag.ledger.domain.purpose import Purpose
     from grondslag.ledger.domain.standing import Standing
     from grondslag.ledger.domain.subject import Subject
@@ -53,6 +54,10 @@ def event_types() -> dict[str, type]:
         "ObjectionDecided": Standing.ObjectionDecided,
         "BasisLapsed": Standing.BasisLapsed,
         "RetentionExpired": Standing.RetentionExpired,
+        "ProcessingRestricted": Standing.ProcessingRestricted,
+        "RestrictionLifted": Standing.RestrictionLifted,
+        "ControllerOpened": Controller.Opened,
+        "ControllerIdentityRecorded": Controller.IdentityRecorded,
     }
 
 

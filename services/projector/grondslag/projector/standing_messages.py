@@ -33,6 +33,8 @@ _REPORTS = {
     Standing.BasisEnded: STOP,
     Standing.BasisLapsed: STOP,
     Standing.RetentionExpired: "retention.expired",
+    Standing.ProcessingRestricted: "basis.restricted",  # R24; the stop itself on basis.lapsed
+    Standing.RestrictionLifted: "basis.restored",  # R24; the start itself on basis.lawful
 }
 # noticed by the deadline clock: the fold counted the date already, so no transition shows
 _ALWAYS_STOP = (Standing.BasisLapsed, Standing.RetentionExpired)

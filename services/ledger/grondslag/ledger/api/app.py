@@ -37,7 +37,9 @@ from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
 from .representatives import RepresentativeController
+from .restrictions import RestrictionController
 from .subjects import SubjectController
+from .tenant import TenantController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
@@ -141,6 +143,8 @@ def create_app(
             live,
             ready,
             metrics,
+            TenantController,
+            RestrictionController,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

@@ -20,12 +20,13 @@ from typing import Any
 import msgspec
 from eventsourcing.domain import DomainEvent
 
+from ..domain.controller import Controller
 from ..domain.purpose import Purpose
 from ..domain.standing import Standing
 from ..domain.subject import Subject
 from ..domain.values import PersonalData
 
-AGGREGATES = (Purpose, Subject, Standing)
+AGGREGATES = (Purpose, Subject, Standing, Controller)
 
 
 def stored_event_classes() -> list[type]:

@@ -35,6 +35,8 @@ _PAYLOAD_FIELDS = (
     "objection",
     "decision",
     "lapse",
+    "restriction",
+    "lift",
 )
 
 

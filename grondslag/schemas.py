@@ -5,7 +5,9 @@
   classes (msgspec), so that consumers of an export know what they read;
 * ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.0) — the NATS messages, from
   ``grondslag.projector.messages``;
-* ``audit-bundle.json`` — the export bundle an auditor verifies (``grondslag.ledger.audit.bundle``).
+* ``audit-bundle.json`` — the export bundle an auditor verifies (``grondslag.ledger.audit.bundle``);
+* ``subject-export.json`` — a subject's access and portability answer (art. 15, art. 20),
+  ``GET /v1/subjects/{subject_ref}/export`` as JSON (``grondslag.ledger.reads.export``).
 
 ``grondslag schemas`` writes them; ``grondslag schemas --check`` (and a test) fails when a
 committed file is stale.
@@ -158,6 +160,22 @@ def bundle_schema() -> dict[str, Any]:
     return schema
 
 
+def subject_export_schema() -> dict[str, Any]:
+    from grondslag.ledger.reads.export import FORMAT, SubjectExport
+
+    schema = msgspec.json.schema(SubjectExport)
+    schema["title"] = FORMAT
+    schema["description"] = (
+        "Everything the ledger holds about one subject (GDPR art. 15): the controller, the "
+        "personal data (unsealed; null and destroyed=true once erased) with its rectified "
+        "versions, representations, per purpose the register's terms, the standing now and "
+        "every record with its evidence (R7), and the full event history. Art. 20 "
+        "portability: what the subject provided and every consent with its evidence are "
+        "marked portable=true and gathered in `portability`."
+    )
+    return schema
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file, path → text."""
     import yaml
@@ -168,6 +186,7 @@ def rendered() -> dict[Path, str]:
     for name, schema in message_schemas().items():
         files[ROOT / "messages" / f"{name}.json"] = _json(schema)
     files[ROOT / "audit-bundle.json"] = _json(bundle_schema())
+    files[ROOT / "subject-export.json"] = _json(subject_export_schema())
     files[ROOT / "asyncapi.yaml"] = yaml.safe_dump(
         asyncapi(), sort_keys=True, allow_unicode=True, width=100
     )

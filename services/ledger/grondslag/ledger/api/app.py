@@ -31,6 +31,7 @@ from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
+from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
@@ -145,6 +146,7 @@ def create_app(
             metrics,
             TenantController,
             RestrictionController,
+            ExportController,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

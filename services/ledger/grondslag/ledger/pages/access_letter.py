@@ -15,7 +15,7 @@ from ..domain.controller import AUTORITEIT_PERSOONSGEGEVENS, promised_days
 from ..domain.values import Retention
 from ..reads.export import PurposeExport, SubjectExport
 from .layout import html_page
-from .letter_texts import BASES, CATEGORIES, MONTHS, REASONS, STATUS, TEXTS, UNITS
+from .letter_texts import BASES, CATEGORIES, CONDITIONS, MONTHS, REASONS, STATUS, TEXTS, UNITS
 from .times import AMSTERDAM
 
 
@@ -93,7 +93,8 @@ def _purpose(p: PurposeExport, lang: str) -> str:
     if terms.legal_provision:
         basis += f" ({escape(terms.legal_provision)})"
     if terms.special_condition:
-        basis += f"; {t['special_condition']}: {escape(terms.special_condition)}"
+        condition = CONDITIONS[lang].get(terms.special_condition, escape(terms.special_condition))
+        basis += f"; {t['special_condition']}: {condition}"
     categories = [CATEGORIES[lang].get(c, escape(c)) for c in terms.special_categories]
     data = t["data_general"] + (
         f"; {t['data_special']}: {', '.join(categories)}" if categories else ""
@@ -108,13 +109,12 @@ def _purpose(p: PurposeExport, lang: str) -> str:
             since=since, until=_date(s.until.astimezone(AMSTERDAM).date(), lang)
         )
     rows = [
-        (t["what_for"], escape(p.title)),
         (t["basis"], basis),
         (t["data"], data),
         (t["recipients"], recipients),
         (t["retention"], _retention(terms.retention, s.retention_until, lang)),
         (t["since"], since),
-        (t["standing"], f'<span class="status {escape(s.status)}">{status}</span>'),
+        (t["standing"], status),
     ]
     consents = [
         t["consent_line"].format(

@@ -48,7 +48,7 @@ STYLE = (
     "font-weight:600;color:#333}.letter .status{font-size:.85rem;font-weight:400}"
     ".letter .small{font-size:.88rem;color:#333}.letter ul.rights li{margin:.2rem 0}"
     ".signature{margin-top:1.5rem}"
-    "@media print{body.letter{margin:0;max-width:none;font-size:10.5pt}"
+    "@page{margin:2cm}@media print{body.letter{margin:0;max-width:none;font-size:10.5pt}"
     ".letter a{color:inherit;text-decoration:none}.letter .status{color:#000;background:none;"
     "border:1px solid #000}}"
 )

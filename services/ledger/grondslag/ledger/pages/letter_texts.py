@@ -91,6 +91,20 @@ CATEGORIES = {
         "bsn": "citizen service number (BSN)",
     },
 }
+CONDITIONS = {
+    "nl": {
+        "explicit_consent": "uw uitdrukkelijke toestemming (art. 9 lid 2 onder a AVG)",
+        "health_care": "zorgverlening (art. 9 lid 2 onder h AVG, art. 30 lid 3 UAVG)",
+        "reintegration": "re-integratie (art. 30 lid 1 UAVG)",
+        "legal_claims": "een rechtsvordering (art. 9 lid 2 onder f AVG)",
+    },
+    "en": {
+        "explicit_consent": "your explicit consent (Art. 9(2)(a) GDPR)",
+        "health_care": "health care (Art. 9(2)(h) GDPR, Art. 30(3) UAVG)",
+        "reintegration": "reintegration (Art. 30(1) UAVG)",
+        "legal_claims": "legal claims (Art. 9(2)(f) GDPR)",
+    },
+}
 STATUS = {
     "nl": {
         "lawful": "wij verwerken uw gegevens hiervoor",
@@ -200,7 +214,7 @@ TEXTS: dict[str, dict] = {
         "retention": "Bewaartermijn",
         "since": "Sinds",
         "standing": "Stand nu",
-        "special_condition": "uitzondering art. 9 lid 2 AVG",
+        "special_condition": "voor bijzondere gegevens",
         "data_general": "de gegevens in uw dossier voor dit doel",
         "data_special": "bijzondere persoonsgegevens",
         "no_recipients": "niemand buiten onze praktijk",
@@ -276,7 +290,7 @@ TEXTS: dict[str, dict] = {
         "retention": "Retention",
         "since": "Since",
         "standing": "Standing now",
-        "special_condition": "exception of Art. 9(2) GDPR",
+        "special_condition": "for special categories",
         "data_general": "the data in your file for this purpose",
         "data_special": "special categories",
         "no_recipients": "no one outside our practice",

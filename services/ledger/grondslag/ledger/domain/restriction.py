@@ -15,16 +15,14 @@ from .errors import RuleViolated
 from .facts import Fact
 from .values import Restriction, RestrictionLift
 
+RESTRICTIONS = (Restriction, RestrictionLift)
+
 
 def restriction_in_force(facts: list[Fact], at: datetime) -> Fact | None:
     """The restriction in force at ``at`` among ``facts`` (those known), if any: the last
     restriction or lift to take effect by then decides (of two at once, the later
     recorded)."""
-    said = [
-        f
-        for f in facts
-        if isinstance(f.statement, Restriction | RestrictionLift) and f.effective_at <= at
-    ]
+    said = [f for f in facts if isinstance(f.statement, RESTRICTIONS) and f.effective_at <= at]
     last = max(said, key=lambda f: (f.effective_at, f.recorded_at), default=None)
     return last if last is not None and isinstance(last.statement, Restriction) else None
 

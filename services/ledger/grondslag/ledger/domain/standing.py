@@ -330,7 +330,7 @@ class Standing(Aggregate):
         """The standing at ``at`` as the other rules judge it: without an art. 18
         restriction (R24), which only holds processing back — a consent under it can still
         be withdrawn, a basis ended, an objection lodged or decided."""
-        facts = [f for f in self.facts if not isinstance(f.statement, _RESTRICTIONS)]
+        facts = [f for f in self.facts if not isinstance(f.statement, restriction.RESTRICTIONS)]
         return standing_at(self.purpose, facts, context.versions, at, context.now, context.subject)
 
     def _record(self, event_class: Any, context: Context, statement: Statement) -> Recorded:
@@ -352,7 +352,6 @@ class Standing(Aggregate):
         self.facts.append(fact)
 
 
-_RESTRICTIONS = (Restriction, RestrictionLift)
 _FIELDS: dict[type, str] = {
     Consent: "consent",
     Withdrawal: "withdrawal",

@@ -132,3 +132,9 @@ def test_only_auditor_and_admin_may_export_and_an_unknown_subject_is_404(tenant)
     assert_problem(tenant.call("GET", "/v1/subjects/nobody/export"), 404)
     bad = tenant.call("GET", EXPORT, params={"lang": "fr"}, headers={"Accept": "text/html"})
     assert bad.status_code in (400, 422)
+
+
+def test_the_letter_names_its_charset_once(tenant) -> None:
+    _subject_with_a_history(tenant)
+    page = tenant.call("GET", EXPORT, headers={"Accept": "text/html"})
+    assert page.headers["content-type"] == "text/html; charset=utf-8"

@@ -72,6 +72,6 @@ def html_page(
     return Response(
         html,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",  # litestar adds "; charset=utf-8" itself
         headers={**HEADERS, "Content-Language": lang},
     )

@@ -101,3 +101,14 @@ def test_another_tenants_identity_is_not_seen(tenant, make_tenant) -> None:
     assert put(tenant).status_code == 201
     other = make_tenant()
     assert_problem(other.call("GET", "/v1/tenant"), 404)
+
+
+def test_the_identity_is_a_leaf_of_the_tenants_audit_log(tenant) -> None:
+    from grondslag.ledger.domain.ids import controller_id, event_id
+
+    from audit_support import proof_of
+
+    assert put(tenant).status_code == 201
+    recorded = event_id(controller_id(tenant.name), 2)  # Opened is version 1
+    proof = proof_of(tenant, str(recorded))
+    assert proof["event_id"] == str(recorded)

@@ -9,8 +9,9 @@ Two subjects carry everything a practice system must act on:
 
 * ``grondslag.<tenant>.basis.lapsed`` — **stop processing**: every transition of a standing
   from lawful to not lawful, whatever caused it (withdrawal, expiry, 16th birthday, end of a
-  representation, objection, restriction (R18, or art. 18 with reason ``restricted``), basis
-  ended, material notice revision, end of retention), with its reason;
+  representation, objection, restriction (R18, or art. 18 with reason ``restricted``), a
+  rectified birth date, basis ended, material notice revision, end of retention), with its
+  reason;
 * ``grondslag.<tenant>.basis.lawful`` — **may start**: every transition to lawful that an
   event causes (a consent, the second consent R13 needs, a basis established, an objection
   rejected, a restriction lifted).
@@ -118,14 +119,16 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
         StandingChange,
         "STOP PROCESSING: the standing is no longer lawful — every such transition, whatever "
         "caused it (withdrawal, expiry, 16th birthday, end of a representation, objection, "
-        "restriction, basis ended, material notice revision, end of retention), with its "
+        "restriction, a rectified birth date, basis ended, material notice revision, end of "
+        "retention), with its "
         "reason. Subscribe to this subject alone to never miss a stop",
     ),
     "basis.lawful": (
         "basis.lawful.v1",
         StandingChange,
         "MAY START: an event made the standing lawful (a consent, the second consent R13 "
-        "needs, a basis established, an objection rejected, a restriction lifted)",
+        "needs, a basis established, an objection rejected, a restriction lifted, a rectified "
+        "birth date)",
     ),
     "basis.restricted": (
         "basis.restricted.v1",

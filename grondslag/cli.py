@@ -148,7 +148,8 @@ def project(_: argparse.Namespace) -> int:
 
 
 def rebuild(_: argparse.Namespace) -> int:
-    """Rebuild the read model from the log, with a progress bar, and swap it in."""
+    """Rebuild the read model (and the index of data-subject requests) from the log, with a
+    progress bar, and swap it in."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from grondslag.ledger.reads.pool import create_read_pool
@@ -184,7 +185,8 @@ def rebuild(_: argparse.Namespace) -> int:
         result = asyncio.run(run(settings.database_url))
     print(
         f"rebuilt from {result['events']:,.0f} events in {result['seconds']:.1f} s "
-        f"({result['events_per_second']:,.0f} events/s)"
+        f"({result['events_per_second']:,.0f} events/s), and {result['requests']:,.0f} "
+        "data-subject requests"
     )
     return 0
 

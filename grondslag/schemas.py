@@ -39,6 +39,7 @@ def event_types() -> dict[str, type]:
     from grondslag.ledger.domain.purpose import Purpose
     from grondslag.ledger.domain.standing import Standing
     from grondslag.ledger.domain.subject import Subject
+    from grondslag.ledger.domain.subject_request import SubjectRequest
 
     return {
         "PurposeRegistered": Purpose.Registered,
@@ -60,6 +61,12 @@ def event_types() -> dict[str, type]:
         "RestrictionLifted": Standing.RestrictionLifted,
         "ControllerOpened": Controller.Opened,
         "ControllerIdentityRecorded": Controller.IdentityRecorded,
+        "RequestReceived": SubjectRequest.Received,
+        "RequestExtended": SubjectRequest.Extended,
+        "RequestAnswered": SubjectRequest.Answered,
+        "RequestConfirmed": SubjectRequest.Confirmed,
+        "RequestDueSoonNoticed": SubjectRequest.DueSoonNoticed,
+        "RequestOverdueNoticed": SubjectRequest.OverdueNoticed,
     }
 
 

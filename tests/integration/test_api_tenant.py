@@ -112,3 +112,26 @@ def test_the_identity_is_a_leaf_of_the_tenants_audit_log(tenant) -> None:
     recorded = event_id(controller_id(tenant.name), 2)  # Opened is version 1
     proof = proof_of(tenant, str(recorded))
     assert proof["event_id"] == str(recorded)
+
+
+def test_a_request_shows_the_term_the_practice_promised_when_it_was_received(tenant) -> None:
+    from requests_support import received
+
+    tenant.register_purpose()
+    tenant.put_subject("client-1")
+    assert put(tenant, effective_at="2025-01-01T00:00:00Z").status_code == 201  # P4W
+    assert put(tenant, promised_term="P3W", effective_at="2026-01-01T00:00:00Z").status_code == 200
+    answer = received(tenant, received_at="2025-11-03T10:00:00Z")
+    assert answer["promised_term"] == "P4W"  # the promise when the request reached it
+    assert answer["promised_by"] == "2025-12-01T23:00:00Z"  # end of Monday 1 December
+    later = received(tenant, received_at="2026-02-02T10:00:00Z")
+    assert later["promised_term"] == "P3W"
+
+
+def test_without_an_identity_a_request_has_no_promised_term(tenant) -> None:
+    from requests_support import received
+
+    tenant.register_purpose()
+    tenant.put_subject("client-1")
+    answer = received(tenant)
+    assert (answer["promised_term"], answer["promised_by"]) == (None, None)

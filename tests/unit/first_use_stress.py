@@ -169,7 +169,43 @@ def every_stored_event() -> list[Any]:
         *subject.collect_events(),
         *standing.collect_events(),
         *controller.collect_events(),
+        *request_events(at),
     ]
+
+
+def request_events(at: datetime) -> list[Any]:
+    """A data-subject request with every event of its stream, every optional part filled."""
+    from grondslag.ledger.domain import request_values as rv
+    from grondslag.ledger.domain.subject_request import SubjectRequest
+    from grondslag.ledger.domain.values import Giver
+
+    request = SubjectRequest._create(
+        SubjectRequest.Received,
+        id=SubjectRequest.create_id("practice-a", "r-1"),
+        tenant="practice-a",
+        subject_ref="client-1",
+        request_id="r-1",
+        kind="access",
+        received_at=at,
+        channel="letter",
+        made_by=Giver("representative", "parent-1", "parental_authority"),
+        purposes=("youth-file",),
+        identity=rv.IdentityCheck(method="digid", verified_by="staff:anna", verified_at=at),
+        due_at=at,
+        promised_term="P4W",
+        promised_by=at,
+        recorded_by="staff:anna",
+        note="by post",
+    )
+    extension = rv.Extension(months=2, reasons="r", told_subject_at=at, recorded_by="x")
+    request.trigger_event(SubjectRequest.Extended, extension=extension, due_at=at)
+    answer = rv.Answer(outcome="partly", reasons="r", answered_at=at, recorded_by="x")
+    request.trigger_event(SubjectRequest.Answered, answer=answer)
+    confirmation = rv.Confirmation(system="crm", what="exported", done_at=at)
+    request.trigger_event(SubjectRequest.Confirmed, confirmation=confirmation)
+    request.trigger_event(SubjectRequest.DueSoonNoticed, due_at=at)
+    request.trigger_event(SubjectRequest.OverdueNoticed, due_at=at)
+    return list(request.collect_events())
 
 
 def work() -> bytes:

@@ -14,9 +14,15 @@ from eventsourcing.utils import get_topic, resolve_topic
 from grondslag.ledger.domain.purpose import Purpose
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.domain.subject import Subject
+from grondslag.ledger.domain.subject_request import SubjectRequest
 from grondslag.ledger.persistence.mapper import decode_event
 
-AGGREGATES = {"standing": Standing, "purpose": Purpose, "subject": Subject}
+AGGREGATES = {
+    "standing": Standing,
+    "purpose": Purpose,
+    "subject": Subject,
+    "subject_request": SubjectRequest,
+}
 
 
 def test_every_class_is_stored_under_its_name_of_record_not_its_module_path():

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, get_type_hints
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,9 +27,12 @@ from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolate
 from .domain.ids import controller_id, purpose_id, subject_id
 from .domain.minors import AMSTERDAM
 from .domain.purpose import Purpose
+from .domain.request_answer import request_answer
+from .domain.request_values import Answer, Confirmation, Extension, RequestAnswer, RequestIntake
 from .domain.standing import Recorded, Standing
 from .domain.standing_at import StandingAnswer
 from .domain.subject import Subject
+from .domain.subject_request import SubjectRequest, request_stream_id
 from .domain.values import (
     BasisEnd,
     Establishment,
@@ -46,11 +49,14 @@ from .persistence.dossiers import Streams, dossier_ids, load_sync
 from .persistence.group_commit import GroupCommit
 from .persistence.idempotency import CLAIM, Claim, committed, encode_result
 from .persistence.mapper import MsgspecMapper
+from .persistence.register_index import purpose_codes
 from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
 
 P = ParamSpec("P")
 R = TypeVar("R")
 ATTEMPTS = 5
+RequestRecorded = tuple[UUID, RequestAnswer]
+PURPOSE_REGISTERED = "ledger.domain.purpose:Purpose.Registered"
 
 
 def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
@@ -354,6 +360,92 @@ class Ledger(Application[UUID]):
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    # -- data-subject requests (R23) ---------------------------------------------------
+    @retried_on_conflict
+    def receive_request(
+        self,
+        tenant: str,
+        subject_ref: str,
+        intake: RequestIntake,
+        promised_term: str | None = None,
+    ) -> RequestAnswer:
+        """Record a request with its due date (and ``promised_by`` when the practice
+        promised a shorter ``promised_term``, e.g. ``P4W``); the ledger names it (a UUID)."""
+        dossier = self.dossier(tenant, subject_ref, "")
+        if dossier.subject is None:
+            raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
+        now = utcnow()
+        request = SubjectRequest.receive(
+            tenant,
+            subject_ref,
+            str(uuid4()),
+            intake,
+            dossier.view(now),
+            self._register_versions(tenant),
+            now,
+            promised_term,
+        )
+        answer = request_answer(request, now)
+        self._commit(request, answer)
+        return answer
+
+    @retried_on_conflict
+    def extend_request(self, tenant: str, request_id: str, extension: Extension) -> RequestRecorded:
+        return self._on_request(tenant, request_id, lambda r, now: r.extend(extension, now))
+
+    @retried_on_conflict
+    def answer_request(self, tenant: str, request_id: str, answer: Answer) -> RequestRecorded:
+        return self._on_request(tenant, request_id, lambda r, now: r.answer_with(answer, now))
+
+    @retried_on_conflict
+    def confirm_request(
+        self, tenant: str, request_id: str, confirmation: Confirmation
+    ) -> RequestRecorded:
+        return self._on_request(tenant, request_id, lambda r, now: r.confirm(confirmation, now))
+
+    @retried_on_conflict
+    def notice_request_deadline(self, tenant: str, request_id: str, lead: timedelta) -> UUID | None:
+        """The deadline clock: record, once, that a request's due date is near or passed."""
+        request = self.subject_request(tenant, request_id)
+        event = request.notice_deadline(utcnow(), lead)
+        if event is not None:
+            self._commit(request)
+        return event
+
+    def subject_request(self, tenant: str, request_id: str) -> SubjectRequest:
+        request = self._find(request_stream_id(tenant, request_id))
+        if request is None:
+            raise NotFound(f"request {request_id!r} is not recorded")
+        return request
+
+    def _on_request(
+        self,
+        tenant: str,
+        request_id: str,
+        command: Callable[[SubjectRequest, datetime], UUID],
+    ) -> RequestRecorded:
+        request = self.subject_request(tenant, request_id)
+        now = utcnow()
+        event = command(request, now)
+        recorded = (event, request_answer(request, now))
+        self._commit(request, recorded)
+        return recorded
+
+    def _register_versions(self, tenant: str) -> dict[str, list[Any]]:
+        """Every registered purpose of the tenant, with its versions."""
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            codes = purpose_codes(self.recorder, tenant)
+            streams = load_sync(self.recorder, [purpose_id(tenant, code) for code in codes])
+            found = {code: streams.get(purpose_id(tenant, code)) for code in codes}
+        else:  # the in-memory store of unit tests: look through the log
+            registered = [
+                self._find(UUID(str(n.originator_id)))
+                for n in self.recorder.select_notifications(start=None, limit=1_000_000)
+                if n.topic == PURPOSE_REGISTERED
+            ]
+            found = {p.code: p for p in registered if p.tenant == tenant}
+        return {code: purpose.versions for code, purpose in found.items() if purpose}
 
     # -- the controller's identity; restriction (data-subject rights) -----------------
     @retried_on_conflict

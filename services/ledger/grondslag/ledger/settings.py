@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -35,6 +37,7 @@ class Settings:
     checkpoint_seconds: float = 60.0
     checkpoint_heartbeat_seconds: float = 86_400.0
     restarts_file: Path | None = None  # set by `grondslag serve` for its children
+    request_due_soon: timedelta = timedelta(days=7)  # R23: warn this long before a due date
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -75,6 +78,7 @@ class Settings:
             restarts_file=Path(env["GRONDSLAG_RESTARTS_FILE"])
             if env.get("GRONDSLAG_RESTARTS_FILE")
             else None,
+            request_due_soon=lead_time(env.get("GRONDSLAG_REQUEST_DUE_SOON", "P7D")),
         )
 
     @property
@@ -84,3 +88,15 @@ class Settings:
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
+
+
+_LEAD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+
+
+def lead_time(term: str) -> timedelta:
+    """An ISO 8601 duration of weeks, days, hours and minutes (``P7D``, ``P1W``, ``PT12H``)."""
+    match = _LEAD.match(term)
+    if match is None or not any(match.groups()):
+        raise ValueError(f"GRONDSLAG_REQUEST_DUE_SOON: {term!r} is not a duration such as P7D")
+    weeks, days, hours, minutes = (int(part or 0) for part in match.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)

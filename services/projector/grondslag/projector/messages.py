@@ -28,6 +28,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from grondslag.ledger.domain.request_values import Outcome, RequestKind, RequestStatus
 from grondslag.ledger.domain.values import Basis, Giver, LapseReason, RepresentativeKind, Status
 
 TYPE_PREFIX = "nl.grondslag."
@@ -80,7 +81,27 @@ class AuditCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     note: str  # the same checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)
 
 
-Data = TypeVar("Data", StandingChange, RepresentationEnded, AuditCheckpoint)
+class RequestNotice(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A data-subject request (R23) and its deadline, by reference only: act on it (e.g.
+    export or erase the subject's data) and confirm with POST /v1/requests/{id}/confirmations.
+    ``due_at`` is exclusive (the end of ``due_date``, Europe/Amsterdam)."""
+
+    tenant: str
+    subject_ref: str
+    request_id: str
+    kind: RequestKind
+    purposes: tuple[str, ...]
+    event_id: str
+    received_at: datetime
+    due_at: datetime
+    due_date: str
+    status: RequestStatus
+    late: bool
+    promised_by: datetime | None = None
+    outcome: Outcome | None = None
+
+
+Data = TypeVar("Data", StandingChange, RepresentationEnded, AuditCheckpoint, RequestNotice)
 
 
 class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
@@ -152,6 +173,32 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
         "representation.ended.v1",
         RepresentationEnded,
         "a representative can no longer act for the subject",
+    ),
+    "request.received": (
+        "request.received.v1",
+        RequestNotice,
+        "a data-subject request was recorded (R23): act on it and confirm what was done",
+    ),
+    "request.extended": (
+        "request.extended.v1",
+        RequestNotice,
+        "a request's term was extended; due_at is the new due date",
+    ),
+    "request.answered": (
+        "request.answered.v1",
+        RequestNotice,
+        "a request was answered (late: after its due date)",
+    ),
+    "request.due_soon": (
+        "request.due_soon.v1",
+        RequestNotice,
+        "an open request's due date is near (GRONDSLAG_REQUEST_DUE_SOON before it), once per "
+        "due date",
+    ),
+    "request.overdue": (
+        "request.overdue.v1",
+        RequestNotice,
+        "an open request's due date passed unanswered, once",
     ),
     "audit.checkpoint": (
         "audit.checkpoint.v1",

@@ -1,4 +1,5 @@
-"""``grondslag rebuild``: the read model built anew from the log, then swapped in.
+"""``grondslag rebuild``: the read model built anew from the log, then swapped in (and the
+index of data-subject requests folded anew, ``request_index.rebuild``).
 
 The rows are folded from the event store into a fresh table while the projector keeps
 running; the swap renames the tables and sets the projection's position back to where the
@@ -15,7 +16,7 @@ import asyncpg
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 
-from . import current_standing
+from . import current_standing, request_index
 from .follower import TRACKING_DDL
 
 REBUILD_TABLE = f"{CURRENT_STANDING_TABLE}_rebuild"
@@ -81,9 +82,11 @@ async def rebuild(pool: asyncpg.Pool, progress: Progress | None = None) -> dict[
     started = time.perf_counter()
     position, events = await rebuild_into(pool, progress=progress)
     await swap_in(pool, position)
+    requests = await request_index.rebuild(pool)
     elapsed = time.perf_counter() - started
     return {
         "events": events,
         "seconds": elapsed,
         "events_per_second": events / elapsed if elapsed else 0.0,
+        "requests": requests,
     }

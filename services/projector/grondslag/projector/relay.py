@@ -27,6 +27,7 @@ from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
 from .messages import TYPE_PREFIX, CloudEvent, RepresentationEnded, nats_subject
+from .request_messages import request_messages
 from .standing_messages import announces, correction_messages, standing_messages
 
 log = logging.getLogger("grondslag.relay")
@@ -82,9 +83,10 @@ class Relay:
 
 async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:
     """The messages a batch of events causes, each standing's from the one fold."""
+    requests = await request_messages(conn, events)
     relevant = [e for e in events if announces(e) or isinstance(e, _SUBJECT_EVENTS)]
     if not relevant:
-        return []
+        return requests
     names = {
         row["originator_id"]: row
         for row in await conn.fetch(
@@ -94,7 +96,7 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
         )
     }
     corrected = {
-        names[e.originator_id]["subject_ref"]: names[e.originator_id]["tenant"]
+        (names[e.originator_id]["tenant"], names[e.originator_id]["subject_ref"])
         for e in relevant
         if isinstance(e, Subject.PersonalDataRecorded)
     }
@@ -143,14 +145,14 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
                     data=data,
                 )
                 out.append((nats_subject(tenant, name), message))
-    return out
+    return out + requests
 
 
 _SUBJECT_EVENTS = (Subject.RepresentationEnded, Subject.PersonalDataRecorded)
 
 
 async def _standings_of(
-    conn: asyncpg.Connection, subjects: dict[str, str]
+    conn: asyncpg.Connection, subjects: set[tuple[str, str]]
 ) -> dict[tuple[str, str], list[str]]:
     """The purposes each (tenant, subject) has a standing for."""
     if not subjects:
@@ -159,8 +161,8 @@ async def _standings_of(
         f"SELECT tenant, subject_ref, purpose FROM {STREAMS_TABLE} WHERE kind = 'standing' "
         "AND (tenant, subject_ref) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
         "ORDER BY purpose",
-        list(subjects.values()),
-        list(subjects),
+        [tenant for tenant, _ in subjects],
+        [ref for _, ref in subjects],
     )
     found: dict[tuple[str, str], list[str]] = {}
     for row in rows:

@@ -16,13 +16,14 @@ from grondslag.ledger.persistence.warm_up import warm_up
 from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.settings import Settings
 
-from . import audit_log, current_standing
+from . import audit_log, current_standing, request_index
 from .checkpointer import Checkpointer
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 from .keys import by_tenant
 from .messages import MESSAGE_TYPES, envelope_of
 from .relay import run_relay
+from .request_clock import RequestClock
 
 
 def followers(pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> list[LogFollower]:
@@ -40,6 +41,9 @@ def followers(pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> list[L
             raw=True,
             keys=by_tenant,  # a tenant's leaves are in log order: none overtakes a held one
         ),
+        LogFollower(
+            pool, dsn, request_index.NAME, request_index.project, poll_seconds=poll_seconds
+        ),
     ]
 
 
@@ -54,6 +58,7 @@ class Projector:
         self._tasks: list[asyncio.Task[None]] = []
         self.ledger: Ledger | None = None
         self.clock: DeadlineClock | None = None
+        self.request_clock: RequestClock | None = None
         self.checkpointer: Checkpointer | None = None
 
     async def start(self) -> None:
@@ -66,6 +71,7 @@ class Projector:
         self.pool = await create_read_pool(dsn, min_size=1, max_size=6)
         await current_standing.create_tables(self.pool)
         await audit_store.create_tables(self.pool)
+        await request_index.create_tables(self.pool)
         self.followers = followers(self.pool, dsn, self.settings.projection_poll_seconds)
         for follower in self.followers:
             await follower.setup()
@@ -83,6 +89,8 @@ class Projector:
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))
         self.clock = DeadlineClock(self.pool, self.ledger)
         self._tasks.append(asyncio.create_task(self.clock.run(), name="deadline_clock"))
+        self.request_clock = RequestClock(self.pool, self.ledger, self.settings.request_due_soon)
+        self._tasks.append(asyncio.create_task(self.request_clock.run(), name="request_clock"))
         if self.settings.nats_url:
             relay = run_relay(
                 self.pool, dsn, self.settings.nats_url, self.settings.projection_poll_seconds

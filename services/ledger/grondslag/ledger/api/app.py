@@ -38,6 +38,7 @@ from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
 from .representatives import RepresentativeController
+from .requests import RequestController, SubjectRequestController
 from .restrictions import RestrictionController
 from .subjects import SubjectController
 from .tenant import TenantController
@@ -147,6 +148,8 @@ def create_app(
             TenantController,
             RestrictionController,
             ExportController,
+            SubjectRequestController,
+            RequestController,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

@@ -94,7 +94,8 @@ def _held(entry: operations.Quarantined) -> str:
     tags=["operations"],
     media_type="text/plain",
     summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
-    "audit log events not yet signed, checkpoints not yet published",
+    "audit log events not yet signed, checkpoints not yet published, open and overdue "
+    "data-subject requests per tenant",
 )
 async def metrics(request: Request) -> Response[str]:
     pool = request.app.state.pool
@@ -104,5 +105,6 @@ async def metrics(request: Request) -> Response[str]:
         await operations.audit_backlog(pool),
         await operations.quarantined(pool),
         operations.process_restarts(request.app.state.settings.restarts_file),
+        await operations.requests_per_tenant(pool),
     )
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

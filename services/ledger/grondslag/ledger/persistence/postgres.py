@@ -45,6 +45,7 @@ _OPENING_TOPICS = {
     "ledger.domain.subject:Subject.Registered": "subject",
     "ledger.domain.standing:Standing.Opened": "standing",
     "ledger.domain.controller:Controller.Opened": "controller",
+    "ledger.domain.subject_request:SubjectRequest.Received": "request",
 }
 
 

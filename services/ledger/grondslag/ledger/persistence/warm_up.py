@@ -24,9 +24,10 @@ from ..domain.controller import Controller
 from ..domain.purpose import Purpose
 from ..domain.standing import Standing
 from ..domain.subject import Subject
+from ..domain.subject_request import SubjectRequest
 from ..domain.values import PersonalData
 
-AGGREGATES = (Purpose, Subject, Standing, Controller)
+AGGREGATES = (Purpose, Subject, Standing, SubjectRequest, Controller)
 
 
 def stored_event_classes() -> list[type]:

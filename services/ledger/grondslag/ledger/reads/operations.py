@@ -14,6 +14,7 @@ import msgspec
 from ..audit import store as audit_store
 from ..persistence.postgres import EVENTS_TABLE
 from .checks import CURRENT_STANDING_TABLE
+from .requests import REQUESTS_TABLE
 
 QUARANTINE_TABLE = "grondslag_quarantine"
 
@@ -101,6 +102,23 @@ async def deadlines_due(pool: asyncpg.Pool) -> int:
         return 0
 
 
+class RequestCounts(msgspec.Struct):
+    open: int
+    overdue: int  # open, and the due date passed
+
+
+async def requests_per_tenant(pool: asyncpg.Pool) -> dict[str, RequestCounts]:
+    """Open and overdue data-subject requests per tenant (R23), from the request index."""
+    try:
+        rows = await pool.fetch(
+            "SELECT tenant, count(*) AS open, count(*) FILTER (WHERE due_at <= now()) AS overdue "
+            f"FROM {REQUESTS_TABLE} WHERE status = 'open' GROUP BY tenant ORDER BY tenant"
+        )
+    except asyncpg.UndefinedTableError:
+        return {}
+    return {row["tenant"]: RequestCounts(row["open"], row["overdue"]) for row in rows}
+
+
 class AuditBacklog(msgspec.Struct):
     unsigned_events: dict[str, int]  # per tenant: logged, no signed checkpoint covers them yet
     unpublished_checkpoints: int  # signed, not yet acknowledged by NATS
@@ -133,6 +151,7 @@ def prometheus(
     audit: AuditBacklog | None = None,
     held: list[Quarantined] | None = None,
     restarts: dict[str, int] | None = None,
+    requests: dict[str, RequestCounts] | None = None,
 ) -> str:
     """The Prometheus text exposition format (version 0.0.4)."""
     lines = [
@@ -195,6 +214,18 @@ def prometheus(
             *(
                 f'grondslag_process_restarts_total{{process="{name}"}} {count}'
                 for name, count in sorted(restarts.items())
+            ),
+        ]
+    if requests is not None:
+        lines += [
+            "# HELP grondslag_requests_open Data-subject requests not answered yet (R23).",
+            "# TYPE grondslag_requests_open gauge",
+            *(f'grondslag_requests_open{{tenant="{t}"}} {c.open}' for t, c in requests.items()),
+            "# HELP grondslag_requests_overdue Open data-subject requests past their due date.",
+            "# TYPE grondslag_requests_overdue gauge",
+            *(
+                f'grondslag_requests_overdue{{tenant="{t}"}} {c.overdue}'
+                for t, c in requests.items()
             ),
         ]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,66 @@
+"""Helpers of the data-subject request tests (R23): request bodies and the reads."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+REQUESTS = "/v1/requests"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def days_ago(days: float) -> str:
+    return iso(datetime.now(UTC) - timedelta(days=days))
+
+
+def request_body(**fields: Any) -> dict[str, Any]:
+    """An access request by e-mail from the subject, identity known in person."""
+    return {
+        "kind": "access",
+        "channel": "email",
+        "identity": {"method": "known_in_person", "verified_by": "staff:jdevries"},
+        **fields,
+    }
+
+
+def receive(tenant: Any, ref: str = "client-1", **fields: Any) -> Any:
+    return tenant.call("POST", f"/v1/subjects/{ref}/requests", json=request_body(**fields))
+
+
+def received(tenant: Any, ref: str = "client-1", **fields: Any) -> dict[str, Any]:
+    response = receive(tenant, ref, **fields)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def act(tenant: Any, request_id: str, action: str, **body: Any) -> Any:
+    return tenant.call("POST", f"{REQUESTS}/{request_id}/{action}", json=body)
+
+
+def shown(tenant: Any, request_id: str) -> dict[str, Any]:
+    response = tenant.call("GET", f"{REQUESTS}/{request_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def listed(tenant: Any, **params: Any) -> dict[str, Any]:
+    response = tenant.call("GET", REQUESTS, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def wait_until_listed(tenant: Any, count: int, status: str = "all") -> None:
+    """The projector's index has caught up with ``count`` requests."""
+    deadline = time.monotonic() + 10
+    while len(listed(tenant, status=status, limit=200)["requests"]) < count:
+        assert time.monotonic() < deadline, "the request index did not catch up"
+        time.sleep(0.05)
+
+
+def without_moment(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer without ``at``, the moment it was folded at."""
+    return {k: v for k, v in answer.items() if k != "at"}

@@ -90,7 +90,16 @@ def _record_a_client(http: httpx.Client) -> None:
     withdrawal = {"method": "email", "effective_at": "2025-11-14T22:14:00Z", "recorded_by": "s"}
     gone = http.post("/v1/subjects/client-17/consents/newsletter/withdrawal", json=withdrawal)
     assert gone.status_code == 201, gone.text
-    assert http.put("/v1/tenant", json=IDENTITY).status_code == 201
+    since = {"effective_at": "2025-01-01T00:00:00Z"}  # the promise applies to the request
+    assert http.put("/v1/tenant", json=IDENTITY | since).status_code == 201
+    request = {
+        "kind": "access",
+        "channel": "email",
+        "received_at": "2025-11-20T09:30:00Z",
+        "identity": {"method": "known_in_person", "verified_by": "staff:jdevries"},
+    }
+    asked = http.post("/v1/subjects/client-17/requests", json=request)
+    assert asked.status_code == 201, asked.text
 
 
 def test_the_art_15_letter_renders_in_a_real_browser(
@@ -125,6 +134,9 @@ def test_the_art_15_letter_renders_in_a_real_browser(
                 "20 jaar na het einde van de grondslag",
                 "gezondheid",
                 "Toestemming ingetrokken op 14 november 2025.",
+                # the promised four weeks, not the law's month (22 December, past a weekend)
+                "uw verzoek om inzage, ontvangen op 20 november 2025 (wij antwoorden uiterlijk "
+                "18 december 2025)",
                 "Overdraagbaarheid",
                 "Autoriteit Persoonsgegevens",
                 "binnen 28 dagen",

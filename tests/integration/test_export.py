@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 
 from api_support import PURPOSE, REF, assert_problem, created
+from requests_support import received
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "subject-export.json").read_text()
@@ -52,6 +53,7 @@ def _subject_with_a_history(tenant) -> None:
     restriction = {"purposes": [PURPOSE], "reasons": "accuracy disputed", "request_id": "r-1"}
     restricted = tenant.call("POST", f"/v1/subjects/{REF}/restrictions", json=restriction)
     assert restricted.status_code == 201, restricted.text
+    received(tenant, REF, received_at="2025-11-03T10:00:00Z")  # an access request (R23)
 
 
 def test_json_export_holds_everything_and_marks_what_is_portable(tenant) -> None:
@@ -87,6 +89,12 @@ def test_json_export_holds_everything_and_marks_what_is_portable(tenant) -> None
     assert body["portability"]["consents"] == [consent]
     types = [e["type"] for e in body["events"]]
     assert types.count("PersonalDataRecorded") == 1 and "ProcessingRestricted" in types
+    [request] = body["requests"]
+    assert (request["kind"], request["due_date"], request["status"]) == (
+        "access",
+        "2025-12-03",
+        "open",
+    )
     assert response.headers["cache-control"] == "no-store"
 
 
@@ -105,6 +113,7 @@ def test_the_letter_is_dutch_by_default_english_on_request_and_escapes_everythin
     assert "de overeenkomst met u" in html and "uw toestemming" in html
     assert "afgeschermd" in html
     assert "binnen 28 dagen" in html  # the promised term, shorter than the law's month
+    assert "uw verzoek om inzage, ontvangen op 3 november 2025" in html
     assert "autoriteitpersoonsgegevens.nl/een-tip-of-klacht-indienen-bij-de-ap" in html
     assert "mr. A. Jansen" in html and "Lindelaan 4" in html
     for right in ("Inzage", "Rectificatie", "Wissing", "Beperking", "Overdraagbaarheid", "Bezwaar"):

@@ -6,7 +6,7 @@ authority, signed off with the controller's identity. Every value is escaped."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html import escape
 
 from litestar import Response
@@ -17,6 +17,8 @@ from ..reads.export import PurposeExport, SubjectExport
 from .layout import html_page
 from .letter_texts import BASES, CATEGORIES, CONDITIONS, MONTHS, REASONS, STATUS, TEXTS, UNITS
 from .times import AMSTERDAM
+
+_INSTANT = timedelta(microseconds=1)  # due instants are exclusive: the end of the last day
 
 
 def access_letter(export: SubjectExport, lang: str) -> Response[str]:
@@ -83,6 +85,18 @@ def _personal_data(export: SubjectExport, lang: str) -> str:
         rows.append(
             f"<li>{t['representative'].format(who=who, kind=kind, since=since)}{until}</li>"
         )
+    for request in export.requests:
+        received = _date(request.received_at.astimezone(AMSTERDAM).date(), lang)
+        last_day = date.fromisoformat(request.due_date)
+        if request.promised_by is not None:  # the practice's own, shorter promise (R23)
+            last_day = min(last_day, (request.promised_by - _INSTANT).astimezone(AMSTERDAM).date())
+        state = (
+            t["request_answered"]
+            if request.answer is not None
+            else t["request_open"].format(due=_date(last_day, lang))
+        )
+        kind = t["request_kinds"].get(request.kind, escape(request.kind))
+        rows.append(f"<li>{t['request'].format(kind=kind, received=received, state=state)}</li>")
     items = "".join(rows) or f"<li>{t['nothing_personal']}</li>"
     return f"<h2>{t['held']}</h2><p>{t['held_intro']}</p><ul>{items}</ul>"
 

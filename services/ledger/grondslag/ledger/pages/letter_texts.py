@@ -195,6 +195,17 @@ TEXTS: dict[str, dict] = {
         "destroyed": "uw persoonsgegevens zijn gewist; wat overblijft is het pseudonieme bewijs "
         "van toestemmingen en grondslagen",
         "nothing_personal": "geen persoonsgegevens behalve uw kenmerk",
+        "request": "uw verzoek om {kind}, ontvangen op {received} ({state})",
+        "request_open": "wij antwoorden uiterlijk {due}",
+        "request_answered": "beantwoord",
+        "request_kinds": {
+            "access": "inzage",
+            "rectification": "rectificatie",
+            "erasure": "wissing",
+            "restriction": "beperking",
+            "portability": "overdracht van uw gegevens",
+            "objection": "bezwaar",
+        },
         "representative": "vertegenwoordiger {who} ({kind}), sinds {since}",
         "until": ", tot {when}",
         "kinds": {
@@ -271,6 +282,17 @@ TEXTS: dict[str, dict] = {
         "destroyed": "your personal data was erased; what remains is the pseudonymous proof of "
         "consents and legal bases",
         "nothing_personal": "no personal data besides your reference",
+        "request": "your request for {kind}, received on {received} ({state})",
+        "request_open": "we answer by {due} at the latest",
+        "request_answered": "answered",
+        "request_kinds": {
+            "access": "access",
+            "rectification": "rectification",
+            "erasure": "erasure",
+            "restriction": "restriction",
+            "portability": "portability",
+            "objection": "objection",
+        },
         "representative": "representative {who} ({kind}), since {since}",
         "until": ", until {when}",
         "kinds": {

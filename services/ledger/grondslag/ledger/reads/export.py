@@ -20,6 +20,8 @@ from ..domain.dossier import Dossier
 from ..domain.errors import NotFound
 from ..domain.evidence import EvidenceRecord, evidence_records
 from ..domain.ids import controller_id, subject_id
+from ..domain.request_answer import request_answer
+from ..domain.request_values import RequestAnswer
 from ..domain.standing_at import StandingAnswer
 from ..domain.subject import Subject
 from ..domain.values import (
@@ -113,6 +115,7 @@ class SubjectExport(msgspec.Struct, kw_only=True):
     personal_data: PersonalDataExport
     representations: list[RepresentationExport]
     purposes: list[PurposeExport]
+    requests: list[RequestAnswer]  # the subject's data-subject requests (R23), as folded now
     portability: Portability
     events: list[HistoryEvent]
 
@@ -122,7 +125,8 @@ async def subject_export(
 ) -> SubjectExport:
     """The export of ``subject_ref`` now; 404 when the subject is not registered."""
     codes = [code for _, code in await stream_ids(pool, tenant, "standing", subject_ref) if code]
-    ids = [*dossiers.dossier_ids(tenant, subject_ref, codes), controller_id(tenant)]
+    requests = [stream for stream, _ in await stream_ids(pool, tenant, "request", subject_ref)]
+    ids = [*dossiers.dossier_ids(tenant, subject_ref, codes), controller_id(tenant), *requests]
     streams = await dossiers.load(pool, ids)
     subject: Subject | None = streams.get(subject_id(tenant, subject_ref))
     if subject is None:
@@ -153,6 +157,14 @@ async def subject_export(
             for r in subject.representations.values()
         ],
         purposes=purposes,
+        requests=sorted(
+            (
+                request_answer(streams.get(stream), now)
+                for stream in requests
+                if streams.get(stream)
+            ),
+            key=lambda r: (r.received_at, r.request_id),
+        ),
         portability=Portability(
             personal_data=personal, consents=[c for p in purposes for c in p.consents]
         ),

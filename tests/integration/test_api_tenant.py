@@ -135,3 +135,11 @@ def test_without_an_identity_a_request_has_no_promised_term(tenant) -> None:
     tenant.put_subject("client-1")
     answer = received(tenant)
     assert (answer["promised_term"], answer["promised_by"]) == (None, None)
+
+
+def test_an_identity_sent_again_under_its_idempotency_key_answers_as_first(tenant) -> None:
+    headers = {"Idempotency-Key": "tenant-1"}
+    first = tenant.call("PUT", "/v1/tenant", json=IDENTITY, headers=headers)
+    again = tenant.call("PUT", "/v1/tenant", json=IDENTITY, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json()["recorded"] is True

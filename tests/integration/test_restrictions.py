@@ -114,3 +114,15 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_a_restriction_sent_again_under_its_idempotency_key_is_recorded_once(ready) -> None:
+    created(ready.consent())
+    body = {"purposes": ["photo-in-dossier"], "reasons": "accuracy disputed"}
+    headers = {"Idempotency-Key": "restrict-17"}
+    first = ready.call("POST", RESTRICTIONS, json=body, headers=headers)
+    again = ready.call("POST", RESTRICTIONS, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
+    assert [e["type"] for e in history(ready)].count("ProcessingRestricted") == 1

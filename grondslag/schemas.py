@@ -112,7 +112,9 @@ def asyncapi() -> dict[str, Any]:
                         "description": (
                             "= CloudEvents id: the ledger event id for the message reporting "
                             "that event; for the basis.lapsed or basis.lawful signal the same "
-                            "event causes beside it, UUIDv5(event id, 'nl.grondslag.<name>.v1')"
+                            "event causes beside it, UUIDv5(event id, 'nl.grondslag.<name>.v1'); "
+                            "for the stop or start a rectified birth date causes on a standing, "
+                            "UUIDv5(event id, 'nl.grondslag.<purpose>/<name>.v1')"
                         ),
                     }
                 },

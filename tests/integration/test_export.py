@@ -147,3 +147,30 @@ def test_the_letter_names_its_charset_once(tenant) -> None:
     _subject_with_a_history(tenant)
     page = tenant.call("GET", EXPORT, headers={"Accept": "text/html"})
     assert page.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_once_the_subjects_key_is_destroyed_the_export_holds_no_personal_data(tenant) -> None:
+    import psycopg
+
+    from grondslag.ledger.domain.ids import subject_id
+
+    _subject_with_a_history(tenant)
+    with psycopg.connect(tenant.database_url, autocommit=True) as conn:  # crypto-shredding
+        conn.execute(
+            "UPDATE grondslag_subject_keys SET key = NULL, destroyed_at = now() "
+            "WHERE subject_id = %s",
+            (subject_id(tenant.name, REF),),
+        )
+    body = tenant.call("GET", EXPORT).json()
+    jsonschema.validate(body, SCHEMA)
+    personal = body["personal_data"]
+    assert personal == {
+        "portable": True,
+        "destroyed": True,
+        "birth_date": None,
+        "email": None,
+        "history": [],
+    }
+    assert "client@example.nl" not in json.dumps(body)
+    html = tenant.call("GET", EXPORT, headers={"Accept": "text/html"}).text
+    assert "uw persoonsgegevens zijn gewist" in html and "client@example.nl" not in html

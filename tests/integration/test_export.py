@@ -174,3 +174,28 @@ def test_once_the_subjects_key_is_destroyed_the_export_holds_no_personal_data(te
     assert "client@example.nl" not in json.dumps(body)
     html = tenant.call("GET", EXPORT, headers={"Accept": "text/html"}).text
     assert "uw persoonsgegevens zijn gewist" in html and "client@example.nl" not in html
+
+
+def test_after_an_erasure_the_export_holds_what_its_holds_kept_and_nothing_else(tenant) -> None:
+    from erasure_support import establish, held, register_contract
+
+    register_contract(tenant)
+    tenant.register_purpose()
+    tenant.put_subject("canary-1", birth_date="1990-05-01", email="canary@example.nl")
+    establish(tenant, "canary-1", "client-file")  # a running contract: its file is held
+    created(tenant.consent("canary-1", effective_at="2025-03-01T10:00:00Z"))
+    held(tenant, "canary-1")  # R22: erased in part
+    body = tenant.call("GET", "/v1/subjects/canary-1/export").json()
+    jsonschema.validate(body, SCHEMA)
+    personal = body["personal_data"]
+    assert (personal["destroyed"], personal["birth_date"], personal["email"]) == (
+        True,
+        "1990-05-01",  # kept, sealed anew, for the held client file
+        None,
+    )
+    assert len(personal["history"]) == 1  # the versions under the destroyed key are gone
+    assert "canary@example.nl" not in json.dumps(body)
+    assert "SubjectErased" in [e["type"] for e in body["events"]]
+    html = tenant.call("GET", "/v1/subjects/canary-1/export", headers={"Accept": "text/html"})
+    assert "uw overige persoonsgegevens zijn gewist" in html.text
+    assert "canary@example.nl" not in html.text

@@ -46,9 +46,14 @@ def every_stored_event() -> list[Any]:
     from grondslag.ledger.domain.values import (
         BasisEnd,
         Consent,
+        Erasure,
+        ErasureHold,
         Establishment,
         Evidence,
+        Hold,
         Lapse,
+        LegalClaim,
+        LegalClaimEnd,
         Notice,
         Objection,
         ObjectionDecision,
@@ -74,6 +79,9 @@ def every_stored_event() -> list[Any]:
         matter="care",
         recipients=("GP",),
         retention=Retention(term="P20Y"),
+        erasure_hold=ErasureHold(term="P18M", reason="MfN", starts="collection"),
+        destroy_on_request=True,
+        shared_file=True,
     )
     purpose = Purpose.register("practice-a", "youth-file", terms, at)
     purpose.trigger_event(Purpose.Revised, terms=terms, material=False, effective_at=at)
@@ -100,6 +108,35 @@ def every_stored_event() -> list[Any]:
     subject.trigger_event(
         Subject.RepresentationEnded,
         end=RepresentationEnd(representative_ref="parent-1", effective_at=at, reason="court"),
+    )
+    claim = LegalClaim(
+        claim_ref="claim-1",
+        purpose="youth-file",
+        reference="C/13/123456",
+        effective_at=at,
+        until=at,
+        recorded_by="staff:anna",
+    )
+    subject.trigger_event(Subject.LegalClaimRecorded, claim=claim)
+    subject.trigger_event(
+        Subject.LegalClaimEnded,
+        end=LegalClaimEnd(claim_ref="claim-1", effective_at=at, reason="settled", recorded_by="x"),
+    )
+    hold = Hold(purpose="youth-file", kind="shared_file", reason="r", until=at, parties=("b",))
+    subject.trigger_event(
+        Subject.Erased,
+        erasure=Erasure(
+            effective_at=at,
+            recorded_by="staff:anna",
+            complete=False,
+            erased=("newsletter",),
+            held=(hold,),
+            kept=("birth_date", "email"),
+            request_id="req-1",
+            joint_with=("client-2",),
+            reasons="art. 17",
+        ),
+        sealed_personal_data=seal(key, sid, PersonalData(birth_date=date(2010, 3, 4))),
     )
 
     standing = Standing.open("practice-a", "client-1", "youth-file")
@@ -128,7 +165,9 @@ def every_stored_event() -> list[Any]:
         (
             Standing.BasisEstablished,
             "establishment",
-            Establishment(basis="contract", reference="c-1", effective_at=at, recorded_by="x"),
+            Establishment(
+                basis="contract", reference="c-1", effective_at=at, recorded_by="x", file_ref="f"
+            ),
         ),
         (Standing.BasisEnded, "basis_end", BasisEnd(effective_at=at, reason="done")),
         (Standing.ObjectionLodged, "objection", Objection(grounds="no", effective_at=at)),

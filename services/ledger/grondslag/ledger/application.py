@@ -20,13 +20,17 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
+from .domain import bounds, erasure
+from .domain.consent import CLOCK_SKEW
 from .domain.context import Context
 from .domain.controller import Controller, ControllerIdentity, IdentityVersion
 from .domain.dossier import Dossier
+from .domain.erasure import ErasureOutcome, LapsedStanding
 from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
 from .domain.ids import controller_id, purpose_id, subject_id
 from .domain.minors import AMSTERDAM
 from .domain.purpose import Purpose
+from .domain.purpose_versions import version_in_force
 from .domain.request_answer import request_answer
 from .domain.request_values import Answer, Confirmation, Extension, RequestAnswer, RequestIntake
 from .domain.standing import Recorded, Standing
@@ -35,7 +39,10 @@ from .domain.subject import Subject
 from .domain.subject_request import SubjectRequest, request_stream_id
 from .domain.values import (
     BasisEnd,
+    Erasure,
     Establishment,
+    LegalClaim,
+    LegalClaimEnd,
     Objection,
     ObjectionDecision,
     PersonalData,
@@ -46,11 +53,13 @@ from .domain.values import (
     RestrictionLift,
 )
 from .persistence.dossiers import Streams, dossier_ids, load_sync
+from .persistence.erasure import Shredding
 from .persistence.group_commit import GroupCommit
 from .persistence.idempotency import CLAIM, Claim, committed, encode_result
 from .persistence.mapper import MsgspecMapper
+from .persistence.postgres import STREAMS_TABLE
 from .persistence.register_index import purpose_codes
-from .persistence.sealing import InMemoryKeyStore, KeyStore, seal, unseal
+from .persistence.sealing import InMemoryKeyStore, KeyStore, new_key, seal, unseal
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -155,6 +164,8 @@ class Ledger(Application[UUID]):
         """Create or update a subject; answers whether it was created."""
         sid = subject_id(tenant, subject_ref)
         subject: Subject | None = self._find(sid)
+        if subject is not None:
+            subject.check_not_erased()  # R22
         key = self.keys.key_for(sid) or self.keys.create_key(sid)
         today = utcnow().astimezone(AMSTERDAM).date()
         sealer = functools.partial(seal, key, sid)
@@ -175,7 +186,8 @@ class Ledger(Application[UUID]):
     def personal_data(self, tenant: str, subject_ref: str) -> PersonalData | None:
         subject = self.subject(tenant, subject_ref)
         sid = subject_id(tenant, subject_ref)
-        return unseal(self.keys.key_for(sid), sid, subject.sealed_personal_data)
+        shredded = bool(subject.erasures)  # R22
+        return unseal(self.keys.key_for(sid), sid, subject.sealed_personal_data, shredded=shredded)
 
     # -- commands on a standing: load the dossier, let the aggregate decide, save ------
     @retried_on_conflict
@@ -257,6 +269,8 @@ class Ledger(Application[UUID]):
         """Run ``command`` on the standing and commit what it recorded (nothing, when it
         answers None)."""
         dossier = self._known_dossier(tenant, subject_ref, purpose)
+        assert dossier.subject is not None
+        dossier.subject.check_not_erased()  # R22
         now = utcnow()
         standing = dossier.standing_for_commands(now)
         recorded = command(standing, dossier.context(now))
@@ -273,6 +287,7 @@ class Ledger(Application[UUID]):
         if dossier.subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         subject = dossier.subject
+        subject.check_not_erased()  # R22
         event = subject.register_representative(registration, dossier.view(utcnow()).birth_date)
         self._commit(subject, event)
         return event
@@ -280,6 +295,7 @@ class Ledger(Application[UUID]):
     @retried_on_conflict
     def end_representation(self, tenant: str, subject_ref: str, end: RepresentationEnd) -> UUID:
         subject = self.subject(tenant, subject_ref)
+        subject.check_not_erased()  # R22
         event = subject.end_representation(end)
         self._commit(subject, event)
         return event
@@ -325,7 +341,8 @@ class Ledger(Application[UUID]):
             claim = None  # its result is committed already
         record = None
         if claim is not None:
-            record = (claim.tenant, claim.key, claim.request_hash, encode_result(result))
+            about = claim.subject_ref or getattr(aggregate, "subject_ref", None)
+            record = (claim.tenant, claim.key, claim.request_hash, encode_result(result), about)
         self.group.commit(list(aggregate.collect_events()), record)
         if claim is not None:
             claim.spent = True
@@ -447,6 +464,164 @@ class Ledger(Application[UUID]):
             found = {p.code: p for p in registered if p.tenant == tenant}
         return {code: purpose.versions for code, purpose in found.items() if purpose}
 
+    # -- erasure (R22) -------------------------------------------------------------------
+    @retried_on_conflict
+    def record_legal_claim(self, tenant: str, subject_ref: str, claim: LegalClaim) -> UUID:
+        """R22: a legal claim holds the purpose's data from erasure while it runs."""
+        subject = self.subject(tenant, subject_ref)
+        self.purpose(tenant, claim.purpose)  # R2
+        _check_not_ahead(claim.effective_at)
+        event = subject.record_legal_claim(claim)
+        self._commit(subject, event)
+        return event
+
+    @retried_on_conflict
+    def end_legal_claim(self, tenant: str, subject_ref: str, end: LegalClaimEnd) -> UUID:
+        subject = self.subject(tenant, subject_ref)
+        _check_not_ahead(end.effective_at)
+        event = subject.end_legal_claim(end)
+        self._commit(subject, event)
+        return event
+
+    @retried_on_conflict
+    def erase(self, tenant: str, subject_ref: str, request: ErasureRequest) -> ErasureOutcome:
+        """R22: destroy the subject's personal-data key (crypto-shredding) and end every
+        consent (``erased``), unless holds keep some purposes: then what they need is sealed
+        anew under a fresh key and the answer lists each hold. A repeat records nothing."""
+        now = utcnow()
+        if request.request_id is not None:
+            self._check_erasure_request(tenant, subject_ref, request.request_id)
+        sid = subject_id(tenant, subject_ref)
+        purposes = self._standing_purposes(tenant, subject_ref)
+        streams = self._streams(dossier_ids(tenant, subject_ref, purposes))
+        subject: Subject | None = streams.get(sid)
+        if subject is None:
+            raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
+        dossiers = [streams.dossier(tenant, subject_ref, code) for code in purposes]
+        noticed, lapses = _erasure_lapses(dossiers, now)
+        if subject.erased_completely:  # nothing can start after it (``refuse_erased_meanwhile``)
+            return _outcome(subject, already=True)
+        files = [self._purpose_file(d, now) for d in dossiers if d.register is not None]
+        decision = erasure.decide(files, subject.legal_claims, request.joint_with, now)
+        last = subject.erasures[-1] if subject.erasures else None
+        unchanged = last is not None and (last.erased, last.held) == (
+            decision.erased,
+            decision.held,
+        )
+        if unchanged and not lapses and not noticed:
+            return _outcome(subject, already=True)
+        personal = streams.dossier(tenant, subject_ref, "").personal_data()
+        fresh, sealed = None, None
+        if decision.kept and personal is not None:
+            kept = PersonalData(
+                birth_date=personal.birth_date if "birth_date" in decision.kept else None,
+                email=personal.email if "email" in decision.kept else None,
+            )
+            fresh = new_key()
+            sealed = seal(fresh, sid, kept)
+        record = Erasure(
+            effective_at=now,
+            recorded_by=request.recorded_by,
+            complete=decision.complete,
+            erased=decision.erased,
+            held=decision.held,
+            kept=decision.kept if sealed is not None else (),
+            request_id=request.request_id,
+            joint_with=tuple(request.joint_with),
+            reasons=request.reasons,
+        )
+        subject.erase(record, sealed)
+        outcome = _outcome(subject, lapsed=[lapsed for _, lapsed in lapses])
+        events = list(subject.collect_events())
+        for standing in {id(s): s for s in [*noticed, *(s for s, _ in lapses)]}.values():
+            events += standing.collect_events()
+        shredding = Shredding(
+            tenant,
+            subject_ref,
+            sid,
+            fresh,
+            held=tuple(sorted({hold.purpose for hold in decision.held})),
+            email_kept="email" in record.kept,
+        )
+        self._shred(events, outcome, shredding)
+        return outcome
+
+    def _check_erasure_request(self, tenant: str, subject_ref: str, request_id: str) -> None:
+        """R23: an erasure that answers a request names a recorded erasure request of this
+        subject (another tenant's, or another subject's, is no request of this one)."""
+        found = self._find(request_stream_id(tenant, request_id))
+        if not isinstance(found, SubjectRequest) or found.subject_ref != subject_ref:
+            raise InvalidInput(
+                f"request {request_id!r} is no request of subject {subject_ref!r}",
+                field="request_id",
+            )
+        if found.kind != "erasure":
+            raise InvalidInput(
+                f"request {request_id!r} asks for {found.kind}, not erasure", field="request_id"
+            )
+
+    def _standing_purposes(self, tenant: str, subject_ref: str) -> list[str]:
+        """Every purpose the subject has a standing for (the stream index)."""
+        if not isinstance(self.recorder, PostgresApplicationRecorder):
+            raise NotImplementedError("erasure runs on the PostgreSQL event store")
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"SELECT purpose FROM {STREAMS_TABLE} WHERE tenant = %s AND kind = 'standing' "
+                "AND subject_ref = %s ORDER BY purpose",
+                (tenant, subject_ref),
+            )
+            return [row["purpose"] for row in curs.fetchall()]
+
+    def _streams(self, ids: list[UUID]) -> Streams:
+        assert isinstance(self.recorder, PostgresApplicationRecorder)
+        return load_sync(self.recorder, ids)
+
+    def _purpose_file(self, dossier: Dossier, now: datetime) -> erasure.PurposeFile:
+        assert dossier.register is not None
+        version = version_in_force(dossier.versions, now) or dossier.versions[-1]
+        parties: tuple[str, ...] = ()
+        ref = erasure.file_ref(dossier.facts)
+        if version.terms.shared_file and ref is not None:
+            parties = self._file_parties(dossier, ref)
+        return erasure.PurposeFile(
+            dossier.purpose, version.terms, dossier.facts, dossier.standing(now, now), parties
+        )
+
+    def _file_parties(self, dossier: Dossier, ref: str) -> tuple[str, ...]:
+        """R22: the other clients (not erased) whose basis names the same shared file."""
+        assert isinstance(self.recorder, PostgresApplicationRecorder)
+        with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"SELECT subject_ref FROM {STREAMS_TABLE} WHERE tenant = %s AND kind = 'standing' "
+                "AND purpose = %s AND subject_ref <> %s",
+                (dossier.tenant, dossier.purpose, dossier.subject_ref),
+            )
+            others = [row["subject_ref"] for row in curs.fetchall()]
+        ids = [i for other in others for i in dossier_ids(dossier.tenant, other, [dossier.purpose])]
+        streams = self._streams(ids)
+        parties = []
+        for other in others:
+            theirs = streams.dossier(dossier.tenant, other, dossier.purpose)
+            erased = theirs.subject is not None and theirs.subject.erased_completely
+            if not erased and erasure.file_ref(theirs.facts) == ref:
+                parties.append(other)
+        return tuple(sorted(parties))
+
+    def _shred(self, events: list[Any], result: Any, shredding: Shredding) -> None:
+        """Store the erasure's events, destroy the key and forget the rows that name the
+        subject — in one transaction (not a shared one: it carries its own statements)."""
+        claim = CLAIM.get()
+        if claim is not None and claim.spent:
+            claim = None
+        records = []
+        if claim is not None:
+            records.append(
+                (claim.tenant, claim.key, claim.request_hash, encode_result(result), None)
+            )
+        self.save(*events, idempotency=records, shredding=shredding)
+        if claim is not None:
+            claim.spent = True
+
     # -- the controller's identity; restriction (data-subject rights) -----------------
     @retried_on_conflict
     def record_controller_identity(
@@ -524,3 +699,56 @@ class _Together:
 
     def collect_events(self) -> list[Any]:
         return [event for a in self.aggregates for event in a.collect_events()]
+
+
+class ErasureRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """R22: an erasure request as the practice records it."""
+
+    recorded_by: str
+    joint_with: tuple[str, ...] = ()
+    reasons: str | None = None
+    request_id: str | None = None
+
+
+def _erasure_lapses(
+    dossiers: list[Dossier], now: datetime
+) -> tuple[list[Standing], list[tuple[Standing, LapsedStanding]]]:
+    """R22 on each standing: the 16th-birthday lapse noted while the birth date is known (it
+    stands in for it afterwards), and the end of the consent in force (reason ``erased``)."""
+    noticed: list[Standing] = []
+    lapses: list[tuple[Standing, LapsedStanding]] = []
+    for dossier in dossiers:
+        standing = dossier.standing_stream
+        if standing is None or dossier.register is None:
+            continue
+        if standing.note_age_of_consent(dossier.context(now)) is not None:
+            noticed.append(standing)
+        recorded = standing.lapse_on_erasure(dossier.context(now))
+        if recorded is not None:
+            lapses.append((standing, LapsedStanding(dossier.purpose, str(recorded[0]))))
+    return noticed, lapses
+
+
+def _outcome(
+    subject: Subject, *, already: bool = False, lapsed: list[Any] | None = None
+) -> ErasureOutcome:
+    last = subject.erasures[-1]
+    return ErasureOutcome(
+        subject_ref=subject.subject_ref,
+        complete=last.complete,
+        already_erased=already,
+        event_id=str(subject.last_erasure_event),
+        effective_at=last.effective_at,
+        erased=list(last.erased),
+        held=list(last.held),
+        lapsed=lapsed or [],
+        kept=list(last.kept),
+    )
+
+
+def _check_not_ahead(effective_at: datetime) -> None:
+    bounds.check_instant("effective_at", effective_at)
+    if effective_at > utcnow() + CLOCK_SKEW:
+        raise InvalidInput(
+            "effective_at lies in the future; record it when it happens", field="effective_at"
+        )

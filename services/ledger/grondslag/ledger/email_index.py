@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS grondslag_email_index (
     subject_ref text NOT NULL,
     PRIMARY KEY (tenant, email_hash)
 );
+CREATE INDEX IF NOT EXISTS grondslag_email_index_subject
+    ON grondslag_email_index (tenant, subject_ref);
 """
 
 

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS grondslag_link_tokens (
     expires_at timestamptz,
     used_at timestamptz
 );
+CREATE INDEX IF NOT EXISTS grondslag_link_tokens_subject
+    ON grondslag_link_tokens (tenant, subject_ref);
 CREATE UNIQUE INDEX IF NOT EXISTS grondslag_link_tokens_unsubscribe
     ON grondslag_link_tokens (tenant, subject_ref, purpose) WHERE kind = 'unsubscribe';
 """

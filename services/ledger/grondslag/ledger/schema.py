@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS grondslag_idempotency (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, key)
 );
+ALTER TABLE grondslag_idempotency ADD COLUMN IF NOT EXISTS subject_ref text;
+CREATE INDEX IF NOT EXISTS grondslag_idempotency_subject
+    ON grondslag_idempotency (tenant, subject_ref);
 """
 
 

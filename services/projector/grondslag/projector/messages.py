@@ -67,6 +67,21 @@ class RepresentationEnded(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
+class SubjectErased(msgspec.Struct, frozen=True, kw_only=True):
+    """R22: the subject's personal data was erased in the ledger (crypto-shredding): delete
+    it for ``erased`` purposes; ``held`` purposes keep theirs until their holds end (a later
+    erasure says when). References only: never a name, an address or a birth date."""
+
+    tenant: str
+    subject_ref: str
+    event_id: str
+    effective_at: datetime
+    complete: bool
+    erased: list[str]
+    held: list[str]
+    request_id: str | None = None
+
+
 class AuditCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     """A signed checkpoint of a tenant's audit log: keep it as a witness copy. A later
     checkpoint whose tree is not consistent with this one proves the log was rewritten."""
@@ -101,7 +116,9 @@ class RequestNotice(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     outcome: Outcome | None = None
 
 
-Data = TypeVar("Data", StandingChange, RepresentationEnded, AuditCheckpoint, RequestNotice)
+Data = TypeVar(
+    "Data", StandingChange, RepresentationEnded, AuditCheckpoint, RequestNotice, SubjectErased
+)
 
 
 class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
@@ -199,6 +216,12 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
         "request.overdue.v1",
         RequestNotice,
         "an open request's due date passed unanswered, once",
+    ),
+    "subject.erased": (
+        "subject.erased.v1",
+        SubjectErased,
+        "the subject was erased (R22): delete its data for the erased purposes; each consent "
+        "it had ended at the same instant (reason erased, on basis.lapsed)",
     ),
     "audit.checkpoint": (
         "audit.checkpoint.v1",

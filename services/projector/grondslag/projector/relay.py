@@ -26,7 +26,13 @@ from grondslag.ledger.domain.subject import Subject
 from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
-from .messages import TYPE_PREFIX, CloudEvent, RepresentationEnded, nats_subject
+from .messages import (
+    TYPE_PREFIX,
+    CloudEvent,
+    RepresentationEnded,
+    SubjectErased,
+    nats_subject,
+)
 from .request_messages import request_messages
 from .standing_messages import announces, correction_messages, standing_messages
 
@@ -126,6 +132,20 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
                 reason=event.end.reason,
             )
             announced = [(ref, [("representation.ended", eid, data)])]
+        elif isinstance(event, Subject.Erased):
+            eid = str(event_id(event.originator_id, event.originator_version))
+            erasure = event.erasure
+            data = SubjectErased(
+                tenant=tenant,
+                subject_ref=ref,
+                event_id=eid,
+                effective_at=erasure.effective_at,
+                complete=erasure.complete,
+                erased=list(erasure.erased),
+                held=sorted({hold.purpose for hold in erasure.held}),
+                request_id=erasure.request_id,
+            )
+            announced = [(ref, [("subject.erased", eid, data)])]
         elif isinstance(event, Subject.PersonalDataRecorded):
             announced = [
                 (f"{ref}/{code}", correction_messages(event, streams.dossier(tenant, ref, code)))
@@ -148,7 +168,7 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
     return out + requests
 
 
-_SUBJECT_EVENTS = (Subject.RepresentationEnded, Subject.PersonalDataRecorded)
+_SUBJECT_EVENTS = (Subject.RepresentationEnded, Subject.Erased, Subject.PersonalDataRecorded)
 
 
 async def _standings_of(

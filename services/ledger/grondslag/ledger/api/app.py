@@ -31,6 +31,7 @@ from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
+from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
@@ -142,6 +143,7 @@ def create_app(
             BasisController,
             ObjectionController,
             AuditController,
+            ErasureController,
             live,
             ready,
             metrics,

@@ -17,6 +17,7 @@ from ..domain.values import (
     LongText,
     Objection,
     ObjectionDecision,
+    Ref,
     ShortText,
 )
 from ..web import CodePath, SubjectRef
@@ -33,6 +34,7 @@ class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     effective_at: Instant | None = None
     opt_out_offered: bool = False
     recorded_by: ShortText | None = None
+    file_ref: Ref | None = None  # R22: the shared file (mediation, parenting plan) it is in
 
 
 class BasisEndCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -80,6 +82,7 @@ class BasisController(Controller):
             effective_at=data.effective_at or utcnow(),
             recorded_by=data.recorded_by,
             opt_out_offered=data.opt_out_offered,
+            file_ref=data.file_ref,
         )
         event, standing = ledger.establish_basis(
             request.user.tenant, subject_ref, data.purpose, establishment

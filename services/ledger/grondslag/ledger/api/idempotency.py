@@ -34,10 +34,12 @@ LEFT JOIN grondslag_idempotency a USING (tenant, key)
 LEFT JOIN {RESULTS_TABLE} r USING (tenant, key)
 """
 STORE_ANSWER = """
-INSERT INTO grondslag_idempotency (tenant, key, request_hash, status, content_type, body)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO grondslag_idempotency (tenant, key, request_hash, status, content_type, body,
+    subject_ref)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (tenant, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
-    status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body
+    status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body,
+    subject_ref = EXCLUDED.subject_ref
 """
 
 
@@ -82,7 +84,7 @@ class IdempotencyMiddleware:
                 return
             await _send_stored(send, known)
             return
-        claim = Claim(principal.tenant, key, digest)
+        claim = Claim(principal.tenant, key, digest, subject_ref=_path_subject(scope))
         if known["result"] is not None:  # committed, never answered: answer it now
             if bytes(known["committed_hash"]) != digest:
                 await _reused(send)
@@ -99,6 +101,7 @@ class IdempotencyMiddleware:
                 captured["status"],
                 content_type,
                 captured["body"],
+                claim.subject_ref or _answered_subject(captured["body"]),
             )
 
     async def _run(self, scope: Any, messages: list[Any], send: Any, claim: Claim) -> Any:
@@ -123,6 +126,24 @@ class IdempotencyMiddleware:
         finally:
             CLAIM.reset(token)
         return captured
+
+
+def _path_subject(scope: Any) -> str | None:
+    """The subject a request's path names, so that its erasure finds the record (R22)."""
+    ref = (scope.get("path_params") or {}).get("subject_ref")
+    return ref if isinstance(ref, str) else None
+
+
+class _About(msgspec.Struct):
+    subject_ref: str | None = None
+
+
+def _answered_subject(body: bytes) -> str | None:
+    """The subject an answer names (a sign-up answers the subject it made), if any."""
+    try:
+        return msgspec.json.decode(body, type=_About).subject_ref
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def _request_hash(scope: Any, body: bytes) -> bytes:

@@ -17,6 +17,7 @@ from ..domain.purpose import Purpose
 from ..domain.values import (
     Basis,
     Code,
+    ErasureHold,
     Instant,
     LongText,
     Matter,
@@ -56,6 +57,9 @@ class PurposeRevisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     recipients: tuple[ShortText, ...] | msgspec.UnsetType = msgspec.UNSET
     retention: Retention | msgspec.UnsetType | None = msgspec.UNSET
     legitimate_interest_assessment: LongText | msgspec.UnsetType | None = msgspec.UNSET
+    erasure_hold: ErasureHold | msgspec.UnsetType | None = msgspec.UNSET
+    destroy_on_request: bool | msgspec.UnsetType = msgspec.UNSET
+    shared_file: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class PurposeVersionOut(msgspec.Struct, kw_only=True):

@@ -229,6 +229,9 @@ def _verify_event(
         )
 
 
+ERASED = "ledger.domain.subject:Subject.Erased"
+
+
 def _check_subject_key(bundle: Bundle) -> None:
     """The key must open every sealed personal record of the subject in the bundle (AES-GCM
     authenticates: a wrong key, or data moved from another subject, does not open)."""
@@ -243,10 +246,16 @@ def _check_subject_key(bundle: Bundle) -> None:
     if len(key) != 32 or base64.b64encode(key).decode() != bundle.subject_key:
         raise BundleError("subject_key is not a base64 256-bit key")
     sid = subject_id(bundle.tenant, bundle.query.subject_ref)
-    for number, event in enumerate(bundle.events, 1):
-        if event.stream != "subject":
-            continue
-        sealed = json.loads(event.canonical)["state"].get("sealed_personal_data")
+    records = [
+        (number, json.loads(event.canonical))
+        for number, event in enumerate(bundle.events, 1)
+        if event.stream == "subject"
+    ]
+    # R22: what an erasure kept is sealed anew under a fresh key; the records before the
+    # last erasure were sealed under the destroyed one and need not open
+    erasures = [i for i, (_, record) in enumerate(records) if record["topic"] == ERASED]
+    for number, record in records[erasures[-1] :] if erasures else records:
+        sealed = record["state"].get("sealed_personal_data")
         if sealed is None:
             continue
         try:

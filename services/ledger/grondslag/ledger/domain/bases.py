@@ -29,6 +29,13 @@ def check_establishment(
             f"not on {establishment.basis}; a change of basis is a new purpose version",
             field="basis",
         )
+    if terms.shared_file and not establishment.file_ref:
+        raise RuleViolated(
+            "R22",
+            f"purpose {code!r} keeps a file shared by several clients: name it (file_ref), so "
+            "that only a joint request of all its parties erases it",
+            field="file_ref",
+        )
     soft_opt_in = terms.direct_marketing and establishment.basis == "legitimate_interest"
     if soft_opt_in and not establishment.opt_out_offered:
         raise RuleViolated(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import msgspec
+
 from .context import Context
 from .evidence import EvidenceRecord, evidence_records
 from .facts import Fact, Statement
@@ -26,7 +28,9 @@ from .standing import Standing
 from .standing_at import StandingAnswer, standing_at
 from .subject import Subject
 from .subject_view import SubjectView
-from .values import PersonalData
+from .values import Lapse, PersonalData
+
+AGE_LAPSE = "subject_reached_age_of_consent"
 
 Unseal = Callable[[bytes], PersonalData | None]
 
@@ -67,10 +71,28 @@ class Dossier:
             return SubjectView()
         sealed = self.subject.sealed_as_of(known_at)
         personal = self.unseal(sealed) if sealed else None
-        return self.subject.view(personal.birth_date if personal else None, known_at)
+        if personal is None and self.subject.erasures:
+            personal = self.personal_data()  # R22: what the holds kept, if anything
+        birth_date = personal.birth_date if personal else None
+        view = self.subject.view(birth_date, known_at)
+        if birth_date is None and self.subject.erasures:
+            view = msgspec.structs.replace(view, age_of_consent_at=self._recorded_age_lapse())
+        return view
+
+    def _recorded_age_lapse(self) -> datetime | None:
+        """R22: the 16th birthday as the deadline clock last recorded it on this standing
+        (whenever it was recorded: it is what the erased birth date said)."""
+        lapses = [
+            f
+            for f in self.facts
+            if isinstance(f.statement, Lapse) and f.statement.reason == AGE_LAPSE
+        ]
+        return max(lapses, key=lambda f: f.recorded_at).effective_at if lapses else None
 
     def personal_data(self) -> PersonalData | None:
-        return self.unseal(self.subject.sealed_personal_data) if self.subject else None
+        if self.subject is None or not self.subject.sealed_personal_data:
+            return None
+        return self.unseal(self.subject.sealed_personal_data)
 
     def standing(self, at: datetime, known_at: datetime) -> StandingAnswer:
         """What applied at ``at``, as known at ``known_at``."""

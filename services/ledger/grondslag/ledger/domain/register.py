@@ -28,6 +28,8 @@ def check_terms(terms: PurposeTerms) -> None:
     """Refuse register entries the GDPR/UAVG do not allow."""
     if terms.retention is not None:
         bounds.check_term("retention.term", *term_parts(terms.retention.term))
+    if terms.erasure_hold is not None:
+        bounds.check_term("erasure_hold.term", *term_parts(terms.erasure_hold.term))
     categories = set(terms.special_categories)
     if categories & ART9_CATEGORIES:
         if terms.basis == "legitimate_interest":

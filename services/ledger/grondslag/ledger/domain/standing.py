@@ -22,6 +22,7 @@ from .context import Context
 from .errors import InvalidInput, RuleViolated
 from .facts import Fact, Statement
 from .ids import event_id, standing_id
+from .minors import AGE_OF_CONSENT, turns
 from .purpose_versions import version_in_force
 from .standing_at import StandingAnswer, answerable, standing_at, unnoticed_lapse
 from .topics import recorded_as
@@ -300,6 +301,31 @@ class Standing(Aggregate):
             return None
         kind = self.RetentionExpired if lapse.reason == "retention_expired" else self.BasisLapsed
         return self._record(kind, context, lapse)[0]
+
+    def note_age_of_consent(self, context: Context) -> Recorded | None:
+        """R22, before the birth date is erased: record the 16th-birthday lapse (R14) that the
+        fold computes from it, unless recorded already, so that it can stand in for the birth
+        date afterwards (``SubjectView.age_of_consent_at``). None when there is none."""
+        birth = context.subject.birth_date
+        if birth is None or (sixteen := turns(birth, AGE_OF_CONSENT)) > context.now:
+            return None
+        lapse = Lapse(reason="subject_reached_age_of_consent", effective_at=sixteen)
+        then = self._before(context, sixteen)
+        if (then.status, then.reason, then.until) != ("lapsed", lapse.reason, sixteen):
+            return None
+        if any(fact.statement == lapse for fact in self.facts):
+            return None
+        return self._record(self.BasisLapsed, context, lapse)
+
+    def lapse_on_erasure(self, context: Context) -> Recorded | None:
+        """R22: the subject's erasure ends the consent in force (reason ``erased``), at once;
+        None when no consent is in force to end."""
+        before = self._before(context, context.now)
+        if before.status not in ("lawful", "pending") or not before.given_by:
+            return None  # no consent covers it now (another basis, or nothing in force)
+        return self._record(
+            self.BasisLapsed, context, Lapse(reason="erased", effective_at=context.now)
+        )
 
     def _check_statement(
         self,

@@ -249,6 +249,8 @@ class _Timeline:
         birth = self.subject.birth_date
         if birth is not None:
             moments |= {turns(birth, AGE_OF_CARE_CONSENT), turns(birth, AGE_OF_CONSENT)}
+        elif self.subject.age_of_consent_at is not None:  # R22: the erased birth date
+            moments.add(self.subject.age_of_consent_at)
         established_at = None
         for fact in self.facts:
             statement = fact.statement
@@ -303,6 +305,12 @@ class _Timeline:
             elif isinstance(statement, Withdrawal) and in_force:
                 ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
                 ended = (statement.effective_at, "withdrawn", ids)
+                in_force.clear()
+            elif isinstance(statement, Lapse) and statement.reason == "erased" and in_force:
+                # R22: the erasure ends every consent at its instant (a recorded fact, not
+                # a date the fold computes, unlike the clock's other lapses)
+                ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
+                ended = (statement.effective_at, "erased", ids)
                 in_force.clear()
             elif isinstance(statement, Establishment):
                 basis, established_at = fact, statement.effective_at
@@ -423,8 +431,9 @@ class _Timeline:
         learnt later: a backdated end, a corrected birth date) never counted at all."""
         authority: list[tuple[datetime, LapseReason]] = []
         birth = self.subject.birth_date
-        if consent.capacity in PARENTAL and birth is not None:
-            authority.append((turns(birth, AGE_OF_CONSENT), "subject_reached_age_of_consent"))
+        sixteen = turns(birth, AGE_OF_CONSENT) if birth else self.subject.age_of_consent_at
+        if consent.capacity in PARENTAL and sixteen is not None:
+            authority.append((sixteen, "subject_reached_age_of_consent"))
         record = self.subject.representations.get(consent.representative_ref or "")
         if record is not None and record.ends_at is not None:
             authority.append((record.ends_at, "representative_authority_ended"))

@@ -18,10 +18,18 @@ from eventsourcing.domain import Aggregate
 
 from . import bounds
 from . import representation as rules
+from .errors import InvalidInput, RuleViolated
 from .ids import event_id, subject_id
 from .subject_view import RepresentationRecord, SubjectView
 from .topics import recorded_as
-from .values import PersonalData, Representation, RepresentationEnd
+from .values import (
+    Erasure,
+    LegalClaim,
+    LegalClaimEnd,
+    PersonalData,
+    Representation,
+    RepresentationEnd,
+)
 
 Seal = Callable[[PersonalData], bytes]
 
@@ -73,6 +81,36 @@ class Subject(Aggregate):
                 aggregate.representations[ref], end=self.end, end_recorded_at=self.timestamp
             )
 
+    class LegalClaimRecorded(Aggregate.Event):
+        """A legal claim holds a purpose's data from erasure (R22, art. 17(3)(e))."""
+
+        claim: LegalClaim
+
+        def apply(self, aggregate: Subject) -> None:
+            aggregate.legal_claims[self.claim.claim_ref] = (self.claim, None)
+
+    class LegalClaimEnded(Aggregate.Event):
+        """The legal claim no longer holds erasure (R22)."""
+
+        end: LegalClaimEnd
+
+        def apply(self, aggregate: Subject) -> None:
+            claim, _ = aggregate.legal_claims[self.end.claim_ref]
+            aggregate.legal_claims[self.end.claim_ref] = (claim, self.end)
+
+    class Erased(Aggregate.Event):
+        """R22: the subject's personal-data key was destroyed (crypto-shredding). What the
+        holds still need, if anything, is sealed anew under a fresh key (``sealed_personal_data``);
+        the pseudonymous history and its proofs stay."""
+
+        erasure: Erasure
+        sealed_personal_data: bytes | None = None
+
+        def apply(self, aggregate: Subject) -> None:
+            aggregate.erasures.append(self.erasure)
+            aggregate.last_erasure_event = event_id(self.originator_id, self.originator_version)
+            aggregate.sealed_history.append((self.timestamp, self.sealed_personal_data or b""))
+
     def __init__(self, tenant: str, subject_ref: str, sealed_personal_data: bytes):
         self.tenant = tenant
         self.subject_ref = subject_ref
@@ -80,6 +118,57 @@ class Subject(Aggregate):
             (self.created_on, sealed_personal_data)
         ]
         self.representations: dict[str, RepresentationRecord] = {}
+        self.legal_claims: dict[str, tuple[LegalClaim, LegalClaimEnd | None]] = {}
+        self.erasures: list[Erasure] = []
+        self.last_erasure_event: UUID | None = None
+
+    @property
+    def erased_completely(self) -> bool:
+        """R22: every personal field is gone; nothing more may be recorded for the subject."""
+        return bool(self.erasures) and self.erasures[-1].complete
+
+    def check_not_erased(self) -> None:
+        """R22: after a complete erasure the subject is only a pseudonymous history."""
+        if self.erased_completely:
+            raise RuleViolated(
+                "R22",
+                f"subject {self.subject_ref!r} was erased; nothing more is recorded for it",
+                field="subject_ref",
+            )
+
+    def record_legal_claim(self, claim: LegalClaim) -> UUID:
+        self.check_not_erased()
+        if claim.claim_ref in self.legal_claims:
+            raise RuleViolated(
+                "R22", f"legal claim {claim.claim_ref!r} is recorded already", field="claim_ref"
+            )
+        bounds.check_instant("effective_at", claim.effective_at)
+        bounds.check_instant("until", claim.until)
+        if claim.until is not None and claim.until <= claim.effective_at:
+            raise InvalidInput("until must lie after effective_at", field="until")
+        self.trigger_event(self.LegalClaimRecorded, claim=claim)
+        return event_id(self.id, self.version)
+
+    def end_legal_claim(self, end: LegalClaimEnd) -> UUID:
+        self.check_not_erased()
+        known = self.legal_claims.get(end.claim_ref)
+        if known is None:
+            raise RuleViolated(
+                "R22", f"there is no legal claim {end.claim_ref!r} to end", field="claim_ref"
+            )
+        if known[1] is not None:
+            raise RuleViolated(
+                "R22", f"legal claim {end.claim_ref!r} has ended already", field="claim_ref"
+            )
+        bounds.check_instant("effective_at", end.effective_at)
+        self.trigger_event(self.LegalClaimEnded, end=end)
+        return event_id(self.id, self.version)
+
+    def erase(self, erasure: Erasure, sealed_kept: bytes | None) -> UUID:
+        """R22: record the erasure (the caller destroys the key in the same transaction)."""
+        self.trigger_event(self.Erased, erasure=erasure, sealed_personal_data=sealed_kept)
+        assert self.last_erasure_event is not None
+        return self.last_erasure_event
 
     @classmethod
     def register(cls, tenant: str, subject_ref: str, sealed_personal_data: bytes) -> Subject:

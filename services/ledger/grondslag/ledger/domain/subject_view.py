@@ -41,3 +41,6 @@ class SubjectView(msgspec.Struct, frozen=True):
 
     birth_date: date | None = None
     representations: dict[str, RepresentationRecord] = msgspec.field(default_factory=dict)
+    # R22: once erasure destroyed the birth date, the 16th birthday as the deadline clock
+    # recorded it (a ``subject_reached_age_of_consent`` lapse) stands in for it
+    age_of_consent_at: datetime | None = None

@@ -95,6 +95,15 @@ class Retention(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     starts: Literal["basis_end", "collection"] = "basis_end"
 
 
+class ErasureHold(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """R22: the register states that this purpose's data may not be erased within a term
+    (e.g. MfN mediation files: 18 months after the mediation ended)."""
+
+    term: Annotated[str, msgspec.Meta(pattern=r"^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?(?!\n)$")]
+    reason: ShortText
+    starts: Literal["basis_end", "collection"] = "basis_end"
+
+
 class PurposeTerms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One version of a purpose in the art. 30 register."""
 
@@ -111,6 +120,12 @@ class PurposeTerms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     recipients: tuple[ShortText, ...] = ()
     retention: Retention | None = None
     legitimate_interest_assessment: LongText | None = None
+    # R22 (optional, so that purposes registered before still decode): a hold on erasure,
+    # a WGBO file the patient may have destroyed before its retention ends (BW 7:455), a file
+    # shared by several clients that only a joint request of all of them may erase
+    erasure_hold: ErasureHold | None = None
+    destroy_on_request: bool = False
+    shared_file: bool = False
 
 
 class PersonalData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -181,6 +196,7 @@ class Establishment(msgspec.Struct, frozen=True, kw_only=True, tag="basis"):
     effective_at: datetime
     recorded_by: str | None = None
     opt_out_offered: bool = False
+    file_ref: str | None = None  # R22: the shared file (of a ``shared_file`` purpose) it is in
 
 
 class BasisEnd(msgspec.Struct, frozen=True, kw_only=True, tag="basis_end"):
@@ -233,3 +249,52 @@ class Lapse(msgspec.Struct, frozen=True, kw_only=True, tag="lapse"):
 
     reason: LapseReason
     effective_at: datetime
+
+
+class LegalClaim(msgspec.Struct, frozen=True, kw_only=True):
+    """R22: a legal claim (art. 17(3)(e)) for which a purpose's data must be kept: a
+    reference to the case, not its contents (the log keeps it after erasure)."""
+
+    claim_ref: str
+    purpose: str
+    reference: str
+    effective_at: datetime
+    until: datetime | None = None
+    recorded_by: str | None = None
+
+
+class LegalClaimEnd(msgspec.Struct, frozen=True, kw_only=True):
+    """The legal claim was settled, decided or dropped: it no longer holds erasure."""
+
+    claim_ref: str
+    effective_at: datetime
+    reason: str
+    recorded_by: str | None = None
+
+
+HoldKind = Literal["retention", "legal_claim", "purpose_hold", "shared_file"]
+
+
+class Hold(msgspec.Struct, frozen=True, kw_only=True):
+    """R22: why a purpose's data may not be erased now, and until when (None: until
+    something else happens first, e.g. the contract ends or the other parties join)."""
+
+    purpose: str
+    kind: HoldKind
+    reason: str
+    until: datetime | None = None
+    parties: tuple[str, ...] = ()  # shared_file: who must join the request
+
+
+class Erasure(msgspec.Struct, frozen=True, kw_only=True):
+    """R22: what one erasure erased and what it left held."""
+
+    effective_at: datetime
+    recorded_by: str
+    complete: bool
+    erased: tuple[str, ...] = ()  # purposes whose data may go
+    held: tuple[Hold, ...] = ()
+    kept: tuple[Literal["birth_date", "email"], ...] = ()  # fields sealed anew for the holds
+    request_id: str | None = None
+    joint_with: tuple[str, ...] = ()
+    reasons: str | None = None

@@ -64,15 +64,15 @@ def _letterhead(export: SubjectExport, lang: str) -> str:
 def _personal_data(export: SubjectExport, lang: str) -> str:
     t, personal = TEXTS[lang], export.personal_data
     rows = []
-    if personal.destroyed:
-        rows.append(f"<li>{t['destroyed']}</li>")
-    else:
-        if personal.birth_date:
-            rows.append(f"<li>{t['birth_date']}: {_date(personal.birth_date, lang)}</li>")
-        if personal.email:
-            rows.append(f"<li>{t['email']}: {escape(personal.email)}</li>")
-        if len(personal.history) > 1:
-            rows.append(f"<li>{t['rectified'].format(n=len(personal.history) - 1)}</li>")
+    if personal.birth_date:
+        rows.append(f"<li>{t['birth_date']}: {_date(personal.birth_date, lang)}</li>")
+    if personal.email:
+        rows.append(f"<li>{t['email']}: {escape(personal.email)}</li>")
+    if personal.destroyed:  # R22: gone with the key, but what a hold kept
+        kept = personal.birth_date or personal.email
+        rows.append(f"<li>{t['destroyed_partly' if kept else 'destroyed']}</li>")
+    elif len(personal.history) > 1:
+        rows.append(f"<li>{t['rectified'].format(n=len(personal.history) - 1)}</li>")
     for r in export.representations:
         who = escape(r.representation.representative_ref)
         kind = t["kinds"].get(r.representation.kind, escape(r.representation.kind))

@@ -194,6 +194,8 @@ TEXTS: dict[str, dict] = {
         "versies bewaren wij als bewijs",
         "destroyed": "uw persoonsgegevens zijn gewist; wat overblijft is het pseudonieme bewijs "
         "van toestemmingen en grondslagen",
+        "destroyed_partly": "uw overige persoonsgegevens zijn gewist; wat hierboven staat "
+        "bewaren wij nog omdat een bewaarplicht of een andere grond dat vereist",
         "nothing_personal": "geen persoonsgegevens behalve uw kenmerk",
         "request": "uw verzoek om {kind}, ontvangen op {received} ({state})",
         "request_open": "wij antwoorden uiterlijk {due}",
@@ -281,6 +283,8 @@ TEXTS: dict[str, dict] = {
         "rectified": "this data was corrected {n} time(s); we keep the earlier versions as proof",
         "destroyed": "your personal data was erased; what remains is the pseudonymous proof of "
         "consents and legal bases",
+        "destroyed_partly": "your other personal data was erased; we still keep what is "
+        "listed above because a retention duty or another ground requires it",
         "nothing_personal": "no personal data besides your reference",
         "request": "your request for {kind}, received on {received} ({state})",
         "request_open": "we answer by {due} at the latest",

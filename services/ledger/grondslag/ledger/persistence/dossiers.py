@@ -75,14 +75,16 @@ class Streams:
     def dossier(self, tenant: str, subject_ref: str, purpose: str) -> Dossier:
         sid = subject_id(tenant, subject_ref)
         key = self.keys.get(sid)
+        subject = self.aggregates.get(sid)
+        shredded = subject is not None and bool(subject.erasures)  # R22
         return Dossier(
             tenant,
             subject_ref,
             purpose,
             register=self.aggregates.get(purpose_id(tenant, purpose)),
-            subject=self.aggregates.get(sid),
+            subject=subject,
             standing_stream=self.aggregates.get(standing_id(tenant, subject_ref, purpose)),
-            unseal=lambda sealed: unseal(key, sid, sealed),
+            unseal=lambda sealed: unseal(key, sid, sealed, shredded=shredded),
         )
 
 

@@ -31,8 +31,13 @@ CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
     committed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, key)
 );
+ALTER TABLE {RESULTS_TABLE} ADD COLUMN IF NOT EXISTS subject_ref text;
+CREATE INDEX IF NOT EXISTS {RESULTS_TABLE}_subject ON {RESULTS_TABLE} (tenant, subject_ref);
 """
-INSERT = f"INSERT INTO {RESULTS_TABLE} (tenant, key, request_hash, result) VALUES (%s, %s, %s, %s)"
+INSERT = (
+    f"INSERT INTO {RESULTS_TABLE} (tenant, key, request_hash, result, subject_ref) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
 
 
 @dataclass
@@ -45,12 +50,14 @@ class Claim:
     replay: bytes | None = None  # the committed result to answer again, if any
     spent: bool = False  # its result is recorded (one command per request records)
     replayed: bool = False  # the answer is the committed one, not a new recording
+    subject_ref: str | None = None  # the subject the request is about (its path names it)
 
 
 CLAIM: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
 
-# what the recorder inserts beside the events: (tenant, key, request hash, result)
-Record = tuple[str, str, bytes, bytes]
+# what the recorder inserts beside the events: (tenant, key, request hash, result, the
+# subject it is about, so that its erasure (R22) finds it)
+Record = tuple[str, str, bytes, bytes, str | None]
 
 
 def committed(recorder: PostgresApplicationRecorder, claim: Claim) -> tuple[bytes, bytes] | None:

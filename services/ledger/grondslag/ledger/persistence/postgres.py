@@ -31,7 +31,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
-from . import idempotency
+from . import erasure, idempotency
 from .ddl import SCHEMA_LOCK
 from .sealing import AESGCM
 
@@ -124,13 +124,19 @@ class IndexingRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        super()._insert_stored_events(curs, stored_events, **kwargs)
+        super()._insert_stored_events(curs, stored_events, **kwargs)  # takes the table lock
+        with curs.connection.cursor() as other:
+            erasure.refuse_erased_meanwhile(other, stored_events)  # R22
         # after the events, so that a key already committed fails at the library's pipeline
         # sync as an IntegrityError (a conflict), not as an aborted pipeline
+        shredding = kwargs.get("shredding")
         results = kwargs.get("idempotency") or []
-        if results:  # the Idempotency-Key results commit with the events, or not at all
+        if shredding or results:
             with curs.connection.cursor() as other:  # the library reads ids from ``curs``
-                other.executemany(idempotency.INSERT, results)
+                if shredding:  # R22: the key and the rows naming the subject go with it
+                    erasure.shred(other, shredding)
+                if results:  # the Idempotency-Key results commit with the events, or not at all
+                    other.executemany(idempotency.INSERT, results)
 
 
 def _index_row(stored: StoredEvent) -> tuple[UUID | str, str, str, str | None, str | None]:

@@ -13,6 +13,7 @@ from typing import Protocol
 from uuid import UUID
 
 import msgspec
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..domain.values import PersonalData
@@ -37,8 +38,16 @@ class InMemoryKeyStore:
     def create_key(self, subject_id: UUID) -> bytes:
         return self._keys.setdefault(subject_id, AESGCM.generate_key(bit_length=256))
 
-    def destroy(self, subject_id: UUID) -> None:
+    def destroy(self, subject_id: UUID, fresh: bytes | None = None) -> None:
+        """R22: forget the subject's key; ``fresh`` replaces it (what the holds keep)."""
         self._keys.pop(subject_id, None)
+        if fresh is not None:
+            self._keys[subject_id] = fresh
+
+
+def new_key() -> bytes:
+    """A fresh AES-256 key (R22: what the holds keep is sealed anew under one)."""
+    return AESGCM.generate_key(bit_length=256)
 
 
 def seal(key: bytes, subject_id: UUID, data: PersonalData) -> bytes:
@@ -47,11 +56,22 @@ def seal(key: bytes, subject_id: UUID, data: PersonalData) -> bytes:
     return _VERSION + nonce + sealed
 
 
-def unseal(key: bytes | None, subject_id: UUID, sealed: bytes) -> PersonalData | None:
-    """The personal data, or ``None`` when the key was destroyed (the subject was erased)."""
-    if key is None:
+def unseal(
+    key: bytes | None, subject_id: UUID, sealed: bytes, *, shredded: bool = False
+) -> PersonalData | None:
+    """The personal data, or ``None`` when the key was destroyed (the subject was erased).
+
+    With ``shredded`` (the subject was erased, R22), bytes the current key does not open
+    were sealed under the destroyed key: ``None`` too, not an error (what the holds kept is
+    sealed anew under a fresh key; everything before it can never be opened again)."""
+    if key is None or not sealed:
         return None
     if sealed[:1] != _VERSION:
         raise ValueError("unknown sealing version")
-    plain = AESGCM(key).decrypt(sealed[1:13], sealed[13:], subject_id.bytes)
+    try:
+        plain = AESGCM(key).decrypt(sealed[1:13], sealed[13:], subject_id.bytes)
+    except InvalidTag:
+        if shredded:
+            return None
+        raise
     return msgspec.json.decode(plain, type=PersonalData)

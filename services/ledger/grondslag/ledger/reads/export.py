@@ -57,7 +57,7 @@ class PersonalDataExport(msgspec.Struct, kw_only=True):
     """What the ledger holds of the subject in person: provided by the subject (art. 20)."""
 
     portable: bool = True
-    destroyed: bool  # the subject's key was destroyed: nothing can be read any more
+    destroyed: bool  # the key was destroyed (R22): only what holds kept can still be read
     birth_date: date | None = None
     email: str | None = None
     history: list[PersonalDataVersion] = msgspec.field(default_factory=list)
@@ -173,19 +173,25 @@ async def subject_export(
 
 
 def _personal_data(dossier: Dossier, subject: Subject) -> PersonalDataExport:
-    versions = []
+    """Every version that can still be read; after an erasure (R22) only what its holds
+    kept, sealed anew, can be — every earlier version is gone with the destroyed key."""
+    versions, unreadable = [], False
     for recorded_at, sealed in subject.sealed_history:
-        data = dossier.unseal(sealed)
-        if data is None:  # the key is gone: every version with it
-            return PersonalDataExport(destroyed=True)
+        data = dossier.unseal(sealed) if sealed else None
+        if data is None:
+            unreadable = True
+            continue
         versions.append(
             PersonalDataVersion(
                 recorded_at=recorded_at, birth_date=data.birth_date, email=data.email
             )
         )
-    latest = versions[-1]
+    latest = dossier.unseal(subject.sealed_personal_data) if subject.sealed_personal_data else None
     return PersonalDataExport(
-        destroyed=False, birth_date=latest.birth_date, email=latest.email, history=versions
+        destroyed=bool(subject.erasures) or unreadable,
+        birth_date=latest.birth_date if latest else None,
+        email=latest.email if latest else None,
+        history=versions,
     )
 
 

@@ -37,6 +37,8 @@ _PAYLOAD_FIELDS = (
     "lapse",
     "restriction",
     "lift",
+    "claim",  # R22: legal claims and the erasure (references only: no personal data)
+    "erasure",
 )
 
 
@@ -68,4 +70,5 @@ async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> 
 
 def _event_type(event: Any) -> str:
     name = type(event).__qualname__
-    return {"Subject.Registered": "SubjectRegistered"}.get(name, name.rsplit(".", 1)[-1])
+    named = {"Subject.Registered": "SubjectRegistered", "Subject.Erased": "SubjectErased"}
+    return named.get(name, name.rsplit(".", 1)[-1])

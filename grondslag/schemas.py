@@ -5,7 +5,9 @@
   classes (msgspec), so that consumers of an export know what they read;
 * ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.0) — the NATS messages, from
   ``grondslag.projector.messages``;
-* ``audit-bundle.json`` — the export bundle an auditor verifies (``grondslag.ledger.audit.bundle``).
+* ``audit-bundle.json`` — the export bundle an auditor verifies (``grondslag.ledger.audit.bundle``);
+* ``subject-export.json`` — a subject's access and portability answer (art. 15, art. 20),
+  ``GET /v1/subjects/{subject_ref}/export`` as JSON (``grondslag.ledger.reads.export``).
 
 ``grondslag schemas`` writes them; ``grondslag schemas --check`` (and a test) fails when a
 committed file is stale.
@@ -33,6 +35,7 @@ def openapi() -> dict[str, Any]:
 
 
 def event_types() -> dict[str, type]:
+    from grondslag.ledger.domain.controller import Controller
     from grondslag.ledger.domain.purpose import Purpose
     from grondslag.ledger.domain.standing import Standing
     from grondslag.ledger.domain.subject import Subject
@@ -57,6 +60,10 @@ def event_types() -> dict[str, type]:
         "ObjectionDecided": Standing.ObjectionDecided,
         "BasisLapsed": Standing.BasisLapsed,
         "RetentionExpired": Standing.RetentionExpired,
+        "ProcessingRestricted": Standing.ProcessingRestricted,
+        "RestrictionLifted": Standing.RestrictionLifted,
+        "ControllerOpened": Controller.Opened,
+        "ControllerIdentityRecorded": Controller.IdentityRecorded,
         "RequestReceived": SubjectRequest.Received,
         "RequestExtended": SubjectRequest.Extended,
         "RequestAnswered": SubjectRequest.Answered,
@@ -108,7 +115,9 @@ def asyncapi() -> dict[str, Any]:
                         "description": (
                             "= CloudEvents id: the ledger event id for the message reporting "
                             "that event; for the basis.lapsed or basis.lawful signal the same "
-                            "event causes beside it, UUIDv5(event id, 'nl.grondslag.<name>.v1')"
+                            "event causes beside it, UUIDv5(event id, 'nl.grondslag.<name>.v1'); "
+                            "for the stop or start a rectified birth date causes on a standing, "
+                            "UUIDv5(event id, 'nl.grondslag.<purpose>/<name>.v1')"
                         ),
                     }
                 },
@@ -163,6 +172,22 @@ def bundle_schema() -> dict[str, Any]:
     return schema
 
 
+def subject_export_schema() -> dict[str, Any]:
+    from grondslag.ledger.reads.export import FORMAT, SubjectExport
+
+    schema = msgspec.json.schema(SubjectExport)
+    schema["title"] = FORMAT
+    schema["description"] = (
+        "Everything the ledger holds about one subject (GDPR art. 15): the controller, the "
+        "personal data (unsealed; null and destroyed=true once erased) with its rectified "
+        "versions, representations, per purpose the register's terms, the standing now and "
+        "every record with its evidence (R7), and the full event history. Art. 20 "
+        "portability: what the subject provided and every consent with its evidence are "
+        "marked portable=true and gathered in `portability`."
+    )
+    return schema
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file, path → text."""
     import yaml
@@ -173,6 +198,7 @@ def rendered() -> dict[Path, str]:
     for name, schema in message_schemas().items():
         files[ROOT / "messages" / f"{name}.json"] = _json(schema)
     files[ROOT / "audit-bundle.json"] = _json(bundle_schema())
+    files[ROOT / "subject-export.json"] = _json(subject_export_schema())
     files[ROOT / "asyncapi.yaml"] = yaml.safe_dump(
         asyncapi(), sort_keys=True, allow_unicode=True, width=100
     )

@@ -34,6 +34,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def every_stored_event() -> list[Any]:
     """One event of every class the ledger stores, with every optional part filled in."""
+    from grondslag.ledger.domain.controller import (
+        Controller,
+        ControllerIdentity,
+        DataProtectionOfficer,
+    )
     from grondslag.ledger.domain.ids import subject_id
     from grondslag.ledger.domain.purpose import Purpose
     from grondslag.ledger.domain.standing import Standing
@@ -56,6 +61,8 @@ def every_stored_event() -> list[Any]:
         PurposeTerms,
         Representation,
         RepresentationEnd,
+        Restriction,
+        RestrictionLift,
         Retention,
         Withdrawal,
     )
@@ -171,12 +178,36 @@ def every_stored_event() -> list[Any]:
         ),
         (Standing.BasisLapsed, "lapse", Lapse(reason="expired", effective_at=at)),
         (Standing.RetentionExpired, "lapse", Lapse(reason="retention_expired", effective_at=at)),
+        (
+            Standing.ProcessingRestricted,
+            "restriction",
+            Restriction(reasons="disputed", effective_at=at, recorded_by="x", request_id="r-1"),
+        ),
+        (
+            Standing.RestrictionLifted,
+            "lift",
+            RestrictionLift(reasons="settled", effective_at=at, recorded_by="x"),
+        ),
     ]:
         standing.trigger_event(event_class, **{field: statement})
+    controller = Controller.open("practice-a", at)
+    identity = ControllerIdentity(
+        display_name="Praktijk A",
+        postal_address="Straat 1, 1000 AA Amsterdam",
+        email="privacy@a.example",
+        privacy_statement_url="https://a.example/privacy",
+        dpo=DataProtectionOfficer(name="F. G.", contact="fg@a.example"),
+        promised_term="P4W",
+        languages=("nl", "en"),
+        telephone="020-1234567",
+        notes="open on weekdays",
+    )
+    controller.record(identity, at, at)
     return [
         *purpose.collect_events(),
         *subject.collect_events(),
         *standing.collect_events(),
+        *controller.collect_events(),
         *request_events(at),
     ]
 

@@ -23,10 +23,11 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from .domain import bounds, erasure
 from .domain.consent import CLOCK_SKEW
 from .domain.context import Context
+from .domain.controller import Controller, ControllerIdentity, IdentityVersion
 from .domain.dossier import Dossier
 from .domain.erasure import ErasureOutcome, LapsedStanding
 from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
-from .domain.ids import purpose_id, subject_id
+from .domain.ids import controller_id, purpose_id, subject_id
 from .domain.minors import AMSTERDAM
 from .domain.purpose import Purpose
 from .domain.purpose_versions import version_in_force
@@ -48,6 +49,8 @@ from .domain.values import (
     PurposeTerms,
     Representation,
     RepresentationEnd,
+    Restriction,
+    RestrictionLift,
 )
 from .persistence.dossiers import Streams, dossier_ids, load_sync
 from .persistence.erasure import Shredding
@@ -99,6 +102,13 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class IdentityPut(msgspec.Struct, frozen=True):
+    """What ``PUT /v1/tenant`` did: opened the controller's stream, recorded an identity."""
+
+    created: bool
+    recorded: bool
 
 
 class Ledger(Application[UUID]):
@@ -611,6 +621,84 @@ class Ledger(Application[UUID]):
         self.save(*events, idempotency=records, shredding=shredding)
         if claim is not None:
             claim.spent = True
+
+    # -- the controller's identity; restriction (data-subject rights) -----------------
+    @retried_on_conflict
+    def record_controller_identity(
+        self, tenant: str, identity: ControllerIdentity, effective_at: datetime | None = None
+    ) -> IdentityPut:
+        """Record who the controller is from ``effective_at`` (default now); an identity
+        that already applies then records nothing. R23 for the promised answer term."""
+        now = utcnow()
+        controller: Controller | None = self._find(controller_id(tenant))
+        created = controller is None
+        if controller is None:
+            controller = Controller.open(tenant, now)
+        recorded = controller.record(identity, effective_at or now, now)
+        result = IdentityPut(created=created, recorded=recorded)
+        if recorded:
+            self._commit(controller, result)
+        return result
+
+    def controller_identity(
+        self, tenant: str, at: datetime | None = None, known_at: datetime | None = None
+    ) -> ControllerIdentity | None:
+        """Who the controller was at ``at``, as known at ``known_at`` (default now); None
+        when no identity was recorded for then."""
+        now = utcnow()
+        version = self.controller_version(tenant, at or now, known_at or now)
+        return version.identity if version else None
+
+    def controller_version(
+        self, tenant: str, at: datetime, known_at: datetime
+    ) -> IdentityVersion | None:
+        """The recorded identity of ``controller_identity`` with its two times."""
+        controller: Controller | None = self._find(controller_id(tenant))
+        return controller.at(at, known_at) if controller else None
+
+    @retried_on_conflict
+    def restrict(
+        self, tenant: str, subject_ref: str, purpose: str, restriction: Restriction
+    ) -> Recorded:
+        """R24 (art. 18): the purpose is restricted, not lawful, until lifted."""
+        return self._on_standing(
+            tenant, subject_ref, purpose, lambda s, c: s.restrict(c, restriction)
+        )
+
+    @retried_on_conflict
+    def restrict_purposes(
+        self, tenant: str, subject_ref: str, purposes: list[str], restriction: Restriction
+    ) -> list[Recorded]:
+        """``restrict`` for several purposes at once: all of them, in one transaction, or
+        none (the first refusal refuses the whole request)."""
+        now = utcnow()
+        standings, answers = [], []
+        for purpose in dict.fromkeys(purposes):
+            dossier = self._known_dossier(tenant, subject_ref, purpose)
+            standing = dossier.standing_for_commands(now)
+            answers.append(standing.restrict(dossier.context(now), restriction))
+            standings.append(standing)
+        self._commit(_Together(standings), answers)
+        return answers
+
+    @retried_on_conflict
+    def lift_restriction(
+        self, tenant: str, subject_ref: str, purpose: str, lift: RestrictionLift
+    ) -> Recorded:
+        """R24: lift the restriction in force when the lift takes effect (else 409)."""
+        return self._on_standing(
+            tenant, subject_ref, purpose, lambda s, c: s.lift_restriction(c, lift)
+        )
+
+
+class _Together:
+    """Several aggregates whose new events commit in one transaction."""
+
+    def __init__(self, aggregates: list[Any]):
+        self.aggregates = aggregates
+
+    def collect_events(self) -> list[Any]:
+        return [event for a in self.aggregates for event in a.collect_events()]
 
 
 class ErasureRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,11 +9,12 @@ Two subjects carry everything a practice system must act on:
 
 * ``grondslag.<tenant>.basis.lapsed`` — **stop processing**: every transition of a standing
   from lawful to not lawful, whatever caused it (withdrawal, expiry, 16th birthday, end of a
-  representation, objection, restriction, basis ended, material notice revision, end of
-  retention), with its reason;
+  representation, objection, restriction (R18, or art. 18 with reason ``restricted``), a
+  rectified birth date, basis ended, material notice revision, end of retention), with its
+  reason;
 * ``grondslag.<tenant>.basis.lawful`` — **may start**: every transition to lawful that an
   event causes (a consent, the second consent R13 needs, a basis established, an objection
-  rejected).
+  rejected, a restriction lifted).
 
 The standing fields of every message are the ledger's own answer to "what applied at
 ``at``, as known at ``known_at``" (``known_at`` is when the event was recorded): the same
@@ -156,25 +157,29 @@ MESSAGE_TYPES: dict[str, tuple[str, type, str]] = {
         StandingChange,
         "STOP PROCESSING: the standing is no longer lawful — every such transition, whatever "
         "caused it (withdrawal, expiry, 16th birthday, end of a representation, objection, "
-        "restriction, basis ended, material notice revision, end of retention), with its "
+        "restriction, a rectified birth date, basis ended, material notice revision, end of "
+        "retention), with its "
         "reason. Subscribe to this subject alone to never miss a stop",
     ),
     "basis.lawful": (
         "basis.lawful.v1",
         StandingChange,
         "MAY START: an event made the standing lawful (a consent, the second consent R13 "
-        "needs, a basis established, an objection rejected)",
+        "needs, a basis established, an objection rejected, a restriction lifted, a rectified "
+        "birth date)",
     ),
     "basis.restricted": (
         "basis.restricted.v1",
         StandingChange,
-        "an objection restricts processing until it is decided (R18; the stop itself is on "
-        "basis.lapsed)",
+        "an objection restricts processing until it is decided (R18), or processing was "
+        "restricted on the subject's request (art. 18, R24, reason restricted) until lifted; "
+        "the stop itself is on basis.lapsed",
     ),
     "basis.restored": (
         "basis.restored.v1",
         StandingChange,
-        "an objection was rejected on compelling grounds: processing may resume",
+        "an objection was rejected on compelling grounds, or a restriction (R24) was lifted: "
+        "processing may resume if the standing is lawful (the start itself is on basis.lawful)",
     ),
     "retention.expired": (
         "retention.expired.v1",

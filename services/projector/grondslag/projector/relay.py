@@ -34,7 +34,7 @@ from .messages import (
     nats_subject,
 )
 from .request_messages import request_messages
-from .standing_messages import announces, standing_messages
+from .standing_messages import announces, correction_messages, standing_messages
 
 log = logging.getLogger("grondslag.relay")
 NAME = "nats_relay"
@@ -90,11 +90,7 @@ class Relay:
 async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:
     """The messages a batch of events causes, each standing's from the one fold."""
     requests = await request_messages(conn, events)
-    relevant = [
-        e
-        for e in events
-        if announces(e) or isinstance(e, Subject.RepresentationEnded | Subject.Erased)
-    ]
+    relevant = [e for e in events if announces(e) or isinstance(e, _SUBJECT_EVENTS)]
     if not relevant:
         return requests
     names = {
@@ -105,14 +101,23 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
             list({e.originator_id for e in relevant}),
         )
     }
+    corrected = {
+        (names[e.originator_id]["tenant"], names[e.originator_id]["subject_ref"])
+        for e in relevant
+        if isinstance(e, Subject.PersonalDataRecorded)
+    }
+    standings = await _standings_of(conn, corrected)
     ids = set(names)
     for row in names.values():
         ids |= set(dossiers.dossier_ids(row["tenant"], row["subject_ref"], [row["purpose"] or ""]))
+    for (tenant, ref), codes in standings.items():
+        ids |= set(dossiers.dossier_ids(tenant, ref, codes))
     streams = await dossiers.load(conn, list(ids))
     out = []
     for event in relevant:
         stream = names[event.originator_id]
         tenant, ref = stream["tenant"], stream["subject_ref"]
+        announced: list[tuple[str, list[Any]]]
         if isinstance(event, Subject.RepresentationEnded):
             eid = str(event_id(event.originator_id, event.originator_version))
             subject = streams.get(event.originator_id)
@@ -126,8 +131,7 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
                 effective_at=event.end.effective_at,
                 reason=event.end.reason,
             )
-            messages = [("representation.ended", eid, data)]
-            about = ref
+            announced = [(ref, [("representation.ended", eid, data)])]
         elif isinstance(event, Subject.Erased):
             eid = str(event_id(event.originator_id, event.originator_version))
             erasure = event.erasure
@@ -141,23 +145,49 @@ async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple
                 held=sorted({hold.purpose for hold in erasure.held}),
                 request_id=erasure.request_id,
             )
-            messages = [("subject.erased", eid, data)]
-            about = ref
+            announced = [(ref, [("subject.erased", eid, data)])]
+        elif isinstance(event, Subject.PersonalDataRecorded):
+            announced = [
+                (f"{ref}/{code}", correction_messages(event, streams.dossier(tenant, ref, code)))
+                for code in standings.get((tenant, ref), [])
+            ]
         else:
             dossier = streams.dossier(tenant, ref, stream["purpose"])
-            messages = standing_messages(event, dossier)
-            about = f"{ref}/{stream['purpose']}"
-        for name, message_id, data in messages:
-            message = CloudEvent(
-                id=message_id,
-                source=f"urn:grondslag:{tenant}",
-                type=f"{TYPE_PREFIX}{name}.v1",
-                subject=about,
-                time=event.timestamp,
-                data=data,
-            )
-            out.append((nats_subject(tenant, name), message))
+            announced = [(f"{ref}/{stream['purpose']}", standing_messages(event, dossier))]
+        for about, messages in announced:
+            for name, message_id, data in messages:
+                message = CloudEvent(
+                    id=message_id,
+                    source=f"urn:grondslag:{tenant}",
+                    type=f"{TYPE_PREFIX}{name}.v1",
+                    subject=about,
+                    time=event.timestamp,
+                    data=data,
+                )
+                out.append((nats_subject(tenant, name), message))
     return out + requests
+
+
+_SUBJECT_EVENTS = (Subject.RepresentationEnded, Subject.Erased, Subject.PersonalDataRecorded)
+
+
+async def _standings_of(
+    conn: asyncpg.Connection, subjects: set[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """The purposes each (tenant, subject) has a standing for."""
+    if not subjects:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT tenant, subject_ref, purpose FROM {STREAMS_TABLE} WHERE kind = 'standing' "
+        "AND (tenant, subject_ref) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "ORDER BY purpose",
+        [tenant for tenant, _ in subjects],
+        [ref for _, ref in subjects],
+    )
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        found.setdefault((row["tenant"], row["subject_ref"]), []).append(row["purpose"])
+    return found
 
 
 async def run_relay(pool: asyncpg.Pool, dsn: str, nats_url: str, poll_seconds: float) -> None:

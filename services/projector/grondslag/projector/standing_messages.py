@@ -18,7 +18,8 @@ from typing import Any
 from grondslag.ledger.domain.dossier import Dossier
 from grondslag.ledger.domain.ids import event_id
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.standing_at import StandingAnswer
+from grondslag.ledger.domain.standing_at import TIME_DRIVEN, StandingAnswer
+from grondslag.ledger.domain.subject import Subject
 from grondslag.ledger.domain.values import Consent, Giver, Withdrawal
 
 from .messages import TYPE_PREFIX, StandingChange
@@ -33,6 +34,8 @@ _REPORTS = {
     Standing.BasisEnded: STOP,
     Standing.BasisLapsed: STOP,
     Standing.RetentionExpired: "retention.expired",
+    Standing.ProcessingRestricted: "basis.restricted",  # R24; the stop itself on basis.lapsed
+    Standing.RestrictionLifted: "basis.restored",  # R24; the start itself on basis.lawful
 }
 # noticed by the deadline clock: the fold counted the date already, so no transition shows
 _ALWAYS_STOP = (Standing.BasisLapsed, Standing.RetentionExpired)
@@ -105,3 +108,43 @@ def _change(dossier: Dossier, eid: str, statement: Any, after: StandingAnswer) -
             statement.representative_ref if isinstance(statement, Withdrawal) else None
         ),
     )
+
+
+def correction_messages(
+    event: Subject.PersonalDataRecorded, dossier: Dossier
+) -> list[tuple[str, str, StandingChange]]:
+    """A rectified birth date changes what the age rules say (R11–R14): a stop or a start
+    for the standing whose lawfulness it changed, as known when it was recorded. A lapse
+    it moved into the past is the deadline clock's to record and publish (``BasisLapsed``),
+    once, so it is not announced here too."""
+    if dossier.register is None or dossier.standing_stream is None:
+        return []
+    known = event.timestamp
+    after = dossier.standing(known, known)
+    before = dossier.standing(known, known - JUST_BEFORE)
+    if before.lawful == after.lawful:
+        return []
+    if after.status == "lapsed" and after.reason in TIME_DRIVEN:
+        return []
+    name = START if after.lawful else STOP
+    eid = event_id(event.originator_id, event.originator_version)
+    reason = after.reason
+    if reason is None and after.status == "restricted":
+        reason = "objection"
+    data = StandingChange(
+        tenant=dossier.tenant,
+        subject_ref=dossier.subject_ref,
+        purpose=dossier.purpose,
+        event_id=str(eid),
+        effective_at=known,
+        at=after.at,
+        known_at=after.known_at,
+        lawful=after.lawful,
+        status=after.status,
+        reason=reason,
+        basis=after.basis,
+        since=after.since,
+        until=after.until,
+    )
+    message_id = str(uuid.uuid5(eid, f"{TYPE_PREFIX}{dossier.purpose}/{name}.v1"))
+    return [(name, message_id, data)]

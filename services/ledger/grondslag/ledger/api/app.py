@@ -32,6 +32,7 @@ from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
 from .erasure import ErasureController
+from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
 from .newsletter import NewsletterController
@@ -39,7 +40,9 @@ from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
 from .representatives import RepresentativeController
 from .requests import RequestController, SubjectRequestController
+from .restrictions import RestrictionController
 from .subjects import SubjectController
+from .tenant import TenantController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
@@ -144,6 +147,9 @@ def create_app(
             live,
             ready,
             metrics,
+            TenantController,
+            RestrictionController,
+            ExportController,
             SubjectRequestController,
             RequestController,
         ],

@@ -114,9 +114,12 @@ class SubjectRequestController(Controller):
             recorded_by=data.recorded_by,
             note=data.note,
         )
-        # the practice's own promised term (e.g. P4W) comes from the controller's identity:
-        # pass it as ``promised_term`` to show ``promised_by`` beside the legal due date
-        return ledger.receive_request(request.user.tenant, subject_ref, intake)
+        # the practice's own promised term (e.g. P4W), as its identity stated it when the
+        # request reached it: ``promised_by`` beside the legal due date
+        tenant = request.user.tenant
+        controller = ledger.controller_identity(tenant, at=intake.received_at)
+        promised_term = controller.promised_term if controller else None
+        return ledger.receive_request(tenant, subject_ref, intake, promised_term)
 
 
 class RequestController(Controller):

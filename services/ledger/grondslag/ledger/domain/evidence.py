@@ -31,6 +31,8 @@ from .values import (
     Objection,
     ObjectionDecision,
     RepresentativeKind,
+    Restriction,
+    RestrictionLift,
     Withdrawal,
 )
 
@@ -124,6 +126,15 @@ def _record(fact: Fact, versions: list[PurposeVersion]) -> EvidenceRecord:
         return EvidenceRecord(
             **common, type="ObjectionDecided", upheld=statement.upheld, reasons=statement.reasons
         )
+    if isinstance(statement, Restriction):
+        return EvidenceRecord(
+            **common,
+            type="ProcessingRestricted",
+            reasons=statement.reasons,
+            reference=statement.request_id,
+        )
+    if isinstance(statement, RestrictionLift):
+        return EvidenceRecord(**common, type="RestrictionLifted", reasons=statement.reasons)
     assert isinstance(statement, Lapse)
     kind = "RetentionExpired" if statement.reason == "retention_expired" else "BasisLapsed"
     return EvidenceRecord(**common, type=kind, reason=statement.reason)

@@ -14,10 +14,22 @@ from .values import (
     Lapse,
     Objection,
     ObjectionDecision,
+    Restriction,
+    RestrictionLift,
     Withdrawal,
 )
 
-Statement = Consent | Withdrawal | Establishment | BasisEnd | Objection | ObjectionDecision | Lapse
+Statement = (
+    Consent
+    | Withdrawal
+    | Establishment
+    | BasisEnd
+    | Objection
+    | ObjectionDecision
+    | Lapse
+    | Restriction
+    | RestrictionLift
+)
 
 
 class Fact(msgspec.Struct, frozen=True):

@@ -28,6 +28,10 @@ def standing_id(tenant: str, subject_ref: str, purpose: str) -> UUID:
     return uuid5(NAMESPACE, f"standing\x1f{tenant}\x1f{subject_ref}\x1f{purpose}")
 
 
+def controller_id(tenant: str) -> UUID:
+    return uuid5(NAMESPACE, f"controller\x1f{tenant}")
+
+
 @lru_cache(maxsize=65_536)
 def event_id(originator_id: UUID, originator_version: int) -> UUID:
     """The public id of one stored event: stable, derived, never stored twice."""

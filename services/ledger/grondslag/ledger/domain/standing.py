@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from . import bases, bounds, newsletter, objection, representation
+from . import bases, bounds, newsletter, objection, representation, restriction
 from . import consent as consent_rules
 from .context import Context
 from .errors import InvalidInput, RuleViolated
@@ -36,6 +36,8 @@ from .values import (
     Objection,
     ObjectionDecision,
     PurposeTerms,
+    Restriction,
+    RestrictionLift,
     Withdrawal,
 )
 
@@ -121,6 +123,22 @@ class Standing(Aggregate):
 
         def apply(self, aggregate: Standing) -> None:
             aggregate._learn(self, self.lapse)
+
+    class ProcessingRestricted(Aggregate.Event):
+        """Processing was restricted (art. 18): not lawful until lifted (R24)."""
+
+        restriction: Restriction
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.restriction)
+
+    class RestrictionLifted(Aggregate.Event):
+        """The restriction was lifted; the standing is what its bases make it again (R24)."""
+
+        lift: RestrictionLift
+
+        def apply(self, aggregate: Standing) -> None:
+            aggregate._learn(self, self.lift)
 
     def __init__(self, tenant: str, subject_ref: str, purpose: str):
         self.tenant = tenant
@@ -262,6 +280,18 @@ class Standing(Aggregate):
         objection.check_decision(terms, before)
         return self._record(self.ObjectionDecided, context, decision)
 
+    def restrict(self, context: Context, restriction_: Restriction) -> Recorded:
+        """R24 (art. 18): restricted, not lawful, from its effective time until lifted."""
+        self._check_statement(context, restriction_)
+        restriction.check_restriction(self.purpose, self.facts, restriction_)
+        return self._record(self.ProcessingRestricted, context, restriction_)
+
+    def lift_restriction(self, context: Context, lift: RestrictionLift) -> Recorded:
+        """R24: lift the restriction in force when the lift takes effect."""
+        self._check_statement(context, lift)
+        restriction.check_lift(self.purpose, self.facts, lift)
+        return self._record(self.RestrictionLifted, context, lift)
+
     def notice_lapse(self, context: Context) -> UUID | None:
         """Record, once, that time alone has ended this standing by now (expiry, 16th
         birthday, end of a representation or of retention, notice revision); answers its
@@ -298,7 +328,14 @@ class Standing(Aggregate):
         )
 
     def _check_statement(
-        self, context: Context, statement: Establishment | BasisEnd | Objection | ObjectionDecision
+        self,
+        context: Context,
+        statement: Establishment
+        | BasisEnd
+        | Objection
+        | ObjectionDecision
+        | Restriction
+        | RestrictionLift,
     ) -> tuple[PurposeTerms, StandingAnswer]:
         """Bounds, clock and register at the statement's effective time; answers the
         purpose's terms then and the standing just before the statement."""
@@ -316,9 +353,11 @@ class Standing(Aggregate):
         return self._before(context, at).status in ("lawful", "pending")
 
     def _before(self, context: Context, at: datetime) -> StandingAnswer:
-        return standing_at(
-            self.purpose, self.facts, context.versions, at, context.now, context.subject
-        )
+        """The standing at ``at`` as the other rules judge it: without an art. 18
+        restriction (R24), which only holds processing back — a consent under it can still
+        be withdrawn, a basis ended, an objection lodged or decided."""
+        facts = [f for f in self.facts if not isinstance(f.statement, restriction.RESTRICTIONS)]
+        return standing_at(self.purpose, facts, context.versions, at, context.now, context.subject)
 
     def _record(self, event_class: Any, context: Context, statement: Statement) -> Recorded:
         """Fold the facts with the new one everywhere they will be asked about, then
@@ -347,6 +386,8 @@ _FIELDS: dict[type, str] = {
     Objection: "objection",
     ObjectionDecision: "decision",
     Lapse: "lapse",
+    Restriction: "restriction",
+    RestrictionLift: "lift",
 }
 
 

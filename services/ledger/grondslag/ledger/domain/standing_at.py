@@ -23,6 +23,7 @@ from .facts import Fact
 from .minors import AGE_OF_CARE_CONSENT, AGE_OF_CONSENT, co_decides_in_care, turns
 from .purpose_versions import PurposeVersion, known_versions, version_in_force
 from .representation import PARENTAL
+from .restriction import RESTRICTIONS, restriction_in_force
 from .retention import retention_until
 from .subject_view import SubjectView
 from .values import (
@@ -223,6 +224,7 @@ class _Timeline:
         )
         self.versions = versions
         self.subject = subject
+        self._restrictions = [f for f in self.facts if isinstance(f.statement, RESTRICTIONS)]
         self._states: dict[datetime, _State] = {}
         self._instants: list[datetime] | None = None
 
@@ -273,6 +275,20 @@ class _Timeline:
         return self._states[at]
 
     def _state(self, at: datetime) -> _State:
+        state = self._unrestricted(at)
+        restricted = restriction_in_force(self._restrictions, at)
+        if restricted is None or state.status not in ("lawful", "pending", "restricted"):
+            return state  # R24: a lapsed or absent basis has nothing to restrict
+        return _State(
+            "restricted",
+            "restricted",
+            None,
+            [*state.evidence, str(restricted.event_id)],
+            state.given_by,
+            cover=state.cover,
+        )
+
+    def _unrestricted(self, at: datetime) -> _State:
         in_force: dict[str, Fact] = {}
         ended: tuple[datetime, LapseReason, list[str]] | None = None
         basis: Fact | None = None  # the non-consent basis in force

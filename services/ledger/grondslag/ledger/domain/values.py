@@ -36,6 +36,7 @@ LapseReason = Literal[
     "basis_ended",
     "retention_expired",
     "erased",
+    "restricted",
 ]
 RepresentativeKind = Literal[
     "parental_authority",
@@ -218,6 +219,24 @@ class ObjectionDecision(msgspec.Struct, frozen=True, kw_only=True, tag="decision
     """The controller decided an objection: upheld, or rejected on compelling grounds (R18)."""
 
     upheld: bool
+    reasons: str
+    effective_at: datetime
+    recorded_by: str | None = None
+
+
+class Restriction(msgspec.Struct, frozen=True, kw_only=True, tag="restriction"):
+    """The subject had processing restricted (art. 18, "afschermen"): stored, not otherwise
+    processed, until it is lifted (R24)."""
+
+    reasons: str
+    effective_at: datetime
+    recorded_by: str | None = None
+    request_id: str | None = None  # the data-subject request it answers, if any
+
+
+class RestrictionLift(msgspec.Struct, frozen=True, kw_only=True, tag="restriction_lift"):
+    """A restriction in force was lifted (art. 18(3): the subject is told beforehand)."""
+
     reasons: str
     effective_at: datetime
     recorded_by: str | None = None

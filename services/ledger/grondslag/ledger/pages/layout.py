@@ -1,8 +1,9 @@
 """The one page layout: a small, accessible HTML page — no scripts, no third-party
 resources, inline styles only — with the headers every page carries.
 
-A page is a narrow ``message`` (the public link pages: one sentence and one button) or a
-wide ``report`` (the auditor's tables and timelines); both share one style sheet."""
+A page is a narrow ``message`` (the public link pages: one sentence and one button), a
+wide ``report`` (the auditor's tables and timelines) or a printable ``letter`` (the Art. 15
+answer); all share one style sheet."""
 
 from __future__ import annotations
 
@@ -36,6 +37,20 @@ STYLE = (
     "padding:.8rem;border-radius:.4rem}label{display:flex;flex-direction:column;"
     "font-size:.85rem}code{font-size:.8rem;white-space:nowrap}.muted{color:#666;"
     "font-size:.85rem}input{font-size:1rem;padding:.3rem}"
+    "body.letter{max-width:44rem;font-family:Georgia,'DejaVu Serif',serif;font-size:1rem;"
+    "line-height:1.45}.letterhead{display:flex;flex-direction:row-reverse;"
+    "justify-content:space-between;align-items:flex-start;gap:2rem;margin-bottom:2.5rem}"
+    ".letterhead address{font-style:normal;text-align:right}.letter h1{font-size:1.2rem;"
+    "margin:1.5rem 0 1rem}.letter h2{font-size:1.05rem;margin:1.8rem 0 .6rem;"
+    "border-bottom:1px solid #bbb;padding-bottom:.2rem}.letter h3{font-size:1rem;"
+    "margin:1.2rem 0 .3rem}.letter section.purpose{border-top:0;margin:1rem 0;padding:0;"
+    "break-inside:avoid}.letter table{font-size:.95rem}.letter th{width:9.5rem;"
+    "font-weight:600;color:#333}.letter .status{font-size:.85rem;font-weight:400}"
+    ".letter .small{font-size:.88rem;color:#333}.letter ul.rights li{margin:.2rem 0}"
+    ".signature{margin-top:1.5rem}"
+    "@page{margin:2cm}@media print{body.letter{margin:0;max-width:none;font-size:10.5pt}"
+    ".letter a{color:inherit;text-decoration:none}.letter .status{color:#000;background:none;"
+    "border:1px solid #000}}"
 )
 
 
@@ -45,7 +60,7 @@ def html_page(
     *,
     status: int = 200,
     lang: str = "en",
-    kind: Literal["message", "report"] = "report",
+    kind: Literal["message", "report", "letter"] = "report",
 ) -> Response[str]:
     """``body`` (HTML whose values are escaped already) on a page titled ``title``."""
     html = (
@@ -57,6 +72,6 @@ def html_page(
     return Response(
         html,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",  # litestar adds "; charset=utf-8" itself
         headers={**HEADERS, "Content-Language": lang},
     )

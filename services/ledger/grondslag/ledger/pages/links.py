@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from ..services.public_links import PublicLinks, Visit
-from .messages import message
+from .messages import controller_footer, language, message
 
 Token = Annotated[str, Parameter(description="the signed link token")]  # links.verify() checks it
 WHY_NOT = {"invalid": 404, "expired": 410, "refused": 409}  # outcomes shown without the link
@@ -81,8 +81,9 @@ def _shown(request: Request, kind: Literal["unsubscribe", "confirm"], visit: Vis
         request,
         f"{kind}.{visit.outcome}",
         button=button,
+        footer=controller_footer(language(request), visit.link.controller),
         purpose=visit.link.terms.title,
-        practice=visit.link.binding.tenant,
+        practice=visit.link.practice,
     )
 
 

@@ -7,6 +7,7 @@ from html import escape
 
 from litestar import Request, Response
 
+from ..domain.controller import ControllerIdentity
 from .layout import html_page
 
 TEXTS = {
@@ -34,6 +35,8 @@ TEXTS = {
         "unavailable.title": "Even niet beschikbaar",
         "unavailable": "Dit lukt op dit moment even niet. Probeer het over een paar seconden "
         "opnieuw.",
+        "footer.privacy": "Privacyverklaring",
+        "footer.contact": "Contact",
     },
     "en": {
         "unsubscribe.title": "Unsubscribe",
@@ -60,6 +63,8 @@ TEXTS = {
         "of the message.",
         "unavailable.title": "Temporarily unavailable",
         "unavailable": "This cannot be done just now. Please try again in a few seconds.",
+        "footer.privacy": "Privacy statement",
+        "footer.contact": "Contact",
     },
 }
 
@@ -79,11 +84,32 @@ def language(request: Request) -> str:
     return best
 
 
+def controller_footer(lang: str, controller: ControllerIdentity | None) -> str:
+    """The practice's name with links to its privacy statement and its contact address;
+    nothing when it recorded no identity."""
+    if controller is None:
+        return ""
+    text = TEXTS[lang]
+    return (
+        f'<footer class="muted"><p>{escape(controller.display_name)} · '
+        f'<a href="{escape(controller.privacy_statement_url)}">{text["footer.privacy"]}</a> · '
+        f'{text["footer.contact"]}: <a href="mailto:{escape(controller.email)}">'
+        f"{escape(controller.email)}</a></p></footer>"
+    )
+
+
 def message(
-    request: Request, key: str, *, status: int = 200, button: str | None = None, **values: str
+    request: Request,
+    key: str,
+    *,
+    status: int = 200,
+    button: str | None = None,
+    footer: str = "",
+    **values: str,
 ) -> Response[str]:
     """The message ``key`` in the reader's language, its ``{values}`` escaped; with
-    ``button``, a form that POSTs to the page's own address."""
+    ``button``, a form that POSTs to the page's own address; ``footer`` (HTML, escaped
+    already) after it."""
     lang = language(request)
     text = TEXTS[lang]
     safe = {name: escape(value) for name, value in values.items()}
@@ -93,6 +119,7 @@ def message(
             f'<form method="post" action="{escape(request.url.path)}">'
             f'<button type="submit">{text[button]}</button></form>'
         )
+    body += footer
     title = (
         text[f"{key}.title"] if f"{key}.title" in text else text[f"{key.rsplit('.', 1)[0]}.title"]
     )

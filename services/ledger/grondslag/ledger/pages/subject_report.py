@@ -22,7 +22,8 @@ from .times import day, when
 LEGEND = (
     '<p class="muted">✔ marks the events the standing rests on. Status: <b>lawful</b> — a '
     "basis covers processing; <b>pending</b> — a consent still misses a party (R13); "
-    "<b>restricted</b> — an objection awaits its decision (R18); <b>lapsed</b> — the basis "
+    "<b>restricted</b> — an objection awaits its decision (R18), or processing is restricted "
+    "on the subject's request (art. 18, R24); <b>lapsed</b> — the basis "
     "ended (see the reason); <b>none</b> — no basis was known for that moment. Faded "
     "events were recorded after the “as known on” date.</p>"
 )

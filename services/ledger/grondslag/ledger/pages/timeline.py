@@ -18,6 +18,8 @@ COLOURS = {
     "ObjectionDecided": "#8e24aa",
     "BasisLapsed": "#ef6c00",
     "RetentionExpired": "#757575",
+    "ProcessingRestricted": "#4a148c",
+    "RestrictionLifted": "#00838f",
 }
 
 

@@ -44,6 +44,7 @@ _OPENING_TOPICS = {
     "ledger.domain.purpose:Purpose.Registered": "purpose",
     "ledger.domain.subject:Subject.Registered": "subject",
     "ledger.domain.standing:Standing.Opened": "standing",
+    "ledger.domain.controller:Controller.Opened": "controller",
     "ledger.domain.subject_request:SubjectRequest.Received": "request",
 }
 

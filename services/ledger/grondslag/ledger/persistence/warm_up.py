@@ -20,13 +20,14 @@ from typing import Any
 import msgspec
 from eventsourcing.domain import DomainEvent
 
+from ..domain.controller import Controller
 from ..domain.purpose import Purpose
 from ..domain.standing import Standing
 from ..domain.subject import Subject
 from ..domain.subject_request import SubjectRequest
 from ..domain.values import PersonalData
 
-AGGREGATES = (Purpose, Subject, Standing, SubjectRequest)
+AGGREGATES = (Purpose, Subject, Standing, SubjectRequest, Controller)
 
 
 def stored_event_classes() -> list[type]:

@@ -35,6 +35,8 @@ _PAYLOAD_FIELDS = (
     "objection",
     "decision",
     "lapse",
+    "restriction",
+    "lift",
     "claim",  # R22: legal claims and the erasure (references only: no personal data)
     "erasure",
 )

@@ -17,18 +17,26 @@ import asyncpg
 
 from .. import links
 from ..application import Ledger
+from ..domain.controller import Controller, ControllerIdentity
 from ..domain.errors import NotFound, RuleViolated
-from ..domain.ids import purpose_id
+from ..domain.ids import controller_id, purpose_id
 from ..domain.values import Evidence, PurposeTerms
 from ..reads.streams import load_aggregates
 
 
 @dataclass(frozen=True)
 class Link:
-    """A genuine link: what it is bound to, and its purpose's terms now."""
+    """A genuine link: what it is bound to, its purpose's terms now, and who the
+    controller is now (None when the practice recorded no identity)."""
 
     binding: links.Binding
     terms: PurposeTerms
+    controller: ControllerIdentity | None = None
+
+    @property
+    def practice(self) -> str:
+        """The practice's name: its display name, or else its tenant id."""
+        return self.controller.display_name if self.controller else self.binding.tenant
 
     @property
     def expired(self) -> bool:
@@ -100,9 +108,14 @@ class PublicLinks:
         binding = await links.verify(self.pool, kind, token)
         if binding is None:
             return None
-        pid = purpose_id(binding.tenant, binding.purpose)
-        found = await load_aggregates(self.pool, [pid])
-        return Link(binding, found[pid].latest.terms) if pid in found else None
+        pid, cid = purpose_id(binding.tenant, binding.purpose), controller_id(binding.tenant)
+        found = await load_aggregates(self.pool, [pid, cid])
+        if pid not in found:
+            return None
+        controller: Controller | None = found.get(cid)
+        now = datetime.now(UTC)
+        version = controller.at(now, now) if controller else None
+        return Link(binding, found[pid].latest.terms, version.identity if version else None)
 
     def _record_consent(self, link: Link) -> None:
         binding = link.binding

@@ -1,0 +1,46 @@
+"""Access and portability answers (GDPR art. 15, art. 20): everything the ledger holds about
+a subject, as JSON (``schemas/subject-export.json``) or as a printable letter (HTML)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from litestar import Controller, Request, Response, get
+from litestar.params import FromQuery
+
+from ..application import utcnow
+from ..pages.access_letter import access_letter
+from ..pages.messages import language
+from ..reads.export import SubjectExport, subject_export
+from ..web import AUDITORS, SubjectRef
+from .auth import requires
+
+HTML, JSON = "text/html", "application/json"
+
+
+class ExportController(Controller):
+    path = "/v1/subjects/{subject_ref:str}/export"
+    tags = ["subjects"]
+
+    @get(
+        operation_id="exportSubject",
+        guards=[requires(*AUDITORS)],
+        summary="Everything the ledger holds about the subject (art. 15), the portable parts "
+        "marked (art. 20): JSON (Accept: application/json, schemas/subject-export.json) or a "
+        "printable letter (Accept: text/html; Dutch, English with lang=en or Accept-Language)",
+        description="Unseals the subject's personal data, so only `auditor` and `admin` keys "
+        "may ask (like the audit export with personal data).",
+        responses=None,
+    )
+    async def export(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        lang: FromQuery[Literal["nl", "en"] | None] = None,
+    ) -> Response[SubjectExport]:
+        answer = await subject_export(
+            request.app.state.pool, request.user.tenant, subject_ref, utcnow()
+        )
+        if request.accept.best_match([JSON, HTML], default=JSON) == HTML:
+            return access_letter(answer, lang or language(request))  # type: ignore[return-value]
+        return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})

@@ -404,8 +404,36 @@ class Ledger(Application[UUID]):
             promised_term,
         )
         answer = request_answer(request, now)
-        self._commit(request, answer)
+        restricted = []
+        if intake.kind == "restriction":
+            restricted = self._restricted_on_request(request, now)
+        self._commit(_Together([request, *restricted]), answer)
         return answer
+
+    def _restricted_on_request(self, request: SubjectRequest, now: datetime) -> list[Standing]:
+        """R24: a restriction request ("afschermen") restricts every purpose it covers from
+        when it reached the practice, in the transaction that records it; a purpose with no
+        standing has nothing to restrict, one restricted already stays as it is."""
+        standings = []
+        for purpose in request.purposes:
+            dossier = self.dossier(request.tenant, request.subject_ref, purpose)
+            standing = dossier.standing_stream
+            if standing is None or dossier.register is None:
+                continue
+            restriction = Restriction(
+                reasons=f"restriction request {request.request_id}",
+                effective_at=request.received_at,
+                recorded_by=request.recorded_by,
+                request_id=request.request_id,
+            )
+            try:
+                standing.restrict(dossier.context(now), restriction)
+            except RuleViolated as refused:
+                if refused.rule != "R24":
+                    raise
+                continue
+            standings.append(standing)
+        return standings
 
     @retried_on_conflict
     def extend_request(self, tenant: str, request_id: str, extension: Extension) -> RequestRecorded:

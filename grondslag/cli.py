@@ -259,7 +259,7 @@ def bench_command(args: argparse.Namespace) -> int:
     """``grondslag bench``: the benchmarks live beside the package in a checkout
     (``benchmarks/``), not in the wheel."""
     try:
-        from benchmarks import audit, projector, service
+        from benchmarks import audit, export, projector, service
     except ModuleNotFoundError as missing:
         if missing.name != "benchmarks":
             raise
@@ -269,7 +269,9 @@ def bench_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    benchmark = projector if args.projector else audit if args.audit else service
+    benchmark = (
+        projector if args.projector else audit if args.audit else export if args.export else service
+    )
     return benchmark.main(args)
 
 
@@ -366,6 +368,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=2, help="API worker processes to serve")
     bench.add_argument("--projector", action="store_true", help="benchmark the projector instead")
     bench.add_argument("--audit", action="store_true", help="benchmark the audit log instead")
+    bench.add_argument(
+        "--export", action="store_true", help="benchmark the access and portability answers"
+    )
     bench.set_defaults(func=bench_command)
     return main
 

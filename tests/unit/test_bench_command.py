@@ -12,7 +12,7 @@ from grondslag import cli
 
 
 def test_the_benchmarks_import_from_a_checkout() -> None:
-    for name in ("common", "loadgen", "service", "projector", "audit"):
+    for name in ("common", "loadgen", "service", "projector", "audit", "export"):
         importlib.import_module(f"benchmarks.{name}")
 
 
@@ -28,3 +28,13 @@ def test_bench_without_the_benchmarks_says_they_run_from_a_checkout(
     assert out == ""
     assert err.count("\n") == 1
     assert "run from a checkout" in err
+
+
+def test_bench_export_runs_the_access_answer_benchmark(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.export
+
+    ran: list[bool] = []
+    monkeypatch.setattr(benchmarks.export, "main", lambda args: ran.append(args.export) or 0)
+    args = cli.parser().parse_args(["bench", "--export", "--quick"])
+    assert args.func(args) == 0
+    assert ran == [True]

@@ -324,6 +324,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", required=True)
     create.add_argument("--role", action="append", required=True, choices=ROLES)
     create.set_defaults(func=keys_create)
+    _envelope_commands(keys)
 
     schemas = commands.add_parser("schemas", help="write the generated contracts in schemas/")
     schemas.add_argument("--check", action="store_true", help="fail if a committed file is stale")
@@ -373,6 +374,12 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=bench_command)
     return main
+
+
+def _envelope_commands(keys: argparse._SubParsersAction) -> None:
+    from . import envelope_commands
+
+    envelope_commands.add_commands(keys)
 
 
 def _audit_commands():

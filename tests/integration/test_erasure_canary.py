@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from erasure_support import CONTRACT, erased, establish, register_contract
 
+from grondslag.ledger import envelope
+
 from audit_support import proof_of
 
 PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
@@ -40,9 +42,11 @@ def _dump(database_url: str) -> str:
 def _opened(database_url: str, tenant: str) -> list[bytes]:
     """Every sealed personal record of the tenant's subjects that any stored key opens."""
     with psycopg.connect(database_url) as conn:
-        keys = [
-            bytes(k)
-            for (k,) in conn.execute("SELECT key FROM grondslag_subject_keys WHERE key IS NOT NULL")
+        keys = [  # unwrapped with the key-encryption key, which the database does not hold
+            envelope.unwrap_subject_key(sid, kek_id, bytes(k))
+            for (sid, k, kek_id) in conn.execute(
+                "SELECT subject_id, key, kek_id FROM grondslag_subject_keys WHERE key IS NOT NULL"
+            )
         ]
         rows = conn.execute(
             "SELECT e.originator_id, e.state FROM grondslag_events e JOIN grondslag_streams s "
@@ -65,11 +69,12 @@ def _opened(database_url: str, tenant: str) -> list[bytes]:
 
 def _email_hash(database_url: str, tenant: str) -> str:
     with psycopg.connect(database_url) as conn:
-        (secret,) = conn.execute(
-            "SELECT secret FROM grondslag_tenant_secrets WHERE tenant = %s AND key_id = 1",
+        (wrapped, kek_id) = conn.execute(
+            "SELECT secret, kek_id FROM grondslag_tenant_secrets WHERE tenant = %s AND key_id = 1",
             (tenant,),
         ).fetchone()
-    return hmac.new(bytes(secret), EMAIL.encode(), hashlib.sha256).hexdigest()
+    secret = envelope.active().unwrap(kek_id, bytes(wrapped), envelope.tenant_context(tenant, 1))
+    return hmac.new(secret, EMAIL.encode(), hashlib.sha256).hexdigest()
 
 
 def _traces(database_url: str, tenant: str, request_hashes: list[str]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from . import envelope
 from .application import Ledger
+from .persistence import rewrap
 from .persistence.postgres import PostgresKeyStore, eventsourcing_env
 from .persistence.warm_up import warm_up
 from .settings import Settings
@@ -17,6 +19,10 @@ def build_ledger(settings: Settings, pool_size: int | None = None) -> Ledger:
         pool_size or settings.write_pool_size,
         settings.database_wait_seconds,
     )
+    keyring = envelope.use(settings)  # the key-encryption keys, never in the database
     ledger = Ledger(env=env)
-    ledger.keys = PostgresKeyStore(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    ledger.keys = PostgresKeyStore(datastore)
+    with datastore.get_connection() as conn:  # an older installation's clear keys
+        rewrap.migrate(conn, keyring)
     return ledger

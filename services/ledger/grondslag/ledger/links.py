@@ -6,7 +6,10 @@ A token is ``<key id>.<token id>.<mac>``: a random 128-bit id naming a stored bi
 that key id. It reveals nothing (the id is random; nothing is encoded in it), cannot be
 moved (the binding is stored, not carried) and cannot be altered into another valid token
 (the MAC, compared in constant time). Secrets rotate by adding a key id; old links keep
-verifying with the key they were made with.
+verifying with the key they were made with until the replaced key retires
+(``retires_at``, set by ``rotate``: ``GRONDSLAG_LINK_KEY_GRACE`` after the rotation), then
+are refused. The secrets are stored wrapped by the key-encryption key (``envelope``), bound
+to their tenant and key id: a dump of the database mints no link.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
+
+from .envelope import active, tenant_context
 
 Kind = Literal["unsubscribe", "confirm"]
 MAX_TOKEN_LENGTH = 100
@@ -34,6 +39,8 @@ CREATE TABLE IF NOT EXISTS grondslag_tenant_secrets (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, key_id)
 );
+ALTER TABLE grondslag_tenant_secrets ADD COLUMN IF NOT EXISTS kek_id text;
+ALTER TABLE grondslag_tenant_secrets ADD COLUMN IF NOT EXISTS retires_at timestamptz;
 CREATE TABLE IF NOT EXISTS grondslag_link_tokens (
     token_id bytea PRIMARY KEY,
     kind text NOT NULL,
@@ -47,8 +54,9 @@ CREATE TABLE IF NOT EXISTS grondslag_link_tokens (
 );
 CREATE INDEX IF NOT EXISTS grondslag_link_tokens_subject
     ON grondslag_link_tokens (tenant, subject_ref);
-CREATE UNIQUE INDEX IF NOT EXISTS grondslag_link_tokens_unsubscribe
-    ON grondslag_link_tokens (tenant, subject_ref, purpose) WHERE kind = 'unsubscribe';
+DROP INDEX IF EXISTS grondslag_link_tokens_unsubscribe;
+CREATE UNIQUE INDEX IF NOT EXISTS grondslag_link_tokens_unsubscribe_per_key
+    ON grondslag_link_tokens (tenant, subject_ref, purpose, key_id) WHERE kind = 'unsubscribe';
 """
 
 
@@ -80,19 +88,56 @@ def _mac(secret: bytes, kind: str, token_id: bytes) -> bytes:
 async def tenant_secret(conn: asyncpg.Connection | asyncpg.Pool, tenant: str) -> tuple[int, bytes]:
     """The tenant's current signing key (created on first use)."""
     row = await conn.fetchrow(
-        "SELECT key_id, secret FROM grondslag_tenant_secrets WHERE tenant = $1 "
+        "SELECT key_id, secret, kek_id FROM grondslag_tenant_secrets WHERE tenant = $1 "
         "ORDER BY key_id DESC LIMIT 1",
         tenant,
     )
     if row is None:
+        kek_id, wrapped = active().wrap(secrets.token_bytes(32), tenant_context(tenant, 1))
         await conn.execute(
-            "INSERT INTO grondslag_tenant_secrets (tenant, key_id, secret) VALUES ($1, 1, $2) "
-            "ON CONFLICT DO NOTHING",
+            "INSERT INTO grondslag_tenant_secrets (tenant, key_id, secret, kek_id) "
+            "VALUES ($1, 1, $2, $3) ON CONFLICT DO NOTHING",
             tenant,
-            secrets.token_bytes(32),
+            wrapped,
+            kek_id,
         )
         return await tenant_secret(conn, tenant)
-    return row["key_id"], bytes(row["secret"])
+    return row["key_id"], _unwrapped(tenant, row)
+
+
+def _unwrapped(tenant: str, row: asyncpg.Record) -> bytes:
+    context = tenant_context(tenant, row["key_id"])
+    return active().unwrap(row["kek_id"], bytes(row["secret"]), context)
+
+
+async def rotate(pool: asyncpg.Pool, tenant: str, grace: timedelta) -> tuple[int, datetime]:
+    """A new secret for the tenant's links (new links use it); the links under the ones it
+    replaces keep working for ``grace``, then are refused. The new key id, and when the
+    replaced ones retire (the first key stays the e-mail index's key: it is never deleted)."""
+    await tenant_secret(pool, tenant)  # a tenant with no secret yet gets its first
+    async with pool.acquire() as conn, conn.transaction():
+        newest = await conn.fetchval(
+            "SELECT key_id FROM grondslag_tenant_secrets WHERE tenant = $1 "
+            "ORDER BY key_id DESC LIMIT 1 FOR UPDATE",
+            tenant,
+        )
+        key_id = newest + 1
+        kek_id, wrapped = active().wrap(secrets.token_bytes(32), tenant_context(tenant, key_id))
+        retires_at = await conn.fetchval(
+            "UPDATE grondslag_tenant_secrets SET retires_at = now() + $2::interval "
+            "WHERE tenant = $1 AND retires_at IS NULL RETURNING retires_at",
+            tenant,
+            grace,
+        )
+        await conn.execute(
+            "INSERT INTO grondslag_tenant_secrets (tenant, key_id, secret, kek_id) "
+            "VALUES ($1, $2, $3, $4)",
+            tenant,
+            key_id,
+            wrapped,
+            kek_id,
+        )
+    return key_id, retires_at
 
 
 async def issue(
@@ -110,7 +155,7 @@ async def issue(
         row = await pool.fetchrow(
             "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
             "key_id) VALUES ($1, 'unsubscribe', $2, $3, $4, $5) ON CONFLICT (tenant, subject_ref, "
-            "purpose) WHERE kind = 'unsubscribe' DO UPDATE SET kind = EXCLUDED.kind "
+            "purpose, key_id) WHERE kind = 'unsubscribe' DO UPDATE SET kind = EXCLUDED.kind "
             "RETURNING token_id, key_id",
             token_id,
             tenant,
@@ -151,7 +196,7 @@ async def verify(pool: asyncpg.Pool, kind: Kind, token: str) -> Binding | None:
     )
     if row is None or row["kind"] != kind or row["key_id"] != key_id:
         return None
-    secret = await key_secret(pool, row["tenant"], key_id)
+    secret = await key_secret(pool, row["tenant"], key_id, current=True)
     if secret is None or not hmac.compare_digest(_mac(secret, kind, token_id), mac):
         return None
     return Binding(
@@ -183,11 +228,15 @@ async def release(pool: asyncpg.Pool, binding: Binding) -> None:
 
 
 async def key_secret(
-    pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int
+    pool: asyncpg.Connection | asyncpg.Pool, tenant: str, key_id: int, *, current: bool = False
 ) -> bytes | None:
-    secret = await pool.fetchval(
-        "SELECT secret FROM grondslag_tenant_secrets WHERE tenant = $1 AND key_id = $2",
+    """The tenant's secret with ``key_id``; with ``current``, None once it retired."""
+    row = await pool.fetchrow(
+        "SELECT key_id, secret, kek_id, retires_at <= now() AS retired "
+        "FROM grondslag_tenant_secrets WHERE tenant = $1 AND key_id = $2",
         tenant,
         key_id,
     )
-    return bytes(secret) if secret is not None else None
+    if row is None or (current and row["retired"]):
+        return None
+    return _unwrapped(tenant, row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +38,11 @@ class Settings:
     checkpoint_heartbeat_seconds: float = 86_400.0
     restarts_file: Path | None = None  # set by `grondslag serve` for its children
     request_due_soon: timedelta = timedelta(days=7)  # R23: warn this long before a due date
+    # the key-encryption keys (``persistence.envelope``): base64 in the environment, or a
+    # keyring file (None: <data_dir>/master-keys, created on first start)
+    master_key: str | None = field(default=None, repr=False)
+    master_key_file: Path | None = None
+    link_key_grace: timedelta = timedelta(days=90)  # links under a replaced secret, this long
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -79,12 +84,24 @@ class Settings:
             if env.get("GRONDSLAG_RESTARTS_FILE")
             else None,
             request_due_soon=lead_time(env.get("GRONDSLAG_REQUEST_DUE_SOON", "P7D")),
+            master_key=env.get("GRONDSLAG_MASTER_KEY") or None,
+            master_key_file=Path(env["GRONDSLAG_MASTER_KEY_FILE"])
+            if env.get("GRONDSLAG_MASTER_KEY_FILE")
+            else None,
+            link_key_grace=lead_time(
+                env.get("GRONDSLAG_LINK_KEY_GRACE", "P90D"), "GRONDSLAG_LINK_KEY_GRACE"
+            ),
         )
 
     @property
     def signing_key_path(self) -> Path:
         """Where the audit signing key lives (generated there on first start)."""
         return self.audit_key_file or self.data_dir / "audit-signing-key.pem"
+
+    @property
+    def master_key_path(self) -> Path:
+        """Where the key-encryption keyring lives (generated there on first start)."""
+        return self.master_key_file or self.data_dir / "master-keys"
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
@@ -93,10 +110,10 @@ class Settings:
 _LEAD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 
 
-def lead_time(term: str) -> timedelta:
+def lead_time(term: str, setting: str = "GRONDSLAG_REQUEST_DUE_SOON") -> timedelta:
     """An ISO 8601 duration of weeks, days, hours and minutes (``P7D``, ``P1W``, ``PT12H``)."""
     match = _LEAD.match(term)
     if match is None or not any(match.groups()):
-        raise ValueError(f"GRONDSLAG_REQUEST_DUE_SOON: {term!r} is not a duration such as P7D")
+        raise ValueError(f"{setting}: {term!r} is not a duration such as P7D")
     weeks, days, hours, minutes = (int(part or 0) for part in match.groups())
     return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)

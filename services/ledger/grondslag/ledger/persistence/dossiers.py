@@ -5,7 +5,8 @@ of a subject's registration, that subject's sealing key (its key row shares the 
 id; an index probe per subject, not per event) —
 the subject, the register entries and the standings of any number of dossiers in one round
 trip. The write side runs it on the library's psycopg pool, the read side and the projector
-on asyncpg; both fold the rows the same way into ``Streams``.
+on asyncpg; both fold the rows the same way into ``Streams``. A key is stored wrapped
+(``envelope``): the row names the KEK that unwraps it.
 
 A stored event that cannot be decoded (bytes damaged on disk, an upgrade that cannot read
 an old payload) is never skipped: ``StreamUnreadable`` names the stream, and the API
@@ -23,17 +24,24 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ..domain.dossier import Dossier
 from ..domain.ids import purpose_id, standing_id, subject_id
+from ..envelope import unwrap_subject_key
 from .mapper import decode_event
 from .postgres import EVENTS_TABLE, KEYS_TABLE
 from .sealing import unseal
 
 SUBJECT_REGISTERED = "ledger.domain.subject:Subject.Registered"
 
+_FIRST = "CASE WHEN e.originator_version = 1 AND e.topic = '" + SUBJECT_REGISTERED + "' THEN "
+_KEY = "(SELECT k.{column} FROM " + KEYS_TABLE + " k WHERE k.subject_id = e.originator_id) END"
 _SELECT = (
     "SELECT e.originator_id, e.originator_version, e.topic, e.state, "
-    "CASE WHEN e.originator_version = 1 AND e.topic = '" + SUBJECT_REGISTERED + "' THEN "
-    f"(SELECT k.key FROM {KEYS_TABLE} k WHERE k.subject_id = e.originator_id) END AS subject_key "
-    f"FROM {EVENTS_TABLE} e WHERE e.originator_id = ANY({{ids}}) "
+    + _FIRST
+    + _KEY.format(column="key")
+    + " AS subject_key, "
+    + _FIRST
+    + _KEY.format(column="kek_id")
+    + " AS subject_kek "
+    + f"FROM {EVENTS_TABLE} e WHERE e.originator_id = ANY({{ids}}) "
     "ORDER BY e.originator_id, e.originator_version"
 )
 DOSSIER_EVENTS = _SELECT.format(ids="$1::uuid[]")  # asyncpg
@@ -66,7 +74,9 @@ class Streams:
             except Exception as error:
                 raise StreamUnreadable(stream, error) from error
             if row["subject_key"] is not None:
-                keys[stream] = bytes(row["subject_key"])
+                keys[stream] = unwrap_subject_key(
+                    stream, row["subject_kek"], bytes(row["subject_key"])
+                )
         return cls(aggregates, keys)
 
     def get(self, stream: UUID) -> Any:

@@ -1,7 +1,8 @@
 """R22: what an erasure destroys beside the events, in the transaction that records it.
 
 The subject's sealing key (``grondslag_subject_keys``: the key is set to NULL, or replaced
-by the fresh key of what the holds keep, and ``destroyed_at`` is set), and every row that
+by the fresh key of what the holds keep — wrapped like every stored key, ``envelope`` —
+and ``destroyed_at`` is set), and every row that
 names the subject outside the log: the e-mail index (a keyed hash of the address), link
 tokens (unsubscribe links, pending double opt-in confirmations: the sign-ups), and the
 ``Idempotency-Key`` records of its requests (their request hashes would let anyone holding
@@ -17,6 +18,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+
+from ..envelope import wrap_subject_key
 
 KEYS_TABLE = "grondslag_subject_keys"
 IDEMPOTENCY_RESULTS = "grondslag_idempotency_results"
@@ -40,9 +43,13 @@ class Shredding:
 
 def shred(curs: Any, shredding: Shredding) -> None:
     """Run on the recorder's cursor, inside the transaction that appends the events."""
+    kek_id, wrapped = None, None  # destroyed: NULL; what the holds keep: wrapped anew
+    if shredding.fresh is not None:
+        kek_id, wrapped = wrap_subject_key(shredding.subject_id, shredding.fresh)
     curs.execute(
-        f"UPDATE {KEYS_TABLE} SET key = %s, destroyed_at = now() WHERE subject_id = %s",
-        (shredding.fresh, shredding.subject_id),
+        f"UPDATE {KEYS_TABLE} SET key = %s, kek_id = %s, destroyed_at = now() "
+        "WHERE subject_id = %s",
+        (wrapped, kek_id, shredding.subject_id),
     )
     where = (shredding.tenant, shredding.subject_ref)
     for table in (IDEMPOTENCY_RESULTS, IDEMPOTENCY_ANSWERS, LINK_TOKENS, EMAIL_INDEX):

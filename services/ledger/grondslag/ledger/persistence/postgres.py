@@ -31,6 +31,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
+from .. import envelope
 from . import erasure, idempotency
 from .ddl import SCHEMA_LOCK
 from .sealing import AESGCM
@@ -74,6 +75,7 @@ CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
     created_at timestamptz NOT NULL DEFAULT now(),
     destroyed_at timestamptz
 );
+ALTER TABLE {KEYS_TABLE} ADD COLUMN IF NOT EXISTS kek_id text;
 """
 
 
@@ -194,23 +196,29 @@ def eventsourcing_env(
 
 
 class PostgresKeyStore:
-    """Per-subject keys in PostgreSQL, on the event store's own connection pool."""
+    """Per-subject keys in PostgreSQL, on the event store's own connection pool, each
+    wrapped by the process's key-encryption key (``envelope``)."""
 
     def __init__(self, datastore: PostgresDatastore):
         self.datastore = datastore
 
     def key_for(self, subject_id: UUID) -> bytes | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(f"SELECT key FROM {KEYS_TABLE} WHERE subject_id = %s", (subject_id,))
+            curs.execute(
+                f"SELECT key, kek_id FROM {KEYS_TABLE} WHERE subject_id = %s", (subject_id,)
+            )
             row = curs.fetchone()
-            return bytes(row["key"]) if row and row["key"] is not None else None
+            if not row or row["key"] is None:
+                return None
+            return envelope.unwrap_subject_key(subject_id, row["kek_id"], bytes(row["key"]))
 
     def create_key(self, subject_id: UUID) -> bytes:
         key = AESGCM.generate_key(bit_length=256)
+        kek_id, wrapped = envelope.wrap_subject_key(subject_id, key)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
-                f"INSERT INTO {KEYS_TABLE} (subject_id, key) VALUES (%s, %s) "
+                f"INSERT INTO {KEYS_TABLE} (subject_id, key, kek_id) VALUES (%s, %s, %s) "
                 "ON CONFLICT (subject_id) DO NOTHING",
-                (subject_id, key),
+                (subject_id, wrapped, kek_id),
             )
         return self.key_for(subject_id) or key

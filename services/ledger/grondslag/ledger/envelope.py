@@ -308,6 +308,10 @@ def install(keyring: Keyring | None) -> Keyring | None:
         return previous
 
 
+def installed() -> Keyring | None:
+    return _installed
+
+
 def active() -> Keyring:
     if _installed is None:
         raise KeyUnavailable("no key-encryption key is loaded (``envelope.use(settings)``)")

@@ -152,6 +152,7 @@ def rebuild(_: argparse.Namespace) -> int:
     progress bar, and swap it in."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from grondslag.ledger import envelope
     from grondslag.ledger.reads.pool import create_read_pool
     from grondslag.projector.rebuild import rebuild as run_rebuild
 
@@ -182,6 +183,7 @@ def rebuild(_: argparse.Namespace) -> int:
         settings = replace(settings, database_url=running_database_url(settings.data_dir))
     with servers(settings, need_nats=False) as settings:
         assert settings.database_url
+        envelope.use(settings)  # the folds open birth dates: the stored keys are wrapped
         result = asyncio.run(run(settings.database_url))
     print(
         f"rebuilt from {result['events']:,.0f} events in {result['seconds']:.1f} s "

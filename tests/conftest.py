@@ -21,6 +21,12 @@ import pytest
 LOCAL_PG = ("127.0.0.1", 5432)
 LOCAL_NATS = ("127.0.0.1", 4222)
 
+# One keyring of key-encryption keys for every process of the session: the apps built here
+# (``Settings()``'s default data folder) and the servers and projectors tests start as
+# processes of their own with other data folders all read the keys the others wrapped
+# (README, Security). A test that wants its own keyring names its own file.
+os.environ.setdefault("GRONDSLAG_MASTER_KEY_FILE", str(Path(".grondslag/master-keys").resolve()))
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test is marked by its folder — ``unit``, ``integration`` or ``e2e`` — so that

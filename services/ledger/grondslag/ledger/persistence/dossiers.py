@@ -57,15 +57,21 @@ class StreamUnreadable(Exception):
 
 
 class Streams:
-    """Aggregates folded from their stored events, with the sealing keys of subjects."""
+    """Aggregates folded from their stored events, with the sealing keys of subjects: plain
+    (``keys``), or as stored, wrapped (``wrapped``: unwrapped only when a fold unseals)."""
 
-    def __init__(self, aggregates: dict[UUID, Any], keys: dict[UUID, bytes]):
-        self.aggregates, self.keys = aggregates, keys
+    def __init__(
+        self,
+        aggregates: dict[UUID, Any],
+        keys: dict[UUID, bytes],
+        wrapped: dict[UUID, tuple[str | None, bytes]] | None = None,
+    ):
+        self.aggregates, self.keys, self.wrapped = aggregates, keys, wrapped or {}
 
     @classmethod
     def from_rows(cls, rows: Iterable[Any]) -> Streams:
         aggregates: dict[UUID, Any] = {}
-        keys: dict[UUID, bytes] = {}
+        wrapped: dict[UUID, tuple[str | None, bytes]] = {}
         for row in rows:
             stream = row["originator_id"]
             try:
@@ -74,17 +80,20 @@ class Streams:
             except Exception as error:
                 raise StreamUnreadable(stream, error) from error
             if row["subject_key"] is not None:
-                keys[stream] = unwrap_subject_key(
-                    stream, row["subject_kek"], bytes(row["subject_key"])
-                )
-        return cls(aggregates, keys)
+                wrapped[stream] = (row["subject_kek"], bytes(row["subject_key"]))
+        return cls(aggregates, {}, wrapped)
 
     def get(self, stream: UUID) -> Any:
         return self.aggregates.get(stream)
 
+    def key(self, sid: UUID) -> bytes | None:
+        """The subject's plain sealing key (None: destroyed, or no subject)."""
+        if sid not in self.keys and sid in self.wrapped:
+            self.keys[sid] = unwrap_subject_key(sid, *self.wrapped[sid])
+        return self.keys.get(sid)
+
     def dossier(self, tenant: str, subject_ref: str, purpose: str) -> Dossier:
         sid = subject_id(tenant, subject_ref)
-        key = self.keys.get(sid)
         subject = self.aggregates.get(sid)
         shredded = subject is not None and bool(subject.erasures)  # R22
         return Dossier(
@@ -94,7 +103,7 @@ class Streams:
             register=self.aggregates.get(purpose_id(tenant, purpose)),
             subject=subject,
             standing_stream=self.aggregates.get(standing_id(tenant, subject_ref, purpose)),
-            unseal=lambda sealed: unseal(key, sid, sealed, shredded=shredded),
+            unseal=lambda sealed: unseal(self.key(sid), sid, sealed, shredded=shredded),
         )
 
 

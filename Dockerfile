@@ -23,11 +23,13 @@ COPY services ./services
 RUN uv sync --frozen --no-dev --no-editable
 
 # Unprivileged user; its data folder is only used when no DATABASE_URL/NATS_URL
-# is given (embedded mode). audit-key/ holds the audit signing key (0600); compose
-# shares it between the ledger and the projector as a volume.
+# is given (embedded mode). audit-key/ holds the audit signing key (0600) and
+# master-key/ the key-encryption keys (0600); compose shares each between the ledger
+# and the projector as a volume.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/grondslag \
         --create-home --shell /usr/sbin/nologin grondslag \
-    && install -d -m 0700 -o grondslag -g grondslag /var/lib/grondslag/audit-key
+    && install -d -m 0700 -o grondslag -g grondslag /var/lib/grondslag/audit-key \
+        /var/lib/grondslag/master-key
 ENV PATH="/app/.venv/bin:${PATH}" \
     GRONDSLAG_DATA_DIR=/var/lib/grondslag
 USER grondslag

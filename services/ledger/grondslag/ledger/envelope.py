@@ -166,7 +166,12 @@ class Keyring:
             seen = _signature(self.path)
             if seen == self._seen:
                 return
-            keys = read_keyring(self.path)
+            try:
+                keys = read_keyring(self.path)
+            except (OSError, ValueError) as error:  # keep the keys held; say it, once
+                log.error("cannot reload the key-encryption keys from %s: %s", self.path, error)
+                self._seen = seen
+                return
             self.keys, self._seen = list(keys), seen
             for key in keys:
                 self._known.setdefault(key.key_id, key)

@@ -17,6 +17,7 @@ from datetime import UTC
 
 import anyio.to_thread
 
+from grondslag.ledger import envelope
 from grondslag.ledger.bootstrap import build_ledger
 from grondslag.ledger.reads.operations import Quarantined, quarantined
 from grondslag.ledger.reads.pool import create_read_pool
@@ -97,6 +98,7 @@ async def release_key(follower: LogFollower, scope: str, key: str) -> str | None
 async def retry(settings: Settings, projection: str | None, keys: list[str]) -> list[Outcome]:
     """Retry the quarantined keys (of ``projection``, or those named; all by default)."""
     assert settings.database_url
+    envelope.use(settings)  # the folds open personal data: the stored keys are wrapped
     async with contextlib.AsyncExitStack() as stack:
         pool = await create_read_pool(settings.database_url, min_size=1, max_size=2)
         stack.push_async_callback(pool.close)

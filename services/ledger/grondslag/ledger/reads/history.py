@@ -11,6 +11,7 @@ import msgspec
 from ..domain.errors import NotFound
 from ..domain.ids import event_id, subject_id
 from ..domain.standing import Standing
+from ..persistence.actors import Actor, actor_of
 from .streams import load_events, stream_ids
 
 
@@ -23,6 +24,8 @@ class HistoryEvent(msgspec.Struct, kw_only=True):
     purpose: str | None = None
     effective_at: datetime | None = None
     details: dict[str, Any] = msgspec.field(default_factory=dict)
+    # who recorded it: the API key, clock or link (absent for events recorded before actors)
+    actor: Actor | None = None
 
 
 _PAYLOAD_FIELDS = (
@@ -63,6 +66,7 @@ async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> 
                 purpose=purposes.get(event.originator_id),
                 effective_at=getattr(payload, "effective_at", getattr(payload, "valid_from", None)),
                 details=msgspec.to_builtins(payload) if payload is not None else {},
+                actor=actor_of(event),
             )
         )
     return history

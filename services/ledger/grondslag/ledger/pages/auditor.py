@@ -19,6 +19,8 @@ from litestar.response import Redirect
 
 from ..application import utcnow
 from ..domain.errors import InvalidInput, NotFound
+from ..persistence import access_log
+from ..persistence.actors import key_actor
 from ..reads import audit
 from ..reads.standing import standing_histories
 from ..web import SubjectRef
@@ -54,6 +56,7 @@ async def subject(
     except NotFound:
         return html.unknown_subject_page(subject_ref)
     checkpoint, _ = await audit.latest(pool, tenant)
+    await access_log.record(pool, key_actor(request.user), subject_ref, "auditor.subject_page")
     return subject_page(
         tenant, subject_ref, checkpoint, histories, request.url.path, at_moment, known_moment, now
     )

@@ -96,3 +96,17 @@ def test_the_access_log_refuses_updates_and_deletes(ready, database_url) -> None
         with psycopg.connect(database_url) as conn, pytest.raises(psycopg.errors.RaiseException):
             conn.execute(statement, (ready.name,))
     assert len(accesses(ready)["accesses"]) == 1
+
+
+def test_the_auditors_subject_page_is_logged_with_the_signed_in_key(ready) -> None:
+    auditor = ready.key_with("auditor")
+    signed_in = ready.client.post(
+        "/audit/sign-in", data={"key": auditor, "next": "/audit"}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    page = ready.client.get(f"/audit/subjects/{REF}")
+    ready.client.cookies.clear()
+    assert page.status_code == 200, page.text
+    (access,) = accesses(ready)["accesses"]
+    assert access["what"] == "auditor.subject_page"
+    assert access["actor"]["id"] == actor_id(auditor)

@@ -110,3 +110,20 @@ def test_the_auditors_subject_page_is_logged_with_the_signed_in_key(ready) -> No
     (access,) = accesses(ready)["accesses"]
     assert access["what"] == "auditor.subject_page"
     assert access["actor"]["id"] == actor_id(auditor)
+
+
+def test_an_erasure_keeps_the_access_log_and_is_recorded_by_its_key(ready) -> None:
+    """Design choice (NEN 7513): the log of who looked outlives the data looked at; it holds
+    no personal data. The erasure itself names the key that erased."""
+    auditor = ready.key_with("auditor")
+    assert ready.call("GET", f"/v1/subjects/{REF}/export", key=auditor).status_code == 200
+    eraser = ready.key_with("writer")
+    erasure = ready.call(
+        "POST", f"/v1/subjects/{REF}/erasure", key=eraser, json={"recorded_by": "staff:x"}
+    )
+    assert erasure.status_code == 201, erasure.text
+    (access,) = accesses(ready)["accesses"]
+    assert access["actor"]["id"] == actor_id(auditor)
+    history = ready.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
+    (erased_event,) = [e for e in history if e["type"] == "SubjectErased"]
+    assert erased_event["actor"]["id"] == actor_id(eraser)

@@ -20,7 +20,9 @@ from audit_support import export
 from newsletter_support import (
     NEWSLETTER,
     one_click,
+    path_of,
     register_newsletter,
+    signup,
     subscriber,
     token_of,
     unsubscribe_path,
@@ -122,6 +124,23 @@ def test_a_one_click_unsubscribe_names_the_link_by_its_token_id_never_the_token(
     assert withdrawal["purpose"] == NEWSLETTER
     raw = json.dumps(history(tenant, "client-1"))
     assert token not in raw and token.split(".")[2] not in raw  # the MAC never
+
+
+def test_a_double_opt_in_confirmation_names_its_link_and_the_signup_its_key(tenant) -> None:
+    register_newsletter(tenant)
+    signed_up = signup(tenant, "anna@example.nl")
+    assert signed_up.status_code == 201, signed_up.text
+    ref, path = signed_up.json()["subject_ref"], path_of(signed_up.json()["confirm_url"])
+    assert tenant.client.post(path).status_code == 200
+    events = history(tenant, ref)
+    assert one(events, "SubjectRegistered")["actor"]["id"] == actor_id(tenant.key)
+    consent = one(events, "ConsentGiven")
+    token_id = _unb64(token_of(path).split(".")[1]).hex()
+    assert consent["actor"] == {
+        "id": "public:confirmation-link",
+        "tenant": tenant.name,
+        "link": token_id,
+    }
 
 
 def test_events_recorded_before_actors_have_none_and_still_verify(ready, client) -> None:

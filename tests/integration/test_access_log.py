@@ -10,7 +10,7 @@ import pytest
 
 from grondslag.ledger.keys import hash_key, key_id_of
 
-from api_support import REF, assert_problem
+from api_support import CONSENT, REF, assert_problem
 from audit_support import export
 
 ACCESS_LOG = f"/v1/subjects/{REF}/access-log"
@@ -99,6 +99,9 @@ def test_the_access_log_refuses_updates_and_deletes(ready, database_url) -> None
 
 
 def test_the_auditors_subject_page_is_logged_with_the_signed_in_key(ready) -> None:
+    writer = ready.key_with("writer")
+    given = ready.call("POST", f"/v1/subjects/{REF}/consents", key=writer, json=CONSENT)
+    assert given.status_code == 201, given.text
     auditor = ready.key_with("auditor")
     signed_in = ready.client.post(
         "/audit/sign-in", data={"key": auditor, "next": "/audit"}, follow_redirects=False
@@ -107,6 +110,7 @@ def test_the_auditors_subject_page_is_logged_with_the_signed_in_key(ready) -> No
     page = ready.client.get(f"/audit/subjects/{REF}")
     ready.client.cookies.clear()
     assert page.status_code == 200, page.text
+    assert f"as <code>{actor_id(writer)}</code>" in page.text  # who recorded the consent
     (access,) = accesses(ready)["accesses"]
     assert access["what"] == "auditor.subject_page"
     assert access["actor"]["id"] == actor_id(auditor)

@@ -12,6 +12,7 @@ from ..domain.errors import NotFound
 from ..domain.ids import event_id, subject_id
 from ..domain.standing import Standing
 from ..persistence.actors import Actor, actor_of
+from ..persistence.postgres import EVENTS_TABLE
 from .streams import load_events, stream_ids
 
 
@@ -76,3 +77,22 @@ def _event_type(event: Any) -> str:
     name = type(event).__qualname__
     named = {"Subject.Registered": "SubjectRegistered", "Subject.Erased": "SubjectErased"}
     return named.get(name, name.rsplit(".", 1)[-1])
+
+
+ACTORS = (
+    "SELECT originator_id, originator_version, "
+    "convert_from(state, 'UTF8')::jsonb #>> '{actor,id}' AS actor "
+    f"FROM {EVENTS_TABLE} WHERE originator_id = ANY($1::uuid[])"
+)
+
+
+async def standing_actors(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> dict[str, str]:
+    """Event id → the id of the actor that recorded it, for the subject's standings' events
+    (those recorded before actors are absent)."""
+    standings = [stream for stream, _ in await stream_ids(pool, tenant, "standing", subject_ref)]
+    rows = await pool.fetch(ACTORS, standings)
+    return {
+        str(event_id(row["originator_id"], row["originator_version"])): row["actor"]
+        for row in rows
+        if row["actor"] is not None
+    }

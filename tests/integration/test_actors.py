@@ -10,7 +10,10 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from grondslag.ledger.audit import bundle
+from grondslag.ledger.domain.subject_request import request_stream_id
 from grondslag.ledger.domain.values import Evidence
 from grondslag.ledger.keys import hash_key, key_id_of
 from grondslag.ledger.links import _unb64
@@ -27,6 +30,7 @@ from newsletter_support import (
     token_of,
     unsubscribe_path,
 )
+from requests_support import days_ago, received, shown
 
 
 def actor_id(key: str) -> str:
@@ -167,3 +171,24 @@ def test_events_recorded_before_actors_have_none_and_still_verify(ready, client)
     (raw,) = [e for e in spelt["events"] if e["event_id"] == str(event)]
     assert "actor" not in raw  # the field is absent, as in bundles exported before
     assert base64.b64decode(spelt["public_key"])
+
+
+def test_the_request_clock_records_its_notices_as_the_system_actor(tenant, database_url) -> None:
+    """R23: the overdue notice is the request clock's, the request's receipt the key's."""
+    tenant.register_purpose()
+    tenant.put_subject("client-1")
+    request = received(tenant, received_at=days_ago(40))
+    deadline = time.monotonic() + 10
+    while shown(tenant, request["request_id"])["overdue_noticed_at"] is None:
+        assert time.monotonic() < deadline, "the request clock did not notice within 10 s"
+        time.sleep(0.05)
+    stream = request_stream_id(tenant.name, request["request_id"])
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT topic, state FROM grondslag_events WHERE originator_id = %s "
+            "ORDER BY originator_version",
+            (stream,),
+        ).fetchall()
+    actors = {topic.rpartition(".")[2]: json.loads(bytes(state))["actor"] for topic, state in rows}
+    assert actors["OverdueNoticed"] == {"id": "system:request-clock", "tenant": tenant.name}
+    assert actors["Received"]["id"] == actor_id(tenant.key)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import httpx
 import nats
 
 KEY = "e2e-bootstrap-key"
+WITHDRAWAL = {"method": "email", "effective_at": "2025-11-14T22:14:00Z", "recorded_by": "staff:x"}
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 
 
@@ -36,6 +39,32 @@ async def _stream_names(url: str) -> list[str]:
         return [info.config.name for info in await nc.jetstream().streams_info()]
     finally:
         await nc.close()
+
+
+def _readme_consumer_hears(nats_url: str, timeout: float = 30.0) -> str:
+    """The first line the README's NATS consumer prints, run with ``NATS_URL``."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = next(
+        block
+        for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+        if "pull_subscribe" in block
+    )
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "NATS_URL": nats_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    output = consumer.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: lines.append(output.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    consumer.kill()
+    consumer.wait()
+    return lines[0].strip() if lines else f"nothing in {timeout} s"
 
 
 def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -110,7 +139,20 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
             timeout=30,
         )
         assert printed.returncode == 0, printed.stderr
-        assert asyncio.run(_stream_names(printed.stdout.strip())) == ["GRONDSLAG"]
+        nats_url = printed.stdout.strip()
+        assert asyncio.run(_stream_names(nats_url)) == ["GRONDSLAG"]
+        # …and the README's consumer, run with it, hears a withdrawal
+        other = {**consent, "effective_at": "2025-09-03T10:00:00Z"}
+        for path, body in [
+            ("/v1/subjects/client-18", {"birth_date": "1981-05-03"}),
+            ("/v1/subjects/client-18/consents", other),
+            ("/v1/subjects/client-18/consents/photo-in-dossier/withdrawal", WITHDRAWAL),
+        ]:
+            call = httpx.put if path.endswith("client-18") else httpx.post
+            answer = call(f"{api}{path}", json=body, headers=auth)
+            assert answer.status_code in (200, 201), answer.text
+        heard = _readme_consumer_hears(nats_url)
+        assert heard.startswith("stop processing client-18 for photo-in-dossier"), heard
     finally:
         output = _stop(server)
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "postgres left running"

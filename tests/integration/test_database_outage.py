@@ -170,7 +170,7 @@ def test_an_outage_answers_503_everywhere_and_the_service_recovers(
                 ("PUT", "/v1/subjects/s-new", AUTH, {"birth_date": "1980-01-01"}),
                 ("POST", "/v1/subjects/s-0/consents", idempotent, CONSENT),
                 ("GET", "/v1/audit/checkpoints/latest", AUTH, None),
-                ("GET", "/metrics", {}, None),
+                ("GET", "/metrics", AUTH, None),
                 ("GET", read, unknown, None),  # not 401: the key may well be valid
             ]
             pages_html = [  # the public links and the auditor's page serve HTML

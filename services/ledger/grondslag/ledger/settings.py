@@ -22,6 +22,9 @@ class Settings:
     data_dir: Path = Path(".grondslag")
     bootstrap_key: str | None = None
     bootstrap_tenant: str = "demo"
+    # the tenant whose metrics keys see every tenant's series on /metrics (None: the
+    # bootstrap tenant); any other tenant's metrics key sees its own only
+    operator_tenant: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     write_pool_size: int = 8
     read_pool_size: int = 8
@@ -49,6 +52,7 @@ class Settings:
             data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
             bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,
             bootstrap_tenant=env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant),
+            operator_tenant=env.get("GRONDSLAG_OPERATOR_TENANT") or None,
             public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
             write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
             read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
@@ -80,6 +84,11 @@ class Settings:
             else None,
             request_due_soon=lead_time(env.get("GRONDSLAG_REQUEST_DUE_SOON", "P7D")),
         )
+
+    @property
+    def metrics_operator(self) -> str:
+        """The tenant whose ``metrics`` keys see every tenant's labelled series."""
+        return self.operator_tenant or self.bootstrap_tenant
 
     @property
     def signing_key_path(self) -> Path:

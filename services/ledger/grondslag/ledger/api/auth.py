@@ -15,7 +15,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from ..keys import Principal
 
-PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/u/", "^/c/", "^/audit"]  # /audit: cookie
+PUBLIC_PATHS = ["^/health", "^/schema", "^/u/", "^/c/", "^/audit"]  # /audit: cookie
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="grondslag"'}
 
 

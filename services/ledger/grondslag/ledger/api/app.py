@@ -35,6 +35,7 @@ from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
+from .logs import redact_access_log
 from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
@@ -86,8 +87,11 @@ def create_app(
 ) -> Litestar:
     """The API. ``ledger`` may be passed in (tests, serve); otherwise it is built at start."""
 
+    redact_access_log()  # before the server logs a request (again below, once it started)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        redact_access_log()  # a server that configured its logging after create_app
         warm_up(_served_types(app))  # on this thread, before any command runs on another
         # one worker thread per write connection: commands queue for a thread, not a connection
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size

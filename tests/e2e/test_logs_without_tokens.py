@@ -91,3 +91,21 @@ def test_no_token_key_or_query_secret_in_any_log_line(
     assert any("/u/…" in line for line in access), "\n".join(lines[-40:])  # the log was read
     assert any("/c/…" in line for line in access), "\n".join(lines[-40:])
     assert any("/health/live?…" in line for line in access), "\n".join(lines[-40:])
+
+
+def test_a_forged_x_forwarded_for_does_not_reset_the_limit_of_a_real_server(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """Over real HTTP from 127.0.0.1, which uvicorn's own proxy handling trusted: each
+    request names another client in ``X-Forwarded-For``, and the limit still counts them
+    all as ours; the refusal is an HTML page with ``Retry-After``."""
+    env = _env(database_url, nats_url, tmp_path / "data") | {"GRONDSLAG_PUBLIC_RATE_LIMIT": "5"}
+    with serving(env, tmp_path / "serve.log") as api:
+        answers = [
+            httpx.get(f"{api}/u/unknown", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+            for n in range(8)
+        ]
+    assert [a.status_code for a in answers] == [404] * 5 + [429] * 3
+    refused = answers[-1]
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60

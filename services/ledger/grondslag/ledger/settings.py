@@ -36,6 +36,8 @@ class Settings:
     ready_max_lag_seconds: float = 30.0
     signup_ttl_hours: float = 72.0
     public_rate_limit_per_minute: int = 300
+    # addresses or networks (CIDR) whose X-Forwarded-For / -Proto are believed; none: nobody's
+    trusted_proxies: tuple[str, ...] = ()
     audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
     checkpoint_seconds: float = 60.0
     checkpoint_heartbeat_seconds: float = 86_400.0
@@ -64,6 +66,11 @@ class Settings:
             ),
             public_rate_limit_per_minute=int(
                 env.get("GRONDSLAG_PUBLIC_RATE_LIMIT", defaults.public_rate_limit_per_minute)
+            ),
+            trusted_proxies=tuple(
+                part
+                for part in re.split(r"[\s,]+", env.get("GRONDSLAG_TRUSTED_PROXIES", ""))
+                if part
             ),
             audit_key_file=Path(env["GRONDSLAG_AUDIT_KEY_FILE"])
             if env.get("GRONDSLAG_AUDIT_KEY_FILE")

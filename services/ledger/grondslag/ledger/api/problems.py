@@ -173,6 +173,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         405: "Method not allowed",
         413: "Request body too large",
         415: "Unsupported media type",
+        429: "Too many requests",
     }.get(status, "HTTP error")
     if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
         problem = malformed_body().problem  # the same problem as a body msgspec cannot parse

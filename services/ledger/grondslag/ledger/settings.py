@@ -38,6 +38,11 @@ class Settings:
     public_rate_limit_per_minute: int = 300
     # addresses or networks (CIDR) whose X-Forwarded-For / -Proto are believed; none: nobody's
     trusted_proxies: tuple[str, ...] = ()
+    # the auditor's session: ended after this long idle, and this long after sign-in at most
+    auditor_idle_minutes: float = 30.0
+    auditor_session_hours: float = 8.0
+    # the session cookie's Secure flag: None = when GRONDSLAG_PUBLIC_URL or the request is https
+    cookie_secure: bool | None = None
     audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
     checkpoint_seconds: float = 60.0
     checkpoint_heartbeat_seconds: float = 86_400.0
@@ -72,6 +77,13 @@ class Settings:
                 for part in re.split(r"[\s,]+", env.get("GRONDSLAG_TRUSTED_PROXIES", ""))
                 if part
             ),
+            auditor_idle_minutes=float(
+                env.get("GRONDSLAG_AUDITOR_IDLE_MINUTES", defaults.auditor_idle_minutes)
+            ),
+            auditor_session_hours=float(
+                env.get("GRONDSLAG_AUDITOR_SESSION_HOURS", defaults.auditor_session_hours)
+            ),
+            cookie_secure=_flag(env.get("GRONDSLAG_COOKIE_SECURE", "auto")),
             audit_key_file=Path(env["GRONDSLAG_AUDIT_KEY_FILE"])
             if env.get("GRONDSLAG_AUDIT_KEY_FILE")
             else None,
@@ -104,6 +116,18 @@ class Settings:
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
+
+
+def _flag(value: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no); ``auto`` or empty: None."""
+    word = value.strip().lower()
+    if word in ("", "auto"):
+        return None
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"GRONDSLAG_COOKIE_SECURE: {value!r} is not true, false or auto")
 
 
 _LEAD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")

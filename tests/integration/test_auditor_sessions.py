@@ -113,6 +113,8 @@ def test_a_sign_in_from_another_site_is_refused(ready, database_url) -> None:
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
         {"Referer": "https://evil.example/page.html"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
     ]
     for headers in foreign:
         answer = ready.client.post("/audit/sign-in", data=form, headers=headers)
@@ -127,6 +129,8 @@ def test_a_sign_in_from_another_site_is_refused(ready, database_url) -> None:
         {"Origin": "http://127.0.0.1:8000"},  # GRONDSLAG_PUBLIC_URL's
         {"Sec-Fetch-Site": "same-origin"},
         {"Referer": "http://testserver.local/audit"},
+        # Chromium's own form under Referrer-Policy: no-referrer
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
     ]
     for headers in own:
         assert signed_in(ready.client, key, **headers)

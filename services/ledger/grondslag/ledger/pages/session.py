@@ -113,19 +113,26 @@ async def sign_out(request: Request) -> Response:
 def cross_site(request: Request) -> str | None:
     """The header that shows the request came from another site, or None.
 
-    ``Origin`` decides when present (every current browser sends it on a form's POST; the
-    opaque ``null`` counts as foreign); else ``Sec-Fetch-Site`` (``same-origin``, or ``none``
-    for a person's own navigation); else ``Referer``'s origin. A request with none of
-    them comes from no browser's cross-site form (a script, curl) and passes: login CSRF
-    needs a victim's browser. The service's own origins: ``GRONDSLAG_PUBLIC_URL``'s, and the
-    request's own (its scheme and ``Host``)."""
+    ``Sec-Fetch-Site`` (which no page can set) must say ``same-origin``, or ``none`` for a
+    person's own navigation; ``Origin`` must be one of the service's own — where it is the
+    opaque ``null`` (what Chromium sends for a same-origin form under the pages'
+    ``Referrer-Policy: no-referrer``) only ``Sec-Fetch-Site`` can vouch for it; with neither
+    header, ``Referer``'s origin must be ours. A request with none of the three comes from
+    no browser's cross-site form (a script, curl) and passes: login CSRF needs a victim's
+    browser. The service's own origins: ``GRONDSLAG_PUBLIC_URL``'s, and the request's own
+    (its scheme and ``Host``)."""
     own = _own_origins(request)
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site.strip().lower() not in ("same-origin", "none"):
+        return "Sec-Fetch-Site"
     origin = request.headers.get("origin")
     if origin is not None:
-        return None if origin.strip().lower() in own else "Origin"
-    site = request.headers.get("sec-fetch-site")
+        origin = origin.strip().lower()
+        if origin == "null":
+            return None if site is not None else "Origin"
+        return None if origin in own else "Origin"
     if site is not None:
-        return None if site.strip().lower() in ("same-origin", "none") else "Sec-Fetch-Site"
+        return None
     referer = request.headers.get("referer")
     if referer:
         parts = urlsplit(referer)

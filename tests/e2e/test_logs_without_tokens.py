@@ -1,16 +1,18 @@
 """No token, key or query-string secret in any log line of a real `grondslag serve`
 (supervisor, API worker, projector; uvicorn's access log at level info): a double opt-in
 confirmed, an unsubscribe link opened and used, an unknown link tried, the auditor signed in
-and out, and secrets sent in query strings — then every line of its output is searched for
-each of them."""
+and out (its key and session id), and secrets sent in query strings — then every line of
+its output is searched for each of them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 
 from chromium_devtools import serving
@@ -32,12 +34,23 @@ def _env(database_url: str, nats_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
+async def _auditor_key(database_url: str, tenant: str) -> str:
+    from grondslag.ledger.keys import create_key
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        return await create_key(pool, tenant, ["auditor"])
+    finally:
+        await pool.close()
+
+
 def test_no_token_key_or_query_secret_in_any_log_line(
     database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "serve.log"
     used: dict[str, str] = {"the bootstrap key": KEY}
-    with serving(_env(database_url, nats_url, tmp_path / "data"), log) as api:
+    env = _env(database_url, nats_url, tmp_path / "data")
+    with serving(env, log) as api:
         http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
         purpose = {
             "code": PURPOSE,
@@ -80,8 +93,17 @@ def test_no_token_key_or_query_secret_in_any_log_line(
         used["a refused key"] = wrong
         refused = httpx.get(f"{api}/v1/purposes", headers={"Authorization": f"Bearer {wrong}"})
         assert refused.status_code == 401
-        form = {"key": KEY, "next": "/audit"}
-        httpx.post(f"{api}/audit/sign-in", data=form, headers={"Origin": api})
+        auditor = asyncio.run(_auditor_key(database_url, env["GRONDSLAG_BOOTSTRAP_TENANT"]))
+        used["the auditor's key"] = auditor
+        form = {"key": auditor, "next": f"/audit/subjects/{ref}"}
+        signed = httpx.post(f"{api}/audit/sign-in", data=form, headers={"Origin": api})
+        assert signed.status_code == 303, signed.text
+        session = signed.cookies["grondslag_auditor"]
+        used["the auditor's session id"] = session
+        cookie = {"Cookie": f"grondslag_auditor={session}"}
+        assert httpx.get(f"{api}/audit/subjects/{ref}?at=2026-01-01", headers=cookie).is_success
+        out = httpx.post(f"{api}/audit/sign-out", headers={**cookie, "Origin": api})
+        assert out.status_code == 303
 
     lines = log.read_text(errors="replace").splitlines()
     for what, value in used.items():

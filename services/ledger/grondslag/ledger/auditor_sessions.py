@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from .keys import Principal, hash_key
+from .keys import Principal, hash_key, key_id_of
 
 TABLE = "grondslag_auditor_sessions"
 DDL = f"""
@@ -60,8 +60,9 @@ async def open_session(pool: asyncpg.Pool, tenant: str, key: str, lasts: timedel
 async def session_principal(
     pool: asyncpg.Pool, session_id: str, idle: timedelta
 ) -> Principal | None:
-    """The principal of a live session (its key's tenant and roles as they are now), and
-    the session seen now; None for an unknown, ended, expired or idle one, or one whose key
+    """The principal of a live session (its key's tenant and roles as they are now, and the
+    key's id: the access log names the key an auditor signed in with), and the session seen
+    now; None for an unknown, ended, expired or idle one, or one whose key
     was revoked."""
     if not session_id or len(session_id) > 100:
         return None
@@ -70,11 +71,13 @@ async def session_principal(
         "WHERE s.session_hash = $1 AND k.key_hash = s.key_hash AND k.tenant = s.tenant "
         "AND s.revoked_at IS NULL AND k.revoked_at IS NULL AND s.expires_at > now() "
         "AND s.last_seen_at > now() - $2::interval "
-        "RETURNING s.tenant, k.roles",
+        "RETURNING s.tenant, k.roles, s.key_hash",
         _digest(session_id),
         idle,
     )
-    return Principal(row["tenant"], frozenset(row["roles"])) if row else None
+    if row is None:
+        return None
+    return Principal(row["tenant"], frozenset(row["roles"]), key_id_of(row["key_hash"]))
 
 
 async def end_session(pool: asyncpg.Pool, session_id: str) -> bool:

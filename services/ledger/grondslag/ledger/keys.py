@@ -22,14 +22,24 @@ TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: a tenant and the roles its key carries."""
+    """Who is calling: a tenant, the roles its key carries, and the key's id (what events
+    and the access log name it by; see ``key_id_of``)."""
 
     tenant: str
     roles: frozenset[str]
+    key_id: str = ""
 
 
 def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
+
+
+def key_id_of(key_hash: bytes) -> str:
+    """A key's public id: the first 12 hex digits of its stored row's identity (the hash).
+
+    Until keys carry an id of their own, this names the row without revealing the key
+    (48 bits of a SHA-256 of 256 random bits)."""
+    return key_hash[:6].hex()
 
 
 async def create_key(
@@ -66,7 +76,9 @@ class KeyCache:
             "WHERE key_hash = $1 AND revoked_at IS NULL",
             digest,
         )
-        principal = Principal(row["tenant"], frozenset(row["roles"])) if row else None
+        principal = (
+            Principal(row["tenant"], frozenset(row["roles"]), key_id_of(digest)) if row else None
+        )
         if len(self._cache) >= self.size:
             self._cache.clear()
         self._cache[digest] = (now + self.ttl, principal)

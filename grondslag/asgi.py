@@ -1,5 +1,6 @@
 """ASGI entry point for worker processes (``grondslag serve --workers N``, or any ASGI server:
-``uvicorn --factory grondslag.asgi:create``). Reads its settings from the environment."""
+``uvicorn --factory --no-proxy-headers grondslag.asgi:create``: the app believes forwarded
+headers from ``GRONDSLAG_TRUSTED_PROXIES`` alone). Reads its settings from the environment."""
 
 from __future__ import annotations
 

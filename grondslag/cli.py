@@ -114,7 +114,9 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        proxy_headers=True,
+        # forwarded headers are the app's to believe, from GRONDSLAG_TRUSTED_PROXIES only
+        # (api/limits.py); uvicorn's own would trust 127.0.0.1's
+        proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
     )

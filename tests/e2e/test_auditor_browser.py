@@ -1,5 +1,6 @@
 """The auditor's page in a real browser: `grondslag serve` over real HTTP, headless Chromium
-signs in with an API key (a writer-only key is refused), reads one subject's standing and
+signs in with an API key (a writer-only key and an all-roles key are refused; a foreign
+page's auto-submitted sign-in form is refused too), reads one subject's standing and
 timeline, moves the "as of" date picker on both time axes, downloads the verifiable bundle
 by clicking the page's link and verifies it offline, and signs out. Chromium is driven over
 the DevTools protocol on a pipe (no extra packages), by the client in chromium_devtools.py
@@ -105,8 +106,9 @@ class Site:
 
     api: str
     tenant: str
-    all_roles: str  # the bootstrap key: writer, reader, auditor, admin
+    all_roles: str  # the bootstrap key: every role
     writer_only: str
+    auditor_only: str
     public_key: bytes  # of the audit signing key in the data folder
     event_ids: list[str]  # ConsentGiven, ConsentWithdrawn
 
@@ -139,6 +141,15 @@ def site(
         assert made.returncode == 0, made.stderr
         writer_only = made.stdout.strip()
         assert writer_only.startswith("gs_")
+        made = subprocess.run(
+            [*GRONDSLAG, "keys", "create", "--tenant", tenant, "--role", "auditor"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        auditor_only = made.stdout.strip()
 
         http = httpx.Client(
             base_url=api, headers={"Authorization": f"Bearer {all_roles}"}, timeout=10
@@ -184,7 +195,7 @@ def site(
             time.sleep(0.2)
         assert logged.status_code == 200, logged.text
         http.close()
-        yield Site(api, tenant, all_roles, writer_only, public_key, event_ids)
+        yield Site(api, tenant, all_roles, writer_only, auditor_only, public_key, event_ids)
 
 
 def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
@@ -232,8 +243,14 @@ def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
         cookies = chrome.send("Network.getCookies", {"urls": [f"{api}/audit"]}, tab)
         assert cookies["cookies"] == [], cookies
 
-        # 2. the all-roles key: back to the subject page it was asked for
+        # 2. the all-roles key may write: refused too (least privilege); the auditor's key:
+        # back to the subject page it was asked for
         chrome.type_into(tab, 'input[name="key"]', all_roles)
+        chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
+        too_much = state()
+        assert too_much["responseStatus"] == 403, too_much
+        assert "writer or admin" in too_much["alert"], too_much
+        chrome.type_into(tab, 'input[name="key"]', site.auditor_only)
         chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
         today = state()
         assert today["path"] == f"/audit/subjects/{SUBJECT}", today
@@ -263,12 +280,15 @@ def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
         assert today["atType"] == today["knownAtType"] == "date", today
         assert today["bundleHref"] == f"/audit/subjects/{SUBJECT}/bundle", today
         assert today["signOut"], today
-        # the key is in an http-only, SameSite=Strict cookie on /audit only
+        # a session id (not the key) is in an http-only, SameSite=Strict cookie on /audit only
         assert "grondslag_auditor" not in chrome.evaluate(tab, "document.cookie")
-        assert all_roles not in chrome.evaluate(tab, "document.documentElement.outerHTML")
+        html = chrome.evaluate(tab, "document.documentElement.outerHTML")
+        assert all_roles not in html and site.auditor_only not in html
         cookies = chrome.send("Network.getCookies", {"urls": [f"{api}/audit"]}, tab)
         (cookie,) = cookies["cookies"]
         assert (cookie["name"], cookie["path"]) == ("grondslag_auditor", "/audit"), cookie
+        assert cookie["value"] != site.auditor_only and len(cookie["value"]) >= 43, cookie
+        session_cookie = {"Cookie": f"grondslag_auditor={cookie['value']}"}
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
         assert chrome.send("Network.getCookies", {"urls": [f"{api}/v1"]}, tab)["cookies"] == []
 
@@ -358,11 +378,14 @@ def test_auditor_signs_in_reads_the_timeline_as_of_dates_and_signs_out(
         again = state()
         assert again["path"] == f"/audit/subjects/{SUBJECT}", again
         assert_sign_in_form(again)
+        # the cookie kept from before and replayed: its session was revoked
+        replayed = httpx.get(subject_url, headers=session_cookie)
+        assert replayed.status_code == 401 and "Auditor sign-in" in replayed.text
 
 
 def sign_in(chrome: DevTools, tab: str, site: Site) -> None:
     chrome.navigate(tab, f"{site.api}/audit")
-    chrome.type_into(tab, 'input[name="key"]', site.all_roles)
+    chrome.type_into(tab, 'input[name="key"]', site.auditor_only)
     chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
     assert chrome.evaluate(tab, "document.querySelector('h1').textContent") == "Auditor"
 
@@ -377,7 +400,7 @@ def test_signing_in_keeps_the_as_of_dates_of_the_link(site: Site, tmp_path: Path
         assert chrome.evaluate(tab, "document.querySelector('h1').textContent") == (
             "Auditor sign-in"
         )
-        chrome.type_into(tab, 'input[name="key"]', site.all_roles)
+        chrome.type_into(tab, 'input[name="key"]', site.auditor_only)
         chrome.click_and_load(tab, 'form[action="/audit/sign-in"] button')
         shown = chrome.evaluate(tab, PAGE_STATE)
     assert shown["path"] == f"/audit/subjects/{SUBJECT}", shown
@@ -436,3 +459,47 @@ def test_timeline_labels_stay_inside_the_picture_and_apart(
         and b["box"][1] < a["box"][3]
     ]
     assert (outside, overlapping) == ([], []), f"cut off, drawn over each other; {labels}"
+
+
+FOREIGN_PAGE = """<!doctype html><html><body>
+<form id="f" method="post" action="{action}">
+<input type="hidden" name="key" value="{key}"><input type="hidden" name="next" value="/audit">
+</form><script>document.getElementById('f').submit()</script></body></html>"""
+
+
+def test_a_foreign_page_cannot_sign_the_visitor_in(site: Site, tmp_path: Path) -> None:
+    """Login CSRF, as the issue showed it: a page on another origin auto-submits the
+    sign-in form with the attacker's own auditor key. Chromium sends it marked
+    ``Sec-Fetch-Site: cross-site``; the ledger refuses (403) and sets no cookie."""
+    import http.server
+    import threading
+    from functools import partial
+
+    site_dir = tmp_path / "foreign"
+    site_dir.mkdir()
+    page = FOREIGN_PAGE.format(action=f"{site.api}/audit/sign-in", key=site.auditor_only)
+    (site_dir / "index.html").write_text(page)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site_dir))
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        with browser(chromium(), tmp_path, lang=LANG, viewport=VIEWPORT) as chrome:
+            tab = chrome.open_page()
+            chrome.navigate(tab, f"http://127.0.0.1:{foreign.server_port}/index.html")
+            deadline = time.monotonic() + 10
+            # refused: stays on /audit/sign-in; signed in: redirected on to /audit
+            while not chrome.evaluate(tab, "location.pathname").startswith("/audit"):
+                assert time.monotonic() < deadline, "the foreign form was never submitted"
+                time.sleep(0.05)
+            while chrome.evaluate(tab, "document.readyState") != "complete":
+                time.sleep(0.05)
+            shown = chrome.evaluate(tab, PAGE_STATE)
+            cookies = chrome.send("Network.getCookies", {"urls": [f"{site.api}/audit"]}, tab)
+    finally:
+        foreign.shutdown()
+    assert cookies["cookies"] == [], cookies
+    assert shown["path"] == "/audit/sign-in", shown
+    assert shown["responseStatus"] == 403, shown
+    assert shown["h1"] == "Refused: another site's form", shown
+    assert "Sec-Fetch-Site" in shown["text"], shown["text"]  # what Chromium sent
+    assert cookies["cookies"] == [], cookies

@@ -92,7 +92,7 @@ class Service:
         ]
 
     def metrics(self) -> str:
-        return httpx.get(f"{self.api}/metrics", timeout=5).text
+        return httpx.get(f"{self.api}/metrics", headers=AUTH, timeout=5).text
 
     def server_processes(self) -> list[psutil.Process]:
         """Everything of this data folder that runs: the supervisor's tree, the embedded

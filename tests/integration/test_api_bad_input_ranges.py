@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from auditor_support import signed_in
 
 from api_support import CONSENT, PURPOSE, REF, assert_problem, snapshot
 
@@ -192,7 +193,8 @@ def test_check_at_outside_the_range_is_422_naming_it(ready, moment) -> None:
 
 def page(tenant, query: str) -> Any:
     return tenant.client.get(
-        f"/audit/subjects/{REF}{query}", headers={"Cookie": f"grondslag_auditor={tenant.key}"}
+        f"/audit/subjects/{REF}{query}",
+        headers=signed_in(tenant.client, tenant.key_with("auditor")),
     )
 
 

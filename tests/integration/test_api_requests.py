@@ -220,7 +220,7 @@ def test_metrics_count_open_and_overdue_requests_per_tenant(tenant) -> None:
     received(tenant, received_at=days_ago(40))
     received(tenant, received_at=days_ago(1))
     wait_until_listed(tenant, 2)
-    text = tenant.client.get("/metrics").text
+    text = tenant.call("GET", "/metrics").text
     assert f'grondslag_requests_open{{tenant="{tenant.name}"}} 2' in text
     assert f'grondslag_requests_overdue{{tenant="{tenant.name}"}} 1' in text
 

@@ -17,10 +17,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from auditor_support import signed_in
 from litestar.testing import TestClient
 
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.audit import signing
+from grondslag.ledger.keys import create_key
 from grondslag.ledger.reads import audit
 from grondslag.ledger.settings import Settings
 from grondslag.projector import audit_log
@@ -97,7 +99,8 @@ async def test_a_get_never_signs_and_the_checkpointer_answers_it(
 
         # -- no checkpointer runs: every GET waits a moment, answers 503, writes nothing --
         monkeypatch.setattr(audit, "CHECKPOINT_WAIT_SECONDS", 0.3)
-        cookie = {"Cookie": f"grondslag_auditor={KEY}"}
+        auditor = await create_key(pool, tenant, ["auditor"])
+        cookie = await asyncio.to_thread(signed_in, client, auditor)
         is_pending(client.get("/v1/audit/checkpoints/latest", headers=AUTH))
         is_pending(client.get(f"/v1/audit/proofs/{first.json()['event_id']}", headers=AUTH))
         is_pending(client.get("/v1/audit/export", headers=AUTH, params={"subject_ref": REF}))

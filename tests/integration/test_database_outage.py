@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from auditor_support import signed_in
 from litestar.testing import TestClient
 
 from grondslag.embedded import EmbeddedPostgres
@@ -29,7 +30,6 @@ from api_support import CONSENT, PURPOSE
 from outage_support import (
     AUTH,
     HANG,
-    KEY,
     RECOVER_WITHIN,
     app_settings,
     assert_unavailable,
@@ -136,9 +136,9 @@ def test_an_outage_answers_503_everywhere_and_the_service_recovers(
     postgres: EmbeddedPostgres, tmp_path: Path, immediate: bool
 ) -> None:
     subjects = 150
-    auditor_cookie = {"Cookie": f"grondslag_auditor={KEY}"}
     with serving(app_settings(postgres, tmp_path)) as client:
         pages = prepare(client, subjects)
+        auditor_cookie = signed_in(client, run(new_key(postgres.url, ("auditor",))))
         unused_key = run(new_key(postgres.url))  # never looked up: not in the key cache
         wait_ready(client)
         assert client.get("/audit/subjects/s-0", headers=auditor_cookie).status_code == 200
@@ -170,7 +170,7 @@ def test_an_outage_answers_503_everywhere_and_the_service_recovers(
                 ("PUT", "/v1/subjects/s-new", AUTH, {"birth_date": "1980-01-01"}),
                 ("POST", "/v1/subjects/s-0/consents", idempotent, CONSENT),
                 ("GET", "/v1/audit/checkpoints/latest", AUTH, None),
-                ("GET", "/metrics", {}, None),
+                ("GET", "/metrics", AUTH, None),
                 ("GET", read, unknown, None),  # not 401: the key may well be valid
             ]
             pages_html = [  # the public links and the auditor's page serve HTML

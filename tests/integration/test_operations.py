@@ -16,7 +16,7 @@ from grondslag.ledger.settings import Settings
 
 def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> None:
     tenant.register_purpose()
-    response = client.get("/metrics")
+    response = tenant.call("GET", "/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -65,7 +65,7 @@ def test_ready_turns_unready_when_the_relay_is_behind(
             answer = strict.get("/health/ready")
             assert answer.status_code == 503
             assert answer.json()["checks"]["projection:nats_relay"].startswith("behind by")
-            metrics = strict.get("/metrics").text
+            metrics = strict.get("/metrics", headers={"Authorization": f"Bearer {tenant.key}"}).text
             assert re.search(r'lag_events\{projection="nats_relay"\} [1-9]\d*', metrics)
             assert re.search(r"^grondslag_relay_backlog [1-9]\d*$", metrics, re.M)
         finally:
@@ -84,7 +84,7 @@ def test_metrics_count_events_no_checkpoint_covers_yet(client, tenant) -> None:
     many); the audit log is a projection like the others."""
 
     def unsigned() -> int:
-        text = client.get("/metrics").text
+        text = tenant.call("GET", "/metrics").text
         line = rf'^grondslag_audit_unsigned_events\{{tenant="{tenant.name}"\}} (\d+)$'
         match = re.search(line, text, re.M)
         assert "# TYPE grondslag_audit_unsigned_events gauge" in text

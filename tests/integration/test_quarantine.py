@@ -44,6 +44,9 @@ from projector_support import (
     wait_for,
 )
 
+METRICS_KEY = "quarantine-test-metrics-key"  # the bootstrap tenant's: sees every series
+METRICS = {"Authorization": f"Bearer {METRICS_KEY}"}
+
 
 async def row_of(pool: asyncpg.Pool, tenant: str, ref: str) -> tuple[Any, ...] | None:
     row = await pool.fetchrow(
@@ -134,9 +137,10 @@ async def test_an_undecodable_event_of_one_tenant_stops_nothing_for_another(
             return len(positions) == 4 and all(row[0] == head for row in positions)
 
         await wait_for(caught_up, 5, "every projection at the log's head")
-        strict = replace(settings, ready_max_lag_seconds=0.0)  # any unhandled event: unready
+        # any unhandled event: unready; the bootstrap key may scrape /metrics
+        strict = replace(settings, ready_max_lag_seconds=0.0, bootstrap_key=METRICS_KEY)
         async with AsyncTestClient(create_app(strict)) as api:
-            metrics = (await api.get("/metrics")).text
+            metrics = (await api.get("/metrics", headers=METRICS)).text
             for projection in ("current_standing", "nats_relay", "audit_log"):
                 line = f'grondslag_quarantined_streams{{projection="{projection}"}} 1'
                 assert re.search(f"^{re.escape(line)}$", metrics, re.M), metrics
@@ -189,7 +193,7 @@ async def test_an_undecodable_event_of_one_tenant_stops_nothing_for_another(
 
         await wait_for(caught_up, 5, "every projection at the log's head")
         async with AsyncTestClient(create_app(strict)) as api:
-            metrics = (await api.get("/metrics")).text
+            metrics = (await api.get("/metrics", headers=METRICS)).text
             assert 'grondslag_quarantined_streams{projection="current_standing"} 0' in metrics
             ready = await api.get("/health/ready")
             assert ready.status_code == 200, ready.text

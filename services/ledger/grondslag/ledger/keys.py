@@ -14,8 +14,9 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-Role = Literal["writer", "reader", "auditor", "admin"]
-ROLES: tuple[Role, ...] = ("writer", "reader", "auditor", "admin")
+Role = Literal["writer", "reader", "auditor", "admin", "metrics"]
+# metrics: scrape ``/metrics`` (and nothing else); see api/health.py for what it may see
+ROLES: tuple[Role, ...] = ("writer", "reader", "auditor", "admin", "metrics")
 KEY_PREFIX = "gs_"
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 

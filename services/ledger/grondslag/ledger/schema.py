@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from . import email_index, links
+from . import auditor_sessions, email_index, links
 from .persistence import access_log, ddl
 
 DDL = """
@@ -37,4 +37,4 @@ CREATE INDEX IF NOT EXISTS grondslag_idempotency_subject
 
 async def ensure_schema(pool: asyncpg.Pool) -> None:
     """Create the tables if missing, taking turns with other processes (``persistence.ddl``)."""
-    await ddl.create(pool, DDL, links.DDL, email_index.DDL, access_log.DDL)
+    await ddl.create(pool, DDL, links.DDL, email_index.DDL, access_log.DDL, auditor_sessions.DDL)

@@ -22,6 +22,9 @@ class Settings:
     data_dir: Path = Path(".grondslag")
     bootstrap_key: str | None = None
     bootstrap_tenant: str = "demo"
+    # the tenant whose metrics keys see every tenant's series on /metrics (None: the
+    # bootstrap tenant); any other tenant's metrics key sees its own only
+    operator_tenant: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     write_pool_size: int = 8
     read_pool_size: int = 8
@@ -33,6 +36,13 @@ class Settings:
     ready_max_lag_seconds: float = 30.0
     signup_ttl_hours: float = 72.0
     public_rate_limit_per_minute: int = 300
+    # addresses or networks (CIDR) whose X-Forwarded-For / -Proto are believed; none: nobody's
+    trusted_proxies: tuple[str, ...] = ()
+    # the auditor's session: ended after this long idle, and this long after sign-in at most
+    auditor_idle_minutes: float = 30.0
+    auditor_session_hours: float = 8.0
+    # the session cookie's Secure flag: None = when GRONDSLAG_PUBLIC_URL or the request is https
+    cookie_secure: bool | None = None
     audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
     checkpoint_seconds: float = 60.0
     checkpoint_heartbeat_seconds: float = 86_400.0
@@ -54,6 +64,7 @@ class Settings:
             data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
             bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,
             bootstrap_tenant=env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant),
+            operator_tenant=env.get("GRONDSLAG_OPERATOR_TENANT") or None,
             public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
             write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
             read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
@@ -66,6 +77,18 @@ class Settings:
             public_rate_limit_per_minute=int(
                 env.get("GRONDSLAG_PUBLIC_RATE_LIMIT", defaults.public_rate_limit_per_minute)
             ),
+            trusted_proxies=tuple(
+                part
+                for part in re.split(r"[\s,]+", env.get("GRONDSLAG_TRUSTED_PROXIES", ""))
+                if part
+            ),
+            auditor_idle_minutes=float(
+                env.get("GRONDSLAG_AUDITOR_IDLE_MINUTES", defaults.auditor_idle_minutes)
+            ),
+            auditor_session_hours=float(
+                env.get("GRONDSLAG_AUDITOR_SESSION_HOURS", defaults.auditor_session_hours)
+            ),
+            cookie_secure=_flag(env.get("GRONDSLAG_COOKIE_SECURE", "auto")),
             audit_key_file=Path(env["GRONDSLAG_AUDIT_KEY_FILE"])
             if env.get("GRONDSLAG_AUDIT_KEY_FILE")
             else None,
@@ -94,6 +117,11 @@ class Settings:
         )
 
     @property
+    def metrics_operator(self) -> str:
+        """The tenant whose ``metrics`` keys see every tenant's labelled series."""
+        return self.operator_tenant or self.bootstrap_tenant
+
+    @property
     def signing_key_path(self) -> Path:
         """Where the audit signing key lives (generated there on first start)."""
         return self.audit_key_file or self.data_dir / "audit-signing-key.pem"
@@ -105,6 +133,18 @@ class Settings:
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
+
+
+def _flag(value: str) -> bool | None:
+    """``true``/``false`` (also 1/0, yes/no); ``auto`` or empty: None."""
+    word = value.strip().lower()
+    if word in ("", "auto"):
+        return None
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"GRONDSLAG_COOKIE_SECURE: {value!r} is not true, false or auto")
 
 
 _LEAD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")

@@ -11,7 +11,6 @@ from litestar import Litestar, Request, Response
 from litestar.di import Provide
 from litestar.exceptions import SerializationException
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 
 from ..application import Ledger
@@ -36,6 +35,8 @@ from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
+from .limits import public_rate_limit, trusted_proxies
+from .logs import redact_access_log
 from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
@@ -87,8 +88,11 @@ def create_app(
 ) -> Litestar:
     """The API. ``ledger`` may be passed in (tests, serve); otherwise it is built at start."""
 
+    redact_access_log()  # before the server logs a request (again below, once it started)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        redact_access_log()  # a server that configured its logging after create_app
         warm_up(_served_types(app))  # on this thread, before any command runs on another
         # one worker thread per write connection: commands queue for a thread, not a connection
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size
@@ -163,11 +167,8 @@ def create_app(
             "public_links": Provide(provide_public_links, sync_to_thread=False),
         },
         middleware=[
-            RateLimitConfig(
-                rate_limit=("minute", settings.public_rate_limit_per_minute),
-                check_throttle_handler=_is_public_link,
-                set_rate_limit_headers=False,
-            ).middleware,
+            *trusted_proxies(settings),
+            public_rate_limit(settings, _is_public_link),
             DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS),
             IdempotencyMiddleware,
         ],

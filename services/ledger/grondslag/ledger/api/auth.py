@@ -16,7 +16,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from ..keys import Principal
 from ..persistence.actors import ACTOR, key_actor
 
-PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/u/", "^/c/", "^/audit"]  # /audit: cookie
+PUBLIC_PATHS = ["^/health", "^/schema", "^/u/", "^/c/", "^/audit"]  # /audit: cookie
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="grondslag"'}
 
 

@@ -8,12 +8,17 @@ is away makes the service unready (503, Retry-After), naming the check that fail
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import msgspec
 from litestar import Request, Response, get
 
+from ..keys import Principal
 from ..reads import operations
+from .auth import requires
 from .problems import RETRY_AFTER_SECONDS
+
+T = TypeVar("T")
 
 READY_SECONDS = 3.0  # the readiness check answers within this, whatever the database does
 
@@ -93,18 +98,36 @@ def _held(entry: operations.Quarantined) -> str:
     operation_id="metrics",
     tags=["operations"],
     media_type="text/plain",
+    guards=[requires("metrics")],
     summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
     "audit log events not yet signed, checkpoints not yet published, open and overdue "
     "data-subject requests per tenant",
+    description="Needs a key with the `metrics` role. Series labelled with a tenant are the "
+    "key's own tenant's; a metrics key of the operator's tenant (`GRONDSLAG_OPERATOR_TENANT`, "
+    "by default the bootstrap tenant) sees every tenant's. Series without a tenant label "
+    "(projection lag, restarts, …) name no tenant and are the same for every key.",
 )
 async def metrics(request: Request) -> Response[str]:
-    pool = request.app.state.pool
+    pool, settings = request.app.state.pool, request.app.state.settings
+    principal: Principal = request.user
+    sees = None if principal.tenant == settings.metrics_operator else principal.tenant
+    backlog = await operations.audit_backlog(pool)
+    backlog.unsigned_events = _only(backlog.unsigned_events, sees)
     text = operations.prometheus(
         await operations.lags(pool),
         await operations.deadlines_due(pool),
-        await operations.audit_backlog(pool),
+        backlog,
         await operations.quarantined(pool),
-        operations.process_restarts(request.app.state.settings.restarts_file),
-        await operations.requests_per_tenant(pool),
+        operations.process_restarts(settings.restarts_file),
+        _only(await operations.requests_per_tenant(pool), sees),
     )
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(text, media_type=PROMETHEUS_TEXT)
+
+
+# litestar adds "; charset=utf-8" to every text/ media type
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+
+
+def _only(per_tenant: dict[str, T], tenant: str | None) -> dict[str, T]:
+    """The series of ``tenant`` alone (None: of every tenant, for the operator)."""
+    return per_tenant if tenant is None else {t: v for t, v in per_tenant.items() if t == tenant}

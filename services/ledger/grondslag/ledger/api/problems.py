@@ -20,6 +20,7 @@ from ..domain.bounds import check_instant
 from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from ..persistence.dossiers import StreamUnreadable
 from ..reads.audit import NotYetSigned
+from .logs import redacted
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("grondslag.api")
@@ -172,6 +173,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         405: "Method not allowed",
         413: "Request body too large",
         415: "Unsupported media type",
+        429: "Too many requests",
     }.get(status, "HTTP error")
     if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
         problem = malformed_body().problem  # the same problem as a body msgspec cannot parse
@@ -193,7 +195,7 @@ def on_too_deep(request: Request, error: RecursionError) -> Response[Problem]:
 
 def on_unreadable(request: Request, error: StreamUnreadable) -> Response[Problem]:
     """A stored event that cannot be decoded: no answer without it, never a wrong one."""
-    log.error("unreadable stream on %s %s: %s", request.method, request.url.path, error)
+    log.error("unreadable stream on %s %s: %s", request.method, redacted(request.url.path), error)
     problem = Problem(
         type=problem_type("stream-unreadable"),
         title="Stream unreadable",
@@ -252,7 +254,7 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
     log.warning(
         "database unavailable on %s %s: %s: %s",
         request.method,
-        request.url.path,
+        redacted(request.url.path),
         type(error).__name__,
         str(error).splitlines()[0] if str(error) else "",
     )
@@ -285,7 +287,9 @@ def _unavailable_page(request: Request, option: str = "unavailable_page") -> Res
 def on_not_yet_signed(request: Request, error: NotYetSigned) -> Response[Any]:
     """503: the answer needs a signed checkpoint, and the checkpointer signed none in time;
     a route that serves HTML answers with its ``not_yet_signed_page``."""
-    log.warning("no checkpoint in time on %s %s: %s", request.method, request.url.path, error)
+    log.warning(
+        "no checkpoint in time on %s %s: %s", request.method, redacted(request.url.path), error
+    )
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     page = _unavailable_page(request, "not_yet_signed_page")
     if page is not None:
@@ -303,7 +307,9 @@ def on_not_yet_signed(request: Request, error: NotYetSigned) -> Response[Any]:
 def on_unexpected(request: Request, error: Exception) -> Response[Any]:
     if database_unavailable(error):
         return on_database_unavailable(request, error)
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    log.exception(
+        "unexpected error on %s %s", request.method, redacted(request.url.path), exc_info=error
+    )
     problem = Problem(
         type="about:blank",
         title="Internal server error",

@@ -17,14 +17,25 @@ def sign_in_page(message: str = "", status: int = 200, next_path: str = "/audit"
     return html_page(
         "Grondslag — auditor sign-in",
         "<h1>Auditor sign-in</h1>"
-        "<p>Sign in with an API key that carries the <code>auditor</code> (or "
-        "<code>admin</code>) role.</p>"
+        "<p>Sign in with an API key that carries the <code>auditor</code> role and no role "
+        "that changes anything (<code>writer</code>, <code>admin</code>).</p>"
         f"{note}"
         '<form method="post" action="/audit/sign-in">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
         '<label>API key <input type="password" name="key" autocomplete="off" required '
         'size="50"></label><p><button type="submit">Sign in</button></p></form>',
         status=status,
+    )
+
+
+def cross_site_page(header: str) -> Response[str]:
+    """A sign-in or sign-out sent from another site's page: refused, nothing changed."""
+    return html_page(
+        "Refused: another site's form",
+        "<h1>Refused: another site's form</h1><p>This form was sent from another site "
+        f"(the browser's <code>{escape(header)}</code> header says so), so it was not "
+        'acted on. To sign in, open <a href="/audit">the auditor\'s page</a> yourself.</p>',
+        status=403,
     )
 
 

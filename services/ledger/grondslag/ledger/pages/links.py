@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import TooManyRequestsException
 from litestar.params import Parameter
 
 from ..services.public_links import PublicLinks, Visit
@@ -91,8 +92,17 @@ def _unavailable(request: Request) -> Response[str]:
     return message(request, "unavailable", status=503)
 
 
+def _too_many(request: Request, error: TooManyRequestsException) -> Response[str]:
+    """The rate limit's refusal (``api/limits.py``) as a page for a person, not JSON."""
+    retry = (error.headers or {}).get("Retry-After", "60")
+    page = message(request, "too_many", status=429, seconds=retry)
+    page.headers["Retry-After"] = retry
+    return page
+
+
 LINK_PAGES = Router(
     "/",
     route_handlers=[unsubscribe_page, unsubscribe, confirm_page, confirm],
     opt={"unavailable_page": _unavailable},
+    exception_handlers={TooManyRequestsException: _too_many},
 )

@@ -35,6 +35,9 @@ TEXTS = {
         "unavailable.title": "Even niet beschikbaar",
         "unavailable": "Dit lukt op dit moment even niet. Probeer het over een paar seconden "
         "opnieuw.",
+        "too_many.title": "Even wachten",
+        "too_many": "Er kwamen te veel verzoeken van uw adres. Probeer het over {seconds} "
+        "seconden opnieuw.",
         "footer.privacy": "Privacyverklaring",
         "footer.contact": "Contact",
     },
@@ -63,6 +66,9 @@ TEXTS = {
         "of the message.",
         "unavailable.title": "Temporarily unavailable",
         "unavailable": "This cannot be done just now. Please try again in a few seconds.",
+        "too_many.title": "Please wait",
+        "too_many": "Too many requests came from your address. Please try again in {seconds} "
+        "seconds.",
         "footer.privacy": "Privacy statement",
         "footer.contact": "Contact",
     },

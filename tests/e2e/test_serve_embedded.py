@@ -1,5 +1,7 @@
 """`grondslag serve` on its embedded default, as a new user runs it: the README walk-through
-over real HTTP, then a restart on the same data folder."""
+over real HTTP (with the README's weak ``dev-key``, accepted on the embedded database with a
+warning), then a restart on the same data folder, where the bootstrap key revoked before
+stays revoked."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-KEY = "e2e-bootstrap-key"
+KEY = "dev-key"  # as in the README's command 1
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 
 
@@ -85,12 +87,25 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
         key_file = tmp_path / "audit-signing-key.pem"  # generated on first start, owner only
         assert key_file.stat().st_mode & 0o777 == 0o600
         first = httpx.get(f"{api}/v1/audit/checkpoints/latest", headers=auth).json()
+        assert (tmp_path / "api-key-pepper").stat().st_mode & 0o777 == 0o600
+        # an admin makes a key of its own and revokes the weak bootstrap key
+        made = httpx.post(f"{api}/v1/keys", json={"roles": ["admin", "reader"]}, headers=auth)
+        assert made.status_code == 201, made.text
+        [boot] = [k for k in httpx.get(f"{api}/v1/keys", headers=auth).json()["keys"]
+                  if k["bootstrap"]]  # fmt: skip
+        revoked = httpx.post(f"{api}/v1/keys/{boot['key_id']}/revocation", headers=auth)
+        assert revoked.status_code == 200, revoked.text
     finally:
         _stop(server)
+    assert server.stdout is not None
+    assert b"GRONDSLAG_BOOTSTRAP_KEY is weak" in server.stdout.read()
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "postgres left running"
 
     server = _serve(tmp_path, port)
     try:
+        # the revoked bootstrap key is not revived by the restart
+        assert httpx.get(f"{api}/v1/purposes", headers=auth).status_code == 401
+        auth = {"Authorization": f"Bearer {made.json()['key']}"}
         standing = httpx.get(
             f"{api}/v1/subjects/client-17/standing/photo-in-dossier", headers=auth
         ).json()

@@ -173,9 +173,9 @@ def assert_unavailable_health(response: Any, elapsed: float) -> None:
     assert elapsed < ANSWER_WITHIN
 
 
-async def new_key(url: str) -> str:
+async def new_key(url: str, pepper: bytes) -> str:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
     try:
-        return await create_key(pool, TENANT, ["reader", "writer"])
+        return (await create_key(pool, TENANT, ["reader", "writer"], pepper=pepper)).key
     finally:
         await pool.close()

@@ -139,7 +139,8 @@ def test_an_outage_answers_503_everywhere_and_the_service_recovers(
     auditor_cookie = {"Cookie": f"grondslag_auditor={KEY}"}
     with serving(app_settings(postgres, tmp_path)) as client:
         pages = prepare(client, subjects)
-        unused_key = run(new_key(postgres.url))  # never looked up: not in the key cache
+        # never looked up: not in the key cache
+        unused_key = run(new_key(postgres.url, client.app.state.key_pepper))
         wait_ready(client)
         assert client.get("/audit/subjects/s-0", headers=auditor_cookie).status_code == 200
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, get_args, get_origin
@@ -18,7 +20,7 @@ from ..application import Ledger
 from ..audit import signing
 from ..audit import store as audit_store
 from ..bootstrap import build_ledger
-from ..keys import ROLES, KeyCache, create_key
+from ..keys import KeyCache, ensure_bootstrap_key, load_pepper
 from ..pages import PAGES
 from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
@@ -35,6 +37,7 @@ from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
+from .keys import KeyController
 from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
@@ -106,17 +109,26 @@ def create_app(
                 signing.load_or_create, settings.signing_key_path
             )
             await audit_store.register_key(app.state.pool, app.state.audit_key)
+            app.state.key_pepper = await anyio.to_thread.run_sync(
+                load_pepper, settings.pepper_path, settings.key_pepper
+            )
             if settings.bootstrap_key:
-                await create_key(
+                await ensure_bootstrap_key(
                     app.state.pool,
                     settings.bootstrap_tenant,
-                    list(ROLES),
-                    key=settings.bootstrap_key,
+                    settings.bootstrap_key,
+                    pepper=app.state.key_pepper,
                 )
-            app.state.key_cache = KeyCache(app.state.pool)
+            app.state.key_cache = KeyCache(app.state.pool, app.state.key_pepper)
+            flusher = asyncio.create_task(app.state.key_cache.run_flusher())
             app.state.newsletter = Newsletter(app.state.ledger, app.state.pool, settings)
             app.state.public_links = PublicLinks(app.state.ledger, app.state.pool)
-            yield
+            try:
+                yield
+            finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
         finally:
             await app.state.pool.close()
             if owned:
@@ -152,6 +164,7 @@ def create_app(
             ExportController,
             SubjectRequestController,
             RequestController,
+            KeyController,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

@@ -460,6 +460,11 @@ def parser() -> argparse.ArgumentParser:
         "--key", help="the published public key: base64, PEM text, or a file holding either"
     )
     verify.add_argument(
+        "--key-history",
+        help="the published key history (GET /v1/audit/keys): accept keys the --key was "
+        "rotated to or from, for what they signed while in service",
+    )
+    verify.add_argument(
         "--at",
         help="also print what applied at this RFC 3339 time, folded from the verified events",
     )
@@ -473,6 +478,10 @@ def parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "check", help="recompute the audit log from the event store and compare"
     ).set_defaults(func=lambda a: _audit_commands().audit_check(a))
+    audit_commands.add_parser(
+        "rotate-key",
+        help="replace the audit signing key, announced in a statement the old key signs",
+    ).set_defaults(func=lambda a: _audit_commands().rotate_key(a))
 
     held = commands.add_parser("quarantine", help="streams a projection set aside, and retries")
     held_commands = held.add_subparsers(dest="quarantine", required=True)

@@ -105,10 +105,9 @@ def create_app(
         try:
             await ensure_schema(app.state.pool)
             await audit_store.create_tables(app.state.pool)
-            app.state.audit_key = await anyio.to_thread.run_sync(
-                signing.load_or_create, settings.signing_key_path
-            )
-            await audit_store.register_key(app.state.pool, app.state.audit_key)
+            app.state.audit_keys = signing.KeyFile(settings.signing_key_path)
+            audit_key = await anyio.to_thread.run_sync(app.state.audit_keys.current)
+            await audit_store.register_key(app.state.pool, audit_key)
             app.state.key_pepper = await anyio.to_thread.run_sync(
                 load_pepper, settings.pepper_path, settings.key_pepper
             )

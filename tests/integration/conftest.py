@@ -18,7 +18,7 @@ from grondslag.ledger.api.app import create_app
 from grondslag.ledger.keys import ROLES, create_key
 from grondslag.ledger.settings import Settings
 
-from api_support import PURPOSE, REF, consent_body, purpose_body
+from api_support import PURPOSE, REF, TEST_PEPPER, consent_body, purpose_body
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def settings(database_url: str, audit_key_file: Path) -> Settings:
         nats_url=None,
         projection_poll_seconds=0.2,
         audit_key_file=audit_key_file,
-        key_pepper_file=audit_key_file.with_name("api-key-pepper"),
+        key_pepper=TEST_PEPPER,  # the same in every app of the session (other_app, ...)
     )
 
 

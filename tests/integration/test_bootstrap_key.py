@@ -23,6 +23,7 @@ def _settings(settings: Settings, tmp_path: Path, key: str, tenant: str) -> Sett
         bootstrap_key=key,
         bootstrap_tenant=tenant,
         key_pepper_file=tmp_path / "api-key-pepper",
+        key_pepper=None,
     )
 
 
@@ -80,10 +81,11 @@ def test_the_bootstrap_key_of_an_older_installation_is_rehashed_at_start_not_rev
         assert response.status_code == 401
     [row] = _fetch(
         database_url,
-        "SELECT key_hash, hash_kind, revoked_at FROM grondslag_api_keys WHERE tenant = $1",
+        "SELECT key_hash, hash_kind, revoked_at, bootstrap FROM grondslag_api_keys "
+        "WHERE tenant = $1",
         tenant,
     )
-    assert row["hash_kind"] == "hmac" and row["revoked_at"] is not None
+    assert row["hash_kind"] == "hmac" and row["revoked_at"] is not None and row["bootstrap"]
     assert bytes(row["key_hash"]) == hmac.new(pepper, key.encode(), hashlib.sha256).digest()
 
 

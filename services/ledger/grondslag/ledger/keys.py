@@ -181,7 +181,7 @@ async def ensure_bootstrap_key(pool: asyncpg.Pool, tenant: str, key: str, *, pep
     digest = hash_key(pepper, key)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            "UPDATE grondslag_api_keys SET key_hash = $1, hash_kind = 'hmac' "
+            "UPDATE grondslag_api_keys SET key_hash = $1, hash_kind = 'hmac', bootstrap = true "
             "WHERE key_hash = $2 AND hash_kind = 'sha256'",
             digest,
             legacy_hash(key),

@@ -50,9 +50,7 @@ def test_an_admin_creates_a_key_shown_once_and_listed_without_its_secret(tenant)
 
 
 def test_an_admin_sees_and_manages_only_its_own_tenants_keys(tenant, client, database_url):
-    from conftest import Tenant
-
-    other = Tenant(client, database_url)
+    other = type(tenant)(client, database_url)  # another tenant, with its own admin key
     theirs = _create(other, "reader")
     assert theirs["key_id"] not in tenant.call("GET", "/v1/keys").text
     for method, path in [

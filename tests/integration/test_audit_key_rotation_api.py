@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Tenant
 from litestar.testing import TestClient
 
 from grondslag.ledger.api.app import create_app
@@ -58,10 +57,10 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_bundles_verify_across_a_rotation_with_the_published_key_history(
-    own_app: tuple[TestClient, Path], database_url: str, tmp_path: Path
+    own_app: tuple[TestClient, Path], database_url: str, tmp_path: Path, tenant: Any
 ) -> None:
     client, key_file = own_app
-    tenant = Tenant(client, database_url)
+    tenant = type(tenant)(client, database_url)  # a tenant on this test's own app
     consented(tenant)
     before = export(tenant)
     assert before.status_code == 200, before.text

@@ -111,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
     ):
         console.print(
             f"[bold]grondslag bench --projector[/] on {url.rsplit('@', 1)[-1]}, "
-            f"NATS {nats_url}{' (quick)' if args.quick else ''}"
+            f"NATS {nats_url.rsplit('@', 1)[-1]}{' (quick)' if args.quick else ''}"
         )
         rows = asyncio.run(_bench(url, nats_url, scale, console))
     print_table(

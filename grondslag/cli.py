@@ -21,7 +21,7 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
-from .embedded import running_database_url
+from .embedded import running_database_url, running_nats_url
 from .servers import servers
 from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
 
@@ -82,7 +82,7 @@ def _public_url(settings: Settings, host: str, port: int) -> Settings:
 
 def _log_servers(settings: Settings) -> None:
     logging.getLogger("grondslag").info(
-        "database %s, nats %s", _redact(settings.database_url), settings.nats_url
+        "database %s, nats %s", _redact(settings.database_url), _redact(settings.nats_url)
     )
 
 
@@ -333,8 +333,26 @@ def _store(*, need_nats: bool) -> Iterator[Settings]:
     settings = Settings.from_env()
     if settings.database_url is None:
         settings = replace(settings, database_url=running_database_url(settings.data_dir))
+        if need_nats and settings.nats_url is None:
+            settings = replace(settings, nats_url=running_nats_url(settings.data_dir))
     with servers(settings, need_nats=need_nats and settings.database_url is None) as settings:
         yield settings
+
+
+def nats_url(_: argparse.Namespace) -> int:
+    """Print the URL, credentials included, of the NATS that ``serve`` uses: ``NATS_URL``,
+    else the embedded nats-server running in ``GRONDSLAG_DATA_DIR``."""
+    settings = Settings.from_env()
+    url = settings.nats_url or running_nats_url(settings.data_dir)
+    if url is None:
+        print(
+            f"grondslag: no embedded nats-server runs in {settings.data_dir} (start "
+            "`grondslag serve`, or set NATS_URL)",
+            file=sys.stderr,
+        )
+        return 1
+    print(url)
+    return 0
 
 
 def quarantine_list(_: argparse.Namespace) -> int:
@@ -384,7 +402,9 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def _redact(url: str | None) -> str:
-    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url or "")
+    """The URL with its password (``user:***@``) or token (``***@``) hidden."""
+    url = re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url or "")
+    return re.sub(r"//[^:@/]+@", "//***@", url) if "nats" in url.split(":", 1)[0] else url
 
 
 def parser() -> argparse.ArgumentParser:
@@ -423,6 +443,10 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=serve)
 
     commands.add_parser("project", help="run the projector alone").set_defaults(func=project)
+    commands.add_parser(
+        "nats-url",
+        help="print the URL with credentials of the NATS `serve` uses (for a consumer)",
+    ).set_defaults(func=nats_url)
     commands.add_parser("rebuild", help="rebuild the read model from the log").set_defaults(
         func=rebuild
     )

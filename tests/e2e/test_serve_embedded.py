@@ -5,17 +5,22 @@ stays revoked."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import nats
 
 KEY = "dev-key"  # as in the README's command 1
+WITHDRAWAL = {"method": "email", "effective_at": "2025-11-14T22:14:00Z", "recorded_by": "staff:x"}
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 
 
@@ -25,12 +30,49 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
-    env |= {"GRONDSLAG_DATA_DIR": str(data_dir), "GRONDSLAG_BOOTSTRAP_KEY": KEY}
+    return env | {"GRONDSLAG_DATA_DIR": str(data_dir), "GRONDSLAG_BOOTSTRAP_KEY": KEY}
+
+
+async def _stream_names(url: str) -> list[str]:
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5)
+    try:
+        return [info.config.name for info in await nc.jetstream().streams_info()]
+    finally:
+        await nc.close()
+
+
+def _readme_consumer_hears(nats_url: str, timeout: float = 30.0) -> str:
+    """The first line the README's NATS consumer prints, run with ``NATS_URL``."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = next(
+        block
+        for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+        if "pull_subscribe" in block
+    )
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "NATS_URL": nats_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    output = consumer.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: lines.append(output.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    consumer.kill()
+    consumer.wait()
+    return lines[0].strip() if lines else f"nothing in {timeout} s"
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)],
-        env=env,
+        env=_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -47,9 +89,12 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise AssertionError("grondslag serve did not become ready in 60 s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    """Stop ``serve``; what it wrote on stdout and stderr."""
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    return output.decode(errors="replace")
 
 
 def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path) -> None:
@@ -87,6 +132,29 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
         key_file = tmp_path / "audit-signing-key.pem"  # generated on first start, owner only
         assert key_file.stat().st_mode & 0o777 == 0o600
         first = httpx.get(f"{api}/v1/audit/checkpoints/latest", headers=auth).json()
+        # a consumer gets the embedded NATS URL, credentials included, from the command
+        printed = subprocess.run(
+            [sys.executable, "-m", "grondslag.cli", "nats-url"],
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert printed.returncode == 0, printed.stderr
+        nats_url = printed.stdout.strip()
+        assert asyncio.run(_stream_names(nats_url)) == ["GRONDSLAG"]
+        # …and the README's consumer, run with it, hears a withdrawal
+        other = {**consent, "effective_at": "2025-09-03T10:00:00Z"}
+        for path, body in [
+            ("/v1/subjects/client-18", {"birth_date": "1981-05-03"}),
+            ("/v1/subjects/client-18/consents", other),
+            ("/v1/subjects/client-18/consents/photo-in-dossier/withdrawal", WITHDRAWAL),
+        ]:
+            call = httpx.put if path.endswith("client-18") else httpx.post
+            answer = call(f"{api}{path}", json=body, headers=auth)
+            assert answer.status_code in (200, 201), answer.text
+        heard = _readme_consumer_hears(nats_url)
+        assert heard.startswith("stop processing client-18 for photo-in-dossier"), heard
         assert (tmp_path / "api-key-pepper").stat().st_mode & 0o777 == 0o600
         # an admin makes a key of its own and revokes the weak bootstrap key
         made = httpx.post(f"{api}/v1/keys", json={"roles": ["admin", "reader"]}, headers=auth)
@@ -96,10 +164,18 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
         revoked = httpx.post(f"{api}/v1/keys/{boot['key_id']}/revocation", headers=auth)
         assert revoked.status_code == 200, revoked.text
     finally:
-        _stop(server)
-    assert server.stdout is not None
-    assert b"GRONDSLAG_BOOTSTRAP_KEY is weak" in server.stdout.read()
+        output = _stop(server)
+    assert "GRONDSLAG_BOOTSTRAP_KEY is weak" in output
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "postgres left running"
+    # the data folder is its owner's alone, and no password is in what `serve` logged
+    assert tmp_path.stat().st_mode & 0o077 in (0, 0o010)  # 0710 as root: the PG account's group
+    open_files = [p for p in tmp_path.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert open_files == []
+    for secret in ("postgres.password", "nats.password"):
+        password = (tmp_path / secret).read_text().strip()
+        assert len(password) >= 40 and password not in output
+        for log in ("postgres.log", "nats.log"):
+            assert password not in (tmp_path / log).read_text(errors="replace")
 
     server = _serve(tmp_path, port)
     try:

@@ -40,6 +40,7 @@ from outage_support import (
 )
 
 APP_ROLE = "ledger"  # an ordinary role, as in production: the superuser slots are not its
+APP_PASSWORD = "ledger-password"  # the embedded server asks every role for its password
 END_SERVICE_SESSIONS = (
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1"
 )
@@ -64,9 +65,9 @@ def test_a_server_out_of_connections_answers_503_and_the_service_recovers(
     )
     with contextlib.ExitStack() as stack:
         stack.enter_context(pg)
-        run(fetch(pg.url, f"CREATE ROLE {APP_ROLE} LOGIN"))
+        run(fetch(pg.url, f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'"))
         run(fetch(pg.url, f"ALTER DATABASE grondslag OWNER TO {APP_ROLE}"))
-        service_url = pg.url.replace("postgres@", f"{APP_ROLE}@")
+        service_url = pg.display_url.replace("postgres@", f"{APP_ROLE}:{APP_PASSWORD}@")
         settings = app_settings(pg, tmp_path, write_pool_size=2, read_pool_size=2)
         settings = dataclasses.replace(settings, database_url=service_url)
         client = stack.enter_context(serving(settings, projector=False))

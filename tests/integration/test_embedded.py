@@ -68,8 +68,10 @@ def listening_addresses(pid: int) -> set[tuple[str, int]]:
 
 async def test_data_survives_a_restart(tmp_path: Path) -> None:
     with EmbeddedPostgres(tmp_path) as pg, EmbeddedNats(tmp_path) as ns:
-        assert pg.url == f"postgresql://postgres@127.0.0.1:{pg.port}/grondslag"
-        assert ns.url == f"nats://127.0.0.1:{ns.port}"
+        assert pg.display_url == f"postgresql://postgres@127.0.0.1:{pg.port}/grondslag"
+        assert pg.url == f"postgresql://postgres:{pg.password}@127.0.0.1:{pg.port}/grondslag"
+        assert ns.display_url == f"nats://127.0.0.1:{ns.port}"
+        assert ns.url == f"nats://grondslag:{ns.password}@127.0.0.1:{ns.port}"
         assert {pg.port, ns.port}.isdisjoint(TAKEN_PORTS)
         assert pg.pid is not None and ns.pid is not None
         assert listening_addresses(pg.pid) == {("127.0.0.1", pg.port)}
@@ -210,4 +212,4 @@ async def test_a_fixed_port_survives_stops_fast_and_immediate(private_dir: Path)
             await conn.close()
         pg.stop()
         pg.start()
-        assert pg.url == f"postgresql://postgres@127.0.0.1:{port}/grondslag"
+        assert pg.display_url == f"postgresql://postgres@127.0.0.1:{port}/grondslag"

@@ -52,6 +52,7 @@ from .domain.values import (
     Restriction,
     RestrictionLift,
 )
+from .persistence import actors
 from .persistence.dossiers import Streams, dossier_ids, load_sync
 from .persistence.erasure import Shredding
 from .persistence.group_commit import GroupCommit
@@ -343,7 +344,9 @@ class Ledger(Application[UUID]):
         if claim is not None:
             about = claim.subject_ref or getattr(aggregate, "subject_ref", None)
             record = (claim.tenant, claim.key, claim.request_hash, encode_result(result), about)
-        self.group.commit(list(aggregate.collect_events()), record)
+        events = list(aggregate.collect_events())
+        actors.stamp(events)  # here, in the command's thread: another may write the group
+        self.group.commit(events, record)
         if claim is not None:
             claim.spent = True
 
@@ -646,6 +649,7 @@ class Ledger(Application[UUID]):
             records.append(
                 (claim.tenant, claim.key, claim.request_hash, encode_result(result), None)
             )
+        actors.stamp(events)
         self.save(*events, idempotency=records, shredding=shredding)
         if claim is not None:
             claim.spent = True

@@ -56,7 +56,9 @@ ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS hash_kind text NOT NULL 
 ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS last_used_at timestamptz;
 ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS bootstrap boolean NOT NULL DEFAULT false;
 ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS replaced_by text;
-UPDATE grondslag_api_keys SET key_id = encode(substr(key_hash, 1, 8), 'hex')
+-- a key of an older installation is named as events recorded with it name it: the first
+-- 12 hex digits of its unsalted hash
+UPDATE grondslag_api_keys SET key_id = encode(substr(key_hash, 1, 6), 'hex')
     WHERE key_id IS NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS grondslag_api_keys_id ON grondslag_api_keys (key_id);
 CREATE INDEX IF NOT EXISTS grondslag_api_keys_tenant ON grondslag_api_keys (tenant);
@@ -67,11 +69,12 @@ LIVE = "(revoked_at IS NULL OR revoked_at > now())"
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: a tenant, the roles its key carries, and the key's public id."""
+    """Who is calling: a tenant, the roles its key carries, and the key's public id (what
+    events and the access log name it by)."""
 
     tenant: str
     roles: frozenset[str]
-    key_id: str | None = None
+    key_id: str = ""
 
 
 class KeyInfo(msgspec.Struct, kw_only=True):
@@ -142,6 +145,16 @@ def legacy_hash(key: str) -> bytes:
 def weak_key(key: str) -> bool:
     """An operator-chosen key that a guess could find: short, or of few distinct characters."""
     return len(key) < WEAK_KEY_LENGTH or len(set(key)) < 8
+
+
+def key_id_in(key: str) -> str | None:
+    """The public id a key carries (``gs_<key id>_<secret>``); None for a key without one
+    (an operator's bootstrap key, a key of an older installation)."""
+    prefix, _, rest = key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix + "_" != KEY_PREFIX or len(key_id) != 16 or not secret:
+        return None
+    return key_id if all(c in "0123456789abcdef" for c in key_id) else None
 
 
 def new_key_text() -> tuple[str, str]:
@@ -318,7 +331,7 @@ class KeyCache:
             if len(self._cache) >= self.size:
                 self._cache.clear()
             self._cache[digest] = (now + self.ttl, principal)
-        if principal is not None and principal.key_id is not None:
+        if principal is not None and principal.key_id:
             self._note_use(principal.key_id, now)
         return principal
 

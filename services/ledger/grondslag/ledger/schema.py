@@ -1,5 +1,5 @@
 """Tables of the ledger beside the event store: API keys, idempotency records, link tokens
-with the tenants' secrets, and the e-mail index.
+with the tenants' secrets, the e-mail index, and the access log.
 
 (The event store and its stream index are created by the event store's recorder.)
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from . import email_index, keys, links
-from .persistence import ddl
+from .persistence import access_log, ddl
 
 DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_idempotency (
@@ -30,4 +30,4 @@ CREATE INDEX IF NOT EXISTS grondslag_idempotency_subject
 
 async def ensure_schema(pool: asyncpg.Pool) -> None:
     """Create the tables if missing, taking turns with other processes (``persistence.ddl``)."""
-    await ddl.create(pool, keys.DDL, DDL, links.DDL, email_index.DDL)
+    await ddl.create(pool, keys.DDL, DDL, links.DDL, email_index.DDL, access_log.DDL)

@@ -24,6 +24,7 @@ import asyncpg
 
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id
+from grondslag.ledger.persistence.actors import DEADLINE_CLOCK, acting, system_actor
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.ledger.reads.operations import QUARANTINE_TABLE
@@ -64,9 +65,10 @@ class DeadlineClock:
             tenant, ref, purpose = row["tenant"], row["subject_ref"], row["purpose"]
             standing = standing_id(tenant, ref, purpose)
             try:
-                event = await anyio.to_thread.run_sync(
-                    self.ledger.notice_lapse, tenant, ref, purpose
-                )
+                with acting(system_actor(DEADLINE_CLOCK, tenant)):
+                    event = await anyio.to_thread.run_sync(
+                        self.ledger.notice_lapse, tenant, ref, purpose
+                    )
             except Exception as error:
                 if quarantine.transient(error):
                     raise
@@ -106,7 +108,8 @@ class DeadlineClock:
             if stream is None:
                 raise LookupError(f"standing {key} is not in the stream index")
             tenant, ref, purpose = stream["tenant"], stream["subject_ref"], stream["purpose"]
-            await anyio.to_thread.run_sync(self.ledger.notice_lapse, tenant, ref, purpose)
+            with acting(system_actor(DEADLINE_CLOCK, tenant)):
+                await anyio.to_thread.run_sync(self.ledger.notice_lapse, tenant, ref, purpose)
             async with self.pool.acquire() as conn, conn.transaction():
                 await current_standing.refresh(conn, {UUID(key)})
                 await quarantine.release(conn, NAME, "standing", key)

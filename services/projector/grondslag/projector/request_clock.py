@@ -19,6 +19,7 @@ import asyncpg
 
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.subject_request import request_stream_id
+from grondslag.ledger.persistence.actors import REQUEST_CLOCK, acting, system_actor
 from grondslag.ledger.reads.requests import REQUESTS_TABLE
 
 from . import request_index
@@ -56,9 +57,10 @@ class RequestClock:
         for row in rows:
             tenant, request_id = row["tenant"], row["request_id"]
             try:
-                event = await anyio.to_thread.run_sync(
-                    self.ledger.notice_request_deadline, tenant, request_id, self.lead
-                )
+                with acting(system_actor(REQUEST_CLOCK, tenant)):
+                    event = await anyio.to_thread.run_sync(
+                        self.ledger.notice_request_deadline, tenant, request_id, self.lead
+                    )
             except Exception:  # one request must not stop the others; tried again next tick
                 log.exception("request %s of %s: deadline not noticed", request_id, tenant)
                 continue

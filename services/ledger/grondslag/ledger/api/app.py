@@ -28,6 +28,7 @@ from ..schema import ensure_schema
 from ..services.newsletter import Newsletter
 from ..services.public_links import PublicLinks
 from ..settings import Settings
+from .access_log import AccessLogController
 from .audit import AuditController
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
@@ -163,6 +164,7 @@ def create_app(
             ExportController,
             SubjectRequestController,
             RequestController,
+            AccessLogController,
             KeyController,
         ],
         lifespan=[lifespan, *lifespans],

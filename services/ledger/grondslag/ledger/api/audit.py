@@ -14,6 +14,8 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from ..application import utcnow
 from ..audit import store as audit_store
 from ..domain.values import Instant
+from ..persistence import access_log
+from ..persistence.actors import key_actor
 from ..reads import audit
 from ..web import AUDITORS, PROOF_READERS, SubjectRef
 from .auth import requires
@@ -161,6 +163,13 @@ class AuditController(Controller):
                 kind=problem_type("not-yet-logged"),
                 headers={"Retry-After": "1"},
             ) from None
+        if personal_data:  # the bundle carries the subject's key: NEN 7513 logs the read
+            await access_log.record(
+                request.app.state.pool,
+                key_actor(request.user),
+                subject_ref,
+                "audit.bundle.personal_data",
+            )
         filename = f"grondslag-{request.user.tenant}-{subject_ref}.json"
         return Response(
             body,

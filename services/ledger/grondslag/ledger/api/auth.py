@@ -14,6 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from ..keys import Principal
+from ..persistence.actors import ACTOR, key_actor
 
 PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/u/", "^/c/", "^/audit"]  # /audit: cookie
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="grondslag"'}
@@ -34,6 +35,9 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         principal = await connection.app.state.key_cache.principal(key.strip())
         if principal is None:
             raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
+        # set in the request's own task: the handler (and the thread its command runs in)
+        # inherits it, and every event the command records names this key (NEN 7513)
+        ACTOR.set(key_actor(principal))
         return AuthenticationResult(user=principal, auth=None)
 
 

@@ -11,6 +11,8 @@ from litestar.params import FromQuery
 from ..application import utcnow
 from ..pages.access_letter import access_letter
 from ..pages.messages import language
+from ..persistence import access_log
+from ..persistence.actors import key_actor
 from ..reads.export import SubjectExport, subject_export
 from ..web import AUDITORS, SubjectRef
 from .auth import requires
@@ -41,6 +43,10 @@ class ExportController(Controller):
         answer = await subject_export(
             request.app.state.pool, request.user.tenant, subject_ref, utcnow()
         )
-        if request.accept.best_match([JSON, HTML], default=JSON) == HTML:
+        html = request.accept.best_match([JSON, HTML], default=JSON) == HTML
+        # NEN 7513: the read is logged before its answer leaves (and fails without its row)
+        what: access_log.What = "export.html" if html else "export.json"
+        await access_log.record(request.app.state.pool, key_actor(request.user), subject_ref, what)
+        if html:
             return access_letter(answer, lang or language(request))  # type: ignore[return-value]
         return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})

@@ -17,7 +17,7 @@ from ..keys import create_key as store_key
 from ..settings import lead_time
 from .auth import requires
 
-KeyId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{16}$")]
+KeyId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{12,16}$")]
 MAX_GRACE = timedelta(days=30)
 
 

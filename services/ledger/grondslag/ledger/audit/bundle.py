@@ -47,7 +47,7 @@ class BundleQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     recorded_to: str | None = None  # RFC 3339; standings' events recorded at or before
 
 
-class BundleEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class BundleEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     event_id: str
     stream: Stream
     purpose: str | None
@@ -57,6 +57,9 @@ class BundleEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     leaf_hash: str
     audit_path: list[str]
     canonical: str  # the RFC 8785 text whose UTF-8 bytes are the leaf
+    # who recorded it (its canonical state's ``actor.id``); absent for events recorded
+    # before actors, so that bundles exported then are spelt as they were
+    actor: str | None = None
 
 
 class Bundle(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -109,6 +112,12 @@ def event_fields(canonical: bytes) -> tuple[UUID, str, str]:
     event = json.loads(canonical)
     eid = event_id(UUID(event["originator_id"]), event["originator_version"])
     return eid, event["topic"].rpartition(":")[2], event["state"]["timestamp"]
+
+
+def event_actor(canonical: bytes) -> str | None:
+    """The id of the actor an event's canonical text names (None: recorded before actors)."""
+    actor = json.loads(canonical)["state"].get("actor")
+    return actor.get("id") if isinstance(actor, dict) else None
 
 
 def verify(
@@ -223,6 +232,9 @@ def _verify_event(
         raise BundleError(f"{where}: type {event.type!r} is not its canonical topic {topic!r}")
     if recorded_at != event.recorded_at:
         raise BundleError(f"{where}: recorded_at is not its canonical timestamp")
+    actor = parsed["state"].get("actor")
+    if event.actor != (actor.get("id") if isinstance(actor, dict) else None):
+        raise BundleError(f"{where}: actor is not the actor its canonical text names")
     expected = _stream_id(bundle, event)
     if expected != originator:
         raise BundleError(

@@ -19,7 +19,10 @@ from litestar.response import Redirect
 
 from ..application import utcnow
 from ..domain.errors import InvalidInput, NotFound
+from ..persistence import access_log
+from ..persistence.actors import key_actor
 from ..reads import audit
+from ..reads.history import standing_actors
 from ..reads.standing import standing_histories
 from ..web import SubjectRef
 from . import auditor_html as html
@@ -54,8 +57,18 @@ async def subject(
     except NotFound:
         return html.unknown_subject_page(subject_ref)
     checkpoint, _ = await audit.latest(pool, tenant)
+    actors = await standing_actors(pool, tenant, subject_ref)
+    await access_log.record(pool, key_actor(request.user), subject_ref, "auditor.subject_page")
     return subject_page(
-        tenant, subject_ref, checkpoint, histories, request.url.path, at_moment, known_moment, now
+        tenant,
+        subject_ref,
+        checkpoint,
+        histories,
+        request.url.path,
+        at_moment,
+        known_moment,
+        now,
+        actors,
     )
 
 

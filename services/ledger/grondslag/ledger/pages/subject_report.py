@@ -38,9 +38,10 @@ def subject_page(
     at: datetime,
     known_at: datetime,
     now: datetime,
+    actors: dict[str, str] | None = None,
 ) -> Response[str]:
     """One subject's standings as of ``at``, as known on ``known_at``, under the audit log's
-    latest checkpoint."""
+    latest checkpoint; ``actors`` names who recorded each event (event id → actor id)."""
     head = (
         f"<h1>Subject <code>{escape(subject_ref)}</code></h1>"
         f'<p class="muted">Practice <code>{escape(tenant)}</code> · audit log checkpoint: '
@@ -52,7 +53,8 @@ def subject_page(
         "verifiable export bundle</a> (check it with <code>grondslag verify</code>)</p>"
     )
     sections = "".join(
-        section(h.code, h.title, h.answer, h.records, at, known_at, now) for h in histories
+        section(h.code, h.title, h.answer, h.records, at, known_at, now, actors or {})
+        for h in histories
     )
     body = head + (sections or "<p>No standings recorded.</p>") + LEGEND + sign_out_form()
     return html_page(f"Grondslag — {subject_ref}", body)
@@ -76,6 +78,7 @@ def section(
     at: datetime,
     known_at: datetime,
     now: datetime,
+    actors: dict[str, str] | None = None,
 ) -> str:
     status = escape(answer.status)
     summary = (
@@ -87,7 +90,10 @@ def section(
         + (f" — reason <code>{escape(answer.reason)}</code>" if answer.reason else "")
         + "</p>"
     )
-    rows = "".join(_row(r, r.event_id in answer.evidence, known_at) for r in records)
+    named = actors or {}
+    rows = "".join(
+        _row(r, r.event_id in answer.evidence, known_at, named.get(r.event_id)) for r in records
+    )
     table = (
         "<table><thead><tr><th>Event</th><th>Took effect</th><th>Recorded</th><th>By</th>"
         "<th>How</th><th>Notice / document</th><th>Proof</th></tr></thead>"
@@ -99,7 +105,9 @@ def section(
     )
 
 
-def _row(record: EvidenceRecord, supports: bool, known_at: datetime) -> str:
+def _row(
+    record: EvidenceRecord, supports: bool, known_at: datetime, actor: str | None = None
+) -> str:
     who = ""
     if record.given_by is not None:
         giver = record.given_by
@@ -108,10 +116,14 @@ def _row(record: EvidenceRecord, supports: bool, known_at: datetime) -> str:
             if giver.party == "subject"
             else f"{escape(giver.representative_ref or '')} ({escape(giver.capacity or '')})"
         )
-    by = who + (
-        f"<br><span class='muted'>recorded by {escape(record.recorded_by)}</span>"
-        if record.recorded_by
-        else ""
+    by = (
+        who
+        + (
+            f"<br><span class='muted'>recorded by {escape(record.recorded_by)}</span>"
+            if record.recorded_by
+            else ""
+        )
+        + (f"<br><span class='muted'>as <code>{escape(actor)}</code></span>" if actor else "")
     )
     how = escape(record.method or record.basis or record.reason or "")
     if record.explicit:

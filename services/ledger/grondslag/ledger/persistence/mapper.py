@@ -17,6 +17,8 @@ import msgspec
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
+from . import actors
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
@@ -39,6 +41,7 @@ class MsgspecMapper(Mapper[UUID]):
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
+        actors.put_into_state(state)  # who recorded it: hashed with it by the audit log
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
@@ -62,6 +65,7 @@ def decode_event(topic: str, state: bytes, originator_id: Any, originator_versio
     """Rebuild one domain event from a stored row (also used by the asyncpg read side)."""
     cls = resolve_topic(topic)
     event_state: dict[str, Any] = _decoder.decode(state)
+    actor = actors.take_from_state(event_state)
     event_state["originator_id"] = str(originator_id)
     event_state["originator_version"] = originator_version
     class_version = getattr(cls, "class_version", 1)
@@ -69,4 +73,4 @@ def decode_event(topic: str, state: bytes, originator_id: Any, originator_versio
     while from_version < class_version:
         getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
         from_version += 1
-    return msgspec.convert(event_state, cls, strict=False)
+    return actors.attach(msgspec.convert(event_state, cls, strict=False), actor)

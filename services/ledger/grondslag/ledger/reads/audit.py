@@ -24,6 +24,7 @@ from ..audit.bundle import (
     Bundle,
     BundleEvent,
     BundleQuery,
+    event_actor,
     event_fields,
     in_period,
     render,
@@ -298,6 +299,7 @@ async def export(
                 for lo, hi in ranges
             ],
             canonical=canonical.decode(),
+            actor=event_actor(canonical),
         )
         for (index, eid, kind, code, type_, recorded_at, canonical), ranges in zip(
             entries, all_ranges, strict=True

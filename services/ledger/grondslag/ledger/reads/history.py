@@ -11,6 +11,8 @@ import msgspec
 from ..domain.errors import NotFound
 from ..domain.ids import event_id, subject_id
 from ..domain.standing import Standing
+from ..persistence.actors import Actor, actor_of
+from ..persistence.postgres import EVENTS_TABLE
 from .streams import load_events, stream_ids
 
 
@@ -23,6 +25,8 @@ class HistoryEvent(msgspec.Struct, kw_only=True):
     purpose: str | None = None
     effective_at: datetime | None = None
     details: dict[str, Any] = msgspec.field(default_factory=dict)
+    # who recorded it: the API key, clock or link (absent for events recorded before actors)
+    actor: Actor | None = None
 
 
 _PAYLOAD_FIELDS = (
@@ -63,6 +67,7 @@ async def subject_history(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> 
                 purpose=purposes.get(event.originator_id),
                 effective_at=getattr(payload, "effective_at", getattr(payload, "valid_from", None)),
                 details=msgspec.to_builtins(payload) if payload is not None else {},
+                actor=actor_of(event),
             )
         )
     return history
@@ -72,3 +77,22 @@ def _event_type(event: Any) -> str:
     name = type(event).__qualname__
     named = {"Subject.Registered": "SubjectRegistered", "Subject.Erased": "SubjectErased"}
     return named.get(name, name.rsplit(".", 1)[-1])
+
+
+ACTORS = (
+    "SELECT originator_id, originator_version, "
+    "convert_from(state, 'UTF8')::jsonb #>> '{actor,id}' AS actor "
+    f"FROM {EVENTS_TABLE} WHERE originator_id = ANY($1::uuid[])"
+)
+
+
+async def standing_actors(pool: asyncpg.Pool, tenant: str, subject_ref: str) -> dict[str, str]:
+    """Event id → the id of the actor that recorded it, for the subject's standings' events
+    (those recorded before actors are absent)."""
+    standings = [stream for stream, _ in await stream_ids(pool, tenant, "standing", subject_ref)]
+    rows = await pool.fetch(ACTORS, standings)
+    return {
+        str(event_id(row["originator_id"], row["originator_version"])): row["actor"]
+        for row in rows
+        if row["actor"] is not None
+    }

@@ -21,6 +21,7 @@ from ..domain.controller import Controller, ControllerIdentity
 from ..domain.errors import NotFound, RuleViolated
 from ..domain.ids import controller_id, purpose_id
 from ..domain.values import Evidence, PurposeTerms
+from ..persistence.actors import CONFIRMATION_LINK, UNSUBSCRIBE_LINK, acting, link_actor
 from ..reads.streams import load_aggregates
 
 
@@ -78,8 +79,10 @@ class PublicLinks:
             return INVALID
         where = (link.binding.tenant, link.binding.subject_ref, link.binding.purpose)
         recorded_by = f"unsubscribe-link:{token.split('.')[1][:8]}"
+        actor = link_actor(UNSUBSCRIBE_LINK, link.binding.tenant, link.binding.token_id)
         try:
-            await anyio.to_thread.run_sync(self.ledger.unsubscribe, *where, recorded_by)
+            with acting(actor):
+                await anyio.to_thread.run_sync(self.ledger.unsubscribe, *where, recorded_by)
         except NotFound:
             return INVALID
         return Visit("done", link)
@@ -94,8 +97,11 @@ class PublicLinks:
             if link.expired:
                 return Visit("expired", link)
             if await links.claim(self.pool, link.binding):
+                binding = link.binding
+                actor = link_actor(CONFIRMATION_LINK, binding.tenant, binding.token_id)
                 try:
-                    await anyio.to_thread.run_sync(self._record_consent, link)
+                    with acting(actor):
+                        await anyio.to_thread.run_sync(self._record_consent, link)
                 except BaseException as error:
                     await links.release(self.pool, link.binding)
                     if isinstance(error, RuleViolated):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import tempfile
 import time
@@ -75,11 +76,11 @@ def record_subject(ledger: Any, count: int) -> int:
     return recorded
 
 
-def _key(url: str) -> str:
+def _key(url: str, pepper: bytes) -> str:
     async def run() -> str:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
         try:
-            return await create_key(pool, TENANT, ["admin"])
+            return (await create_key(pool, TENANT, ["admin"], pepper=pepper)).key
         finally:
             await pool.close()
 
@@ -109,9 +110,11 @@ def main(args: argparse.Namespace) -> int:
                 database_url=url,
                 nats_url=None,
                 audit_key_file=Path(tempfile.mkdtemp()) / "audit-signing-key.pem",
+                key_pepper=secrets.token_urlsafe(32),
             )
             with TestClient(create_app(settings, ledger)) as client:
-                key = _key(url)  # the app created the key table at its start
+                # the app created the key table (and the pepper) at its start
+                key = _key(url, client.app.state.key_pepper)
                 auth = {"Authorization": f"Bearer {key}"}
                 base = f"/v1/subjects/{REF}"
                 json_ms, json_size = _median_ms(

@@ -52,7 +52,7 @@ from .common import (
     throwaway_database,
 )
 
-KEY = "bench-key"
+KEY = "bench-bootstrap-key"
 TENANT = "demo"  # the tenant of the service's bootstrap key (the default)
 
 

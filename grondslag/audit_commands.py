@@ -1,4 +1,5 @@
-"""``grondslag verify BUNDLE`` (offline) and ``grondslag audit check`` (against the store)."""
+"""``grondslag verify BUNDLE`` (offline), ``grondslag audit check`` (against the store) and
+``grondslag audit rotate-key``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
+from grondslag.ledger.audit.rotation import KeyRotation
 from grondslag.ledger.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,8 +39,19 @@ def verify(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"NOT verified: --key is not an Ed25519 public key: {error}", file=sys.stderr)
             return 2
+    rotations: list[KeyRotation] = []
+    if args.key_history:
+        if pinned is None:
+            print("NOT verified: --key-history needs --key (the key you trust)", file=sys.stderr)
+            return 2
+        try:
+            history = msgspec.json.decode(Path(args.key_history).read_bytes(), type=_History)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
+            print(f"NOT verified: --key-history: {error}", file=sys.stderr)
+            return 2
+        rotations = history.rotations
     try:
-        result = verify_bundle(data, pinned)
+        result = verify_bundle(data, pinned, rotations)
     except BundleError as error:
         print(f"NOT verified: {error}", file=sys.stderr)
         return 1
@@ -55,6 +70,66 @@ def verify(args: argparse.Namespace) -> int:
     if args.at:
         return _print_replay(result.bundle, args.at, args.known_at)
     return 0
+
+
+class _History(msgspec.Struct):
+    """What ``grondslag verify --key-history`` reads of ``GET /v1/audit/keys``."""
+
+    rotations: list[KeyRotation]
+
+
+def rotate_key(_: argparse.Namespace) -> int:
+    """Replace the audit signing key: the old key signs the announcement of the new one
+    (``audit.rotation``), the new key goes in the key file, the old one beside it; running
+    processes sign with the new key from their next checkpoint."""
+    from datetime import UTC, datetime, timedelta
+
+    import asyncpg
+
+    from grondslag.ledger.audit import signing, store
+    from grondslag.ledger.audit.rotation import sign_rotation
+
+    from .embedded import running_database_url
+    from .servers import servers
+
+    async def run(database_url: str, path: Path) -> int:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await store.create_tables(conn)
+            old = signing.load_or_create(path)
+            await store.register_key(conn, old)
+            new = signing.generate()
+            # the old key stays in service a moment longer, while the processes signing
+            # with it notice the new key file (they look at it before each signature)
+            at = datetime.now(UTC) + timedelta(seconds=ROTATION_GRACE_SECONDS)
+            rotation = sign_rotation(old, new, at)
+            try:
+                await store.record_rotation(conn, new, rotation)
+            except asyncpg.UniqueViolationError:
+                print(f"grondslag: key {old.key_id} was rotated already", file=sys.stderr)
+                return 1
+            retired = signing.install(path, new)
+            for tenant, _, _ in await store.tree_heads(conn):  # checkpoints by the new key
+                await store.request_checkpoint(conn, tenant)
+        finally:
+            await conn.close()
+        print(
+            f"audit signing key {old.key_id} retired at {rotation.rotated_at}, replaced by "
+            f"{new.key_id} (announced in a statement both keys signed: GET /v1/audit/keys). "
+            f"The old private key is in {retired}: keep it offline or destroy it; its "
+            "public key still verifies what it signed."
+        )
+        return 0
+
+    settings = Settings.from_env()
+    if settings.database_url is None:
+        settings = replace(settings, database_url=running_database_url(settings.data_dir))
+    with servers(settings, need_nats=False) as settings:
+        assert settings.database_url
+        return asyncio.run(run(settings.database_url, settings.signing_key_path))
+
+
+ROTATION_GRACE_SECONDS = 2
 
 
 def _print_replay(bundle: Bundle, at_text: str, known_text: str | None) -> int:

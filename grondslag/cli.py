@@ -15,8 +15,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 from grondslag.ledger.settings import Settings
 
@@ -33,6 +34,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.fd is not None and not args.no_supervisor:
         parser().error("--fd needs --no-supervisor")
     settings = Settings.from_env()
+    # (a supervised worker, --fd, was checked by its supervisor: its DATABASE_URL is set)
+    if settings.bootstrap_key and args.fd is None and not _bootstrap_key_allowed(settings):
+        return 2
     if args.no_supervisor:
         with servers(_public_url(settings, args.host, args.port)) as settings:
             if args.fd is None:  # (a supervised worker: its supervisor said so)
@@ -48,6 +52,26 @@ def serve(args: argparse.Namespace) -> int:
     with sock, servers(_public_url(settings, args.host, port), guarded=True) as settings:
         _log_servers(settings)
         return _supervise(args, settings, sock)
+
+
+def _bootstrap_key_allowed(settings: Settings) -> bool:
+    """A weak operator-chosen bootstrap key (``dev-key``) is for a first try on one's own
+    machine: accepted with the embedded database, with a warning; refused with a
+    configured one (``DATABASE_URL``), where it would guard real data."""
+    from grondslag.ledger.keys import WEAK_KEY_LENGTH, weak_key
+
+    assert settings.bootstrap_key
+    if not weak_key(settings.bootstrap_key):
+        return True
+    advice = (
+        f"GRONDSLAG_BOOTSTRAP_KEY is weak (fewer than {WEAK_KEY_LENGTH} characters or 8 "
+        "distinct ones); generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
+    if settings.database_url is None:
+        logging.getLogger("grondslag").warning("%s (accepted for the embedded database)", advice)
+        return True
+    print(f"grondslag: {advice}", file=sys.stderr)
+    return False
 
 
 def _public_url(settings: Settings, host: str, port: int) -> Settings:
@@ -195,31 +219,115 @@ def rebuild(_: argparse.Namespace) -> int:
     return 0
 
 
-def keys_create(args: argparse.Namespace) -> int:
+def _keys_run(work: Callable[[Any, bytes], Awaitable[int]]) -> int:
+    """Run ``work(pool, pepper)`` against the store (``DATABASE_URL``, else the embedded
+    database a running ``serve`` uses, else one started for the command)."""
     import asyncpg
 
-    from grondslag.ledger.keys import TENANT_PATTERN, create_key
+    from grondslag.ledger.keys import load_pepper
     from grondslag.ledger.schema import ensure_schema
+
+    async def run(settings: Settings) -> int:
+        assert settings.database_url
+        pepper = load_pepper(settings.pepper_path, settings.key_pepper)
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            await ensure_schema(pool)
+            return await work(pool, pepper)
+        finally:
+            await pool.close()
+
+    with _store(need_nats=False) as settings:
+        return asyncio.run(run(settings))
+
+
+def keys_create(args: argparse.Namespace) -> int:
+    from grondslag.ledger.keys import TENANT_PATTERN, create_key
 
     if not re.match(TENANT_PATTERN, args.tenant):
         print(f"grondslag: tenant must match {TENANT_PATTERN}", file=sys.stderr)
         return 2
 
-    async def run(database_url: str) -> str:
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
-        try:
-            await ensure_schema(pool)
-            return await create_key(pool, args.tenant, args.role)
-        finally:
-            await pool.close()
+    async def work(pool: Any, pepper: bytes) -> int:
+        made = await create_key(pool, args.tenant, args.role, pepper=pepper)
+        print(made.key)
+        print(f"created key {made.key_id} of {made.tenant}", file=sys.stderr)
+        return 0
 
-    settings = Settings.from_env()
-    if settings.database_url is None:  # use the embedded server `grondslag serve` runs now
-        settings = replace(settings, database_url=running_database_url(settings.data_dir))
-    with servers(settings, need_nats=False) as settings:
-        assert settings.database_url
-        print(asyncio.run(run(settings.database_url)))
-    return 0
+    return _keys_run(work)
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    from grondslag.ledger.keys import list_keys
+
+    def moment(value: Any) -> str:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+
+    async def work(pool: Any, _: bytes) -> int:
+        keys = await list_keys(pool, args.tenant)
+        print(f"{'KEY ID':<16}  {'TENANT':<20}  {'ROLES':<27}  {'CREATED':<20}  "
+              f"{'LAST USED':<20}  REVOKED")  # fmt: skip
+        for key in keys:
+            revoked = moment(key.revoked_at)
+            if key.replaced_by:
+                revoked += f" (replaced by {key.replaced_by})"
+            roles = ",".join(key.roles) + (" bootstrap" if key.bootstrap else "")
+            print(
+                f"{key.key_id:<16}  {key.tenant:<20}  {roles:<27}  {moment(key.created_at):<20}  "
+                f"{moment(key.last_used_at):<20}  {revoked}"
+            )
+        return 0
+
+    return _keys_run(work)
+
+
+def keys_revoke(args: argparse.Namespace) -> int:
+    from grondslag.ledger.keys import LastAdminKey, revoke_key
+
+    async def work(pool: Any, _: bytes) -> int:
+        try:
+            revoked = await revoke_key(pool, args.key_id, force=args.force)
+        except LastAdminKey as error:
+            print(
+                f"grondslag: {args.key_id} is the last live admin key of {error}; "
+                "create another first, or pass --force",
+                file=sys.stderr,
+            )
+            return 1
+        if revoked is None:
+            print(f"grondslag: no API key {args.key_id}", file=sys.stderr)
+            return 1
+        print(f"revoked key {revoked.key_id} of {revoked.tenant}", file=sys.stderr)
+        return 0
+
+    return _keys_run(work)
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    from grondslag.ledger.keys import rotate_key
+    from grondslag.ledger.settings import lead_time
+
+    try:
+        grace = lead_time(args.grace) if args.grace else None
+    except ValueError:
+        print(f"grondslag: --grace {args.grace!r} is not a duration such as P1D", file=sys.stderr)
+        return 2
+
+    async def work(pool: Any, pepper: bytes) -> int:
+        from datetime import timedelta
+
+        done = await rotate_key(pool, args.key_id, pepper=pepper, grace=grace or timedelta(0))
+        if done is None:
+            print(f"grondslag: no live API key {args.key_id}", file=sys.stderr)
+            return 1
+        new, old = done
+        print(new.key)
+        stops = old.revoked_at.isoformat() if old.revoked_at else "now"
+        print(f"key {new.key_id} replaces {old.key_id} of {new.tenant} (it stops {stops})",
+              file=sys.stderr)  # fmt: skip
+        return 0
+
+    return _keys_run(work)
 
 
 @contextlib.contextmanager
@@ -352,6 +460,21 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--tenant", required=True)
     create.add_argument("--role", action="append", required=True, choices=ROLES)
     create.set_defaults(func=keys_create)
+    listing = keys.add_parser("list", help="the keys (never their secrets), with their last use")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    listing.set_defaults(func=keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument(
+        "--force", action="store_true", help="even the last live admin key of its tenant"
+    )
+    revoke.set_defaults(func=keys_revoke)
+    rotate = keys.add_parser(
+        "rotate", help="a new key with the same tenant and roles, printed alone; the old revoked"
+    )
+    rotate.add_argument("key_id", metavar="KEY_ID")
+    rotate.add_argument("--grace", help="let the old key work this long still (e.g. P1D, PT1H)")
+    rotate.set_defaults(func=keys_rotate)
     _envelope_commands(keys)
 
     schemas = commands.add_parser("schemas", help="write the generated contracts in schemas/")
@@ -364,6 +487,11 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("bundle", help="the bundle file (GET /v1/audit/export)")
     verify.add_argument(
         "--key", help="the published public key: base64, PEM text, or a file holding either"
+    )
+    verify.add_argument(
+        "--key-history",
+        help="the published key history (GET /v1/audit/keys): accept keys the --key was "
+        "rotated to or from, for what they signed while in service",
     )
     verify.add_argument(
         "--at",
@@ -379,6 +507,10 @@ def parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "check", help="recompute the audit log from the event store and compare"
     ).set_defaults(func=lambda a: _audit_commands().audit_check(a))
+    audit_commands.add_parser(
+        "rotate-key",
+        help="replace the audit signing key, announced in a statement the old key signs",
+    ).set_defaults(func=lambda a: _audit_commands().rotate_key(a))
 
     held = commands.add_parser("quarantine", help="streams a projection set aside, and retries")
     held_commands = held.add_subparsers(dest="quarantine", required=True)

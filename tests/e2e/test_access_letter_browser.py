@@ -17,7 +17,7 @@ import httpx
 from chromium_devtools import browser, chromium, serving
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
-KEY = "e2e-letter-key"
+KEY = "e2e-letter-bootstrap-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "c" * 64}
 VIEWPORT = (900, 1200)
 IDENTITY = {

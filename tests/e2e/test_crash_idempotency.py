@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import pytest
 
-KEY = "crash-test-key"
+KEY = "crash-test-bootstrap-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 WRITERS, SUBJECTS, KILLS = 8, 240, 4
 

@@ -1,20 +1,26 @@
-"""`grondslag keys create` prints the new key alone on stdout, stored only as a hash."""
+"""`grondslag keys create | list | revoke | rotate`: a key printed alone on stdout, stored
+only as a keyed hash (HMAC-SHA-256 with the server's pepper), managed by its public id."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import asyncpg
+import pytest
+
+PEPPER = "cli-test-pepper-0123456789abcdef"
 
 
-def _keys_create(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
+def _keys(database_url: str, *args: str, pepper: str = PEPPER) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "GRONDSLAG_KEY_PEPPER": pepper}
     return subprocess.run(
-        [sys.executable, "-m", "grondslag.cli", "keys", "create", *args],
+        [sys.executable, "-m", "grondslag.cli", "keys", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -22,33 +28,126 @@ def _keys_create(database_url: str, *args: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_keys_create_prints_the_key_alone_and_stores_only_its_hash(database_url: str) -> None:
-    done = _keys_create(
-        database_url, "--tenant", "praktijk-oost", "--role", "writer", "--role", "reader"
+def _rows(database_url: str, tenant: str) -> list[asyncpg.Record]:
+    async def stored() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await conn.fetch(
+                "SELECT key_id, key_hash, hash_kind, tenant, roles, revoked_at, replaced_by "
+                "FROM grondslag_api_keys WHERE tenant = $1 ORDER BY created_at",
+                tenant,
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(stored())
+
+
+def _create(database_url: str, tenant: str, *roles: str) -> str:
+    done = _keys(database_url, "create", "--tenant", tenant, *[f"--role={r}" for r in roles])
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_keys_create_prints_the_key_alone_and_stores_only_its_keyed_hash(
+    database_url: str,
+) -> None:
+    done = _keys(
+        database_url, "create", "--tenant", "praktijk-oost", "--role", "writer", "--role", "reader"
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("gs_") and len(lines[0]) > 40
     key = lines[0]
+    [row] = _rows(database_url, "praktijk-oost")
+    assert key.startswith(f"gs_{row['key_id']}_")  # the public id is part of the key
+    assert sorted(row["roles"]) == ["reader", "writer"] and row["hash_kind"] == "hmac"
+    stored = bytes(row["key_hash"])
+    assert stored != hashlib.sha256(key.encode()).digest()  # not the unsalted hash
+    assert stored == hmac.new(PEPPER.encode(), key.encode(), hashlib.sha256).digest()
+    assert key.encode() not in stored
 
-    async def stored() -> list[asyncpg.Record]:
+
+def test_keys_create_refuses_an_unknown_role_and_a_bad_tenant(database_url: str) -> None:
+    assert _keys(database_url, "create", "--tenant", "x", "--role", "root").returncode == 2
+    bad = _keys(database_url, "create", "--tenant", "Not A Tenant", "--role", "writer")
+    assert bad.returncode == 2 and bad.stdout == "" and "tenant" in bad.stderr
+
+
+def test_list_shows_ids_and_never_secrets(database_url: str) -> None:
+    key = _create(database_url, "cli-list", "reader")
+    [row] = _rows(database_url, "cli-list")
+    listing = _keys(database_url, "list", "--tenant", "cli-list")
+    assert listing.returncode == 0, listing.stderr
+    assert row["key_id"] in listing.stdout and "reader" in listing.stdout
+    assert key not in listing.stdout and key.split("_", 2)[2] not in listing.stdout
+    assert "cli-list" not in _keys(database_url, "list", "--tenant", "other").stdout
+
+
+def test_rotate_keeps_tenant_and_roles_and_revokes_the_old(database_url: str) -> None:
+    _create(database_url, "cli-rotate", "writer", "reader")
+    [old] = _rows(database_url, "cli-rotate")
+    done = _keys(database_url, "rotate", old["key_id"])
+    assert done.returncode == 0, done.stderr
+    new_key = done.stdout.strip()
+    assert len(done.stdout.splitlines()) == 1 and new_key.startswith("gs_")
+    first, second = _rows(database_url, "cli-rotate")
+    assert first["key_id"] == old["key_id"] and first["revoked_at"] is not None
+    assert first["replaced_by"] == second["key_id"] and second["revoked_at"] is None
+    assert sorted(second["roles"]) == ["reader", "writer"]
+    assert new_key.startswith(f"gs_{second['key_id']}_")
+    # the old key is revoked: it cannot be rotated again
+    assert _keys(database_url, "rotate", old["key_id"]).returncode == 1
+
+
+def test_rotate_with_grace_leaves_the_old_key_working_a_while(database_url: str) -> None:
+    _create(database_url, "cli-grace", "reader")
+    [old] = _rows(database_url, "cli-grace")
+    assert _keys(database_url, "rotate", old["key_id"], "--grace", "P1D").returncode == 0
+    first, _ = _rows(database_url, "cli-grace")
+
+    async def live() -> bool:
         conn = await asyncpg.connect(database_url)
         try:
-            return await conn.fetch(
-                "SELECT key_hash, tenant, roles FROM grondslag_api_keys "
-                "WHERE tenant = 'praktijk-oost'"
+            return await conn.fetchval(
+                "SELECT revoked_at > now() + interval '23 hours' FROM grondslag_api_keys "
+                "WHERE key_id = $1",
+                first["key_id"],
             )
         finally:
             await conn.close()
 
-    rows = asyncio.run(stored())
-    assert [(bytes(r["key_hash"]), sorted(r["roles"])) for r in rows] == [
-        (hashlib.sha256(key.encode()).digest(), ["reader", "writer"])
-    ]
-    assert key.encode() not in b"".join(bytes(r["key_hash"]) for r in rows)
+    assert asyncio.run(live())
+    assert _keys(database_url, "rotate", old["key_id"], "--grace", "soon").returncode == 2
 
 
-def test_keys_create_refuses_an_unknown_role_and_a_bad_tenant(database_url: str) -> None:
-    assert _keys_create(database_url, "--tenant", "x", "--role", "root").returncode == 2
-    bad = _keys_create(database_url, "--tenant", "Not A Tenant", "--role", "writer")
-    assert bad.returncode == 2 and bad.stdout == "" and "tenant" in bad.stderr
+def test_revoke_refuses_the_last_admin_key_unless_forced(database_url: str) -> None:
+    _create(database_url, "cli-revoke", "admin")
+    [admin] = _rows(database_url, "cli-revoke")
+    refused = _keys(database_url, "revoke", admin["key_id"])
+    assert refused.returncode == 1 and "last live admin key" in refused.stderr
+    assert _rows(database_url, "cli-revoke")[0]["revoked_at"] is None
+    forced = _keys(database_url, "revoke", admin["key_id"], "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _rows(database_url, "cli-revoke")[0]["revoked_at"] is not None
+    assert _keys(database_url, "revoke", "0123456789abcdef").returncode == 1
+
+
+@pytest.mark.parametrize("key", ["dev-key", "aaaaaaaaaaaaaaaaaaaa"])
+def test_serve_refuses_a_weak_bootstrap_key_with_a_configured_database(
+    database_url: str, key: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GRONDSLAG_BOOTSTRAP_KEY": key,
+        "GRONDSLAG_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "grondslag.cli", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "GRONDSLAG_BOOTSTRAP_KEY is weak" in done.stderr

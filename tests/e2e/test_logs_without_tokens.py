@@ -18,6 +18,7 @@ import httpx
 from chromium_devtools import serving
 
 KEY = f"e2e-logs-{secrets.token_hex(16)}"
+PEPPER = secrets.token_urlsafe(32)  # the server's (GRONDSLAG_KEY_PEPPER): the test makes keys too
 PURPOSE = "newsletter"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "d" * 64}
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -30,16 +31,17 @@ def _env(database_url: str, nats_url: str, data_dir: Path) -> dict[str, str]:
         "NATS_URL": nats_url,
         "GRONDSLAG_DATA_DIR": str(data_dir),
         "GRONDSLAG_BOOTSTRAP_KEY": KEY,
+        "GRONDSLAG_KEY_PEPPER": PEPPER,
         "GRONDSLAG_BOOTSTRAP_TENANT": f"logs-{secrets.token_hex(4)}",
     }
 
 
-async def _auditor_key(database_url: str, tenant: str) -> str:
+async def _auditor_key(database_url: str, tenant: str, pepper: bytes) -> str:
     from grondslag.ledger.keys import create_key
 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
-        return await create_key(pool, tenant, ["auditor"])
+        return (await create_key(pool, tenant, ["auditor"], pepper=pepper)).key
     finally:
         await pool.close()
 
@@ -93,7 +95,9 @@ def test_no_token_key_or_query_secret_in_any_log_line(
         used["a refused key"] = wrong
         refused = httpx.get(f"{api}/v1/purposes", headers={"Authorization": f"Bearer {wrong}"})
         assert refused.status_code == 401
-        auditor = asyncio.run(_auditor_key(database_url, env["GRONDSLAG_BOOTSTRAP_TENANT"]))
+        auditor = asyncio.run(
+            _auditor_key(database_url, env["GRONDSLAG_BOOTSTRAP_TENANT"], PEPPER.encode())
+        )
         used["the auditor's key"] = auditor
         form = {"key": auditor, "next": f"/audit/subjects/{ref}"}
         signed = httpx.post(f"{api}/audit/sign-in", data=form, headers={"Origin": api})

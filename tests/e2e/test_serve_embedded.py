@@ -1,5 +1,7 @@
 """`grondslag serve` on its embedded default, as a new user runs it: the README walk-through
-over real HTTP, then a restart on the same data folder."""
+over real HTTP (with the README's weak ``dev-key``, accepted on the embedded database with a
+warning), then a restart on the same data folder, where the bootstrap key revoked before
+stays revoked."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 import nats
 
-KEY = "e2e-bootstrap-key"
+KEY = "dev-key"  # as in the README's command 1
 WITHDRAWAL = {"method": "email", "effective_at": "2025-11-14T22:14:00Z", "recorded_by": "staff:x"}
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
 
@@ -153,8 +155,17 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
             assert answer.status_code in (200, 201), answer.text
         heard = _readme_consumer_hears(nats_url)
         assert heard.startswith("stop processing client-18 for photo-in-dossier"), heard
+        assert (tmp_path / "api-key-pepper").stat().st_mode & 0o777 == 0o600
+        # an admin makes a key of its own and revokes the weak bootstrap key
+        made = httpx.post(f"{api}/v1/keys", json={"roles": ["admin", "reader"]}, headers=auth)
+        assert made.status_code == 201, made.text
+        [boot] = [k for k in httpx.get(f"{api}/v1/keys", headers=auth).json()["keys"]
+                  if k["bootstrap"]]  # fmt: skip
+        revoked = httpx.post(f"{api}/v1/keys/{boot['key_id']}/revocation", headers=auth)
+        assert revoked.status_code == 200, revoked.text
     finally:
         output = _stop(server)
+    assert "GRONDSLAG_BOOTSTRAP_KEY is weak" in output
     assert not (tmp_path / "postgres" / "postmaster.pid").exists(), "postgres left running"
     # the data folder is its owner's alone, and no password is in what `serve` logged
     assert tmp_path.stat().st_mode & 0o077 in (0, 0o010)  # 0710 as root: the PG account's group
@@ -168,6 +179,9 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
 
     server = _serve(tmp_path, port)
     try:
+        # the revoked bootstrap key is not revived by the restart
+        assert httpx.get(f"{api}/v1/purposes", headers=auth).status_code == 401
+        auth = {"Authorization": f"Bearer {made.json()['key']}"}
         standing = httpx.get(
             f"{api}/v1/subjects/client-17/standing/photo-in-dossier", headers=auth
         ).json()

@@ -27,7 +27,7 @@ from chromium_devtools import (
 )
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
-KEY = "e2e-browser-key"
+KEY = "e2e-browser-bootstrap-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "c" * 64}
 PURPOSE = "newsletter"
 TITLE = "Nieuwsbrief van de praktijk"

@@ -9,6 +9,8 @@ from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
 REF = "client-1"
+# the API key pepper of the test session's apps: a key made in one works in the others
+TEST_PEPPER = "test-session-api-key-pepper-0123456789"
 PURPOSE = "photo-in-dossier"
 CONSENTS = f"/v1/subjects/{REF}/consents"
 NOTICE = {

@@ -18,7 +18,7 @@ from grondslag.ledger.api.app import create_app
 from grondslag.ledger.keys import ROLES, create_key
 from grondslag.ledger.settings import Settings
 
-from api_support import PURPOSE, REF, consent_body, purpose_body
+from api_support import PURPOSE, REF, TEST_PEPPER, consent_body, purpose_body
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def settings(database_url: str, audit_key_file: Path) -> Settings:
         nats_url=None,
         projection_poll_seconds=0.2,
         audit_key_file=audit_key_file,
+        key_pepper=TEST_PEPPER,  # the same in every app of the session (other_app, ...)
     )
 
 
@@ -64,11 +65,11 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def _make_key(database_url: str, tenant: str, roles: list[str]) -> str:
+def _make_key(database_url: str, pepper: bytes, tenant: str, roles: list[str]) -> str:
     async def run() -> str:
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
         try:
-            return await create_key(pool, tenant, roles)
+            return (await create_key(pool, tenant, roles, pepper=pepper)).key
         finally:
             await pool.close()
 
@@ -81,10 +82,11 @@ class Tenant:
     def __init__(self, client: TestClient, database_url: str):
         self.client, self.database_url = client, database_url
         self.name = f"t-{secrets.token_hex(4)}"
-        self.key = _make_key(database_url, self.name, list(ROLES))
+        self.pepper: bytes = client.app.state.key_pepper
+        self.key = _make_key(database_url, self.pepper, self.name, list(ROLES))
 
     def key_with(self, *roles: str) -> str:
-        return _make_key(self.database_url, self.name, list(roles))
+        return _make_key(self.database_url, self.pepper, self.name, list(roles))
 
     def call(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {key or self.key}", **kwargs.pop("headers", {})}

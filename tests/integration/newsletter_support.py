@@ -20,6 +20,8 @@ from grondslag.ledger.api.app import create_app
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.settings import Settings
 
+from api_support import TEST_PEPPER
+
 NEWSLETTER = "newsletter"
 NEWSLETTER_TITLE = "Nieuwsbrief van de praktijk"
 EVENTS = "events-invitations"
@@ -156,6 +158,7 @@ def assert_problem(response, status: int, rule: str | None = None) -> dict:
 def other_app(database_url: str, **settings: Any) -> Iterator[TestClient]:
     """A second app on the same database with its own settings (no projector needed)."""
     settings.setdefault("audit_key_file", Path(tempfile.mkdtemp()) / "audit-signing-key.pem")
+    settings.setdefault("key_pepper", TEST_PEPPER)  # the session's keys work here too
     app = create_app(
         Settings(database_url=database_url, write_pool_size=2, read_pool_size=2, **settings)
     )

@@ -173,9 +173,9 @@ def assert_unavailable_health(response: Any, elapsed: float) -> None:
     assert elapsed < ANSWER_WITHIN
 
 
-async def new_key(url: str, roles: tuple[str, ...] = ("reader", "writer")) -> str:
+async def new_key(url: str, pepper: bytes, roles: tuple[str, ...] = ("reader", "writer")) -> str:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
     try:
-        return await create_key(pool, TENANT, list(roles))
+        return (await create_key(pool, TENANT, list(roles), pepper=pepper)).key
     finally:
         await pool.close()

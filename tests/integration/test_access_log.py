@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from grondslag.ledger.keys import hash_key, key_id_of
+from grondslag.ledger.keys import key_id_in
 
 from api_support import CONSENT, REF, assert_problem
 from audit_support import export
@@ -17,7 +17,7 @@ ACCESS_LOG = f"/v1/subjects/{REF}/access-log"
 
 
 def actor_id(key: str) -> str:
-    return f"key:{key_id_of(hash_key(key))}"
+    return f"key:{key_id_in(key)}"
 
 
 def accesses(tenant, key: str | None = None, **params) -> dict:

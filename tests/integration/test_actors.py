@@ -15,7 +15,7 @@ import psycopg
 from grondslag.ledger.audit import bundle
 from grondslag.ledger.domain.subject_request import request_stream_id
 from grondslag.ledger.domain.values import Evidence
-from grondslag.ledger.keys import hash_key, key_id_of
+from grondslag.ledger.keys import key_id_in
 from grondslag.ledger.links import _unb64
 
 from api_support import CONSENT, PURPOSE, REF, consent_body
@@ -34,7 +34,7 @@ from requests_support import days_ago, received, shown
 
 
 def actor_id(key: str) -> str:
-    return f"key:{key_id_of(hash_key(key))}"
+    return f"key:{key_id_in(key)}"
 
 
 def history(tenant, ref: str = REF) -> list[dict]:

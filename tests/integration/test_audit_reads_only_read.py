@@ -99,7 +99,8 @@ async def test_a_get_never_signs_and_the_checkpointer_answers_it(
 
         # -- no checkpointer runs: every GET waits a moment, answers 503, writes nothing --
         monkeypatch.setattr(audit, "CHECKPOINT_WAIT_SECONDS", 0.3)
-        auditor = await create_key(pool, tenant, ["auditor"])
+        pepper = client.app.state.key_pepper
+        auditor = (await create_key(pool, tenant, ["auditor"], pepper=pepper)).key
         cookie = await asyncio.to_thread(signed_in, client, auditor)
         is_pending(client.get("/v1/audit/checkpoints/latest", headers=AUTH))
         is_pending(client.get(f"/v1/audit/proofs/{first.json()['event_id']}", headers=AUTH))

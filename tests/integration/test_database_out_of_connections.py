@@ -72,7 +72,7 @@ def test_a_server_out_of_connections_answers_503_and_the_service_recovers(
         settings = dataclasses.replace(settings, database_url=service_url)
         client = stack.enter_context(serving(settings, projector=False))
         prepare(client, 3)
-        unused_key = run(new_key(pg.url))
+        unused_key = run(new_key(pg.url, client.app.state.key_pepper))
         read = f"/v1/subjects/s-0/standing/{PURPOSE}"
         assert client.get(read, headers=AUTH).status_code == 200
 

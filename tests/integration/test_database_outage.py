@@ -138,8 +138,9 @@ def test_an_outage_answers_503_everywhere_and_the_service_recovers(
     subjects = 150
     with serving(app_settings(postgres, tmp_path)) as client:
         pages = prepare(client, subjects)
-        auditor_cookie = signed_in(client, run(new_key(postgres.url, ("auditor",))))
-        unused_key = run(new_key(postgres.url))  # never looked up: not in the key cache
+        pepper = client.app.state.key_pepper
+        auditor_cookie = signed_in(client, run(new_key(postgres.url, pepper, ("auditor",))))
+        unused_key = run(new_key(postgres.url, pepper))  # never looked up: not in the key cache
         wait_ready(client)
         assert client.get("/audit/subjects/s-0", headers=auditor_cookie).status_code == 200
 

@@ -13,6 +13,8 @@ from litestar.testing import TestClient
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.settings import Settings
 
+from api_support import TEST_PEPPER
+
 
 def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> None:
     tenant.register_purpose()
@@ -49,6 +51,7 @@ def test_ready_turns_unready_when_the_relay_is_behind(
         nats_url="nats://127.0.0.1:1",
         ready_max_lag_seconds=0.0,
         audit_key_file=audit_key_file,
+        key_pepper=TEST_PEPPER,
     )
     with TestClient(create_app(settings)) as strict:
         # another test may have left a relay's row: put it back as it was afterwards

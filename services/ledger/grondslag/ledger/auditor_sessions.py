@@ -1,5 +1,6 @@
 """The auditor's sessions: a random id (256 bits) in the cookie, only its SHA-256 in the
-database, beside the key it was opened with.
+database, beside the public id of the key it was opened with (``keys.py``: a key's stored
+hash may be re-stored, its id never changes).
 
 A session ends at the first of: sign-out (``revoked_at``), its absolute expiry (set at
 sign-in), an idle spell longer than the idle limit (``last_seen_at``), the key's
@@ -15,20 +16,23 @@ from datetime import timedelta
 
 import asyncpg
 
-from .keys import Principal, hash_key, key_id_of
+from .keys import Principal
 
 TABLE = "grondslag_auditor_sessions"
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     session_hash bytea PRIMARY KEY,
     tenant text NOT NULL,
-    key_hash bytea NOT NULL,
+    key_id text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     last_seen_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL,
     revoked_at timestamptz
 );
-CREATE INDEX IF NOT EXISTS {TABLE}_key ON {TABLE} (key_hash);
+-- sessions of the first layout named the key by its hash, which a re-hash changes: they end
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS key_id text;
+ALTER TABLE {TABLE} DROP COLUMN IF EXISTS key_hash;
+CREATE INDEX IF NOT EXISTS {TABLE}_key ON {TABLE} (key_id);
 """
 SESSION_ID_BYTES = 32
 KEPT_AFTER_EXPIRY = timedelta(days=30)  # ended sessions stay this long, then go
@@ -38,8 +42,8 @@ def _digest(session_id: str) -> bytes:
     return hashlib.sha256(session_id.encode()).digest()
 
 
-async def open_session(pool: asyncpg.Pool, tenant: str, key: str, lasts: timedelta) -> str:
-    """A new session of ``key``'s for ``lasts`` at most; answers its id (for the cookie
+async def open_session(pool: asyncpg.Pool, principal: Principal, lasts: timedelta) -> str:
+    """A new session of the principal's key for ``lasts`` at most; answers its id (for the cookie
     alone: it is stored only hashed). Sessions ended long ago are cleared on the way."""
     session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
     async with pool.acquire() as conn, conn.transaction():
@@ -47,11 +51,11 @@ async def open_session(pool: asyncpg.Pool, tenant: str, key: str, lasts: timedel
             f"DELETE FROM {TABLE} WHERE expires_at < now() - $1::interval", KEPT_AFTER_EXPIRY
         )
         await conn.execute(
-            f"INSERT INTO {TABLE} (session_hash, tenant, key_hash, expires_at) "
+            f"INSERT INTO {TABLE} (session_hash, tenant, key_id, expires_at) "
             "VALUES ($1, $2, $3, now() + $4::interval)",
             _digest(session_id),
-            tenant,
-            hash_key(key),
+            principal.tenant,
+            principal.key_id,
             lasts,
         )
     return session_id
@@ -68,16 +72,16 @@ async def session_principal(
         return None
     row = await pool.fetchrow(
         f"UPDATE {TABLE} s SET last_seen_at = now() FROM grondslag_api_keys k "
-        "WHERE s.session_hash = $1 AND k.key_hash = s.key_hash AND k.tenant = s.tenant "
+        "WHERE s.session_hash = $1 AND k.key_id = s.key_id AND k.tenant = s.tenant "
         "AND s.revoked_at IS NULL AND k.revoked_at IS NULL AND s.expires_at > now() "
         "AND s.last_seen_at > now() - $2::interval "
-        "RETURNING s.tenant, k.roles, s.key_hash",
+        "RETURNING s.tenant, k.roles, s.key_id",
         _digest(session_id),
         idle,
     )
     if row is None:
         return None
-    return Principal(row["tenant"], frozenset(row["roles"]), key_id_of(row["key_hash"]))
+    return Principal(row["tenant"], frozenset(row["roles"]), row["key_id"])
 
 
 async def end_session(pool: asyncpg.Pool, session_id: str) -> bool:
@@ -93,11 +97,11 @@ async def end_session(pool: asyncpg.Pool, session_id: str) -> bool:
     return ended is not None
 
 
-async def end_sessions_of_key(pool: asyncpg.Pool, key_hash: bytes) -> int:
+async def end_sessions_of_key(pool: asyncpg.Pool, key_id: str) -> int:
     """Every live session opened with the key (for a revocation that wants them marked,
     though a revoked key's sessions are refused already by the look-up's join)."""
     done = await pool.execute(
-        f"UPDATE {TABLE} SET revoked_at = now() WHERE key_hash = $1 AND revoked_at IS NULL",
-        key_hash,
+        f"UPDATE {TABLE} SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
+        key_id,
     )
     return int(done.split()[-1])

@@ -8,17 +8,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from . import auditor_sessions, email_index, links
+from . import auditor_sessions, email_index, keys, links
 from .persistence import access_log, ddl
 
 DDL = """
-CREATE TABLE IF NOT EXISTS grondslag_api_keys (
-    key_hash bytea PRIMARY KEY,
-    tenant text NOT NULL,
-    roles text[] NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    revoked_at timestamptz
-);
 CREATE TABLE IF NOT EXISTS grondslag_idempotency (
     tenant text NOT NULL,
     key text NOT NULL,
@@ -37,4 +30,6 @@ CREATE INDEX IF NOT EXISTS grondslag_idempotency_subject
 
 async def ensure_schema(pool: asyncpg.Pool) -> None:
     """Create the tables if missing, taking turns with other processes (``persistence.ddl``)."""
-    await ddl.create(pool, DDL, links.DDL, email_index.DDL, access_log.DDL, auditor_sessions.DDL)
+    await ddl.create(
+        pool, keys.DDL, DDL, links.DDL, email_index.DDL, access_log.DDL, auditor_sessions.DDL
+    )

@@ -44,6 +44,8 @@ class Settings:
     # the session cookie's Secure flag: None = when GRONDSLAG_PUBLIC_URL or the request is https
     cookie_secure: bool | None = None
     audit_key_file: Path | None = None  # None: <data_dir>/audit-signing-key.pem
+    key_pepper_file: Path | None = None  # None: <data_dir>/api-key-pepper
+    key_pepper: str | None = None  # the API key pepper itself (else the file's)
     checkpoint_seconds: float = 60.0
     checkpoint_heartbeat_seconds: float = 86_400.0
     restarts_file: Path | None = None  # set by `grondslag serve` for its children
@@ -92,6 +94,10 @@ class Settings:
             audit_key_file=Path(env["GRONDSLAG_AUDIT_KEY_FILE"])
             if env.get("GRONDSLAG_AUDIT_KEY_FILE")
             else None,
+            key_pepper_file=Path(env["GRONDSLAG_KEY_PEPPER_FILE"])
+            if env.get("GRONDSLAG_KEY_PEPPER_FILE")
+            else None,
+            key_pepper=env.get("GRONDSLAG_KEY_PEPPER") or None,
             checkpoint_seconds=float(
                 env.get("GRONDSLAG_CHECKPOINT_SECONDS", defaults.checkpoint_seconds)
             ),
@@ -130,6 +136,11 @@ class Settings:
     def master_key_path(self) -> Path:
         """Where the key-encryption keyring lives (generated there on first start)."""
         return self.master_key_file or self.data_dir / "master-keys"
+
+    @property
+    def pepper_path(self) -> Path:
+        """Where the API key pepper lives (generated there on first start)."""
+        return self.key_pepper_file or self.data_dir / "api-key-pepper"
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)

@@ -21,6 +21,7 @@ import asyncpg
 from grondslag.ledger.audit import merkle, store
 from grondslag.ledger.audit.canonical import canonical_event_bytes
 from grondslag.ledger.audit.checkpoints import Checkpoint, checkpoint_problem
+from grondslag.ledger.audit.rotation import retired_problem, rotation_problem
 from grondslag.ledger.domain.ids import event_id
 
 
@@ -56,8 +57,20 @@ async def check(conn: asyncpg.Connection) -> Report:
     # one snapshot for the events, the log's heads and the checkpoints: a projector logging
     # meanwhile changes nothing the check sees
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        rotations = await store.rotations(conn)
+        for rotation in rotations:
+            if problem := rotation_problem(rotation):
+                report.problems.append(f"signing key history: {problem}")
+        retired = {rotation.old_key_id: rotation.rotated_at for rotation in rotations}
         for checkpoint, public_key in await store.all_checkpoints(conn):
             pending[checkpoint.tenant].append((checkpoint, public_key))
+            # a key's checkpoints stay valid after its rotation; none may be signed later
+            if problem := retired_problem(checkpoint, retired.get(checkpoint.key_id)):
+                tenant = report.tenants.setdefault(
+                    checkpoint.tenant, TenantReport(checkpoint.tenant)
+                )
+                if not tenant.problem:
+                    fail(tenant, f"the checkpoint of size {checkpoint.tree_size}: {problem}")
         heads = await store.tree_heads(conn)
         async for row in store.whole_log(conn):
             name = row["tenant"]

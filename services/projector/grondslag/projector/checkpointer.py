@@ -29,7 +29,7 @@ import msgspec
 
 from grondslag.ledger.audit import store
 from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
-from grondslag.ledger.audit.signing import SigningKey
+from grondslag.ledger.audit.signing import KeyFile, SigningKey
 
 from .messages import TYPE_PREFIX, AuditCheckpoint, CloudEvent, nats_subject
 from .relay import connect, ensure_stream
@@ -65,12 +65,14 @@ class Checkpointer:
         self,
         pool: asyncpg.Pool,
         dsn: str,
-        key: SigningKey,
+        key: SigningKey | KeyFile,
         interval: float,
         nats_url: str | None = None,
         heartbeat: float = 86_400.0,
     ):
-        self.pool, self.dsn, self.key, self.interval = pool, dsn, key, interval
+        self.pool, self.dsn, self.interval = pool, dsn, interval
+        self._keys = key
+        self._registered: str | None = None
         self.heartbeat = heartbeat
         self.nats_url = nats_url
         self.js: Any = None
@@ -79,16 +81,30 @@ class Checkpointer:
         self._asked = asyncio.Event()
         self._requested: set[str] = set()
 
+    @property
+    def key(self) -> SigningKey:
+        """The signing key: read again from its file after a rotation."""
+        return self._keys.current() if isinstance(self._keys, KeyFile) else self._keys
+
     async def setup(self) -> None:
-        await store.register_key(self.pool, self.key)
+        await self._register()
+
+    async def _register(self) -> SigningKey:
+        """The current key, registered (once per key) so that its checkpoints can be stored."""
+        key = self.key
+        if key.key_id != self._registered:
+            await store.register_key(self.pool, key)
+            self._registered = key.key_id
+        return key
 
     async def sign_due(self, now: datetime | None = None) -> list[Checkpoint]:
         """Sign every tenant whose tree grew since its last checkpoint, and every tenant
         whose last checkpoint is older than the heartbeat (so that witnesses see the log is
         alive without a row a minute per idle tenant); answers the new checkpoints."""
         moment = now or datetime.now(UTC)
+        key = await self._register()
         due = await store.tenants_due(self.pool, moment - timedelta(seconds=self.heartbeat))
-        return [await store.sign_checkpoint(self.pool, self.key, t, moment) for t in due]
+        return [await store.sign_checkpoint(self.pool, key, t, moment) for t in due]
 
     def request(self, tenant: str) -> None:
         """Sign the tenant's current head soon: an API process waits for it."""
@@ -100,12 +116,13 @@ class Checkpointer:
         (many readers asking at once get one checkpoint); answers the new checkpoints."""
         tenants, self._requested = sorted(self._requested), set()
         signed = []
+        key = await self._register() if tenants else self.key
         for tenant in tenants:
             size, _ = await store.tree_head(self.pool, tenant)
-            latest = await store.latest_checkpoint(self.pool, tenant, self.key.key_id)
+            latest = await store.latest_checkpoint(self.pool, tenant, key.key_id)
             if latest is None or latest[0].tree_size < size:
                 moment = now or datetime.now(UTC)
-                signed.append(await store.sign_checkpoint(self.pool, self.key, tenant, moment))
+                signed.append(await store.sign_checkpoint(self.pool, key, tenant, moment))
         if signed:
             self.wake()
         return signed

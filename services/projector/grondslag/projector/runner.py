@@ -81,7 +81,8 @@ class Projector:
         for follower in self.followers:
             await follower.setup()
             self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
-        key = await anyio.to_thread.run_sync(signing.load_or_create, self.settings.signing_key_path)
+        key = signing.KeyFile(self.settings.signing_key_path)
+        await anyio.to_thread.run_sync(key.current)  # made on first start
         self.checkpointer = Checkpointer(
             self.pool,
             dsn,

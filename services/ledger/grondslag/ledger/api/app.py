@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, get_args, get_origin
@@ -17,7 +19,7 @@ from ..application import Ledger
 from ..audit import signing
 from ..audit import store as audit_store
 from ..bootstrap import build_ledger
-from ..keys import ROLES, KeyCache, create_key
+from ..keys import KeyCache, ensure_bootstrap_key, load_pepper
 from ..pages import PAGES
 from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
@@ -35,6 +37,7 @@ from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
 from .idempotency import IdempotencyMiddleware
+from .keys import KeyController
 from .limits import public_rate_limit, trusted_proxies
 from .logs import redact_access_log
 from .newsletter import NewsletterController
@@ -107,21 +110,29 @@ def create_app(
         try:
             await ensure_schema(app.state.pool)
             await audit_store.create_tables(app.state.pool)
-            app.state.audit_key = await anyio.to_thread.run_sync(
-                signing.load_or_create, settings.signing_key_path
+            app.state.audit_keys = signing.KeyFile(settings.signing_key_path)
+            audit_key = await anyio.to_thread.run_sync(app.state.audit_keys.current)
+            await audit_store.register_key(app.state.pool, audit_key)
+            app.state.key_pepper = await anyio.to_thread.run_sync(
+                load_pepper, settings.pepper_path, settings.key_pepper
             )
-            await audit_store.register_key(app.state.pool, app.state.audit_key)
             if settings.bootstrap_key:
-                await create_key(
+                await ensure_bootstrap_key(
                     app.state.pool,
                     settings.bootstrap_tenant,
-                    list(ROLES),
-                    key=settings.bootstrap_key,
+                    settings.bootstrap_key,
+                    pepper=app.state.key_pepper,
                 )
-            app.state.key_cache = KeyCache(app.state.pool)
+            app.state.key_cache = KeyCache(app.state.pool, app.state.key_pepper)
+            flusher = asyncio.create_task(app.state.key_cache.run_flusher())
             app.state.newsletter = Newsletter(app.state.ledger, app.state.pool, settings)
             app.state.public_links = PublicLinks(app.state.ledger, app.state.pool)
-            yield
+            try:
+                yield
+            finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
         finally:
             await app.state.pool.close()
             if owned:
@@ -158,6 +169,7 @@ def create_app(
             SubjectRequestController,
             RequestController,
             AccessLogController,
+            KeyController,
         ],
         lifespan=[lifespan, *lifespans],
         state=_state(settings),

@@ -56,6 +56,18 @@ class AuditController(Controller):
         checkpoint, public_key = await audit.latest(request.app.state.pool, request.user.tenant)
         return audit.signed(checkpoint, public_key)
 
+    @get(
+        "/keys",
+        operation_id="getSigningKeys",
+        guards=[requires(*PROOF_READERS)],
+        summary="Every key that signed checkpoints, and the rotation statements that link "
+        "them (each signed by the old and the new key)",
+    )
+    async def signing_keys(self, request: Request) -> audit.KeyHistory:
+        return await audit.key_history(
+            request.app.state.pool, request.app.state.audit_keys.current()
+        )
+
     @post(
         "/checkpoints",
         operation_id="signCheckpoint",
@@ -63,7 +75,8 @@ class AuditController(Controller):
         summary="Sign a checkpoint of the tenant's audit log now (no body)",
     )
     async def sign_checkpoint(self, request: Request) -> audit.SignedCheckpoint:
-        key = request.app.state.audit_key
+        key = request.app.state.audit_keys.current()
+        await audit_store.register_key(request.app.state.pool, key)  # (a key put in by hand)
         checkpoint = await audit_store.sign_now(
             request.app.state.pool, key, request.user.tenant, utcnow()
         )
@@ -133,7 +146,7 @@ class AuditController(Controller):
         try:
             body = await audit.export(
                 request.app.state.pool,
-                request.app.state.audit_key,
+                request.app.state.audit_keys.current(),
                 request.user.tenant,
                 subject_ref,
                 utcnow(),

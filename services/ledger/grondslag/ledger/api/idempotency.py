@@ -57,6 +57,7 @@ class IdempotencyMiddleware:
             or scope["method"] not in WRITE_METHODS
             or key is None
             or principal is None
+            or scope["path"].startswith("/v1/keys")  # never store an answer holding a key
         ):
             await self.app(scope, receive, send)
             return

@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -32,6 +33,7 @@ from ..domain.ids import event_id, purpose_id, standing_id, subject_id
 from . import merkle
 from .canonical import canonical_json
 from .checkpoints import Checkpoint, checkpoint_problem
+from .rotation import KeyRotation, retired_problem, trusted_keys
 from .signing import SigningKey, key_id_of, verify_signature
 
 FORMAT = "grondslag.audit.bundle.v1"
@@ -118,18 +120,24 @@ def event_actor(canonical: bytes) -> str | None:
     return actor.get("id") if isinstance(actor, dict) else None
 
 
-def verify(data: bytes, pinned_key: bytes | None = None) -> Verified:
+def verify(
+    data: bytes, pinned_key: bytes | None = None, rotations: Sequence[KeyRotation] = ()
+) -> Verified:
     """Check a bundle offline; ``BundleError`` names the first thing that fails — also for
-    input crafted to crash a verifier (anything else escaping is a bug)."""
+    input crafted to crash a verifier (anything else escaping is a bug).
+
+    With ``rotations`` (the published key history, ``GET /v1/audit/keys``) a bundle signed
+    by a key the pinned key was rotated to or from is accepted too, if its checkpoint and
+    export date from while that key was in service."""
     try:
-        return _verify(data, pinned_key)
+        return _verify(data, pinned_key, rotations)
     except BundleError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
         raise BundleError(f"malformed bundle: {type(error).__name__}: {error}") from None
 
 
-def _verify(data: bytes, pinned_key: bytes | None) -> Verified:
+def _verify(data: bytes, pinned_key: bytes | None, rotations: Sequence[KeyRotation]) -> Verified:
     try:
         bundle = _decoder.decode(data)
     except msgspec.DecodeError as error:
@@ -140,12 +148,9 @@ def _verify(data: bytes, pinned_key: bytes | None) -> Verified:
     if bundle.format != FORMAT:
         raise BundleError(f"unknown format {bundle.format!r} (expected {FORMAT!r})")
     public_key = _public_key(bundle)
-    if pinned_key is not None and public_key != pinned_key:
-        raise BundleError(
-            f"the bundle's public key (key id {key_id_of(public_key)}) is not the pinned key "
-            f"(key id {key_id_of(pinned_key)})"
-        )
     checkpoint = bundle.checkpoint
+    if pinned_key is not None:
+        _check_trusted(bundle, public_key, pinned_key, rotations)
     if checkpoint.tenant != bundle.tenant:
         raise BundleError(
             f"the checkpoint is of tenant {checkpoint.tenant!r}, not {bundle.tenant!r}"
@@ -165,6 +170,25 @@ def _verify(data: bytes, pinned_key: bytes | None) -> Verified:
     if not _signature_verifies(bundle, public_key):  # covers the rest: query, exported_at
         raise BundleError("the bundle's signature does not verify with its public key")
     return Verified(events=len(bundle.events), checkpoint=checkpoint, bundle=bundle)
+
+
+def _check_trusted(
+    bundle: Bundle, public_key: bytes, pinned_key: bytes, rotations: Sequence[KeyRotation]
+) -> None:
+    trusted = trusted_keys(pinned_key, list(rotations)).get(bundle.key_id)
+    if trusted is None or trusted.public_key != public_key:
+        raise BundleError(
+            f"the bundle's public key (key id {key_id_of(public_key)}) is not the pinned key "
+            f"(key id {key_id_of(pinned_key)})"
+            + (" nor a key it was rotated to or from" if rotations else "")
+        )
+    if problem := retired_problem(bundle.checkpoint, trusted.retired_at):
+        raise BundleError(problem)
+    if trusted.retired_at is not None and bundle.exported_at > trusted.retired_at:
+        raise BundleError(
+            f"the bundle exported {bundle.exported_at} is signed by key {bundle.key_id}, "
+            f"retired at {trusted.retired_at}"
+        )
 
 
 Period = tuple[datetime | None, datetime | None]

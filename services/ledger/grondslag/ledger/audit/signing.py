@@ -145,3 +145,60 @@ def _create(path: Path) -> None:
             )
     finally:
         temporary.unlink(missing_ok=True)
+
+
+class KeyFile:
+    """The signing key in ``path``, read again whenever the file changes (``grondslag audit
+    rotate-key`` replaced it): a running process signs with the new key from then on."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._key: SigningKey | None = None
+
+    def current(self) -> SigningKey:
+        try:
+            status = self.path.stat()
+            stamp = (status.st_ino, status.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        if self._key is None or stamp != self._stamp:
+            self._key = load_or_create(self.path)
+            status = self.path.stat()
+            self._stamp = (status.st_ino, status.st_mtime_ns)
+        return self._key
+
+
+def generate() -> SigningKey:
+    """A new key, in memory only (``install`` writes it)."""
+    return SigningKey(Ed25519PrivateKey.generate())
+
+
+def install(path: Path, key: SigningKey) -> Path:
+    """Put ``key`` in ``path`` in place of the key there, which is kept beside it (mode 0600)
+    as ``<name>.retired-<key id>``; answers where the old key went."""
+    old = load_or_create(path)
+    pem = key.private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    retired = path.with_name(f"{path.name}.retired-{old.key_id}")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(path, retired)
+        os.replace(temporary, path)  # atomic: a reader sees the old key or the new one
+    finally:
+        temporary.unlink(missing_ok=True)
+    log.warning(
+        "replaced the audit signing key %s by %s in %s; the old key is kept in %s",
+        old.key_id,
+        key.key_id,
+        path,
+        retired,
+    )
+    return retired

@@ -1,4 +1,4 @@
-"""The audit log in PostgreSQL: every statement on its five tables is in this module.
+"""The audit log in PostgreSQL: every statement on its six tables is in this module.
 
 * ``grondslag_audit_leaves`` — which event is leaf ``leaf_index`` of its tenant's tree;
 * ``grondslag_audit_nodes`` — the hash of every complete perfect subtree (level 0: the
@@ -6,7 +6,9 @@
 * ``grondslag_audit_trees`` — each tenant's current size and root;
 * ``grondslag_audit_keys`` — public keys that have signed checkpoints (never private keys);
 * ``grondslag_audit_checkpoints`` — signed tree heads; ``published_at`` is set once NATS
-  acknowledged the witness copy.
+  acknowledged the witness copy;
+* ``grondslag_audit_key_rotations`` — which key replaced which, when, signed by both
+  (``audit.rotation``).
 
 Who writes: the projector's audit log follower grows the trees (``grondslag.projector.audit_log``),
 its checkpointer signs and publishes checkpoints (``grondslag.projector.checkpointer``), and so does
@@ -32,6 +34,7 @@ from ..persistence import ddl
 from ..persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from . import merkle
 from .checkpoints import Checkpoint, format_time, sign
+from .rotation import KeyRotation
 from .signing import SigningKey
 
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -77,6 +80,13 @@ CREATE TABLE IF NOT EXISTS grondslag_audit_checkpoints (
 );
 CREATE INDEX IF NOT EXISTS grondslag_audit_checkpoints_unpublished
     ON grondslag_audit_checkpoints (id) WHERE published_at IS NULL;
+CREATE TABLE IF NOT EXISTS grondslag_audit_key_rotations (
+    new_key_id text PRIMARY KEY REFERENCES grondslag_audit_keys (key_id),
+    old_key_id text NOT NULL UNIQUE REFERENCES grondslag_audit_keys (key_id),
+    rotated_at timestamptz NOT NULL,
+    old_signature bytea NOT NULL,
+    new_signature bytea NOT NULL
+);
 """
 
 # NOTIFY channels, payload the tenant: a checkpoint was signed, publish it (to the
@@ -96,6 +106,54 @@ async def register_key(db: Db, key: SigningKey) -> None:
         "ON CONFLICT (key_id) DO NOTHING",
         key.key_id,
         key.public_key,
+    )
+
+
+async def record_rotation(conn: asyncpg.Connection, new: SigningKey, rotation: KeyRotation) -> None:
+    """Register the new key and the statement retiring the old one (in one transaction)."""
+    async with conn.transaction():
+        await register_key(conn, new)
+        await conn.execute(
+            "INSERT INTO grondslag_audit_key_rotations "
+            "(new_key_id, old_key_id, rotated_at, old_signature, new_signature) "
+            "VALUES ($1, $2, $3::text::timestamptz, $4, $5)",
+            rotation.new_key_id,
+            rotation.old_key_id,
+            rotation.rotated_at,
+            base64.b64decode(rotation.old_signature),
+            base64.b64decode(rotation.new_signature),
+        )
+
+
+async def rotations(db: Db) -> list[KeyRotation]:
+    """Every rotation statement, oldest first."""
+    rows = await db.fetch(
+        "SELECT r.*, o.public_key AS old_public_key, n.public_key AS new_public_key "
+        "FROM grondslag_audit_key_rotations r "
+        "JOIN grondslag_audit_keys o ON o.key_id = r.old_key_id "
+        "JOIN grondslag_audit_keys n ON n.key_id = r.new_key_id ORDER BY r.rotated_at"
+    )
+    return [
+        KeyRotation(
+            old_key_id=row["old_key_id"],
+            old_public_key=base64.b64encode(bytes(row["old_public_key"])).decode(),
+            new_key_id=row["new_key_id"],
+            new_public_key=base64.b64encode(bytes(row["new_public_key"])).decode(),
+            rotated_at=format_time(row["rotated_at"]),
+            old_signature=base64.b64encode(bytes(row["old_signature"])).decode(),
+            new_signature=base64.b64encode(bytes(row["new_signature"])).decode(),
+        )
+        for row in rows
+    ]
+
+
+async def signing_keys(db: Db) -> list[asyncpg.Record]:
+    """Every key that ever signed (``key_id``, ``public_key``, ``created_at``, ``retired_at``)."""
+    return await db.fetch(
+        "SELECT k.key_id, k.public_key, k.created_at, r.rotated_at AS retired_at "
+        "FROM grondslag_audit_keys k "
+        "LEFT JOIN grondslag_audit_key_rotations r ON r.old_key_id = k.key_id "
+        "ORDER BY k.created_at, k.key_id"
     )
 
 

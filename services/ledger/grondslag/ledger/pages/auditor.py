@@ -80,7 +80,9 @@ async def subject(
 async def bundle(request: Request, subject_ref: SubjectRef) -> Response:
     tenant, state = request.user.tenant, request.app.state
     try:
-        body = await audit.export(state.pool, state.audit_key, tenant, subject_ref, utcnow())
+        body = await audit.export(
+            state.pool, state.audit_keys.current(), tenant, subject_ref, utcnow()
+        )
     except audit.NotYetLogged:
         return html.not_yet_logged_page()
     download = f'attachment; filename="grondslag-{tenant}-{subject_ref}.json"'

@@ -86,7 +86,7 @@ async def sign_in(request: Request) -> Response:
         )
     settings = request.app.state.settings
     lasts = timedelta(hours=settings.auditor_session_hours)
-    session_id = await open_session(request.app.state.pool, principal.tenant, key, lasts)
+    session_id = await open_session(request.app.state.pool, principal, lasts)
     response: Response = Redirect(next_path, status_code=303)
     response.set_cookie(
         COOKIE,

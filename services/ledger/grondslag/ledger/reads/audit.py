@@ -32,6 +32,7 @@ from ..audit.bundle import (
 )
 from ..audit.canonical import canonical_event_bytes
 from ..audit.checkpoints import Checkpoint, format_time, origin, signed_note, verifier_key
+from ..audit.rotation import KeyRotation
 from ..audit.signing import SigningKey, public_key_pem
 from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..domain.ids import purpose_id, standing_id, subject_id
@@ -46,6 +47,26 @@ class SignedCheckpoint(msgspec.Struct, kw_only=True):
     public_key_pem: str
     note: str  # the same checkpoint as a C2SP signed note, for witness tools
     verifier_key: str  # the key as Go's note package spells it
+
+
+class PublishedKey(msgspec.Struct, kw_only=True):
+    """A key that signed checkpoints: in service from ``created_at`` until ``retired_at``."""
+
+    key_id: str
+    public_key: str  # base64 raw Ed25519
+    public_key_pem: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class KeyHistory(msgspec.Struct, kw_only=True):
+    """Every signing key and every rotation statement (signed by the old and the new key):
+    a verifier that pinned one key reaches the others through them (``grondslag verify
+    --key-history``)."""
+
+    current_key_id: str
+    keys: list[PublishedKey]
+    rotations: list[KeyRotation]
 
 
 class InclusionProof(msgspec.Struct, kw_only=True):
@@ -124,6 +145,24 @@ async def _covering(
 ) -> tuple[Checkpoint, bytes] | None:
     found = await store.latest_checkpoint(pool, tenant, key_id)
     return found if found is not None and found[0].tree_size >= covering else None
+
+
+async def key_history(pool: asyncpg.Pool, current: SigningKey) -> KeyHistory:
+    rows = await store.signing_keys(pool)
+    return KeyHistory(
+        current_key_id=current.key_id,
+        keys=[
+            PublishedKey(
+                key_id=row["key_id"],
+                public_key=base64.b64encode(bytes(row["public_key"])).decode(),
+                public_key_pem=public_key_pem(bytes(row["public_key"])),
+                created_at=row["created_at"],
+                retired_at=row["retired_at"],
+            )
+            for row in rows
+        ],
+        rotations=await store.rotations(pool),
+    )
 
 
 async def inclusion(

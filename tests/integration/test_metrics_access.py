@@ -3,15 +3,29 @@ to keys that may see them: a tenant's own, or every tenant's to the operator's t
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
-from conftest import _make_key
+import asyncpg
 
-from api_support import assert_problem
+from grondslag.ledger.keys import create_key
+
+from api_support import TEST_PEPPER, assert_problem
 from requests_support import days_ago, received
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _make_key(database_url: str, tenant: str, roles: list[str]) -> str:
+    async def run() -> str:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            return (await create_key(pool, tenant, roles, pepper=TEST_PEPPER.encode())).key
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
 
 
 def practice(tenant) -> None:

@@ -91,7 +91,9 @@ class Service:
         return None
 
     def lags(self) -> dict[str, int]:
-        lines = httpx.get(f"{self.api}/metrics", timeout=5).text.splitlines()
+        lines = httpx.get(
+            f"{self.api}/metrics", headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+        ).text.splitlines()
         lags = {}
         for line in lines:
             for name in PROJECTIONS:
@@ -221,13 +223,17 @@ def test_a_projector_killed_mid_burst_builds_what_a_rebuild_builds(
 
 
 async def _same_as_a_rebuild(url: str, nats_url: str, tenant: str, subjects: int) -> None:
+    from grondslag.ledger import envelope
     from grondslag.ledger.persistence.mapper import decode_event
     from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
     from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
     from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.ledger.settings import Settings
     from grondslag.projector.rebuild import rebuild_into
     from grondslag.projector.relay import STREAM, to_messages
 
+    # the keyring the served processes seal with (the session's: GRONDSLAG_MASTER_KEY_FILE)
+    envelope.use(Settings.from_env())
     pool = await create_read_pool(url, min_size=1, max_size=2)
     try:
         # the read model, row for row

@@ -45,7 +45,10 @@ def _opened(database_url: str, tenant: str) -> list[bytes]:
         keys = [  # unwrapped with the key-encryption key, which the database does not hold
             envelope.unwrap_subject_key(sid, kek_id, bytes(k))
             for (sid, k, kek_id) in conn.execute(
-                "SELECT subject_id, key, kek_id FROM grondslag_subject_keys WHERE key IS NOT NULL"
+                "SELECT k.subject_id, k.key, k.kek_id FROM grondslag_subject_keys k "
+                "JOIN grondslag_streams s ON s.originator_id = k.subject_id "
+                "WHERE s.tenant = %s AND k.key IS NOT NULL",
+                (tenant,),
             )
         ]
         rows = conn.execute(

@@ -39,3 +39,16 @@ def test_r24_a_second_restriction_request_leaves_the_first_restriction_as_it_was
     assert second.status_code == 201, second.text
     recorded = [e for e in history(ready) if e["type"] == "ProcessingRestricted"]
     assert [e["details"]["request_id"] for e in recorded] == [first["request_id"]]
+
+
+def test_r24_a_purpose_registered_after_the_receipt_is_restricted_from_its_registration(
+    tenant,
+) -> None:
+    tenant.register_purpose(effective_at="2025-06-01T00:00:00Z")
+    tenant.put_subject(REF, birth_date="1990-05-01")
+    created(tenant.consent(effective_at="2025-07-01T10:00:00Z"))
+    response = receive(tenant, REF, kind="restriction", received_at=RECEIVED)  # 1 April
+    assert response.status_code == 201, response.text
+    (restricted,) = [e for e in history(tenant) if e["type"] == "ProcessingRestricted"]
+    assert restricted["effective_at"].startswith("2025-06-01")
+    assert standing(tenant)["status"] == "restricted"

@@ -415,7 +415,8 @@ class Ledger(Application[UUID]):
 
     def _restricted_on_request(self, request: SubjectRequest, now: datetime) -> list[Standing]:
         """R24: a restriction request ("afschermen") restricts every purpose it covers from
-        when it reached the practice, in the transaction that records it; a purpose with no
+        when it reached the practice (or the purpose's registration, if later), in the
+        transaction that records it; a purpose with no
         standing has nothing to restrict, one restricted already stays as it is."""
         standings = []
         for purpose in request.purposes:
@@ -423,9 +424,10 @@ class Ledger(Application[UUID]):
             standing = dossier.standing_stream
             if standing is None or dossier.register is None:
                 continue
+            registered = dossier.versions[0].effective_at  # the purpose's register start
             restriction = Restriction(
                 reasons=f"restriction request {request.request_id}",
-                effective_at=request.received_at,
+                effective_at=max(request.received_at, registered),
                 recorded_by=request.recorded_by,
                 request_id=request.request_id,
             )

@@ -21,9 +21,18 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
+from . import logformat
 from .embedded import running_database_url, running_nats_url
 from .servers import servers
-from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
+from .supervisor import (
+    METRICS_DIR,
+    RESTARTS_FILE,
+    Child,
+    Supervisor,
+    bind,
+    follow_supervisor,
+    metrics_folder,
+)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -102,6 +111,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket
         "NATS_URL": settings.nats_url or "",
         "GRONDSLAG_PUBLIC_URL": settings.public_url,
         RESTARTS_FILE: str(restarts),
+        METRICS_DIR: str(metrics_folder(settings.data_dir.resolve() / f"metrics-{port}")),
     }
     host = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("grondslag").info("serving on http://%s:%d", host, port)
@@ -138,6 +148,7 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's lines go through ours (grondslag.logformat)
         # forwarded headers are the app's to believe, from GRONDSLAG_TRUSTED_PROXIES only
         # (api/limits.py); uvicorn's own would trust 127.0.0.1's
         proxy_headers=False,
@@ -549,7 +560,7 @@ def _audit_commands():
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logformat.configure()  # one format for every process (GRONDSLAG_LOG_FORMAT)
     follow_supervisor()  # a supervised child stops when its supervisor dies
     args = parser().parse_args(argv)
     try:

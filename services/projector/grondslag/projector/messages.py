@@ -122,7 +122,9 @@ Data = TypeVar(
 
 
 class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
-    """CloudEvents 1.0 envelope, structured JSON mode."""
+    """CloudEvents 1.0 envelope, structured JSON mode. ``traceparent`` (the distributed
+    tracing extension) is the W3C trace context of the HTTP request that recorded the
+    event; absent for what a clock or the checkpointer recorded."""
 
     specversion: Literal["1.0"] = "1.0"
     id: str
@@ -132,6 +134,7 @@ class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
     data: Data
+    traceparent: str | msgspec.UnsetType = msgspec.UNSET
 
 
 # message name → (CloudEvents type, what the data is, when it is sent)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from grondslag.logformat import REQUEST_ID, TRACE_ID
 
@@ -128,9 +129,12 @@ def _adopt(span: Any, scope: Any) -> None:
     """The server span began: its trace is the request's (the caller's traceparent, or a
     new one when there was none), and its attributes lose the path's secrets."""
     scope[_SPAN] = span
+    attributes = getattr(span, "attributes", None) or {}
     for name in _PATH_ATTRIBUTES:
-        span.set_attribute(name, redacted(scope.get("path", "")))
-    span.set_attribute("url.query", "")
+        if isinstance(value := attributes.get(name), str):
+            span.set_attribute(name, _redacted_url(value))
+    if attributes.get("url.query"):
+        span.set_attribute("url.query", "…")
     context = span.get_span_context()
     if not context.is_valid:
         return
@@ -139,6 +143,13 @@ def _adopt(span: Any, scope: Any) -> None:
         REQUEST_ID.set(trace_id)
     TRACE_ID.set(trace_id)
     TRACEPARENT.set(f"00-{trace_id}-{span_id}-{int(context.trace_flags):02x}")
+
+
+def _redacted_url(url: str) -> str:
+    """A URL or path as the access log names it: no link token, no query."""
+    parts = urlsplit(url)
+    path = redacted(parts.path + ("?" + parts.query if parts.query else ""))
+    return f"{parts.scheme}://{parts.netloc}{path}" if parts.netloc else path
 
 
 def name_by_route(scope: Any) -> None:

@@ -199,6 +199,7 @@ def create_app(
             path="/schema",
         ),
         plugins=telemetry.plugins(),  # server spans, when OTEL_* asks for traces
+        logging_config=None,  # the process's own (grondslag.logformat), not litestar's
         debug=False,
     )
     # outermost, around litestar's own handler: every answer (a 404 too) is counted and

@@ -24,6 +24,12 @@ read it for ``grondslag_process_restarts_total{process="…"}`` in ``/metrics``.
 not a table, so that the count is there when the database is what makes the children
 crash; and per port, so that two ``serve`` on one host keep their own.
 
+**Metrics and logs.** The children share one metrics folder, ``metrics-<port>/`` in the
+data folder (``PROMETHEUS_MULTIPROC_DIR``, emptied at start), where each API worker writes
+its counts for whichever answers a scrape to sum; when a child exits, its live gauges'
+files go (``grondslag.ledger.api.http_metrics``). Each child is told its name
+(``GRONDSLAG_PROCESS_NAME``) for its log lines (``grondslag.logformat``).
+
 **Stopping.** SIGTERM, SIGINT (Ctrl-C) or SIGHUP make the supervisor send SIGTERM to every
 child, wait up to 30 s for them to finish (SIGKILL after that, or at a second signal),
 then stop the embedded servers, and exit 0. The children run in process groups of their

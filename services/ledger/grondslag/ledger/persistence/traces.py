@@ -9,7 +9,7 @@ reads it back and sends it as the CloudEvents distributed-tracing extension
 
 Not in the event's stored state: the audit log hashes that, and a trace id is no fact of
 the ledger. The table holds ids only (no subject reference, nothing personal), so an
-erasure (R22) leaves it as it leaves the events. Events of the clocks, recorded outside any
+erasure leaves it as it leaves the events. Events of the clocks, recorded outside any
 request, have none.
 """
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import re
@@ -93,9 +94,18 @@ class HttpMetrics:
             await self.app(scope, receive, send_counted)
         finally:
             method = scope.get("method", "GET")
-            labels = (method if method in METHODS else "OTHER", route_of(scope), str(status))
-            REQUESTS.labels(*labels).inc()
-            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            count, latency = _series(
+                method if method in METHODS else "OTHER", route_of(scope), status
+            )
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+
+@functools.lru_cache(maxsize=4096)  # bounded: methods × route templates × statuses
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The counter's and the histogram's series of one label set, looked up once."""
+    labels = (method, route, str(status))
+    return REQUESTS.labels(*labels), LATENCY.labels(*labels)
 
 
 def route_of(scope: dict[str, Any]) -> str:
@@ -103,7 +113,12 @@ def route_of(scope: dict[str, Any]) -> str:
     once routed), else ``unmatched``."""
     if scope.get("route_handler") is None:
         return UNMATCHED
-    return _CONVERTER.sub(r"{\1}", str(scope.get("path_template") or UNMATCHED))
+    return _label(str(scope.get("path_template") or UNMATCHED))
+
+
+@functools.lru_cache(maxsize=1024)
+def _label(template: str) -> str:
+    return _CONVERTER.sub(r"{\1}", template)
 
 
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")  # {subject_ref:str} → {subject_ref}

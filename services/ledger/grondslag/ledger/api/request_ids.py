@@ -65,11 +65,11 @@ class RequestIds:
             return
         headers = _headers(scope)
         incoming = headers.get("traceparent")
-        trace_id = trace_id_of(incoming)
-        request_id = trace_id or request_id_of(headers.get(REQUEST_ID_HEADER))
-        trace_id = trace_id or secrets.token_hex(16)
+        continued = trace_id_of(incoming)
+        request_id = continued or request_id_of(headers.get(REQUEST_ID_HEADER))
+        trace_id = continued or secrets.token_hex(16)
         request_id = request_id or trace_id
-        flags = incoming.strip()[-2:] if incoming and trace_id_of(incoming) else "01"
+        flags = incoming.strip()[-2:] if incoming and continued else "01"
         ours = f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
         tokens = (REQUEST_ID.set(request_id), TRACE_ID.set(trace_id), TRACEPARENT.set(ours))
 

@@ -32,6 +32,7 @@ class Served:
     def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path):
         self.process, self.port, self.log = process, port, log
         self.api = f"http://127.0.0.1:{port}"
+        self.tenant = ""
 
     def families(self) -> dict[str, list[object]]:
         text = httpx.get(f"{self.api}/metrics", headers=AUTH, timeout=5).text
@@ -79,6 +80,7 @@ def served(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Served]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     service = Served(process, port, log)
+    service.tenant = env["GRONDSLAG_BOOTSTRAP_TENANT"]
     try:
 
         def ready() -> bool:
@@ -167,3 +169,53 @@ def test_metrics_sum_both_workers_and_keep_a_killed_workers_counts(served: Serve
         15,
         served.log,
     )
+
+
+NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "d" * 64}
+
+
+def test_a_requests_trace_context_reaches_nats_through_the_relay(
+    served: Served, nats_url: str
+) -> None:
+    import asyncio
+
+    import nats
+
+    purpose = {
+        "code": "photo",
+        "title": "Foto",
+        "basis": "consent",
+        "notice": NOTICE,
+        "effective_at": "2025-01-01T00:00:00Z",
+    }
+    assert httpx.post(f"{served.api}/v1/purposes", json=purpose, headers=AUTH).status_code == 201
+    put = httpx.put(f"{served.api}/v1/subjects/client-1", json={}, headers=AUTH)
+    assert put.status_code == 201, put.text
+    trace_id = secrets.token_hex(16)
+    consent = {
+        "purpose": "photo",
+        "method": "written",
+        "explicit": True,
+        "notice_version": "2025-01",
+        "evidence": {"document_ref": "intake.pdf"},
+        "recorded_by": "staff:x",
+        "effective_at": "2025-09-02T10:00:00Z",
+    }
+    traced = {**AUTH, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    given = httpx.post(f"{served.api}/v1/subjects/client-1/consents", json=consent, headers=traced)
+    assert given.status_code == 201, given.text
+    tenant = served.tenant
+
+    async def lawful() -> object:
+        nc = await nats.connect(nats_url)
+        try:
+            sub = await nc.jetstream().subscribe(f"grondslag.{tenant}.basis.lawful")
+            return await sub.next_msg(timeout=20)
+        finally:
+            await nc.close()
+
+    msg = asyncio.run(lawful())
+    body = json.loads(msg.data)  # type: ignore[attr-defined]
+    assert body["traceparent"] == given.headers["traceparent"]
+    assert body["traceparent"].split("-")[1] == trace_id
+    assert msg.headers["traceparent"] == body["traceparent"]  # type: ignore[attr-defined]

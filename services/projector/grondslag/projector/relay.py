@@ -78,13 +78,20 @@ class Relay:
         messages = await to_messages(conn, [event for _, event in events])
         acks = [
             await self.js.publish_async(
-                subject, _encoder.encode(message), headers={"Nats-Msg-Id": message.id}
+                subject, _encoder.encode(message), headers=_headers(message)
             )
             for subject, message in messages
         ]
         if acks:
             # any failure or time-out rolls the batch back; it is sent again next time
             await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT_SECONDS)
+
+
+def _headers(message: CloudEvent) -> dict[str, str]:
+    """JetStream's de-duplication id; the trace context for NATS-level tracing too."""
+    if message.traceparent is msgspec.UNSET:
+        return {"Nats-Msg-Id": message.id}
+    return {"Nats-Msg-Id": message.id, "traceparent": message.traceparent}
 
 
 async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import signal
 import socket
@@ -126,6 +127,8 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
     from grondslag.ledger.api.app import create_app
     from grondslag.projector.runner import Projector
 
+    if os.environ.get(METRICS_DIR):  # its metrics files, in the data folder: 0600 like the rest
+        os.umask(os.umask(0o077) | 0o077)
     lifespans = []
     if not args.no_projector:
 

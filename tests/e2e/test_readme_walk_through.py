@@ -114,15 +114,17 @@ def _command_1_environment() -> dict[str, str]:
 def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     env |= _command_1_environment() | {"GRONDSLAG_DATA_DIR": str(data_dir)}
+    data_dir.mkdir(mode=0o700)
+    log = data_dir.parent / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        assert process.poll() is None, "grondslag serve stopped"
+        assert process.poll() is None, log.read_text(errors="replace")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
                 return process
@@ -130,7 +132,7 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             pass
         time.sleep(0.3)
     process.kill()
-    raise AssertionError("grondslag serve did not become ready in 90 s")
+    raise AssertionError(f"not ready in 90 s: {log.read_text(errors='replace')}")
 
 
 class Shell:

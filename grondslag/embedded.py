@@ -800,7 +800,10 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now (as both servers do, with
+    ``SO_REUSEADDR``: the connections of the last run in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

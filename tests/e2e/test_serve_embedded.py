@@ -69,10 +69,10 @@ def _readme_consumer_hears(nats_url: str, timeout: float = 30.0) -> str:
     return lines[0].strip() if lines else f"nothing in {timeout} s"
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)],
-        env=_env(data_dir),
+        env=env or _env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -92,7 +92,7 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 def _stop(process: subprocess.Popen[bytes]) -> str:
     """Stop ``serve``; what it wrote on stdout and stderr."""
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
+    output, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     return output.decode(errors="replace")
 
@@ -197,4 +197,117 @@ def test_walk_through_on_the_embedded_default_survives_a_restart(tmp_path: Path)
         assert proof.json()["checkpoint"]["key_id"] == first["key_id"]
         assert proof.json()["public_key"] == first["public_key"]
     finally:
+        _stop(server)
+
+
+def _readme_block(fence: str, containing: str) -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    return next(
+        block for block in re.findall(rf"```{fence}\n(.*?)```", readme, re.S) if containing in block
+    )
+
+
+class _Lines:
+    """The lines a process prints, read on a thread, waited for with a timeout."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process, self.lines = process, []
+        self._added = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._added:
+                self.lines.append(line.rstrip("\n"))
+                self._added.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        with self._added:
+            while not (found := [line for line in self.lines if text in line]):
+                left = deadline - time.monotonic()
+                assert left > 0 and self.process.poll() is None, (
+                    f"no line with {text!r} in {timeout:g} s "
+                    f"(exit {self.process.poll()}):\n" + "\n".join(self.lines)
+                )
+                self._added.wait(min(left, 0.5))
+        return found[0]
+
+
+def test_the_readme_consumer_hears_a_lapse_after_idle_time_and_a_restart(tmp_path: Path) -> None:
+    """The README's consumer exactly as written — its shell line and its Python block —
+    against the embedded default: it outlasts fetch time-outs with nothing to fetch, hears
+    a withdrawal, and goes on hearing after `serve` restarts (the NATS port is kept)."""
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    consumer_file = tmp_path / "consumer.py"
+    consumer_file.write_text(_readme_block("python", "pull_subscribe"))
+    shell = _readme_block("sh", "grondslag nats-url").strip().splitlines()[0]
+    shell = shell.split("#", 1)[0].replace("consumer.py", str(consumer_file))
+    data_dir = tmp_path / "data"
+    server = _serve(data_dir, port)
+    consumer = None
+    try:
+        purpose = {
+            "code": "photo-in-dossier",
+            "title": "Pasfoto in het dossier",
+            "basis": "consent",
+            "notice": NOTICE,
+            "effective_at": "2025-01-01T00:00:00Z",
+        }
+        assert httpx.post(f"{api}/v1/purposes", json=purpose, headers=auth).status_code == 201
+
+        def consent(subject: str) -> None:
+            body = {
+                "purpose": "photo-in-dossier",
+                "method": "written",
+                "explicit": True,
+                "notice_version": "2025-01",
+                "evidence": {"document_ref": f"intake-{subject}.pdf"},
+                "recorded_by": "staff:jdevries",
+                "effective_at": "2025-09-02T10:00:00Z",
+            }
+            made = httpx.put(
+                f"{api}/v1/subjects/{subject}", json={"birth_date": "1980-04-02"}, headers=auth
+            )
+            assert made.status_code == 201, made.text
+            given = httpx.post(f"{api}/v1/subjects/{subject}/consents", json=body, headers=auth)
+            assert given.status_code == 201, given.text
+
+        def withdraw(subject: str) -> None:
+            path = f"/v1/subjects/{subject}/consents/photo-in-dossier/withdrawal"
+            done = httpx.post(f"{api}{path}", json=WITHDRAWAL, headers=auth)
+            assert done.status_code == 201, done.text
+
+        consent("client-17")
+        consent("client-18")
+        # a shell of one's own: not this virtual environment's python on the PATH
+        venv = str(Path(sys.executable).parent)
+        env = {k: v for k, v in _env(data_dir).items() if k != "VIRTUAL_ENV"}
+        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != venv)
+        consumer = subprocess.Popen(
+            ["bash", "-c", shell],
+            cwd=Path(__file__).parents[2],  # where `uv run` finds the project
+            env=env | {"PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        heard = _Lines(consumer)
+        time.sleep(12)  # more than two of its 5 s fetch time-outs with nothing to fetch
+        assert consumer.poll() is None, "\n".join(heard.lines)
+        withdraw("client-17")
+        heard.wait_for("stop processing client-17 for photo-in-dossier withdrawn", 30)
+
+        _stop(server)
+        server = _serve(data_dir, port)  # the same folder: the same NATS port
+        withdraw("client-18")
+        heard.wait_for("stop processing client-18 for photo-in-dossier withdrawn", 60)
+        assert consumer.poll() is None, "\n".join(heard.lines)
+    finally:
+        if consumer is not None:
+            consumer.kill()
+            consumer.wait()
         _stop(server)

@@ -311,3 +311,83 @@ def test_the_readme_consumer_hears_a_lapse_after_idle_time_and_a_restart(tmp_pat
             consumer.kill()
             consumer.wait()
         _stop(server)
+
+
+def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    """Without a bootstrap key: the start-up lines and `grondslag status` name every
+    address, the tenant and how to make a key; a second `serve` on the same folder is one
+    line and exit 3, and leaves the first one's servers running."""
+    port, other_port = _free_port(), _free_port()
+    api = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in _env(tmp_path).items() if k != "GRONDSLAG_BOOTSTRAP_KEY"}
+    server = _serve(tmp_path, port, env)
+    try:
+
+        def grondslag(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "grondslag.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        status = grondslag("status")
+        assert status.returncode == 0, status.stderr
+        pg_port = (tmp_path / "postgres.port").read_text().strip()
+        nats_port = (tmp_path / "nats.port").read_text().strip()
+        for shown in (
+            "tenant demo",
+            f"{api}/v1/",
+            f"{api}/schema",
+            f"{api}/audit",
+            f"postgresql://postgres:***@127.0.0.1:{pg_port}/grondslag",
+            f"nats://127.0.0.1:{nats_port} ",
+            "GRONDSLAG_BOOTSTRAP_KEY is not set and no key exists yet, so every call answers 401",
+            "grondslag keys create --tenant demo",
+            f"port {port}",
+            "api-1",
+            "projector",
+        ):
+            assert shown in status.stdout, f"{shown!r} not in:\n{status.stdout}"
+        assert httpx.get(f"{api}/v1/purposes").status_code == 401  # as the hint says
+
+        made = grondslag("keys", "create", "--tenant", "demo", "--role", "reader")
+        assert made.returncode == 0, made.stderr
+        assert httpx.get(
+            f"{api}/v1/purposes", headers={"Authorization": f"Bearer {made.stdout.strip()}"}
+        ).is_success
+        assert "1 live in the database" in grondslag("status").stdout
+
+        postgres = int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0])
+        second = subprocess.run(
+            [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(other_port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 3, second.stderr
+        assert "Traceback" not in second.stderr, second.stderr
+        errors = [line for line in second.stderr.splitlines() if line.startswith("grondslag:")]
+        assert len(errors) == 1, second.stderr
+        assert f"the data folder {tmp_path.resolve()} is in use" in errors[0]
+        assert f"pid {server.pid}" in errors[0]
+        time.sleep(3)  # (what a guardian of the second would have done, it did by now)
+        assert httpx.get(f"{api}/health/ready").status_code == 200
+        assert int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0]) == postgres
+    finally:
+        output = _stop(server)
+    for line in (
+        "grondslag serves tenant demo",
+        f"  API docs     {api}/schema",
+        f"  auditor      {api}/audit",
+        "  PostgreSQL   postgresql://postgres:***@127.0.0.1:",
+        "  NATS         nats://127.0.0.1:",
+        "every call answers 401",
+    ):
+        assert line in output, f"{line!r} not in what serve printed"
+    for secret in ("postgres.password", "nats.password"):
+        assert (tmp_path / secret).read_text().strip() not in output + status.stdout

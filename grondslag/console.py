@@ -172,19 +172,20 @@ def _refused(environ: dict[str, str]) -> bool:
 
 def preflight(settings: Settings) -> None:
     """Before ``serve`` starts its processes: the configured ``DATABASE_URL`` and
-    ``NATS_URL`` parse and answer, so that a wrong one is one line now rather than
-    workers restarted again and again."""
+    ``NATS_URL`` parse, and the database answers, so that a wrong one is one line now
+    rather than workers restarted again and again. NATS may be away: the API does without
+    it, and the relay sends what waits in the log once it is back."""
+    if settings.database_url is not None and not re.match(
+        r"postgres(ql)?://", settings.database_url
+    ):
+        shown = redact(settings.database_url)
+        raise Failure(f"DATABASE_URL {shown!r} is not a postgresql:// URL", BAD_USAGE)
+    if settings.nats_url is not None and not all(
+        re.match(r"(nats|tls|ws|wss)://", url.strip()) for url in settings.nats_url.split(",")
+    ):
+        raise Failure(f"NATS_URL {redact(settings.nats_url)!r} is not a nats:// URL", BAD_USAGE)
     if settings.database_url is not None:
-        if not re.match(r"postgres(ql)?://", settings.database_url):
-            raise Failure(
-                f"DATABASE_URL {redact(settings.database_url)!r} is not a postgresql:// URL",
-                BAD_USAGE,
-            )
         asyncio.run(_reach_database(settings.database_url))
-    if settings.nats_url is not None:
-        if not re.match(r"(nats|tls|ws|wss)://", settings.nats_url.split(",")[0].strip()):
-            raise Failure(f"NATS_URL {redact(settings.nats_url)!r} is not a nats:// URL", BAD_USAGE)
-        asyncio.run(_reach_nats(settings.nats_url))
 
 
 async def _reach_database(url: str) -> None:
@@ -195,16 +196,6 @@ async def _reach_database(url: str) -> None:
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise Failure(f"the database at {redact(url)}: {_one_line(error)}") from None
     await conn.close()
-
-
-async def _reach_nats(url: str) -> None:
-    import nats
-
-    try:
-        client = await nats.connect(url, allow_reconnect=False, connect_timeout=5)
-    except Exception as error:  # nats-py raises its own and OSErrors alike
-        raise Failure(f"NATS at {redact(url)}: {_one_line(error)}") from None
-    await client.close()
 
 
 # -- what runs where --------------------------------------------------------------------

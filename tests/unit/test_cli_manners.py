@@ -100,6 +100,13 @@ FAILURES = [
         3,
         "connect",
     ),
+    (
+        "bad NATS URL, serve",
+        ("serve", "--port", "0"),
+        {"DATABASE_URL": CLOSED, "NATS_URL": "localhost:4222"},
+        2,
+        "NATS_URL",
+    ),
     ("a bad number", ("keys", "list"), {"GRONDSLAG_WRITE_POOL_SIZE": "many"}, 2, "POOL_SIZE"),
     ("missing bundle", ("verify", "no-such-bundle.json"), {}, 2, "no-such-bundle.json"),
     (

@@ -107,6 +107,11 @@ def _process_name() -> str:
     return argv[0] if argv else "grondslag"
 
 
+def json_chosen() -> bool:
+    """Whether ``GRONDSLAG_LOG_FORMAT`` asks for JSON lines (then nothing else is printed)."""
+    return (os.environ.get(FORMAT_ENV) or "").strip().lower() == "json"
+
+
 def formatter(fmt: str | None = None) -> logging.Formatter:
     """The formatter ``GRONDSLAG_LOG_FORMAT`` (or ``fmt``) names: ``text`` or ``json``."""
     chosen = (fmt or os.environ.get(FORMAT_ENV) or "text").strip().lower()

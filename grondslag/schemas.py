@@ -3,7 +3,8 @@
 * ``openapi.json`` — the HTTP API, from the litestar app;
 * ``events/<Type>.json`` — JSON Schema of every stored event's payload, from the event
   classes (msgspec), so that consumers of an export know what they read;
-* ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.0) — the NATS messages, from
+* ``messages/<name>.json`` and ``asyncapi.yaml`` (AsyncAPI 3.1, self-contained: its payload
+  schemas under ``components/schemas``) — the NATS messages, from
   ``grondslag.projector.messages``;
 * ``audit-bundle.json`` — the export bundle an auditor verifies (``grondslag.ledger.audit.bundle``);
 * ``subject-export.json`` — a subject's access and portability answer (art. 15, art. 20),
@@ -94,11 +95,49 @@ def message_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
+def payload_schemas() -> tuple[dict[str, str], dict[str, Any]]:
+    """The message payloads as AsyncAPI tools resolve them: every definition under
+    ``components/schemas``, referred to as ``#/components/schemas/<name>``; answers
+    (message name → its envelope's schema name, the schemas). A payload that is a root
+    ``$ref`` into its own ``$defs`` (as ``messages/*.json`` are) loses those definitions
+    when a parser replaces the reference, so the document carries none."""
+    envelopes: dict[str, str] = {}
+    shared: dict[str, Any] = {}
+    for name, schema in message_schemas().items():
+        own = schema["$ref"].rsplit("/", 1)[1]
+        envelope = schema["title"]
+        definitions = dict(schema["$defs"])
+        definitions[envelope] = definitions.pop(own) | {
+            "title": envelope,
+            "description": schema["description"],
+        }
+        for key, definition in definitions.items():
+            definition = _components_refs(definition)
+            if shared.setdefault(key, definition) != definition:
+                raise ValueError(f"two messages define {key} differently")
+        envelopes[name] = envelope
+    return envelopes, dict(sorted(shared.items()))
+
+
+def _components_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: value.replace("#/$defs/", "#/components/schemas/")
+            if key == "$ref"
+            else _components_refs(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_components_refs(value) for value in node]
+    return node
+
+
 def asyncapi() -> dict[str, Any]:
-    """AsyncAPI 3.0: one channel per message, addressed per tenant."""
+    """AsyncAPI 3.1: one channel per message, addressed per tenant."""
     from grondslag.projector.messages import MESSAGE_TYPES
     from grondslag.projector.relay import DUPLICATE_WINDOW_SECONDS, STREAM
 
+    envelopes, payloads = payload_schemas()
     channels, operations, components = {}, {}, {}
     for name, (type_name, _, description) in MESSAGE_TYPES.items():
         key = name.replace(".", "_")
@@ -122,7 +161,7 @@ def asyncapi() -> dict[str, Any]:
                     }
                 },
             },
-            "payload": {"$ref": f"./messages/{name}.json"},
+            "payload": {"$ref": f"#/components/schemas/{envelopes[name]}"},
         }
         channels[key] = {
             "address": f"grondslag.{{tenant}}.{name}",
@@ -135,7 +174,7 @@ def asyncapi() -> dict[str, Any]:
             "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
         }
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "info": {
             "title": "Grondslag notifications",
             "version": "1.0.0",
@@ -156,7 +195,7 @@ def asyncapi() -> dict[str, Any]:
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": components},
+        "components": {"messages": components, "schemas": payloads},
     }
 
 

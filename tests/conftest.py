@@ -1,8 +1,9 @@
 """Shared fixtures: real PostgreSQL and NATS servers, never mocks.
 
 PostgreSQL on 127.0.0.1:5432 and NATS on 127.0.0.1:4222 are used when they answer (a fresh
-database per test session); otherwise the embedded servers start under a temporary folder,
-so a fresh machine needs nothing but Python.
+database per test session) and PostgreSQL has the suite's connections free
+(``connection_budget``); otherwise the embedded servers start under a temporary folder, so
+a fresh machine needs nothing but Python.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from connection_budget import enough_slots
 
 LOCAL_PG = ("127.0.0.1", 5432)
 LOCAL_NATS = ("127.0.0.1", 4222)
@@ -60,6 +62,8 @@ def server_urls(embedded_dir: Path) -> Iterator[dict[str, str]]:
     local_pg = env_pg or (
         "postgresql://postgres@127.0.0.1:5432/postgres" if _answers(LOCAL_PG) else None
     )
+    if local_pg and not enough_slots(local_pg):
+        local_pg = None  # a server too busy for the suite: an embedded one of its own
     local_nats = "nats://127.0.0.1:4222" if _answers(LOCAL_NATS) else None
     if local_pg and local_nats:
         yield {"postgres": local_pg, "nats": local_nats}

@@ -41,6 +41,9 @@ def settings(database_url: str, audit_key_file: Path) -> Settings:
         projection_poll_seconds=0.2,
         audit_key_file=audit_key_file,
         key_pepper=TEST_PEPPER,  # the same in every app of the session (other_app, ...)
+        # small pools: the suite keeps to a connection budget (tests/conftest.py, README)
+        write_pool_size=2,
+        read_pool_size=2,
     )
 
 

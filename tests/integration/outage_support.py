@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from auditor_support import signed_in
 from litestar.testing import TestClient
 
 from grondslag.embedded import EmbeddedPostgres
@@ -34,6 +38,14 @@ CONSENT_GIVEN = "ledger.domain.standing:Standing.ConsentGiven"
 ANSWER_WITHIN = 8.0  # seconds: a request during an outage answers 503 at least this fast
 HANG = 60.0  # a request that has not answered after this long has hung: the test fails
 RECOVER_WITHIN = 30.0
+
+IDENTITY_CHECK = {"method": "known_in_person", "verified_by": "staff:x"}
+TENANT_IDENTITY = {
+    "display_name": "Praktijk De Linde",
+    "postal_address": "Lindelaan 4\n7511 AB Enschede",
+    "email": "privacy@praktijkdelinde.example",
+    "privacy_statement_url": "https://praktijkdelinde.example/privacy",
+}
 
 calls = ThreadPoolExecutor(max_workers=16, thread_name_prefix="outage-call")
 
@@ -136,6 +148,173 @@ def prepare(client: TestClient, subjects: int) -> dict[str, str]:
     )
     assert link.status_code == 200, link.text
     return {"unsubscribe": "/u/" + link.json()["url"].rsplit("/u/", 1)[1]}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to a route; ``html``: the route serves a page, its 503 too."""
+
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=lambda: dict(AUTH))
+    html: bool = False
+    form: dict[str, str] | None = None
+
+    def send(self, client: TestClient) -> tuple[Any, float]:
+        return timed_here(
+            client.request,
+            self.method,
+            self.path,
+            headers=self.headers,
+            json=self.body,
+            data=self.form,
+            follow_redirects=False,
+        )
+
+
+# routes that answer without the database (the OpenAPI document and its viewers)
+WITHOUT_DATABASE = ("/health/live", "/schema")
+
+
+def every_route(pages: dict[str, str], auditor_cookie: dict[str, str]) -> list[Call]:
+    """A request, valid as far as the API checks before it asks the database, to every route
+    of the app that needs the database: the writes, the reads, the auditor's API and pages,
+    the public links, keys, metrics (``served_routes`` holds this list to the app's)."""
+    s, p, r = "/v1/subjects/s-0", PURPOSE, pages["request_id"]
+    now = "2026-01-05T09:00:00Z"
+    auditor = {**auditor_cookie, "Origin": "http://testserver.local"}
+    return [
+        Call("GET", "/v1/purposes"),
+        Call("POST", "/v1/purposes", purpose_body("other-purpose")),
+        Call("GET", f"/v1/purposes/{p}"),
+        Call("POST", f"/v1/purposes/{p}/revisions", {"material": False, "title": "Foto"}),
+        Call("PUT", "/v1/subjects/s-new", {"birth_date": "1980-01-01"}),
+        Call("GET", f"{s}/standing"),
+        Call("GET", f"{s}/standing/{p}"),
+        Call("GET", f"{s}/history"),
+        Call("GET", f"{s}/access-log"),
+        Call("GET", f"{s}/export", headers={**AUTH, "Accept": "application/json"}),
+        Call("POST", f"{s}/consents", CONSENT),
+        Call("POST", f"{s}/consents", CONSENT, {**AUTH, "Idempotency-Key": "in-the-outage"}),
+        Call("POST", f"{s}/consents/{p}/withdrawal", {"method": "email", "recorded_by": "x"}),
+        Call("POST", f"{s}/bases", {"purpose": p, "basis": "contract", "reference": "c-1"}),
+        Call("POST", f"{s}/bases/{p}/end", {"reason": "ended"}),
+        Call("POST", f"{s}/objections", {"purpose": p, "grounds": "no"}),
+        Call("POST", f"{s}/objections/{p}/decision", {"upheld": True, "reasons": "r"}),
+        Call("POST", f"{s}/restrictions", {"purposes": [p], "reasons": "disputed"}),
+        Call("POST", f"{s}/restrictions/{p}/lift", {"reasons": "settled"}),
+        Call("POST", f"{s}/legal-claims", {"claim_ref": "c", "purpose": p, "reference": "x"}),
+        Call("POST", f"{s}/legal-claims/c/end", {"reason": "settled"}),
+        Call(
+            "POST",
+            f"{s}/representatives",
+            {
+                "representative_ref": "mentor-1",
+                "kind": "mentor",
+                "valid_from": now,
+                "evidence": {"document_ref": "beschikking"},
+            },
+        ),
+        Call("POST", f"{s}/representatives/mentor-1/end", {"reason": "ended"}),
+        Call("POST", f"{s}/erasure", {"recorded_by": "staff:x"}),
+        Call("POST", f"{s}/unsubscribe-links", {"purpose": p}),
+        Call(
+            "POST",
+            f"{s}/requests",
+            {"kind": "access", "channel": "email", "identity": IDENTITY_CHECK},
+        ),
+        Call("GET", "/v1/requests"),
+        Call("GET", f"/v1/requests/{r}"),
+        Call("POST", f"/v1/requests/{r}/extension", {"months": 1, "reasons": "complex"}),
+        Call("POST", f"/v1/requests/{r}/answer", {"outcome": "fulfilled", "reasons": "sent"}),
+        Call("POST", f"/v1/requests/{r}/confirmations", {"system": "crm", "what": "erased"}),
+        Call("POST", "/v1/checks", {"purpose": p, "subject_refs": ["s-0"]}),
+        Call("POST", "/v1/newsletter/signups", {"purpose": p, "email": "new@example.org"}),
+        Call("GET", "/v1/tenant"),
+        Call("PUT", "/v1/tenant", TENANT_IDENTITY),
+        Call("GET", "/v1/keys"),
+        Call("POST", "/v1/keys", {"roles": ["reader"]}),
+        Call("GET", f"/v1/keys/{pages['key_id']}"),
+        Call("POST", f"/v1/keys/{pages['key_id']}/rotation", None),
+        Call("POST", f"/v1/keys/{pages['key_id']}/revocation", None),
+        Call("GET", "/v1/audit/checkpoints/latest"),
+        Call("POST", "/v1/audit/checkpoints", None),
+        Call("GET", "/v1/audit/keys"),
+        Call("GET", f"/v1/audit/proofs/{pages['event_id']}"),
+        Call("GET", "/v1/audit/consistency?first=1&second=2"),
+        Call("GET", "/v1/audit/export?subject_ref=s-0"),
+        Call("GET", "/metrics"),
+        Call("GET", "/health/ready"),
+        Call("GET", pages["unsubscribe"], headers={}, html=True),
+        Call("POST", pages["unsubscribe"], headers={}, html=True),
+        Call("GET", pages["confirm"], headers={}, html=True),
+        Call("POST", pages["confirm"], headers={}, html=True),
+        Call("GET", "/audit", headers=auditor_cookie, html=True),
+        Call("GET", "/audit/subjects/s-0", headers=auditor_cookie, html=True),
+        Call("GET", "/audit/subjects/s-0/bundle", headers=auditor_cookie),
+        Call("GET", f"/audit/proofs/{pages['event_id']}", headers=auditor_cookie),
+        Call(
+            "POST", "/audit/sign-in", headers=auditor, html=True, form={"key": pages["auditor_key"]}
+        ),
+        Call("POST", "/audit/sign-out", headers=auditor, html=True),
+    ]
+
+
+def prepare_every_route(
+    client: TestClient, subjects: int, url: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``prepare``, and what ``every_route`` refers to: a request, a confirmation link, a
+    key, an auditor's key (made on the database at ``url``) and signed-in session (its
+    ``Cookie`` header)."""
+    pages = prepare(client, subjects)
+    request = client.post(
+        "/v1/subjects/s-0/requests",
+        json={"kind": "access", "channel": "email", "identity": IDENTITY_CHECK},
+        headers=AUTH,
+    )
+    assert request.status_code == 201, request.text
+    signup = client.post(
+        "/v1/newsletter/signups", json={"purpose": PURPOSE, "email": "a@example.org"}, headers=AUTH
+    )
+    assert signup.status_code == 201, signup.text
+    auditor_key = run(new_key(url, client.app.state.key_pepper, ("auditor",)))
+    keys = client.get("/v1/keys", headers=AUTH)
+    assert keys.status_code == 200, keys.text
+    pages |= {
+        "request_id": request.json()["request_id"],
+        "confirm": "/c/" + signup.json()["confirm_url"].rsplit("/c/", 1)[1],
+        "key_id": keys.json()["keys"][0]["key_id"],
+        "event_id": str(uuid.uuid4()),
+        "auditor_key": auditor_key,
+    }
+    return pages, signed_in(client, auditor_key)
+
+
+def uncovered(calls: list[Call], routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The routes none of ``calls`` reaches."""
+
+    def pattern(template: str) -> re.Pattern[str]:
+        return re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)))
+
+    return {
+        (method, template)
+        for method, template in routes
+        if not any(
+            c.method == method and pattern(template).fullmatch(c.path.split("?")[0]) for c in calls
+        )
+    }
+
+
+def served_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path template) of every route of the app that needs the database."""
+    return {
+        (method, route.path)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        for method in handler.http_methods
+        if method not in ("OPTIONS", "HEAD") and not route.path.startswith(WITHOUT_DATABASE)
+    }
 
 
 def wait_ready(client: TestClient, within: float = RECOVER_WITHIN) -> float:

@@ -83,6 +83,8 @@ async def test_a_get_never_signs_and_the_checkpointer_answers_it(
         bootstrap_key=KEY,
         bootstrap_tenant=tenant,
         audit_key_file=tmp_path / "api-signing-key.pem",
+        write_pool_size=2,
+        read_pool_size=2,
     )
     follower = LogFollower(pool, own_database_url, audit_log.NAME, audit_log.append, raw=True)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

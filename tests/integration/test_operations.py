@@ -54,6 +54,8 @@ def test_ready_turns_unready_when_the_relay_is_behind(
         ready_max_lag_seconds=0.0,
         audit_key_file=audit_key_file,
         key_pepper=TEST_PEPPER,
+        write_pool_size=1,
+        read_pool_size=1,
     )
     with TestClient(create_app(settings)) as strict:
         # another test may have left a relay's row: put it back as it was afterwards

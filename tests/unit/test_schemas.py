@@ -59,12 +59,12 @@ def test_every_event_schema_names_its_payload_fields() -> None:
         assert field in props
 
 
-def test_asyncapi_document_is_valid_asyncapi_3() -> None:
+def test_asyncapi_document_is_valid_asyncapi_3_1() -> None:
     import jsonschema
     import yaml
 
     spec = json.loads(
-        (schemas.ROOT.parent / "tests" / "fixtures" / "asyncapi-3.0.0.json").read_text()
+        (schemas.ROOT.parent / "tests" / "fixtures" / "asyncapi-3.1.0.json").read_text()
     )
     document = yaml.safe_load(schemas.rendered()[schemas.ROOT / "asyncapi.yaml"])
     jsonschema.Draft7Validator(spec).validate(document)

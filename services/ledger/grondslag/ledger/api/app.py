@@ -29,6 +29,7 @@ from ..services.public_links import PublicLinks
 from ..settings import Settings
 from . import http_metrics, telemetry
 from .access_log import AccessLogController
+from .arrival import note_arrivals
 from .audit import AuditController
 from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
@@ -182,6 +183,7 @@ def create_app(
             "public_links": Provide(provide_public_links, sync_to_thread=False),
         },
         middleware=[
+            note_arrivals,
             *trusted_proxies(settings),
             public_rate_limit(settings, _is_public_link),
             DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS),

@@ -34,6 +34,7 @@ from psycopg.sql import SQL
 from .. import envelope
 from . import erasure, idempotency, traces
 from .ddl import SCHEMA_LOCK
+from .fail_fast import failing_fast, refusals_of
 from .sealing import AESGCM
 
 STREAMS_TABLE = "grondslag_streams"
@@ -160,7 +161,8 @@ class Factory(PostgresFactory):
     unreachable host otherwise holds a pool worker for over two minutes), and the pool's
     background reconnection gives up after twice as long — and starts again at the next
     request — instead of backing off for up to five minutes, so that the pool is back
-    within seconds of the database.
+    within seconds of the database; and once a wait has run out, the commands of requests
+    that queued meanwhile fail at once instead of waiting in turn (``fail_fast``).
     """
 
     def __init__(self, env: Environment | EnvType | None):
@@ -170,6 +172,16 @@ class Factory(PostgresFactory):
         assert isinstance(pool.kwargs, dict)
         pool.kwargs["connect_timeout"] = max(2, wait)  # libpq counts whole seconds, ≥ 2
         pool.reconnect_timeout = 2.0 * wait
+        # the library builds its datastore itself: its connections are wrapped here
+        self.datastore.get_connection = failing_fast(  # type: ignore[method-assign, assignment]
+            self.datastore.get_connection,
+            refusals_of(
+                "/".join(
+                    str(self.env.get(name))
+                    for name in (self.POSTGRES_HOST, self.POSTGRES_PORT, self.POSTGRES_DBNAME)
+                )
+            ),
+        )
 
 
 DEFAULT_WAIT_SECONDS = 5

@@ -24,7 +24,7 @@ async def create_read_pool(
     (asyncpg's default is a minute), so that with the database away a read fails fast."""
     return await asyncpg.create_pool(
         dsn,
-        min_size=min_size,
+        min_size=min(min_size, max_size),  # GRONDSLAG_READ_POOL_SIZE=1 is a pool of one
         max_size=max_size,
         timeout=connect_timeout,
         reset=_rollback_if_open,

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import signal
 import socket
@@ -21,10 +22,18 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
-from . import console
+from . import console, logformat
 from .embedded import folder_in_use, running_database_url, running_nats_url
 from .servers import servers
-from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
+from .supervisor import (
+    METRICS_DIR,
+    RESTARTS_FILE,
+    Child,
+    Supervisor,
+    bind,
+    follow_supervisor,
+    metrics_folder,
+)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -70,7 +79,10 @@ def _banner(settings: Settings, *, postgres: bool, nats: bool) -> None:
         settings, settings.public_url, embedded_postgres=postgres, embedded_nats=nats,
         live_keys=live,
     )  # fmt: skip
-    print(text, file=sys.stderr, flush=True)
+    if logformat.json_chosen():  # one JSON object per line, the banner too
+        logging.getLogger("grondslag").info("%s", text)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def status(_: argparse.Namespace) -> int:
@@ -156,6 +168,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket
         "NATS_URL": settings.nats_url or "",
         "GRONDSLAG_PUBLIC_URL": settings.public_url,
         RESTARTS_FILE: str(restarts),
+        METRICS_DIR: str(metrics_folder(settings.data_dir.resolve() / f"metrics-{port}")),
     }
     host = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("grondslag").info("serving on http://%s:%d", host, port)
@@ -170,6 +183,8 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
     from grondslag.ledger.api.app import create_app
     from grondslag.projector.runner import Projector
 
+    if os.environ.get(METRICS_DIR):  # its metrics files, in the data folder: 0600 like the rest
+        os.umask(os.umask(0o077) | 0o077)
     lifespans = []
     if not args.no_projector:
 
@@ -192,6 +207,7 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's lines go through ours (grondslag.logformat)
         # forwarded headers are the app's to believe, from GRONDSLAG_TRUSTED_PROXIES only
         # (api/limits.py); uvicorn's own would trust 127.0.0.1's
         proxy_headers=False,
@@ -632,7 +648,7 @@ def _audit_commands():
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logformat.configure()  # one format for every process (GRONDSLAG_LOG_FORMAT)
     follow_supervisor()  # a supervised child stops when its supervisor dies
     args = parser().parse_args(argv)
     try:

@@ -24,6 +24,12 @@ read it for ``grondslag_process_restarts_total{process="…"}`` in ``/metrics``.
 not a table, so that the count is there when the database is what makes the children
 crash; and per port, so that two ``serve`` on one host keep their own.
 
+**Metrics and logs.** The children share one metrics folder, ``metrics-<port>/`` in the
+data folder (``PROMETHEUS_MULTIPROC_DIR``, emptied at start), where each API worker writes
+its counts for whichever answers a scrape to sum; when a child exits, its live gauges'
+files go (``grondslag.ledger.api.http_metrics``). Each child is told its name
+(``GRONDSLAG_PROCESS_NAME``) for its log lines (``grondslag.logformat``).
+
 **Stopping.** SIGTERM, SIGINT (Ctrl-C) or SIGHUP make the supervisor send SIGTERM to every
 child, wait up to 30 s for them to finish (SIGKILL after that, or at a second signal),
 then stop the embedded servers, and exit 0. The children run in process groups of their
@@ -61,6 +67,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from . import logformat
+
 __all__ = [
     "Backoff",
     "Child",
@@ -69,12 +77,14 @@ __all__ = [
     "die_with_parent",
     "follow_supervisor",
     "guardian",
+    "metrics_folder",
 ]
 
 log = logging.getLogger("grondslag.supervisor")
 
 SUPERVISOR_PID = "GRONDSLAG_SUPERVISOR_PID"  # set for the children: the pid to die with
 RESTARTS_FILE = "GRONDSLAG_RESTARTS_FILE"  # set for the children: where the counts are
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # set for the children: their metrics, summed
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
 
@@ -166,7 +176,12 @@ class Supervisor:
         try:
             child.process = subprocess.Popen(
                 child.argv,
-                env={**os.environ, **self.env, SUPERVISOR_PID: str(os.getpid())},
+                env={
+                    **os.environ,
+                    **self.env,
+                    SUPERVISOR_PID: str(os.getpid()),
+                    logformat.PROCESS_ENV: child.name,  # the process its log lines name
+                },
                 pass_fds=child.pass_fds,
                 stdin=subprocess.DEVNULL,
                 process_group=0,  # the terminal's Ctrl-C reaches the supervisor alone
@@ -185,6 +200,7 @@ class Supervisor:
         pid, how = child.process.pid, describe_exit(child.process.returncode)
         child.process = None
         child.last_exit = how
+        self._forget_live_metrics(pid)
         self._schedule(child, now, f"(pid {pid}) {how} after {now - child.started_at:.1f} s")
 
     def _schedule(self, child: Child, now: float, what: str) -> None:
@@ -254,6 +270,14 @@ class Supervisor:
             os.close(write)
             self._wakeup = None
 
+    def _forget_live_metrics(self, pid: int) -> None:
+        """A dead worker's process metrics go with it (prometheus_client's
+        ``mark_process_dead``: its live gauges' files); its counts stay, summed."""
+        folder = self.env.get(METRICS_DIR)
+        if folder:
+            for path in Path(folder).glob(f"gauge_live*_{pid}.db"):
+                path.unlink(missing_ok=True)
+
     # -- the restart counts -------------------------------------------------------------
 
     def _write_counts(self) -> None:
@@ -277,6 +301,16 @@ class Supervisor:
             os.replace(temporary, self.restarts_file)
         except OSError as error:  # a full disk must not stop the supervision
             log.warning("could not write %s: %s", self.restarts_file, error)
+
+
+def metrics_folder(folder: Path) -> Path:
+    """The API workers' shared metrics folder (``PROMETHEUS_MULTIPROC_DIR``), emptied: the
+    counters of a former supervisor's workers are not this one's (they start at 0 with
+    the supervisor, like its restart counts)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink(missing_ok=True)
+    return folder
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -345,7 +379,7 @@ def guardian(data_dir: Path, *, postgres: bool, nats: bool) -> Iterator[None]:
     argv += ["postgres"] * postgres + ["nats"] * nats
     process = subprocess.Popen(
         argv,
-        env={**os.environ, SUPERVISOR_PID: str(os.getpid())},
+        env={**os.environ, SUPERVISOR_PID: str(os.getpid()), logformat.PROCESS_ENV: "guardian"},
         stdin=subprocess.DEVNULL,
         process_group=0,
     )
@@ -385,8 +419,6 @@ def _guard(data_dir: Path, servers: set[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "guard":
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        logformat.configure()
         sys.exit(_guard(Path(sys.argv[2]), set(sys.argv[3:])))
     sys.exit("usage: python -m grondslag.supervisor guard DATA_DIR [postgres] [nats]")

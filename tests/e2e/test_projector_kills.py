@@ -98,7 +98,7 @@ class Service:
         for line in lines:
             for name in PROJECTIONS:
                 if line.startswith(f'grondslag_projection_lag_events{{projection="{name}"}} '):
-                    lags[name] = int(line.rsplit(" ", 1)[1])
+                    lags[name] = int(float(line.rsplit(" ", 1)[1]))
         return lags
 
     def stop(self) -> None:

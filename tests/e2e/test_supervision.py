@@ -124,14 +124,16 @@ def _suppress() -> contextlib.AbstractContextManager[None]:
 
 def _restarts(metrics: str, process: str) -> int:
     found = re.search(
-        rf'^grondslag_process_restarts_total{{process="{process}"}} (\d+)$', metrics, re.M
+        rf'^grondslag_process_restarts_total{{process="{process}"}} (\d+)(?:\.0)?$', metrics, re.M
     )
     return int(found.group(1)) if found else 0
 
 
 def _lag(metrics: str, projection: str) -> int | None:
     found = re.search(
-        rf'^grondslag_projection_lag_events{{projection="{projection}"}} (\d+)$', metrics, re.M
+        rf'^grondslag_projection_lag_events{{projection="{projection}"}} (\d+)(?:\.0)?$',
+        metrics,
+        re.M,
     )
     return int(found.group(1)) if found else None
 

@@ -221,8 +221,8 @@ def test_metrics_count_open_and_overdue_requests_per_tenant(tenant) -> None:
     received(tenant, received_at=days_ago(1))
     wait_until_listed(tenant, 2)
     text = tenant.call("GET", "/metrics").text
-    assert f'grondslag_requests_open{{tenant="{tenant.name}"}} 2' in text
-    assert f'grondslag_requests_overdue{{tenant="{tenant.name}"}} 1' in text
+    assert f'grondslag_requests_open{{tenant="{tenant.name}"}} 2.0' in text
+    assert f'grondslag_requests_overdue{{tenant="{tenant.name}"}} 1.0' in text
 
 
 def test_the_running_projector_notices_an_overdue_request_once(tenant) -> None:

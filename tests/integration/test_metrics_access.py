@@ -49,7 +49,7 @@ def test_a_metrics_key_scrapes_prometheus_text(tenant) -> None:
     response = tenant.call("GET", "/metrics", key=tenant.key_with("metrics"))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == PROMETHEUS_TEXT  # the charset once
-    assert re.search(r"^grondslag_deadlines_due \d+$", response.text, re.M)
+    assert re.search(r"^grondslag_deadlines_due \d+\.0$", response.text, re.M)
 
 
 def test_a_metrics_key_sees_its_own_tenant_only_and_the_operator_sees_all(
@@ -69,7 +69,7 @@ def test_a_metrics_key_sees_its_own_tenant_only_and_the_operator_sees_all(
         assert time.monotonic() < deadline, text
         time.sleep(0.2)
     mine = ours.call("GET", "/metrics", key=own).text
-    assert f'grondslag_requests_open{{tenant="{ours.name}"}} 1' in mine
+    assert f'grondslag_requests_open{{tenant="{ours.name}"}} 1.0' in mine
     assert theirs.name not in mine
     assert f'grondslag_audit_unsigned_events{{tenant="{theirs.name}"}}' in text
     assert "grondslag_projection_lag_events" in mine  # series without a tenant: for every key

@@ -29,8 +29,10 @@ def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> No
         "grondslag_deadlines_due",
     ):
         assert f"# TYPE {name}" in text
-    assert re.search(r'grondslag_projection_lag_events\{projection="current_standing"\} \d+', text)
-    assert re.search(r"^grondslag_deadlines_due \d+$", text, re.M)
+    assert re.search(
+        r'grondslag_projection_lag_events\{projection="current_standing"\} \d+\.0$', text, re.M
+    )
+    assert re.search(r"^grondslag_deadlines_due \d+\.0$", text, re.M)
 
 
 def test_ready_turns_unready_when_the_relay_is_behind(
@@ -72,7 +74,7 @@ def test_ready_turns_unready_when_the_relay_is_behind(
             assert answer.json()["checks"]["projection:nats_relay"].startswith("behind by")
             metrics = strict.get("/metrics", headers={"Authorization": f"Bearer {tenant.key}"}).text
             assert re.search(r'lag_events\{projection="nats_relay"\} [1-9]\d*', metrics)
-            assert re.search(r"^grondslag_relay_backlog [1-9]\d*$", metrics, re.M)
+            assert re.search(r"^grondslag_relay_backlog [1-9]\d*\.0$", metrics, re.M)
         finally:
             restore = (
                 f"UPDATE grondslag_tracking SET position = {int(before)} "
@@ -90,10 +92,10 @@ def test_metrics_count_events_no_checkpoint_covers_yet(client, tenant) -> None:
 
     def unsigned() -> int:
         text = tenant.call("GET", "/metrics").text
-        line = rf'^grondslag_audit_unsigned_events\{{tenant="{tenant.name}"\}} (\d+)$'
+        line = rf'^grondslag_audit_unsigned_events\{{tenant="{tenant.name}"\}} (\d+)\.0$'
         match = re.search(line, text, re.M)
         assert "# TYPE grondslag_audit_unsigned_events gauge" in text
-        assert re.search(r"^grondslag_audit_unpublished_checkpoints \d+$", text, re.M)
+        assert re.search(r"^grondslag_audit_unpublished_checkpoints \d+\.0$", text, re.M)
         assert re.search(r'grondslag_projection_lag_events\{projection="audit_log"\} \d+', text)
         return int(match.group(1)) if match else 0  # no line before its first logged event
 

@@ -142,7 +142,7 @@ async def test_an_undecodable_event_of_one_tenant_stops_nothing_for_another(
         async with AsyncTestClient(create_app(strict)) as api:
             metrics = (await api.get("/metrics", headers=METRICS)).text
             for projection in ("current_standing", "nats_relay", "audit_log"):
-                line = f'grondslag_quarantined_streams{{projection="{projection}"}} 1'
+                line = f'grondslag_quarantined_streams{{projection="{projection}"}} 1.0'
                 assert re.search(f"^{re.escape(line)}$", metrics, re.M), metrics
             ready = await api.get("/health/ready")
             assert ready.status_code == 200, ready.text  # the held events are not lag
@@ -197,7 +197,7 @@ async def test_an_undecodable_event_of_one_tenant_stops_nothing_for_another(
         await wait_for(caught_up, 5, "every projection at the log's head")
         async with AsyncTestClient(create_app(strict)) as api:
             metrics = (await api.get("/metrics", headers=METRICS)).text
-            assert 'grondslag_quarantined_streams{projection="current_standing"} 0' in metrics
+            assert 'grondslag_quarantined_streams{projection="current_standing"} 0.0' in metrics
             ready = await api.get("/health/ready")
             assert ready.status_code == 200, ready.text
             assert ready.json()["status"] == "ok"

@@ -183,7 +183,7 @@ def test_the_api_reads_the_counts_the_supervisor_writes(tmp_path: Path) -> None:
     assert process_restarts(counts) == {"api-1": 0, "projector": 3}
     assert counts.stat().st_mode & 0o777 == 0o600  # like every file in the data folder
     text = prometheus([], 0, restarts=process_restarts(counts))
-    assert 'grondslag_process_restarts_total{process="projector"} 3\n' in text
+    assert 'grondslag_process_restarts_total{process="projector"} 3.0\n' in text
     assert "# TYPE grondslag_process_restarts_total counter" in text
     # not supervised, or the file unreadable: no such metric at all
     counts.write_text("{not json")

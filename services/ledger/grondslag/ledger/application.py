@@ -52,7 +52,7 @@ from .domain.values import (
     Restriction,
     RestrictionLift,
 )
-from .persistence import actors
+from .persistence import actors, traces
 from .persistence.dossiers import Streams, dossier_ids, load_sync
 from .persistence.erasure import Shredding
 from .persistence.group_commit import GroupCommit
@@ -120,10 +120,14 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, keys: KeyStore | None = None):
         super().__init__(env)
         self.keys: KeyStore = keys or InMemoryKeyStore()
-        self.group = GroupCommit(self.save)
+        self.group = GroupCommit(self._save_traced)
 
     def construct_mapper(self) -> MsgspecMapper:
         return MsgspecMapper()
+
+    def _save_traced(self, *events: Any, **kwargs: Any) -> Any:
+        """``save``, with the trace context of the requests that recorded the events."""
+        return self.save(*events, traces=traces.rows(events), **kwargs)
 
     # -- the register ---------------------------------------------------------------
     @retried_on_conflict
@@ -346,6 +350,7 @@ class Ledger(Application[UUID]):
             record = (claim.tenant, claim.key, claim.request_hash, encode_result(result), about)
         events = list(aggregate.collect_events())
         actors.stamp(events)  # here, in the command's thread: another may write the group
+        traces.stamp(events)
         self.group.commit(events, record)
         if claim is not None:
             claim.spent = True
@@ -652,7 +657,8 @@ class Ledger(Application[UUID]):
                 (claim.tenant, claim.key, claim.request_hash, encode_result(result), None)
             )
         actors.stamp(events)
-        self.save(*events, idempotency=records, shredding=shredding)
+        traces.stamp(events)
+        self._save_traced(*events, idempotency=records, shredding=shredding)
         if claim is not None:
             claim.spent = True
 

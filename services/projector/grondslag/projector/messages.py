@@ -24,7 +24,7 @@ as ``GET /v1/subjects/{subject_ref}/standing/{purpose}?at=…&known_at=…`` ans
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -121,8 +121,20 @@ Data = TypeVar(
 )
 
 
+TraceParent = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        description="W3C trace context of the request that recorded the event "
+        "(CloudEvents distributed tracing extension)",
+    ),
+]
+
+
 class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
-    """CloudEvents 1.0 envelope, structured JSON mode."""
+    """CloudEvents 1.0 envelope, structured JSON mode. ``traceparent`` (the distributed
+    tracing extension) is the W3C trace context of the HTTP request that recorded the
+    event; absent for what a clock or the checkpointer recorded."""
 
     specversion: Literal["1.0"] = "1.0"
     id: str
@@ -132,6 +144,7 @@ class CloudEvent(msgspec.Struct, Generic[Data], frozen=True, kw_only=True):
     time: datetime
     datacontenttype: Literal["application/json"] = "application/json"
     data: Data
+    traceparent: TraceParent | msgspec.UnsetType = msgspec.UNSET
 
 
 # message name → (CloudEvents type, what the data is, when it is sent)

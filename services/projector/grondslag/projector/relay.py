@@ -23,7 +23,7 @@ from nats.js.api import StorageType, StreamConfig
 
 from grondslag.ledger.domain.ids import event_id
 from grondslag.ledger.domain.subject import Subject
-from grondslag.ledger.persistence import dossiers
+from grondslag.ledger.persistence import dossiers, traces
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
 from .messages import (
@@ -78,7 +78,7 @@ class Relay:
         messages = await to_messages(conn, [event for _, event in events])
         acks = [
             await self.js.publish_async(
-                subject, _encoder.encode(message), headers={"Nats-Msg-Id": message.id}
+                subject, _encoder.encode(message), headers=_headers(message)
             )
             for subject, message in messages
         ]
@@ -87,7 +87,31 @@ class Relay:
             await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT_SECONDS)
 
 
+def _headers(message: CloudEvent) -> dict[str, str]:
+    """JetStream's de-duplication id; the trace context for NATS-level tracing too."""
+    if message.traceparent is msgspec.UNSET:
+        return {"Nats-Msg-Id": message.id}
+    return {"Nats-Msg-Id": message.id, "traceparent": message.traceparent}
+
+
 async def to_messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:
+    """The messages a batch of events causes, each with the trace context of the request
+    that recorded its event (``persistence.traces``)."""
+    messages = await _messages(conn, events)
+    if not messages:
+        return messages
+    traced = await traces.of_events(conn, events)
+    return [(subject, _traced(message, traced)) for subject, message in messages]
+
+
+def _traced(message: CloudEvent, traced: dict[str, str]) -> CloudEvent:
+    traceparent = traced.get(getattr(message.data, "event_id", ""))
+    if traceparent is None:
+        return message
+    return msgspec.structs.replace(message, traceparent=traceparent)
+
+
+async def _messages(conn: asyncpg.Connection, events: list[Any]) -> list[tuple[str, CloudEvent]]:
     """The messages a batch of events causes, each standing's from the one fold."""
     requests = await request_messages(conn, events)
     relevant = [e for e in events if announces(e) or isinstance(e, _SUBJECT_EVENTS)]

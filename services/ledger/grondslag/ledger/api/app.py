@@ -27,6 +27,7 @@ from ..schema import ensure_schema
 from ..services.newsletter import Newsletter
 from ..services.public_links import PublicLinks
 from ..settings import Settings
+from . import http_metrics, telemetry
 from .access_log import AccessLogController
 from .arrival import note_arrivals
 from .audit import AuditController
@@ -37,6 +38,7 @@ from .consents import ConsentController
 from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
+from .http_metrics import HttpMetrics
 from .idempotency import IdempotencyMiddleware
 from .keys import KeyController
 from .limits import public_rate_limit, trusted_proxies
@@ -45,6 +47,7 @@ from .newsletter import NewsletterController
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
 from .representatives import RepresentativeController
+from .request_ids import RequestIds
 from .requests import RequestController, SubjectRequestController
 from .restrictions import RestrictionController
 from .subjects import SubjectController
@@ -148,7 +151,7 @@ def create_app(
     def provide_public_links(request: Request) -> PublicLinks:
         return request.app.state.public_links
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PurposeController,
             SubjectController,
@@ -172,7 +175,7 @@ def create_app(
             AccessLogController,
             KeyController,
         ],
-        lifespan=[lifespan, *lifespans],
+        lifespan=[lifespan, http_metrics.sampling_process, *lifespans],
         state=_state(settings),
         dependencies={
             "ledger": Provide(provide_ledger, sync_to_thread=False),
@@ -197,8 +200,14 @@ def create_app(
             "data for this purpose, at any moment, with proof.",
             path="/schema",
         ),
+        plugins=telemetry.plugins(),  # server spans, when OTEL_* asks for traces
+        logging_config=None,  # the process's own (grondslag.logformat), not litestar's
         debug=False,
     )
+    # outermost, around litestar's own handler: every answer (a 404 too) is counted and
+    # carries its request id
+    app.asgi_handler = RequestIds(HttpMetrics(app.asgi_handler))  # type: ignore[assignment]
+    return app
 
 
 def _served_types(app: Litestar) -> list[Any]:

@@ -14,9 +14,11 @@ from typing import TypeVar
 
 import msgspec
 from litestar import Request, Response, get
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ..keys import Principal
 from ..reads import operations
+from . import http_metrics
 from .auth import requires
 from .problems import RETRY_AFTER_SECONDS
 
@@ -89,23 +91,24 @@ def _failure(error: Exception) -> str:
     "/metrics",
     operation_id="metrics",
     tags=["operations"],
-    media_type="text/plain",
+    media_type=CONTENT_TYPE_PLAIN_0_0_4,
     guards=[requires("metrics")],
     summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
     "audit log events not yet signed, checkpoints not yet published, open and overdue "
-    "data-subject requests per tenant",
+    "data-subject requests per tenant; HTTP requests and latency per route, the processes, "
+    "the build",
     description="Needs a key with the `metrics` role. Series labelled with a tenant are the "
     "key's own tenant's; a metrics key of the operator's tenant (`GRONDSLAG_OPERATOR_TENANT`, "
     "by default the bootstrap tenant) sees every tenant's. Series without a tenant label "
     "(projection lag, restarts, …) name no tenant and are the same for every key.",
 )
-async def metrics(request: Request) -> Response[str]:
+async def metrics(request: Request) -> Response[bytes]:
     pool, settings = request.app.state.pool, request.app.state.settings
     principal: Principal = request.user
     sees = None if principal.tenant == settings.metrics_operator else principal.tenant
     backlog = await operations.audit_backlog(pool)
     backlog.unsigned_events = _only(backlog.unsigned_events, sees)
-    text = operations.prometheus(
+    read = operations.families(
         await operations.lags(pool),
         await operations.deadlines_due(pool),
         backlog,
@@ -113,11 +116,11 @@ async def metrics(request: Request) -> Response[str]:
         operations.process_restarts(settings.restarts_file),
         _only(await operations.requests_per_tenant(pool), sees),
     )
-    return Response(text, media_type=PROMETHEUS_TEXT)
+    # the header as it is: litestar would add a second charset to any text/ media type
+    return Response(http_metrics.exposition(read), headers={"Content-Type": PROMETHEUS_TEXT})
 
 
-# litestar adds "; charset=utf-8" to every text/ media type
-PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+PROMETHEUS_TEXT = CONTENT_TYPE_PLAIN_0_0_4  # text/plain; version=0.0.4; charset=utf-8
 
 
 def _only(per_tenant: dict[str, T], tenant: str | None) -> dict[str, T]:

@@ -17,7 +17,7 @@ import msgspec
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
-from . import actors
+from . import actors, traces
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
@@ -42,6 +42,7 @@ class MsgspecMapper(Mapper[UUID]):
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
         actors.put_into_state(state)  # who recorded it: hashed with it by the audit log
+        traces.drop_from_state(state)  # the request's trace context: kept beside, not hashed
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version

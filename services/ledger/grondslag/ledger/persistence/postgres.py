@@ -32,7 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from .. import envelope
-from . import erasure, idempotency
+from . import erasure, idempotency, traces
 from .ddl import SCHEMA_LOCK
 from .fail_fast import failing_fast, refusals_of
 from .sealing import AESGCM
@@ -95,6 +95,7 @@ class IndexingRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.append(SQL(CREATE_STREAMS))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(idempotency.DDL))  # type: ignore[arg-type]
+        self.sql_create_statements.append(SQL(traces.DDL))  # type: ignore[arg-type]
 
     # The library retries these ten times on any OperationalError or InterfaceError, each
     # attempt waiting up to the pool timeout for a connection: with the database away a
@@ -134,8 +135,11 @@ class IndexingRecorder(PostgresApplicationRecorder):
         # sync as an IntegrityError (a conflict), not as an aborted pipeline
         shredding = kwargs.get("shredding")
         results = kwargs.get("idempotency") or []
-        if shredding or results:
+        traced = kwargs.get("traces") or []
+        if shredding or results or traced:
             with curs.connection.cursor() as other:  # the library reads ids from ``curs``
+                if traced:  # the requests' trace context, for the relay's messages
+                    other.executemany(traces.INSERT, traced)
                 if shredding:  # R22: the key and the rows naming the subject go with it
                     erasure.shred(other, shredding)
                 if results:  # the Idempotency-Key results commit with the events, or not at all

@@ -5,11 +5,15 @@ failed batches, what the projections quarantined. Read from the tables the proje
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import msgspec
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ..audit import store as audit_store
 from ..persistence.postgres import EVENTS_TABLE
@@ -153,79 +157,116 @@ def prometheus(
     restarts: dict[str, int] | None = None,
     requests: dict[str, RequestCounts] | None = None,
 ) -> str:
-    """The Prometheus text exposition format (version 0.0.4)."""
-    lines = [
-        "# HELP grondslag_projection_lag_events Events in the log not yet handled.",
-        "# TYPE grondslag_projection_lag_events gauge",
-        *(
-            f'grondslag_projection_lag_events{{projection="{x.projection}"}} {x.events}'
-            for x in lag
-        ),
-        "# HELP grondslag_projection_lag_seconds Age of the oldest event not yet handled.",
-        "# TYPE grondslag_projection_lag_seconds gauge",
-        *(
-            f'grondslag_projection_lag_seconds{{projection="{x.projection}"}} {x.seconds:.3f}'
-            for x in lag
-        ),
-        "# HELP grondslag_batch_failures_total Failed batches (e.g. NATS unreachable).",
-        "# TYPE grondslag_batch_failures_total counter",
-        *(
-            f'grondslag_batch_failures_total{{projection="{x.projection}"}} {x.failures}'
-            for x in lag
-        ),
-        "# HELP grondslag_relay_backlog Lapses and other notifications waiting for NATS.",
-        "# TYPE grondslag_relay_backlog gauge",
-        *(f"grondslag_relay_backlog {x.events}" for x in lag if x.projection == "nats_relay"),
-        "# HELP grondslag_deadlines_due Standings whose next date-driven change has passed.",
-        "# TYPE grondslag_deadlines_due gauge",
-        f"grondslag_deadlines_due {due}",
-    ]
+    """These series alone in the Prometheus text format (version 0.0.4)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Series(families(lag, due, audit, held, restarts, requests)))
+    return generate_latest(registry).decode()
+
+
+class Series(Collector):
+    """Metric families read once, for one scrape's registry."""
+
+    def __init__(self, found: list[Metric]):
+        self.found = found
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.found)
+
+
+def families(
+    lag: list[Lag],
+    due: int,
+    audit: AuditBacklog | None = None,
+    held: list[Quarantined] | None = None,
+    restarts: dict[str, int] | None = None,
+    requests: dict[str, RequestCounts] | None = None,
+) -> list[Metric]:
+    """What the tables say, as Prometheus metric families (None: that family is left out)."""
+    events = GaugeMetricFamily(
+        "grondslag_projection_lag_events",
+        "Events in the log not yet handled.",
+        labels=["projection"],
+    )
+    seconds = GaugeMetricFamily(
+        "grondslag_projection_lag_seconds",
+        "Age of the oldest event not yet handled.",
+        labels=["projection"],
+    )
+    failures = CounterMetricFamily(
+        "grondslag_batch_failures",
+        "Failed batches (e.g. NATS unreachable).",
+        labels=["projection"],
+    )
+    backlog = GaugeMetricFamily(
+        "grondslag_relay_backlog", "Lapses and other notifications waiting for NATS."
+    )
+    for x in lag:
+        events.add_metric([x.projection], x.events)
+        seconds.add_metric([x.projection], round(x.seconds, 3))
+        failures.add_metric([x.projection], x.failures)
+        if x.projection == "nats_relay":
+            backlog.add_metric([], x.events)
+    found: list[Metric] = [events, seconds, failures, backlog]
+    found.append(
+        GaugeMetricFamily(
+            "grondslag_deadlines_due",
+            "Standings whose next date-driven change has passed.",
+            value=due,
+        )
+    )
     if audit is not None:
-        lines += [
-            "# HELP grondslag_audit_unsigned_events Logged events no signed checkpoint covers yet.",
-            "# TYPE grondslag_audit_unsigned_events gauge",
-            *(
-                f'grondslag_audit_unsigned_events{{tenant="{tenant}"}} {count}'
-                for tenant, count in audit.unsigned_events.items()
+        unsigned = GaugeMetricFamily(
+            "grondslag_audit_unsigned_events",
+            "Logged events no signed checkpoint covers yet.",
+            labels=["tenant"],
+        )
+        for tenant, count in audit.unsigned_events.items():
+            unsigned.add_metric([tenant], count)
+        found += [
+            unsigned,
+            GaugeMetricFamily(
+                "grondslag_audit_unpublished_checkpoints",
+                "Checkpoints NATS has not acknowledged.",
+                value=audit.unpublished_checkpoints,
             ),
-            "# HELP grondslag_audit_unpublished_checkpoints Checkpoints NATS has not acknowledged.",
-            "# TYPE grondslag_audit_unpublished_checkpoints gauge",
-            f"grondslag_audit_unpublished_checkpoints {audit.unpublished_checkpoints}",
         ]
     if held is not None:
         counts = dict.fromkeys({x.projection for x in lag} | {"deadline_clock"}, 0)
         for entry in held:
             counts[entry.projection] = counts.get(entry.projection, 0) + 1
-        lines += [
-            "# HELP grondslag_quarantined_streams Streams (tenants for the audit log, standings "
-            "for the deadline clock) a projection set aside after failing on one of their "
-            "events; their later events wait for `grondslag quarantine retry`.",
-            "# TYPE grondslag_quarantined_streams gauge",
-            *(
-                f'grondslag_quarantined_streams{{projection="{name}"}} {counts[name]}'
-                for name in sorted(counts)
-            ),
-        ]
+        quarantined = GaugeMetricFamily(
+            "grondslag_quarantined_streams",
+            "Streams (tenants for the audit log, standings for the deadline clock) a "
+            "projection set aside after failing on one of their events; their later events "
+            "wait for `grondslag quarantine retry`.",
+            labels=["projection"],
+        )
+        for name in sorted(counts):
+            quarantined.add_metric([name], counts[name])
+        found.append(quarantined)
     if restarts is not None:
-        lines += [
-            "# HELP grondslag_process_restarts_total Times the supervisor (`grondslag serve`) "
-            "started a process again after it exited unexpectedly.",
-            "# TYPE grondslag_process_restarts_total counter",
-            *(
-                f'grondslag_process_restarts_total{{process="{name}"}} {count}'
-                for name, count in sorted(restarts.items())
-            ),
-        ]
+        restarted = CounterMetricFamily(
+            "grondslag_process_restarts",
+            "Times the supervisor (`grondslag serve`) started a process again after it exited "
+            "unexpectedly.",
+            labels=["process"],
+        )
+        for name, count in sorted(restarts.items()):
+            restarted.add_metric([name], count)
+        found.append(restarted)
     if requests is not None:
-        lines += [
-            "# HELP grondslag_requests_open Data-subject requests not answered yet (R23).",
-            "# TYPE grondslag_requests_open gauge",
-            *(f'grondslag_requests_open{{tenant="{t}"}} {c.open}' for t, c in requests.items()),
-            "# HELP grondslag_requests_overdue Open data-subject requests past their due date.",
-            "# TYPE grondslag_requests_overdue gauge",
-            *(
-                f'grondslag_requests_overdue{{tenant="{t}"}} {c.overdue}'
-                for t, c in requests.items()
-            ),
-        ]
-    return "\n".join(lines) + "\n"
+        open_ = GaugeMetricFamily(
+            "grondslag_requests_open",
+            "Data-subject requests not answered yet (R23).",
+            labels=["tenant"],
+        )
+        overdue = GaugeMetricFamily(
+            "grondslag_requests_overdue",
+            "Open data-subject requests past their due date.",
+            labels=["tenant"],
+        )
+        for tenant, c in requests.items():
+            open_.add_metric([tenant], c.open)
+            overdue.add_metric([tenant], c.overdue)
+        found += [open_, overdue]
+    return found

@@ -21,7 +21,9 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
+from . import migrate_commands
 from .embedded import running_database_url, running_nats_url
+from .migrate_commands import schema_ready
 from .servers import servers
 from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
 
@@ -33,14 +35,16 @@ def serve(args: argparse.Namespace) -> int:
         parser().error("--workers: at least 1, and 1 with --no-supervisor")
     if args.fd is not None and not args.no_supervisor:
         parser().error("--fd needs --no-supervisor")
-    settings = Settings.from_env()
+    settings = _migrating(Settings.from_env(), args)
     # (a supervised worker, --fd, was checked by its supervisor: its DATABASE_URL is set)
     if settings.bootstrap_key and args.fd is None and not _bootstrap_key_allowed(settings):
         return 2
     if args.no_supervisor:
         with servers(_public_url(settings, args.host, args.port)) as settings:
-            if args.fd is None:  # (a supervised worker: its supervisor said so)
+            if args.fd is None:  # (a supervised worker: its supervisor said so, and migrated)
                 _log_servers(settings)
+                if not schema_ready(settings):
+                    return 2
             _serve_one(args, settings)
         return 0
     try:
@@ -51,6 +55,8 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     with sock, servers(_public_url(settings, args.host, port), guarded=True) as settings:
         _log_servers(settings)
+        if not schema_ready(settings):
+            return 2
         return _supervise(args, settings, sock)
 
 
@@ -101,6 +107,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket
         "DATABASE_URL": settings.database_url or "",
         "NATS_URL": settings.nats_url or "",
         "GRONDSLAG_PUBLIC_URL": settings.public_url,
+        "GRONDSLAG_MIGRATE": "false",  # the supervisor did, before it started them
         RESTARTS_FILE: str(restarts),
     }
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -154,7 +161,11 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
 STOP_GRACE_SECONDS = 25
 
 
-def project(_: argparse.Namespace) -> int:
+def _migrating(settings: Settings, args: argparse.Namespace) -> Settings:
+    return replace(settings, migrate=False) if args.no_migrate else settings
+
+
+def project(args: argparse.Namespace) -> int:
     from grondslag.projector.runner import Projector
 
     async def run(settings: Settings) -> None:
@@ -168,8 +179,11 @@ def project(_: argparse.Namespace) -> int:
         finally:
             await projector.stop()
 
-    with servers(Settings.from_env()) as settings, contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+    with servers(_migrating(Settings.from_env(), args)) as settings:
+        if not schema_ready(settings):
+            return 2
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(settings))
     return 0
 
 
@@ -444,9 +458,13 @@ def parser() -> argparse.ArgumentParser:
         "(with --no-supervisor; how the supervisor starts its workers)",
     )
     run.add_argument("--log-level", default="info")
+    run.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
     run.set_defaults(func=serve)
 
-    commands.add_parser("project", help="run the projector alone").set_defaults(func=project)
+    alone = commands.add_parser("project", help="run the projector alone")
+    alone.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
+    alone.set_defaults(func=project)
+    migrate_commands.add_command(commands)
     commands.add_parser(
         "nats-url",
         help="print the URL with credentials of the NATS `serve` uses (for a consumer)",
@@ -534,6 +552,12 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=bench_command)
     return main
+
+
+NO_MIGRATE = (
+    "do not migrate the database at start (as GRONDSLAG_MIGRATE=false): refuse to start "
+    "when it is behind this release, until `grondslag migrate` has run"
+)
 
 
 def _envelope_commands(keys: argparse._SubParsersAction) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
-from . import migrate_commands
+from . import backup_commands, migrate_commands
 from .embedded import running_database_url, running_nats_url
 from .migrate_commands import schema_ready
 from .servers import servers
@@ -465,6 +465,7 @@ def parser() -> argparse.ArgumentParser:
     alone.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
     alone.set_defaults(func=project)
     migrate_commands.add_command(commands)
+    backup_commands.add_commands(commands)
     commands.add_parser(
         "nats-url",
         help="print the URL with credentials of the NATS `serve` uses (for a consumer)",

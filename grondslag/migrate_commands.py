@@ -4,10 +4,14 @@ before they start anything (``grondslag.ledger.persistence.migrations``)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import time
 from dataclasses import replace
 
 from grondslag.ledger.settings import Settings
+
+log = logging.getLogger("grondslag")
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -25,7 +29,12 @@ def migrate(args: argparse.Namespace) -> int:
         settings = replace(settings, database_url=running_database_url(settings.data_dir))
     with servers(settings, need_nats=False) as settings:
         assert settings.database_url
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        try:
+            conn = psycopg.connect(settings.database_url, autocommit=True)
+        except psycopg.OperationalError as error:
+            print(f"grondslag: cannot use the database: {_first_line(error)}", file=sys.stderr)
+            return 1
+        with conn:
             if args.status:
                 now = migrations.status(conn)
                 print(now.describe())
@@ -39,22 +48,51 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def schema_ready(settings: Settings) -> bool:
+def schema_ready(settings: Settings) -> int:
     """Migrate the database at start (unless ``GRONDSLAG_MIGRATE=false`` or
-    ``--no-migrate``), or refuse a database behind this release in one line."""
+    ``--no-migrate``): 0, or the exit code of a refusal printed in one line — a database
+    behind this release (2), or one that does not answer within a minute or refuses the
+    connection (1). A database that is still starting is waited for, as the supervisor's
+    restarts waited for it before."""
+    import psycopg
+
     from grondslag.ledger.persistence import migrations
 
     assert settings.database_url
-    try:
-        migrations.prepare(
-            settings.database_url,
-            apply=settings.migrate,
-            connect_timeout=settings.database_wait_seconds,
-        )
-    except migrations.SchemaBehind as behind:
-        print(f"grondslag: {behind}", file=sys.stderr)
-        return False
-    return True
+    deadline = time.monotonic() + DATABASE_START_SECONDS
+    while True:
+        try:
+            migrations.prepare(
+                settings.database_url,
+                apply=settings.migrate,
+                connect_timeout=settings.database_wait_seconds,
+            )
+            return 0
+        except migrations.SchemaBehind as behind:
+            print(f"grondslag: {behind}", file=sys.stderr)
+            return 2
+        except psycopg.OperationalError as error:
+            reason = _first_line(error)
+            if _lasting(reason) or time.monotonic() > deadline:
+                print(f"grondslag: cannot use the database: {reason}", file=sys.stderr)
+                return 1
+            log.warning("the database does not answer yet (%s); trying again", reason)
+            time.sleep(1.0)
+
+
+DATABASE_START_SECONDS = 60
+# what the server says while it is coming up or full; any other refusal (a password, no such
+# database or role) does not mend by waiting. (libpq's errors carry no SQLSTATE at connect.)
+PASSING = ("starting up", "shutting down", "recovery", "too many")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
+
+
+def _lasting(reason: str) -> bool:
+    return "FATAL" in reason and not any(word in reason for word in PASSING)
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:

@@ -181,6 +181,28 @@ def test_with_migrations_off_a_database_behind_refuses_to_start_in_one_line(
         assert conn.execute("SELECT to_regclass('grondslag_schema_versions')").fetchone() == (None,)
 
 
+def test_a_key_made_on_a_new_database_before_any_start_migrates_it(fresh: str, tmp_path: Path):
+    made = grondslag(
+        "keys", "create", "--tenant", "first", "--role", "admin",
+        url=fresh, GRONDSLAG_DATA_DIR=str(tmp_path),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    [(version, _, _, adopted)] = versions(fresh)
+    assert (version, adopted) == (migrations.WANTED, False)  # not mistaken for 0.1.0's later
+
+
+def test_a_database_that_refuses_the_connection_stops_the_start_in_one_line(
+    fresh: str, nats_url: str, tmp_path: Path
+):
+    missing = fresh.rsplit("/", 1)[0] + "/grondslag_no_such_database"
+    env = {"NATS_URL": nats_url, "GRONDSLAG_DATA_DIR": str(tmp_path)}
+    refused = grondslag("serve", "--port", "0", url=missing, **env)
+    assert refused.returncode == 1
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("grondslag: cannot use the database:"), refused.stderr
+    assert "grondslag_no_such_database" in last and "Traceback" not in refused.stderr
+
+
 def test_processes_migrating_at_once_take_turns_and_apply_each_step_once(fresh: str):
     """Four ``grondslag migrate`` processes are held at the schema lock until all four
     wait there, then let go together."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,11 +35,15 @@ def verify(args: argparse.Namespace) -> int:
         return 2
     pinned = None
     if args.key:
-        text = Path(args.key).read_text() if Path(args.key).is_file() else args.key
+        named = Path(args.key)
+        text = named.read_text() if named.is_file() else args.key
         try:
             pinned = public_key_from_text(text)
         except ValueError as error:
-            print(f"NOT verified: --key is not an Ed25519 public key: {error}", file=sys.stderr)
+            reason = str(error)
+            if not named.is_file() and ("/" in args.key or named.suffix in (".pem", ".pub")):
+                reason = f"{args.key}: no such file, nor a key"
+            print(f"NOT verified: --key is not an Ed25519 public key: {reason}", file=sys.stderr)
             return 2
     rotations: list[KeyRotation] = []
     if args.key_history:
@@ -130,6 +136,38 @@ def rotate_key(_: argparse.Namespace) -> int:
 
 
 ROTATION_GRACE_SECONDS = 2
+
+
+@contextlib.contextmanager
+def _progress_bar(title: str, unit: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal (``None`` otherwise: what a script or
+    a log reads stays the lines it was)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(f"[bold]{title}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(title, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 def _print_replay(bundle: Bundle, at_text: str, known_text: str | None) -> int:
@@ -225,7 +263,8 @@ def audit_check(_: argparse.Namespace) -> int:
     async def run(database_url: str) -> int:
         conn = await asyncpg.connect(database_url)
         try:
-            report = await check(conn)
+            with _progress_bar("audit check", "events") as progress:
+                report = await check(conn, progress)
         finally:
             await conn.close()
         for tenant in sorted(report.tenants.values(), key=lambda t: t.tenant):

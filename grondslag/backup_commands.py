@@ -13,12 +13,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from grondslag.ledger.settings import Settings
+
+from .console import BAD_USAGE, Failure
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,7 @@ def backup(args: argparse.Namespace) -> int:
     settings = _settings()
     files, given = secrets_of(settings)
     if args.secrets and Path(args.secrets).resolve() == target.resolve().parent:
-        print(
-            "grondslag: keep the secrets apart from the dump (another --secrets)", file=sys.stderr
-        )
-        return 2
+        raise Failure("keep the secrets apart from the dump (another --secrets)", BAD_USAGE)
     from grondslag.ledger.persistence import migrations
 
     from .servers import servers
@@ -68,8 +66,7 @@ def backup(args: argparse.Namespace) -> int:
         dumped = _run("pg_dump", settings.database_url, "--format=custom", f"--file={partial}")
         if dumped.returncode != 0:
             partial.unlink(missing_ok=True)
-            print(f"grondslag: pg_dump failed: {dumped.stderr.strip()}", file=sys.stderr)
-            return 1
+            raise Failure(f"pg_dump failed: {_first_line(dumped.stderr)}")
         os.chmod(partial, 0o600)
         partial.replace(target)
         import psycopg
@@ -82,8 +79,7 @@ def backup(args: argparse.Namespace) -> int:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for secret in files:
             if not secret.path.exists():
-                print(f"grondslag: {secret.path} ({secret.what}) is missing", file=sys.stderr)
-                return 1
+                raise Failure(f"{secret.path} ({secret.what}) is missing", BAD_USAGE)
             copy = folder / secret.path.name
             shutil.copyfile(secret.path, copy)
             os.chmod(copy, 0o600)
@@ -112,20 +108,16 @@ def restore(args: argparse.Namespace) -> int:
             if not copy.exists():
                 continue
             if secret.path.exists() and secret.path.read_bytes() != copy.read_bytes():
-                print(
-                    f"grondslag: {secret.path} exists and differs from {copy}: not replaced",
-                    file=sys.stderr,
+                raise Failure(
+                    f"{secret.path} exists and differs from {copy}: not replaced", BAD_USAGE
                 )
-                return 1
     with servers(settings, need_nats=False) as settings:
         assert settings.database_url
         import psycopg
 
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             if migrations.status(conn).tables:
-                print("grondslag: the database has tables already; restore into a new one",
-                      file=sys.stderr)  # fmt: skip
-                return 1
+                raise Failure("the database has tables already; restore into a new one", BAD_USAGE)
         restored = _run(
             "pg_restore",
             settings.database_url,
@@ -135,8 +127,7 @@ def restore(args: argparse.Namespace) -> int:
             args.file,
         )
         if restored.returncode != 0:
-            print(f"grondslag: pg_restore failed: {restored.stderr.strip()}", file=sys.stderr)
-            return 1
+            raise Failure(f"pg_restore failed: {_first_line(restored.stderr)}")
         status = migrations.prepare(settings.database_url, apply=True)
     print(f"restored {args.file}: {status.describe()}")
     if args.secrets:
@@ -195,7 +186,12 @@ def client(program: str, database_url: str) -> str:
     for candidate in candidates:
         if candidate.is_file() and _major(candidate) == major:
             return str(candidate)
-    raise SystemExit(f"grondslag: no {program} of PostgreSQL {major} (install its client)")
+    raise Failure(f"no {program} of PostgreSQL {major} (install its client)")
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no message)"
 
 
 def _major(program: Path) -> int:

@@ -21,8 +21,8 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
-from . import backup_commands, migrate_commands
-from .embedded import running_database_url, running_nats_url
+from . import backup_commands, console, migrate_commands
+from .embedded import folder_in_use, running_database_url, running_nats_url
 from .migrate_commands import schema_ready
 from .servers import servers
 from .supervisor import RESTARTS_FILE, Child, Supervisor, bind, follow_supervisor
@@ -35,29 +35,80 @@ def serve(args: argparse.Namespace) -> int:
         parser().error("--workers: at least 1, and 1 with --no-supervisor")
     if args.fd is not None and not args.no_supervisor:
         parser().error("--fd needs --no-supervisor")
-    settings = _migrating(Settings.from_env(), args)
+    settings = _migrating(console.settings_from_env(), args)
     # (a supervised worker, --fd, was checked by its supervisor: its DATABASE_URL is set)
-    if settings.bootstrap_key and args.fd is None and not _bootstrap_key_allowed(settings):
-        return 2
+    embedded = {"postgres": not settings.database_url, "nats": not settings.nats_url}
+    if args.fd is None:
+        if settings.bootstrap_key and not _bootstrap_key_allowed(settings):
+            return 2
+        if busy := folder_in_use(settings.data_dir, **embedded):
+            raise console.Failure(busy)
+        console.preflight(settings)
     if args.no_supervisor:
         with servers(_public_url(settings, args.host, args.port)) as settings:
             if args.fd is None:  # (a supervised worker: its supervisor said so, and migrated)
                 _log_servers(settings)
-                if refused := schema_ready(settings):
-                    return refused
+                schema_ready(settings)
+                _banner(settings, **embedded)
             _serve_one(args, settings)
         return 0
     try:
         sock = bind(args.host, args.port)
     except OSError as error:
-        print(f"grondslag: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 1
+        raise console.Failure(f"cannot listen on {args.host}:{args.port}: {error}") from None
     port = sock.getsockname()[1]
     with sock, servers(_public_url(settings, args.host, port), guarded=True) as settings:
         _log_servers(settings)
-        if refused := schema_ready(settings):
-            return refused
+        schema_ready(settings)
+        _banner(settings, **embedded)
         return _supervise(args, settings, sock)
+
+
+def _banner(settings: Settings, *, postgres: bool, nats: bool) -> None:
+    """Every address (no password), the tenant and how to get a key, on stderr."""
+    live = None
+    if not settings.bootstrap_key and settings.database_url:
+        live = asyncio.run(console.count_live_keys(settings.database_url))
+    text = console.banner(
+        settings, settings.public_url, embedded_postgres=postgres, embedded_nats=nats,
+        live_keys=live,
+    )  # fmt: skip
+    print(text, file=sys.stderr, flush=True)
+
+
+def status(_: argparse.Namespace) -> int:
+    """What ``serve`` runs in ``GRONDSLAG_DATA_DIR``: its addresses, tenant and processes."""
+    settings = console.settings_from_env()
+    running = console.running_serve(settings.data_dir)
+    if running is None:
+        print(
+            f"grondslag: no grondslag serve runs in {settings.data_dir.resolve()}",
+            file=sys.stderr,
+        )
+        return 1
+    pid, port, processes = running
+    embedded = {"postgres": not settings.database_url, "nats": not settings.nats_url}
+    settings = replace(
+        _public_url(settings, "127.0.0.1", port),
+        database_url=settings.database_url or running_database_url(settings.data_dir),
+        nats_url=settings.nats_url or running_nats_url(settings.data_dir),
+    )
+    live = None
+    if not settings.bootstrap_key and settings.database_url:
+        live = asyncio.run(console.count_live_keys(settings.database_url))
+    print(
+        console.banner(
+            settings, settings.public_url, embedded_postgres=embedded["postgres"],
+            embedded_nats=embedded["nats"], live_keys=live,
+        )
+    )  # fmt: skip
+    print(f"  supervisor   pid {pid}, port {port}")
+    for name, state in processes.items():
+        print(
+            f"  {name:<12} pid {state.get('pid') or '-'}, {state.get('restarts', 0)} restarts"
+            + (f", last {state['last_exit']}" if state.get("last_exit") else "")
+        )
+    return 0
 
 
 def _bootstrap_key_allowed(settings: Settings) -> bool:
@@ -180,8 +231,7 @@ def project(args: argparse.Namespace) -> int:
             await projector.stop()
 
     with servers(_migrating(Settings.from_env(), args)) as settings:
-        if refused := schema_ready(settings):
-            return refused
+        schema_ready(settings)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(settings))
     return 0
@@ -244,16 +294,15 @@ def _keys_run(work: Callable[[Any, bytes], Awaitable[int]]) -> int:
     async def run(settings: Settings) -> int:
         assert settings.database_url
         pepper = load_pepper(settings.pepper_path, settings.key_pepper)
-        # (on a new database, before any serve: its tables at this release's version)
-        try:
-            await asyncio.to_thread(
-                migrations.prepare, settings.database_url, apply=settings.migrate
-            )
-        except migrations.SchemaBehind as behind:
-            print(f"grondslag: {behind}", file=sys.stderr)
-            return 2
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
         try:
+            # (on a new database, before any serve: its tables at this release's version)
+            try:
+                await asyncio.to_thread(
+                    migrations.prepare, settings.database_url, apply=settings.migrate
+                )
+            except migrations.SchemaBehind as behind:
+                raise console.Failure(str(behind)) from None
             return await work(pool, pepper)
         finally:
             await pool.close()
@@ -432,17 +481,31 @@ def _redact(url: str | None) -> str:
     return re.sub(r"//[^:@/]+@", "//***@", url) if "nats" in url.split(":", 1)[0] else url
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     from grondslag.ledger.keys import ROLES
 
-    main = argparse.ArgumentParser(prog="grondslag", description=__doc__.splitlines()[0])
+    main = argparse.ArgumentParser(
+        prog="grondslag",
+        description=__doc__.splitlines()[0],
+        epilog="exit codes: 0 done; 1 the answer is no (a check that differs, no such key); "
+        "2 bad usage or configuration; 3 cannot run now (database or NATS unreachable, "
+        "data folder in use, port taken)",
+    )
     commands = main.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser(
         "serve", help="run the API and the projector, each a supervised process"
     )
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    run.add_argument(
+        "--port", type=_port, default=8000, help="the port to listen on; 0 for a free one"
+    )
     run.add_argument(
         "--no-projector", action="store_true", help="API only (run `grondslag project` elsewhere)"
     )
@@ -464,7 +527,12 @@ def parser() -> argparse.ArgumentParser:
         help="serve on this inherited listening socket instead of --host/--port "
         "(with --no-supervisor; how the supervisor starts its workers)",
     )
-    run.add_argument("--log-level", default="info")
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="how much the API workers log",
+    )
     run.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
     run.set_defaults(func=serve)
 
@@ -473,6 +541,10 @@ def parser() -> argparse.ArgumentParser:
     alone.set_defaults(func=project)
     migrate_commands.add_command(commands)
     backup_commands.add_commands(commands)
+    commands.add_parser(
+        "status",
+        help="what `serve` runs in GRONDSLAG_DATA_DIR: addresses, tenant, processes, restarts",
+    ).set_defaults(func=status)
     commands.add_parser(
         "nats-url",
         help="print the URL with credentials of the NATS `serve` uses (for a consumer)",
@@ -483,14 +555,20 @@ def parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key; prints it alone on stdout")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--role", action="append", required=True, choices=ROLES)
+    create.add_argument("--tenant", required=True, help="the tenant the key acts for")
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=ROLES,
+        help="a role the key holds (repeat for more)",
+    )
     create.set_defaults(func=keys_create)
     listing = keys.add_parser("list", help="the keys (never their secrets), with their last use")
     listing.add_argument("--tenant", help="only this tenant's keys")
     listing.set_defaults(func=keys_list)
     revoke = keys.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument("key_id", metavar="KEY_ID", help="the key's public id (keys list)")
     revoke.add_argument(
         "--force", action="store_true", help="even the last live admin key of its tenant"
     )
@@ -498,7 +576,7 @@ def parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser(
         "rotate", help="a new key with the same tenant and roles, printed alone; the old revoked"
     )
-    rotate.add_argument("key_id", metavar="KEY_ID")
+    rotate.add_argument("key_id", metavar="KEY_ID", help="the key's public id (keys list)")
     rotate.add_argument("--grace", help="let the old key work this long still (e.g. P1D, PT1H)")
     rotate.set_defaults(func=keys_rotate)
     _envelope_commands(keys)
@@ -559,7 +637,7 @@ def parser() -> argparse.ArgumentParser:
         "--export", action="store_true", help="benchmark the access and portability answers"
     )
     bench.set_defaults(func=bench_command)
-    return main
+    return console.show_defaults(main)
 
 
 NO_MIGRATE = (
@@ -585,11 +663,22 @@ def main(argv: list[str] | None = None) -> int:
     follow_supervisor()  # a supervised child stops when its supervisor dies
     args = parser().parse_args(argv)
     try:
+        if args.command not in ("verify", "schemas"):  # (these two read no settings)
+            console.settings_from_env()  # a bad value: one line naming it, exit 2
         return args.func(args)
     except SystemExit as stop:
         if stop.code == 128 + signal.SIGTERM:  # asked to stop, and stopped cleanly
             return 0
         raise
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except Exception as error:
+        known = console.expected_failure(error)
+        if known is None:
+            raise  # a fault of the program: its traceback
+        code, message = known
+        print(f"grondslag: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

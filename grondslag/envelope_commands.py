@@ -46,7 +46,7 @@ def add_commands(keys: Any) -> None:
         "rotate-links",
         help="a new link secret for a tenant; links under the old one work for a grace time",
     )
-    links.add_argument("--tenant", required=True)
+    links.add_argument("--tenant", required=True, help="the tenant whose link secret rotates")
     links.add_argument(
         "--grace",
         default=None,

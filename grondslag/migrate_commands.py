@@ -1,17 +1,15 @@
 """``grondslag migrate [--status]``, and the schema check ``serve`` and ``project`` make
-before they start anything (``grondslag.ledger.persistence.migrations``)."""
+before they start anything (``grondslag.ledger.persistence.migrations``); an expected
+failure is a ``console.Failure``: one line, exit 3."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
-import time
 from dataclasses import replace
 
 from grondslag.ledger.settings import Settings
 
-log = logging.getLogger("grondslag")
+from .console import Failure
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -32,8 +30,7 @@ def migrate(args: argparse.Namespace) -> int:
         try:
             conn = psycopg.connect(settings.database_url, autocommit=True)
         except psycopg.OperationalError as error:
-            print(f"grondslag: cannot use the database: {_first_line(error)}", file=sys.stderr)
-            return 1
+            raise Failure(f"cannot use the database: {_first_line(error)}") from None
         with conn:
             if args.status:
                 now = migrations.status(conn)
@@ -48,51 +45,30 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def schema_ready(settings: Settings) -> int:
+def schema_ready(settings: Settings) -> None:
     """Migrate the database at start (unless ``GRONDSLAG_MIGRATE=false`` or
-    ``--no-migrate``): 0, or the exit code of a refusal printed in one line — a database
-    behind this release (2), or one that does not answer within a minute or refuses the
-    connection (1). A database that is still starting is waited for, as the supervisor's
-    restarts waited for it before."""
+    ``--no-migrate``), or refuse in one line, exit 3 (cannot run now): a database behind
+    this release, or one that does not answer or refuses the connection."""
     import psycopg
 
     from grondslag.ledger.persistence import migrations
 
     assert settings.database_url
-    deadline = time.monotonic() + DATABASE_START_SECONDS
-    while True:
-        try:
-            migrations.prepare(
-                settings.database_url,
-                apply=settings.migrate,
-                connect_timeout=settings.database_wait_seconds,
-            )
-            return 0
-        except migrations.SchemaBehind as behind:
-            print(f"grondslag: {behind}", file=sys.stderr)
-            return 2
-        except psycopg.OperationalError as error:
-            reason = _first_line(error)
-            if _lasting(reason) or time.monotonic() > deadline:
-                print(f"grondslag: cannot use the database: {reason}", file=sys.stderr)
-                return 1
-            log.warning("the database does not answer yet (%s); trying again", reason)
-            time.sleep(1.0)
-
-
-DATABASE_START_SECONDS = 60
-# what the server says while it is coming up or full; any other refusal (a password, no such
-# database or role) does not mend by waiting. (libpq's errors carry no SQLSTATE at connect.)
-PASSING = ("starting up", "shutting down", "recovery", "too many")
+    try:
+        migrations.prepare(
+            settings.database_url,
+            apply=settings.migrate,
+            connect_timeout=settings.database_wait_seconds,
+        )
+    except migrations.SchemaBehind as behind:
+        raise Failure(str(behind)) from None
+    except psycopg.OperationalError as error:
+        raise Failure(f"cannot use the database: {_first_line(error)}") from None
 
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else repr(error)
-
-
-def _lasting(reason: str) -> bool:
-    return "FATAL" in reason and not any(word in reason for word in PASSING)
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:

@@ -1,19 +1,24 @@
 """`grondslag serve --workers 2` on its embedded default supervises what it runs: a SIGKILLed
 projector or API worker is started again (and counted in /metrics), and when the supervisor
 itself is SIGKILLed nothing of its data folder is left running — no child, no PostgreSQL,
-no nats-server. Real processes, real signals."""
+no nats-server; nor after a SIGHUP or the terminal it runs in closed under it. Real
+processes, real signals, a real pseudo-terminal."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -308,3 +313,107 @@ def test_a_killed_supervisor_leaves_nothing_running(service: Service) -> None:
         raise AssertionError(f"left running: {left()}\n{failed}") from None
     # PostgreSQL was shut down, not just left to die: it removed its pid file
     assert not (service.data_dir / "postgres" / "postmaster.pid").exists()
+
+
+class _Terminal:
+    """A pseudo-terminal whose far end a process has as its controlling terminal, read
+    on a thread (so that its writes never block); ``close`` hangs it up, as closing a
+    terminal window does."""
+
+    def __init__(self, log: Path) -> None:
+        self.leader, self.follower = os.openpty()
+        self.log, self._closing = log, threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+
+    def start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        def take_terminal() -> None:  # (after setsid: the terminal becomes ours)
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=self.follower,
+            stdout=self.follower,
+            stderr=self.follower,
+            start_new_session=True,
+            preexec_fn=take_terminal,
+        )
+        os.close(self.follower)
+        self._reader.start()
+        return process
+
+    def _read(self) -> None:
+        with self.log.open("ab") as out:
+            while not self._closing.is_set():
+                readable, _, _ = select.select([self.leader], [], [], 0.1)
+                if readable:
+                    try:
+                        out.write(os.read(self.leader, 65536))
+                    except OSError:
+                        return
+                    out.flush()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._reader.join(5)
+        os.close(self.leader)
+
+
+@pytest.mark.parametrize("how", ["SIGHUP", "closed terminal"])
+def test_a_hang_up_stops_everything(data_dir: Path, how: str) -> None:
+    """SIGHUP, or the terminal `serve` runs in closed under it: the children, then the
+    embedded servers, stop in order; nothing of the data folder is left running."""
+    log = data_dir / "serve.log"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    env |= {"GRONDSLAG_DATA_DIR": str(data_dir), "GRONDSLAG_BOOTSTRAP_KEY": KEY}
+    argv = [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)]
+    terminal = _Terminal(log) if how == "closed terminal" else None
+    if terminal is not None:
+        process = terminal.start(argv, env)
+    else:
+        with log.open("wb") as out:
+            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    served = Service(process, data_dir, port, log)
+    try:
+
+        def ready() -> bool:
+            assert process.poll() is None, log.read_text(errors="replace")
+            up = httpx.get(f"{served.api}/health/ready", timeout=5).status_code == 200
+            return up and len(served.api_workers()) == 1 and served.projector() is not None
+
+        _until("serve is ready", ready, 90, log)
+        running = served.server_processes()
+        assert any("postgres" in p.name() for p in running)
+        assert any("nats-server" in p.name() for p in running)
+
+        if terminal is not None:
+            terminal.close()
+        else:
+            process.send_signal(signal.SIGHUP)
+        code = process.wait(timeout=60)
+        if terminal is None:
+            assert code == 0, log.read_text(errors="replace")
+
+        def left() -> list[str]:
+            return sorted(
+                f"{p.pid} {' '.join(p.cmdline()[:4])}"
+                for p in {*[p for p in running if _alive(p)], *served.server_processes()}
+            )
+
+        try:
+            _until("nothing of the data folder is left running", lambda: not left(), 15, log)
+        except AssertionError as failed:
+            raise AssertionError(f"left running: {left()}\n{failed}") from None
+        # stopped, not left to die: PostgreSQL removed its pid file, nats-server was stopped
+        assert not (data_dir / "postgres" / "postmaster.pid").exists()
+        text = log.read_text(errors="replace")
+        assert "received SIGHUP" in text or terminal is not None, text[-2000:]
+        assert "embedded postgres stopped" in text or terminal is not None, text[-2000:]
+    finally:
+        with _suppress():
+            process.kill()
+        process.wait()
+        for other in {*served.seen, *served.server_processes()}:
+            with _suppress():
+                other.kill()

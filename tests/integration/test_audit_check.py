@@ -12,6 +12,7 @@ one test's edit never shows in another's check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import subprocess
@@ -280,6 +281,51 @@ async def test_a_clean_store_passes(
     assert command.returncode == 0, command.stderr
     assert f"{store.tenant}: ok — {store.second} events" in command.stdout
     assert "the store matches the audit log and every signed checkpoint" in command.stdout
+
+
+async def test_the_check_shows_its_progress_on_a_terminal_only(
+    ledger: Ledger, pool: asyncpg.Pool, own_database_url: str, tmp_path: Path
+) -> None:
+    await log_a_tenant(own_database_url, ledger, tmp_path / "audit-signing-key.pem")
+    heard: list[tuple[int, int]] = []
+    conn = await asyncpg.connect(own_database_url)
+    try:
+        report = await check(conn, lambda done, total: heard.append((done, total)))
+        stored = await conn.fetchval(f"SELECT count(*) FROM {EVENTS_TABLE}")
+    finally:
+        await conn.close()
+    assert report.ok, report.problems
+    assert heard[0] == (0, stored) and heard[-1] == (stored, stored)
+
+    piped = await asyncio.to_thread(audit_check_command, own_database_url)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr  # no bar when piped
+
+    def on_a_terminal() -> tuple[subprocess.CompletedProcess, bytes]:
+        leader, terminal = os.openpty()
+        try:
+            env = {**os.environ, "DATABASE_URL": own_database_url, "COLUMNS": "100"}
+            env.pop("NATS_URL", None)
+            command = subprocess.Popen(
+                [sys.executable, "-m", "grondslag.cli", "audit", "check"],
+                stdout=subprocess.PIPE,
+                stderr=terminal,
+                text=True,
+                env=env,
+            )
+            os.close(terminal)
+            shown = b""  # read while it runs: a full terminal would block its writes
+            with contextlib.suppress(OSError):  # EIO once it exited and all was read
+                while chunk := os.read(leader, 65536):
+                    shown += chunk
+            out, _ = command.communicate(timeout=60)
+            return subprocess.CompletedProcess(command.args, command.returncode, out), shown
+        finally:
+            os.close(leader)
+
+    tty, shown = await asyncio.to_thread(on_a_terminal)
+    assert tty.returncode == 0
+    assert b"audit check" in shown and "━".encode() in shown, shown
+    assert tty.stdout == piped.stdout  # what the command answers is the same either way
 
 
 async def test_one_byte_changed_in_a_string_names_the_event(fresh: Logged) -> None:

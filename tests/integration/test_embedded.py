@@ -19,6 +19,8 @@ from grondslag.embedded import (
     EmbeddedPostgres,
     EmbeddedServerError,
     embedded_servers,
+    folder_in_use,
+    stop_left_running,
 )
 
 TAKEN_PORTS = {5432, 4222}
@@ -132,6 +134,49 @@ def test_either_server_can_be_skipped(tmp_path: Path) -> None:
 def test_a_folder_in_use_is_refused(tmp_path: Path) -> None:
     with EmbeddedNats(tmp_path), pytest.raises(EmbeddedServerError, match=str(tmp_path)):
         EmbeddedNats(tmp_path).start()
+
+
+def test_a_restart_keeps_each_servers_port(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A consumer's NATS_URL (and a psql someone keeps open) stays right across restarts:
+    the ports of the first start are recorded and taken again while they are free."""
+    with EmbeddedPostgres(tmp_path) as pg, EmbeddedNats(tmp_path) as ns:
+        ports = (pg.port, ns.port)
+    assert (tmp_path / "postgres.port").read_text().strip() == str(ports[0])
+    assert (tmp_path / "nats.port").read_text().strip() == str(ports[1])
+    assert (tmp_path / "nats.port").stat().st_mode & 0o077 == 0
+    with EmbeddedPostgres(tmp_path) as pg, EmbeddedNats(tmp_path) as ns:
+        assert (pg.port, ns.port) == ports
+
+    # another program took the NATS port meanwhile: another one, recorded, with a warning
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports[1]))
+        squatter.listen()
+        with EmbeddedNats(tmp_path) as ns:
+            moved = ns.port
+    assert moved != ports[1]
+    assert (tmp_path / "nats.port").read_text().strip() == str(moved)
+    assert f"port {ports[1]}" in caplog.text and "taken by another program" in caplog.text
+
+
+def test_the_servers_of_a_live_owner_are_left_alone(tmp_path: Path) -> None:
+    """What the guardian runs (stop_left_running) stops only servers whose owner died: a
+    second ``serve`` that found the folder in use, stopping, must not stop the first's."""
+    with EmbeddedNats(tmp_path) as ns:
+        assert ns.pid is not None
+        assert folder_in_use(tmp_path, postgres=False) is not None
+        assert str(tmp_path) in (folder_in_use(tmp_path) or "")
+        stop_left_running(tmp_path, postgres=False, timeout=5)
+        assert not gone(ns.pid)
+    assert folder_in_use(tmp_path) is None
+
+    proc, info = start_owner(tmp_path)  # …while the servers of a dead owner are stopped
+    proc.kill()
+    proc.wait(10)
+    assert folder_in_use(tmp_path) is None
+    stop_left_running(tmp_path, timeout=10)
+    assert gone(info["pg"]) and gone(info["nats"])
 
 
 def test_sigterm_stops_both_servers(tmp_path: Path) -> None:

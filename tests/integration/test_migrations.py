@@ -172,7 +172,7 @@ def test_with_migrations_off_a_database_behind_refuses_to_start_in_one_line(
     restore_unversioned(fresh)
     env = {"NATS_URL": nats_url, "GRONDSLAG_DATA_DIR": str(tmp_path), **switch}
     refused = grondslag(*command, url=fresh, **env)
-    assert refused.returncode == 2
+    assert refused.returncode == 3  # cannot run now
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith("grondslag: the database is behind this release"), refused.stderr
     assert "run `grondslag migrate` first" in last
@@ -191,13 +191,13 @@ def test_a_key_made_on_a_new_database_before_any_start_migrates_it(fresh: str, t
     assert (version, adopted) == (migrations.WANTED, False)  # not mistaken for 0.1.0's later
 
 
-def test_a_database_that_refuses_the_connection_stops_the_start_in_one_line(
+def test_a_database_that_refuses_the_connection_stops_the_projector_in_one_line(
     fresh: str, nats_url: str, tmp_path: Path
 ):
     missing = fresh.rsplit("/", 1)[0] + "/grondslag_no_such_database"
     env = {"NATS_URL": nats_url, "GRONDSLAG_DATA_DIR": str(tmp_path)}
-    refused = grondslag("serve", "--port", "0", url=missing, **env)
-    assert refused.returncode == 1
+    refused = grondslag("project", url=missing, **env)
+    assert refused.returncode == 3  # cannot run now
     last = refused.stderr.strip().splitlines()[-1]
     assert last.startswith("grondslag: cannot use the database:"), refused.stderr
     assert "grondslag_no_such_database" in last and "Traceback" not in refused.stderr

@@ -46,7 +46,11 @@ class Report:
         return not self.problems
 
 
-async def check(conn: asyncpg.Connection) -> Report:
+async def check(
+    conn: asyncpg.Connection, progress: Callable[[int, int], None] | None = None
+) -> Report:
+    """``progress(done, total)``, when given, hears how many of the store's events were
+    read, every thousand events and at the end."""
     report = Report()
     pending: dict[str, list[tuple[Checkpoint, bytes]]] = defaultdict(list)
 
@@ -72,7 +76,14 @@ async def check(conn: asyncpg.Connection) -> Report:
                 if not tenant.problem:
                     fail(tenant, f"the checkpoint of size {checkpoint.tree_size}: {problem}")
         heads = await store.tree_heads(conn)
+        total = done = 0
+        if progress is not None:
+            total = await conn.fetchval(f"SELECT count(*) FROM {store.EVENTS_TABLE}")
+            progress(0, total)
         async for row in store.whole_log(conn):
+            done += 1
+            if progress is not None and done % 1000 == 0:
+                progress(done, max(total, done))
             name = row["tenant"]
             eid = event_id(row["originator_id"], row["originator_version"])
             where = f"event {eid} (notification {row['notification_id']})"
@@ -110,6 +121,8 @@ async def check(conn: asyncpg.Connection) -> Report:
                 continue
             tenant.tree.append(leaf)
             _hold_against_checkpoints(tenant, pending[name], fail)
+    if progress is not None:
+        progress(done, max(total, done))
     for name, remaining in pending.items():
         tenant = report.tenants.setdefault(name, TenantReport(name))
         if not tenant.problem:

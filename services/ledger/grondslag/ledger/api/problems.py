@@ -27,7 +27,7 @@ log = logging.getLogger("grondslag.api")
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
-    """An RFC 9457 problem detail; ``rule`` names the rule of RULES.md that refused."""
+    """An RFC 9457 problem detail; ``rule`` names the rule of docs/rules.md that refused."""
 
     type: str
     title: str

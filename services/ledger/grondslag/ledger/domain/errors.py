@@ -14,7 +14,7 @@ class DomainError(Exception):
 
 
 class RuleViolated(DomainError):
-    """A rule of RULES.md refuses the command (HTTP 409)."""
+    """A rule of docs/rules.md refuses the command (HTTP 409)."""
 
     def __init__(self, rule: str, detail: str, *, field: str | None = None):
         super().__init__(detail, rule=rule, field=field)

@@ -300,9 +300,9 @@ class _Timeline:
                 break
             ended = self._drop_ended(in_force, fact.effective_at, ended)
             statement = fact.statement
-            if isinstance(statement, Consent):
+            if isinstance(statement, Consent):  # R12: one parent's consent suffices
                 in_force[statement.representative_ref or ""] = fact
-            elif isinstance(statement, Withdrawal) and in_force:
+            elif isinstance(statement, Withdrawal) and in_force:  # R12: either one's ends all
                 ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
                 ended = (statement.effective_at, "withdrawn", ids)
                 in_force.clear()

@@ -1,0 +1,294 @@
+"""What the command says to the person at the terminal: the addresses ``serve`` prints at
+start (and ``grondslag status`` while it runs), ``--help`` with every default, and one
+line, never a traceback, for a failure one can expect.
+
+Exit codes (the README's table)::
+
+    0  done
+    1  the command ran and the answer is no: an audit check that differs, a bundle that
+       does not verify, no such key, a key still quarantined
+    2  bad usage or configuration: an unknown option, a bad value, a setting in the
+       environment that does not parse (DATABASE_URL not a PostgreSQL URL), a file given
+       that cannot be read
+    3  cannot run now: the database or NATS unreachable or refusing, the data folder used
+       by another ``serve``, the port taken, a server that would not start
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from grondslag.ledger.settings import Settings
+
+__all__ = [
+    "BAD_USAGE",
+    "CANNOT_RUN",
+    "DefaultsShown",
+    "Failure",
+    "banner",
+    "expected_failure",
+    "preflight",
+    "redact",
+    "running_serve",
+    "show_defaults",
+]
+
+REFUSED = 1
+BAD_USAGE = 2
+CANNOT_RUN = 3
+
+DOCS_PATH = "/schema"  # litestar's OpenAPI UI (the app's OpenAPIConfig.path)
+AUDITOR_PATH = "/audit"
+
+
+class Failure(Exception):
+    """An expected failure: ``grondslag: <message>`` on stderr and exit ``code``."""
+
+    def __init__(self, message: str, code: int = CANNOT_RUN) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- --help -----------------------------------------------------------------------------
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Each option's help ends with its default, when it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "(default" in text
+            or default in (None, False, argparse.SUPPRESS, [])
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` and every sub-command's parser with :class:`DefaultsShown`."""
+    for each in walk(parser):
+        each.formatter_class = DefaultsShown
+    return parser
+
+
+def walk(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and the parsers of its sub-commands, depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # (aliases share a parser)
+                yield from walk(sub)
+
+
+# -- expected failures ------------------------------------------------------------------
+
+
+def expected_failure(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line for ``error`` when it is one a person can expect
+    (and act on); ``None`` for a fault of the program, which keeps its traceback."""
+    if isinstance(error, BaseExceptionGroup):
+        found = [expected_failure(e) for e in error.exceptions]
+        return found[0] if found and all(found) else None
+    if isinstance(error, Failure):
+        return error.code, str(error)
+    from .embedded import EmbeddedServerError
+
+    if isinstance(error, EmbeddedServerError):
+        return CANNOT_RUN, str(error)
+    import asyncpg
+    import psycopg
+    from nats import errors as nats_errors
+
+    if isinstance(error, asyncpg.ClientConfigurationError):
+        return BAD_USAGE, f"the database URL: {error}"
+    if isinstance(
+        error,
+        asyncpg.InvalidAuthorizationSpecificationError
+        | asyncpg.InvalidPasswordError
+        | asyncpg.InvalidCatalogNameError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.ConnectionDoesNotExistError
+        | psycopg.OperationalError,
+    ):
+        return CANNOT_RUN, f"the database refused: {_one_line(error)}"
+    if isinstance(error, nats_errors.NoServersError | nats_errors.ConnectionClosedError):
+        return CANNOT_RUN, f"NATS is unreachable: {_one_line(error)}"
+    if isinstance(error, ConnectionError | socket.gaierror | TimeoutError):
+        return CANNOT_RUN, f"cannot connect: {_one_line(error)}"
+    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+        where = f" {error.filename}" if error.filename else ""
+        return BAD_USAGE, f"cannot open{where}: {error.strerror or error}"
+    return None
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return redact(text)
+
+
+def redact(text: str | None) -> str:
+    """URLs in ``text`` with their password (``user:***@``) or NATS token (``***@``)
+    hidden."""
+    text = re.sub(r"//([^:@/\s]+):[^@/\s]*@", r"//\1:***@", text or "")
+    return re.sub(r"(nats|tls|wss?)://([^:@/\s]+)@", r"\1://***@", text)
+
+
+def settings_from_env() -> Settings:
+    """``Settings.from_env()``; a value that does not parse is bad usage, not a traceback."""
+    try:
+        return Settings.from_env()
+    except ValueError as error:
+        named = [
+            name
+            for name, value in os.environ.items()
+            if name.startswith("GRONDSLAG_") and _refused({name: value})
+        ]
+        which = f"{', '.join(named)}: " if named else ""
+        raise Failure(
+            f"a setting in the environment is not valid: {which}{error}", BAD_USAGE
+        ) from None
+
+
+def _refused(environ: dict[str, str]) -> bool:
+    try:
+        Settings.from_env(environ)
+    except ValueError:
+        return True
+    return False
+
+
+def preflight(settings: Settings) -> None:
+    """Before ``serve`` starts its processes: the configured ``DATABASE_URL`` and
+    ``NATS_URL`` parse, and the database answers, so that a wrong one is one line now
+    rather than workers restarted again and again. NATS may be away: the API does without
+    it, and the relay sends what waits in the log once it is back."""
+    if settings.database_url is not None and not re.match(
+        r"postgres(ql)?://", settings.database_url
+    ):
+        shown = redact(settings.database_url)
+        raise Failure(f"DATABASE_URL {shown!r} is not a postgresql:// URL", BAD_USAGE)
+    if settings.nats_url is not None and not all(
+        re.match(r"(nats|tls|ws|wss)://", url.strip()) for url in settings.nats_url.split(",")
+    ):
+        raise Failure(f"NATS_URL {redact(settings.nats_url)!r} is not a nats:// URL", BAD_USAGE)
+    if settings.database_url is not None:
+        asyncio.run(_reach_database(settings.database_url))
+
+
+async def _reach_database(url: str) -> None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Failure(f"the database at {redact(url)}: {_one_line(error)}") from None
+    await conn.close()
+
+
+# -- what runs where --------------------------------------------------------------------
+
+
+def banner(
+    settings: Settings,
+    api_url: str,
+    *,
+    embedded_postgres: bool,
+    embedded_nats: bool,
+    live_keys: int | None = None,
+) -> str:
+    """The lines ``serve`` prints once its servers run, and ``status`` while it does: every
+    address (no password), the tenant, and how to get a key."""
+    tenant = settings.bootstrap_tenant
+    data_dir = settings.data_dir.resolve()
+    default = settings.data_dir == Settings().data_dir
+    in_folder = "" if default else f"GRONDSLAG_DATA_DIR={data_dir} "
+    lines = [
+        f"grondslag serves tenant {tenant}",
+        f"  API          {api_url}/v1/…",
+        f"  API docs     {api_url}{DOCS_PATH}  (OpenAPI: {api_url}{DOCS_PATH}/openapi.json)",
+        f"  auditor      {api_url}{AUDITOR_PATH}  (sign in with a key holding only `auditor`)",
+    ]
+    pg = redact(settings.database_url)
+    if embedded_postgres:
+        pg += f"  (embedded; password in {data_dir / 'postgres.password'})"
+    nats = redact(settings.nats_url).replace("grondslag:***@", "")
+    if embedded_nats:
+        nats += f"  (embedded; with its credentials: {in_folder}grondslag nats-url)"
+    lines += [f"  PostgreSQL   {pg}", f"  NATS         {nats}"]
+    if embedded_postgres or embedded_nats:
+        lines.append(f"  data folder  {data_dir}")
+    make = f"{in_folder}grondslag keys create --tenant {tenant} --role writer --role reader"
+    if settings.bootstrap_key:
+        lines.append(
+            f"  API key      GRONDSLAG_BOOTSTRAP_KEY: tenant {tenant}, every role "
+            f"(Authorization: Bearer …); more keys: {make}"
+        )
+    elif live_keys:
+        lines.append(
+            f"  API keys     {live_keys} live in the database (`{in_folder}grondslag keys list`); "
+            f"another: {make}"
+        )
+    else:
+        lines += [
+            "  API key      none: GRONDSLAG_BOOTSTRAP_KEY is not set and no key exists yet, so "
+            "every call answers 401.",
+            f"               Make one while this runs: {make}",
+            "               (or start with GRONDSLAG_BOOTSTRAP_KEY=… for a first admin key)",
+        ]
+    return "\n".join(lines)
+
+
+async def count_live_keys(database_url: str) -> int | None:
+    """How many API keys are live; ``None`` when that cannot be told (no table yet: 0)."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(database_url, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return None
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM grondslag_api_keys "
+                "WHERE revoked_at IS NULL OR revoked_at > now()"
+            )
+        )
+    except asyncpg.UndefinedTableError:
+        return 0
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return None
+    finally:
+        await conn.close()
+
+
+def running_serve(data_dir: Path) -> tuple[int, int, dict[str, Any]] | None:
+    """The ``serve`` supervising in ``data_dir``: its pid, port and processes (from its
+    ``supervisor-<port>.json``); ``None`` when none runs."""
+    import psutil
+
+    for path in sorted(data_dir.resolve().glob("supervisor-*.json")):
+        try:
+            state = json.loads(path.read_text())
+            pid, port = int(state["supervisor"]), int(path.stem.split("-", 1)[1])
+        except (OSError, ValueError, KeyError):
+            continue
+        try:
+            alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            alive = False
+        if alive and pid != os.getpid():
+            return pid, port, dict(state.get("processes") or {})
+    return None

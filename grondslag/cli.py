@@ -22,8 +22,9 @@ from typing import Any
 
 from grondslag.ledger.settings import Settings
 
-from . import console, logformat
+from . import backup_commands, console, logformat, migrate_commands
 from .embedded import folder_in_use, running_database_url, running_nats_url
+from .migrate_commands import schema_ready
 from .servers import servers
 from .supervisor import (
     METRICS_DIR,
@@ -43,7 +44,7 @@ def serve(args: argparse.Namespace) -> int:
         parser().error("--workers: at least 1, and 1 with --no-supervisor")
     if args.fd is not None and not args.no_supervisor:
         parser().error("--fd needs --no-supervisor")
-    settings = console.settings_from_env()
+    settings = _migrating(console.settings_from_env(), args)
     # (a supervised worker, --fd, was checked by its supervisor: its DATABASE_URL is set)
     embedded = {"postgres": not settings.database_url, "nats": not settings.nats_url}
     if args.fd is None:
@@ -54,8 +55,9 @@ def serve(args: argparse.Namespace) -> int:
         console.preflight(settings)
     if args.no_supervisor:
         with servers(_public_url(settings, args.host, args.port)) as settings:
-            if args.fd is None:  # (a supervised worker: its supervisor said so)
+            if args.fd is None:  # (a supervised worker: its supervisor said so, and migrated)
                 _log_servers(settings)
+                schema_ready(settings)
                 _banner(settings, **embedded)
             _serve_one(args, settings)
         return 0
@@ -66,6 +68,7 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     with sock, servers(_public_url(settings, args.host, port), guarded=True) as settings:
         _log_servers(settings)
+        schema_ready(settings)
         _banner(settings, **embedded)
         return _supervise(args, settings, sock)
 
@@ -167,6 +170,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket
         "DATABASE_URL": settings.database_url or "",
         "NATS_URL": settings.nats_url or "",
         "GRONDSLAG_PUBLIC_URL": settings.public_url,
+        "GRONDSLAG_MIGRATE": "false",  # the supervisor did, before it started them
         RESTARTS_FILE: str(restarts),
         METRICS_DIR: str(metrics_folder(settings.data_dir.resolve() / f"metrics-{port}")),
     }
@@ -224,7 +228,11 @@ def _serve_one(args: argparse.Namespace, settings: Settings) -> None:
 STOP_GRACE_SECONDS = 25
 
 
-def project(_: argparse.Namespace) -> int:
+def _migrating(settings: Settings, args: argparse.Namespace) -> Settings:
+    return replace(settings, migrate=False) if args.no_migrate else settings
+
+
+def project(args: argparse.Namespace) -> int:
     from grondslag.projector.runner import Projector
 
     async def run(settings: Settings) -> None:
@@ -238,8 +246,10 @@ def project(_: argparse.Namespace) -> int:
         finally:
             await projector.stop()
 
-    with servers(Settings.from_env()) as settings, contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings))
+    with servers(_migrating(Settings.from_env(), args)) as settings:
+        schema_ready(settings)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(settings))
     return 0
 
 
@@ -295,14 +305,20 @@ def _keys_run(work: Callable[[Any, bytes], Awaitable[int]]) -> int:
     import asyncpg
 
     from grondslag.ledger.keys import load_pepper
-    from grondslag.ledger.schema import ensure_schema
+    from grondslag.ledger.persistence import migrations
 
     async def run(settings: Settings) -> int:
         assert settings.database_url
         pepper = load_pepper(settings.pepper_path, settings.key_pepper)
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
         try:
-            await ensure_schema(pool)
+            # (on a new database, before any serve: its tables at this release's version)
+            try:
+                await asyncio.to_thread(
+                    migrations.prepare, settings.database_url, apply=settings.migrate
+                )
+            except migrations.SchemaBehind as behind:
+                raise console.Failure(str(behind)) from None
             return await work(pool, pepper)
         finally:
             await pool.close()
@@ -533,9 +549,14 @@ def parser() -> argparse.ArgumentParser:
         choices=("critical", "error", "warning", "info", "debug", "trace"),
         help="how much the API workers log",
     )
+    run.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
     run.set_defaults(func=serve)
 
-    commands.add_parser("project", help="run the projector alone").set_defaults(func=project)
+    alone = commands.add_parser("project", help="run the projector alone")
+    alone.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
+    alone.set_defaults(func=project)
+    migrate_commands.add_command(commands)
+    backup_commands.add_commands(commands)
     commands.add_parser(
         "status",
         help="what `serve` runs in GRONDSLAG_DATA_DIR: addresses, tenant, processes, restarts",
@@ -633,6 +654,12 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=bench_command)
     return console.show_defaults(main)
+
+
+NO_MIGRATE = (
+    "do not migrate the database at start (as GRONDSLAG_MIGRATE=false): refuse to start "
+    "when it is behind this release, until `grondslag migrate` has run"
+)
 
 
 def _envelope_commands(keys: argparse._SubParsersAction) -> None:

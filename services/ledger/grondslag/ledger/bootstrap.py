@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from . import envelope
 from .application import Ledger
-from .persistence import rewrap
+from .persistence import migrations, rewrap
 from .persistence.postgres import PostgresKeyStore, eventsourcing_env
 from .persistence.warm_up import warm_up
 from .settings import Settings
 
 
 def build_ledger(settings: Settings, pool_size: int | None = None) -> Ledger:
-    """The event-sourced application on PostgreSQL (creates its tables if missing)."""
+    """The event-sourced application on PostgreSQL, on a database migrated to this
+    release's schema (or, with ``settings.migrate`` off, found there: ``SchemaBehind``)."""
     assert settings.database_url, "the CLI starts the embedded database before this"
+    migrations.prepare(
+        settings.database_url,
+        apply=settings.migrate,
+        connect_timeout=settings.database_wait_seconds,
+    )
     warm_up()  # before the application's threads decode events
     env = eventsourcing_env(
         settings.database_url,

@@ -55,6 +55,9 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     master_key_file: Path | None = None
     link_key_grace: timedelta = timedelta(days=90)  # links under a replaced secret, this long
+    # migrate the database to this release's schema at start (``persistence.migrations``);
+    # False: refuse to start on a database that is behind (``grondslag migrate`` first)
+    migrate: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -120,6 +123,7 @@ class Settings:
             link_key_grace=lead_time(
                 env.get("GRONDSLAG_LINK_KEY_GRACE", "P90D"), "GRONDSLAG_LINK_KEY_GRACE"
             ),
+            migrate=_flag(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE") is not False,
         )
 
     @property
@@ -146,7 +150,7 @@ class Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
 
 
-def _flag(value: str) -> bool | None:
+def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     """``true``/``false`` (also 1/0, yes/no); ``auto`` or empty: None."""
     word = value.strip().lower()
     if word in ("", "auto"):
@@ -155,7 +159,7 @@ def _flag(value: str) -> bool | None:
         return True
     if word in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"GRONDSLAG_COOKIE_SECURE: {value!r} is not true, false or auto")
+    raise ValueError(f"{setting}: {value!r} is not true, false or auto")
 
 
 _LEAD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")

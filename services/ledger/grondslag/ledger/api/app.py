@@ -33,6 +33,7 @@ from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
+from .contract import document
 from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
@@ -147,7 +148,7 @@ def create_app(
     def provide_public_links(request: Request) -> PublicLinks:
         return request.app.state.public_links
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PurposeController,
             SubjectController,
@@ -197,6 +198,8 @@ def create_app(
         ),
         debug=False,
     )
+    document(app)  # every answer of every operation, into the OpenAPI document
+    return app
 
 
 def _served_types(app: Litestar) -> list[Any]:

@@ -17,7 +17,7 @@ from ..domain.values import Instant
 from ..persistence import access_log
 from ..persistence.actors import key_actor
 from ..reads import audit
-from ..web import AUDITORS, PROOF_READERS, SubjectRef
+from ..web import AUDITORS, PROOF_READERS, SubjectRef, answers
 from .auth import requires
 from .problems import ProblemError, aware, problem_type
 
@@ -85,6 +85,7 @@ class AuditController(Controller):
     @get(
         "/proofs/{event_id:uuid}",
         operation_id="getInclusionProof",
+        opt=answers(404, 409),
         guards=[requires(*PROOF_READERS)],
         summary="The inclusion proof of one event in a signed checkpoint (the latest, or "
         "the one of `tree_size`)",
@@ -102,6 +103,7 @@ class AuditController(Controller):
     @get(
         "/consistency",
         operation_id="getConsistencyProof",
+        opt=answers(404, 409),
         guards=[requires(*PROOF_READERS)],
         summary="The proof that the tree of `first` leaves is a prefix of the tree of "
         "`second` leaves (RFC 9162 §2.1.4)",
@@ -114,6 +116,9 @@ class AuditController(Controller):
     @get(
         "/export",
         operation_id="exportBundle",
+        opt=answers(
+            404, 409, why={409: "Some events are not in the audit log yet (`not-yet-logged`)"}
+        ),
         guards=[requires(*AUDITORS)],
         summary="A self-contained, signed bundle of one subject's events with inclusion "
         "proofs; check it offline with `grondslag verify BUNDLE`",

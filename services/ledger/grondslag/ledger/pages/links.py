@@ -15,6 +15,7 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.params import Parameter
 
 from ..services.public_links import PublicLinks, Visit
+from ..web import answers
 from .messages import controller_footer, language, message
 
 Token = Annotated[str, Parameter(description="the signed link token")]  # links.verify() checks it
@@ -103,6 +104,18 @@ def _too_many(request: Request, error: TooManyRequestsException) -> Response[str
 LINK_PAGES = Router(
     "/",
     route_handlers=[unsubscribe_page, unsubscribe, confirm_page, confirm],
-    opt={"unavailable_page": _unavailable},
+    opt={
+        "unavailable_page": _unavailable,
+        **answers(
+            404,
+            409,
+            410,
+            429,
+            why={
+                404: "The link is forged, altered or unknown (the same page for each)",
+                409: "The link can no longer act (e.g. its purpose no longer allows it)",
+            },
+        ),
+    },
     exception_handlers={TooManyRequestsException: _too_many},
 )

@@ -36,6 +36,7 @@ class Answers:
     headers: Mapping[str, str] = field(default_factory=dict)
     request_headers: Mapping[str, str] = field(default_factory=dict)
     media_types: tuple[str, ...] = ()
+    refusal_headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
 
 def answers(
@@ -46,12 +47,14 @@ def answers(
     headers: Mapping[str, str] | None = None,
     request_headers: Mapping[str, str] | None = None,
     media_types: tuple[str, ...] = (),
+    refusal_headers: Mapping[int, Mapping[str, str]] | None = None,
 ) -> dict[str, Answers]:
     """A route's own answers, for its decorator's ``opt`` (``opt=answers(404, 409)``):
     ``why`` says what a refusal means here, ``successes`` further 2xx with the same body,
     ``location`` the created resource (``/v1/requests/{request_id}``: sent by the handler),
     ``headers`` the success answer's own headers, ``request_headers`` the request headers it
-    reads (name → description), ``media_types`` further media types of its success answer."""
+    reads (name → description), ``media_types`` further media types of its success answer,
+    ``refusal_headers`` the headers a refusal carries (status → name → description)."""
     reasons: dict[int, str | None] = dict.fromkeys(refusals)
     reasons.update(why or {})
     return {
@@ -62,5 +65,6 @@ def answers(
             headers=dict(headers or {}),
             request_headers=dict(request_headers or {}),
             media_types=media_types,
+            refusal_headers=dict(refusal_headers or {}),
         )
     }

@@ -117,7 +117,10 @@ class AuditController(Controller):
         "/export",
         operation_id="exportBundle",
         opt=answers(
-            404, 409, why={409: "Some events are not in the audit log yet (`not-yet-logged`)"}
+            404,
+            409,
+            why={409: "Some events are not in the audit log yet (`not-yet-logged`): ask again"},
+            refusal_headers={409: {"Retry-After": "seconds to wait before asking again"}},
         ),
         guards=[requires(*AUDITORS)],
         summary="A self-contained, signed bundle of one subject's events with inclusion "

@@ -114,6 +114,8 @@ class Contract:
 
 
 def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
+    """What ``method path`` answers: what its handler's guards, body, parameters and
+    Idempotency-Key imply, and what it declares (``web.answers``)."""
     declared: Answers = handler.opt.get("answers") or Answers()
     bearer = needs_key(path)
     roles = [r for g in handler.resolve_guards() if isinstance(g, RoleGuard) for r in g.roles]
@@ -225,14 +227,21 @@ def _write(
     if contract.idempotent:
         headers["Idempotent-Replayed"] = REPLAYED
     primary["headers"] = headers
-    for status, description in contract.declared.successes.items():
+    declared = contract.declared.successes
+    for status, description in declared.items():
         responses[str(status)] = {**primary, "description": description}
     for status, description in contract.refusals.items():
         code = str(status)
         responses[code] = _refusal(responses.get(code), description, contract, problem)
+    replayable = {str(s) for s in handler.responses or {}} | {success, *map(str, declared)}
     for code, answer in responses.items():
-        if int(code) in HEADERS_OF:
-            answer["headers"] = {**(answer.get("headers") or {}), **HEADERS_OF[int(code)]}
+        more = dict(HEADERS_OF.get(int(code), {}))
+        for name, text in contract.declared.refusal_headers.get(int(code), {}).items():
+            more[name] = {"description": text, "schema": {"type": "string"}}
+        if contract.idempotent and code in replayable:  # answers of a committed command
+            more["Idempotent-Replayed"] = REPLAYED
+        if more:
+            answer["headers"] = {**(answer.get("headers") or {}), **more}
     operation["responses"] = dict(sorted(responses.items()))
     operation["security"] = contract.security
     parameters = operation.setdefault("parameters", [])

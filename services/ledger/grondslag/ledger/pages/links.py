@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import Parameter
@@ -25,6 +25,7 @@ WHY_NOT = {"invalid": 404, "expired": 410, "refused": 409}  # outcomes shown wit
 @get(
     "/u/{token:str}",
     include_in_schema=True,
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="unsubscribePage",
     summary="Unsubscribe page (changes nothing)",
@@ -37,6 +38,7 @@ async def unsubscribe_page(
 
 @post(
     "/u/{token:str}",
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="unsubscribe",
     status_code=200,
@@ -50,6 +52,7 @@ async def unsubscribe(
 
 @get(
     "/c/{token:str}",
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="confirmPage",
     summary="Double opt-in confirmation page (changes nothing)",
@@ -62,6 +65,7 @@ async def confirm_page(
 
 @post(
     "/c/{token:str}",
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="confirm",
     status_code=200,

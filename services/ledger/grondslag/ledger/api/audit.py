@@ -9,10 +9,12 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from ..application import utcnow
 from ..audit import store as audit_store
+from ..audit.bundle import Bundle
 from ..domain.values import Instant
 from ..persistence import access_log
 from ..persistence.actors import key_actor
@@ -121,7 +123,15 @@ class AuditController(Controller):
             409,
             why={409: "Some events are not in the audit log yet (`not-yet-logged`): ask again"},
             refusal_headers={409: {"Retry-After": "seconds to wait before asking again"}},
+            headers={"Content-Disposition": 'attachment; filename="grondslag-<tenant>-<ref>.json"'},
         ),
+        responses={
+            200: ResponseSpec(
+                Bundle,
+                description="The bundle (`schemas/audit-bundle.json`)",
+                generate_examples=False,
+            )
+        },
         guards=[requires(*AUDITORS)],
         summary="A self-contained, signed bundle of one subject's events with inclusion "
         "proofs; check it offline with `grondslag verify BUNDLE`",

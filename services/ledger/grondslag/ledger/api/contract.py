@@ -186,7 +186,11 @@ def document(app: Litestar) -> OpenAPI:
     )
     components["Problem"] = _never_null(components["Problem"])
     components["Problem"]["description"] = PROBLEM
-    openapi.components.schemas = {**(openapi.components.schemas or {}), **components}
+    schemas_now = {**(openapi.components.schemas or {}), **components}
+    openapi.components.schemas = {
+        name: _tidy(schema if isinstance(schema, dict) else schema.to_schema())
+        for name, schema in schemas_now.items()
+    }
     openapi.components.security_schemes = {
         **(openapi.components.security_schemes or {}),
         **SECURITY_SCHEMES,
@@ -259,6 +263,26 @@ def _write(
             name: {"summary": summary, "value": value}
             for name, (summary, value) in examples.items()
         }
+
+
+def _tidy(schema: Any) -> Any:
+    """litestar's unions as JSON Schema means them: a ``oneOf`` of one schema is that schema,
+    an empty member (``{}``, litestar's rendering of a constrained string inside a tuple)
+    goes, and members that overlap (a value may match two) are an ``anyOf`` — a ``oneOf``
+    would refuse every value both match."""
+    if isinstance(schema, list):
+        return [_tidy(member) for member in schema]
+    if not isinstance(schema, dict):
+        return schema
+    tidy = {key: _tidy(value) for key, value in schema.items()}
+    members = [m for m in tidy.pop("oneOf", None) or [] if m != {}]
+    if len(members) == 1:
+        tidy = {**members[0], **tidy}
+    elif members:
+        kinds = [m.get("type", "$ref" if "$ref" in m else None) for m in members]
+        overlap = None in kinds or len(set(map(str, kinds))) < len(kinds)
+        tidy["anyOf" if overlap else "oneOf"] = members
+    return tidy
 
 
 def _never_null(schema: dict[str, Any]) -> dict[str, Any]:

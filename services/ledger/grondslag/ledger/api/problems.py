@@ -171,6 +171,10 @@ def _source(source: Any) -> str | None:
     return None if source is None else str(getattr(source, "value", source))
 
 
+# litestar's 400s for a body msgspec cannot parse ("Input data was truncated": cut short)
+MALFORMED_WORDS = ("malformed", "decode", "truncated")
+
+
 def on_http_exception(request: Request, error: HTTPException) -> Response[Problem]:
     status = error.status_code
     detail = error.detail if isinstance(error.detail, str) else None
@@ -184,7 +188,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         415: "Unsupported media type",
         429: "Too many requests",
     }.get(status, "HTTP error")
-    if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
+    if status == 400 and detail and any(w in detail.lower() for w in MALFORMED_WORDS):
         problem = malformed_body().problem  # the same problem as a body msgspec cannot parse
         return problem_response(problem, request, getattr(error, "headers", None))
     problem = Problem(type="about:blank", title=title, status=status, detail=detail)

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from contract_support import Traffic, recording
 from litestar.testing import TestClient
 
 from grondslag.ledger.api.app import create_app
@@ -19,6 +20,20 @@ from grondslag.ledger.keys import ROLES, create_key
 from grondslag.ledger.settings import Settings
 
 from api_support import PURPOSE, REF, TEST_PEPPER, consent_body, purpose_body
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A module with ``RUNS_LAST = True`` (the check of every answer against the OpenAPI
+    document) runs after every other test, so that it sees every answer they got."""
+    last = [item for item in items if getattr(getattr(item, "module", None), "RUNS_LAST", False)]
+    items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.fixture(scope="session", autouse=True)
+def traffic() -> Iterator[Traffic]:
+    """Every answer of every app in the session (``contract_support``)."""
+    with recording() as seen:
+        yield seen
 
 
 @pytest.fixture

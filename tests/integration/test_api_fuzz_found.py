@@ -59,7 +59,9 @@ def test_the_guards_still_refuse_writes_without_a_key_or_the_role(ready) -> None
 
 
 @pytest.mark.parametrize(
-    "raw", [b"\x00", b"Ry\x89\r", b"\x07\x17\x13\x99\xaa"], ids=["nul", "binary", "control"]
+    "raw",
+    [b"\x00", b"Ry\x89\r", b"\x07\x17\x13\x99\xaa", b'{"purpose": '],
+    ids=["nul", "binary", "control", "truncated"],
 )
 def test_a_body_that_is_no_json_at_all_is_the_malformed_body_problem(ready, raw) -> None:
     before = snapshot(ready)

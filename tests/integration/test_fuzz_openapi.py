@@ -1,4 +1,5 @@
-"""The API fuzzed from its own OpenAPI document: no request, however odd, answers 5xx.
+"""The API fuzzed from its own OpenAPI document: no request, however odd, answers 5xx, and
+every answer is one the document lists — its status, media type, headers and body schema.
 
 Schemathesis takes ``/schema/openapi.json`` as the app serves it and, for every operation,
 sends the cases of its coverage phase (boundaries, missing and ill-typed values, wrong media
@@ -23,7 +24,13 @@ import pytest
 import schemathesis
 from hypothesis import strategies as st
 from litestar.testing import TestClient
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from grondslag.ledger.api.app import create_app
 from grondslag.ledger.settings import Settings
@@ -185,7 +192,16 @@ def fuzz_app(settings: Settings) -> Iterator[Any]:
     database=None,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
-def test_no_request_answers_a_server_error(case: Any, fuzz_app: Any, fuzz_key: str) -> None:
+def test_no_request_answers_a_server_error_or_off_the_document(
+    case: Any, fuzz_app: Any, fuzz_key: str
+) -> None:
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {fuzz_key}"}, checks=[not_a_server_error]
+        headers={"Authorization": f"Bearer {fuzz_key}"},
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+        ],
     )

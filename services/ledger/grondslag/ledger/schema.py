@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS grondslag_idempotency (
     PRIMARY KEY (tenant, key)
 );
 ALTER TABLE grondslag_idempotency ADD COLUMN IF NOT EXISTS subject_ref text;
+ALTER TABLE grondslag_idempotency ADD COLUMN IF NOT EXISTS location text;
 CREATE INDEX IF NOT EXISTS grondslag_idempotency_subject
     ON grondslag_idempotency (tenant, subject_ref);
 """

@@ -9,7 +9,7 @@ from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 
 from ..persistence.access_log import AccessPage, page
-from ..web import AUDITORS, SubjectRef
+from ..web import AUDITORS, SubjectRef, answers
 from .auth import requires
 
 
@@ -19,6 +19,7 @@ class AccessLogController(Controller):
 
     @get(
         operation_id="listSubjectAccesses",
+        opt=answers(404),
         guards=[requires(*AUDITORS)],
         summary="Who read the subject's personal data, what and when (NEN 7513), newest "
         "first, a page at a time",

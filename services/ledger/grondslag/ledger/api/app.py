@@ -35,6 +35,7 @@ from .auth import PUBLIC_PATHS, BearerKeyMiddleware
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
+from .contract import document
 from .erasure import ErasureController
 from .export import ExportController
 from .health import live, metrics, ready
@@ -204,6 +205,7 @@ def create_app(
         logging_config=None,  # the process's own (grondslag.logformat), not litestar's
         debug=False,
     )
+    document(app)  # every answer of every operation, into the OpenAPI document
     # outermost, around litestar's own handler: every answer (a 404 too) is counted and
     # carries its request id
     app.asgi_handler = RequestIds(HttpMetrics(app.asgi_handler))  # type: ignore[assignment]

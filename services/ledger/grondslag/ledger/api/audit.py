@@ -9,15 +9,17 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from ..application import utcnow
 from ..audit import store as audit_store
+from ..audit.bundle import Bundle
 from ..domain.values import Instant
 from ..persistence import access_log
 from ..persistence.actors import key_actor
 from ..reads import audit
-from ..web import AUDITORS, PROOF_READERS, SubjectRef
+from ..web import AUDITORS, PROOF_READERS, SubjectRef, answers
 from .auth import requires
 from .problems import ProblemError, aware, problem_type
 
@@ -85,6 +87,7 @@ class AuditController(Controller):
     @get(
         "/proofs/{event_id:uuid}",
         operation_id="getInclusionProof",
+        opt=answers(404, 409),
         guards=[requires(*PROOF_READERS)],
         summary="The inclusion proof of one event in a signed checkpoint (the latest, or "
         "the one of `tree_size`)",
@@ -102,6 +105,7 @@ class AuditController(Controller):
     @get(
         "/consistency",
         operation_id="getConsistencyProof",
+        opt=answers(404, 409),
         guards=[requires(*PROOF_READERS)],
         summary="The proof that the tree of `first` leaves is a prefix of the tree of "
         "`second` leaves (RFC 9162 §2.1.4)",
@@ -114,6 +118,20 @@ class AuditController(Controller):
     @get(
         "/export",
         operation_id="exportBundle",
+        opt=answers(
+            404,
+            409,
+            why={409: "Some events are not in the audit log yet (`not-yet-logged`): ask again"},
+            refusal_headers={409: {"Retry-After": "seconds to wait before asking again"}},
+            headers={"Content-Disposition": 'attachment; filename="grondslag-<tenant>-<ref>.json"'},
+        ),
+        responses={
+            200: ResponseSpec(
+                Bundle,
+                description="The bundle (`schemas/audit-bundle.json`)",
+                generate_examples=False,
+            )
+        },
         guards=[requires(*AUDITORS)],
         summary="A self-contained, signed bundle of one subject's events with inclusion "
         "proofs; check it offline with `grondslag verify BUNDLE`",

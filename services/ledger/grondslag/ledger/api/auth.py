@@ -6,6 +6,7 @@ tenant, so a foreign object is simply missing (404), exactly like an unknown one
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -41,11 +42,14 @@ class BearerKeyMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=None)
 
 
-def requires(*roles: str) -> Any:
+class RoleGuard:
     """A guard letting through keys that carry any of ``roles`` (async: litestar runs sync
-    guards in a worker thread)."""
+    guards in a worker thread). The OpenAPI document names the roles (``api/contract.py``)."""
 
-    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    def __init__(self, roles: tuple[str, ...]):
+        self.roles = roles
+
+    async def __call__(self, connection: ASGIConnection, _: BaseRouteHandler) -> None:
         principal: Principal | None = connection.scope.get("user")
         if principal is None:
             # The authentication middleware lets OPTIONS through without a key (litestar's
@@ -55,9 +59,17 @@ def requires(*roles: str) -> Any:
             raise NotAuthorizedException(
                 "an API key is required: Authorization: Bearer <key>", headers=_CHALLENGE
             )
-        if not principal.roles.intersection(roles):
+        if not principal.roles.intersection(self.roles):
             raise PermissionDeniedException(
-                f"this key lacks the role for this call (needs one of: {', '.join(roles)})"
+                f"this key lacks the role for this call (needs one of: {', '.join(self.roles)})"
             )
 
-    return guard
+
+def requires(*roles: str) -> Any:
+    """A guard letting through keys that carry any of ``roles``."""
+    return RoleGuard(roles)
+
+
+def needs_key(path: str) -> bool:
+    """Whether the bearer middleware asks a request on ``path`` for a key."""
+    return not any(re.match(pattern, path) for pattern in PUBLIC_PATHS)

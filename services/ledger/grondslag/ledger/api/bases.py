@@ -20,7 +20,7 @@ from ..domain.values import (
     Ref,
     ShortText,
 )
-from ..web import CodePath, SubjectRef
+from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
 
@@ -66,6 +66,7 @@ class BasisController(Controller):
 
     @post(
         operation_id="establishBasis",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Record a non-consent basis (contract, legal obligation, …)",
     )
@@ -92,6 +93,7 @@ class BasisController(Controller):
     @post(
         "/{purpose:str}/end",
         operation_id="endBasis",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="End the basis; the purpose's retention term starts (R21)",
     )
@@ -119,6 +121,7 @@ class ObjectionController(Controller):
 
     @post(
         operation_id="lodgeObjection",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Record an art. 21 objection (R17 direct marketing, R18)",
     )
@@ -142,6 +145,7 @@ class ObjectionController(Controller):
     @post(
         "/{purpose:str}/decision",
         operation_id="decideObjection",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Record the decision on an objection (R18)",
     )

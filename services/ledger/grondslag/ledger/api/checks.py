@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 from ..application import utcnow
 from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
-from ..web import READERS
+from ..web import READERS, answers
 from .auth import requires
 from .problems import aware
 
@@ -43,6 +43,7 @@ class CheckController(Controller):
 
     @post(
         operation_id="checkSubjects",
+        opt=answers(404),
         status_code=200,
         guards=[requires(*READERS)],
         summary="Which of these subjects may be processed for this purpose (up to 10,000)",

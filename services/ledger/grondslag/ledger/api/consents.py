@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 from ..application import Ledger
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Code, Evidence, Instant, Method, Ref, ShortText
-from ..web import CodePath, SubjectRef
+from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 
 
@@ -49,7 +49,12 @@ class ConsentController(Controller):
     tags = ["consent"]
     guards = [requires("writer")]
 
-    @post(operation_id="giveConsent", sync_to_thread=True, summary="Record a consent")
+    @post(
+        operation_id="giveConsent",
+        opt=answers(404, 409),
+        sync_to_thread=True,
+        summary="Record a consent",
+    )
     def give(
         self,
         request: Request,
@@ -65,6 +70,7 @@ class ConsentController(Controller):
     @post(
         "/{purpose:str}/withdrawal",
         operation_id="withdrawConsent",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Record a withdrawal (takes effect when it reached the practice)",
     )

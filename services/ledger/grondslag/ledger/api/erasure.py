@@ -14,7 +14,7 @@ from litestar.params import JSONBody, Parameter
 from ..application import ErasureRequest, Ledger, utcnow
 from ..domain.erasure import ErasureOutcome, LapsedStanding
 from ..domain.values import Code, Hold, Instant, LegalClaim, LegalClaimEnd, Ref, ShortText
-from ..web import SubjectRef
+from ..web import SubjectRef, answers
 from .auth import requires
 from .problems import PROBLEM_JSON, problem_type
 
@@ -81,6 +81,7 @@ class ErasureController(Controller):
     @post(
         "/erasure",
         operation_id="eraseSubject",
+        opt=answers(404, 409, successes={200: "Erased already: nothing more to do"}),
         sync_to_thread=True,
         status_code=201,
         summary="Erase the subject (R22): 201 erased, 200 erased already, 409 held in part "
@@ -133,6 +134,7 @@ class ErasureController(Controller):
     @post(
         "/legal-claims",
         operation_id="recordLegalClaim",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Record a legal claim that holds a purpose's data from erasure (R22)",
     )
@@ -158,6 +160,7 @@ class ErasureController(Controller):
     @post(
         "/legal-claims/{claim_ref:str}/end",
         operation_id="endLegalClaim",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="The legal claim ended: it no longer holds erasure (R22)",
     )

@@ -14,7 +14,7 @@ from ..pages.messages import language
 from ..persistence import access_log
 from ..persistence.actors import key_actor
 from ..reads.export import SubjectExport, subject_export
-from ..web import AUDITORS, SubjectRef
+from ..web import AUDITORS, SubjectRef, answers
 from .auth import requires
 
 HTML, JSON = "text/html", "application/json"
@@ -26,6 +26,7 @@ class ExportController(Controller):
 
     @get(
         operation_id="exportSubject",
+        opt=answers(404, media_types=("text/html",)),
         guards=[requires(*AUDITORS)],
         summary="Everything the ledger holds about the subject (art. 15), the portable parts "
         "marked (art. 20): JSON (Accept: application/json, schemas/subject-export.json) or a "

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ..keys import Principal
@@ -41,6 +42,14 @@ async def live() -> Health:
     "/health/ready",
     operation_id="ready",
     tags=["operations"],
+    responses={
+        503: ResponseSpec(
+            Health,
+            description="Not ready: a check fails (named in `checks`) or a projection trails "
+            "the log too far; retry after `Retry-After` seconds",
+            generate_examples=False,
+        )
+    },
     summary="The database answers and the service can take traffic",
 )
 async def ready(request: Request) -> Response[Health]:

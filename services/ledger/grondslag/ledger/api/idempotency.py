@@ -27,7 +27,7 @@ MAX_KEY_LENGTH = 255
 REPLAYED = (b"idempotent-replayed", b"true")
 
 KNOWN = f"""
-SELECT a.request_hash AS answered_hash, a.status, a.content_type, a.body,
+SELECT a.request_hash AS answered_hash, a.status, a.content_type, a.body, a.location,
        r.request_hash AS committed_hash, r.result
 FROM (SELECT $1::text AS tenant, $2::text AS key) q
 LEFT JOIN grondslag_idempotency a USING (tenant, key)
@@ -35,11 +35,11 @@ LEFT JOIN {RESULTS_TABLE} r USING (tenant, key)
 """
 STORE_ANSWER = """
 INSERT INTO grondslag_idempotency (tenant, key, request_hash, status, content_type, body,
-    subject_ref)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    subject_ref, location)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (tenant, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
     status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body,
-    subject_ref = EXCLUDED.subject_ref
+    subject_ref = EXCLUDED.subject_ref, location = EXCLUDED.location
 """
 
 
@@ -54,10 +54,9 @@ class IdempotencyMiddleware:
         principal = scope.get("user")
         if (
             scope["type"] != "http"
-            or scope["method"] not in WRITE_METHODS
+            or not takes_key(scope["method"], scope["path"])
             or key is None
             or principal is None
-            or scope["path"].startswith("/v1/keys")  # never store an answer holding a key
         ):
             await self.app(scope, receive, send)
             return
@@ -93,7 +92,9 @@ class IdempotencyMiddleware:
             claim.replay = bytes(known["result"])
         captured = await self._run(scope, messages, send, claim)
         if 200 <= captured.get("status", 500) < 300:
-            content_type = dict(captured["headers"]).get(b"content-type", b"").decode()
+            headers = dict(captured["headers"])
+            content_type = headers.get(b"content-type", b"").decode()
+            location = headers[b"location"].decode() if b"location" in headers else None
             await pool.execute(
                 STORE_ANSWER,
                 principal.tenant,
@@ -103,6 +104,7 @@ class IdempotencyMiddleware:
                 content_type,
                 captured["body"],
                 claim.subject_ref or _answered_subject(captured["body"]),
+                location,
             )
 
     async def _run(self, scope: Any, messages: list[Any], send: Any, claim: Claim) -> Any:
@@ -127,6 +129,12 @@ class IdempotencyMiddleware:
         finally:
             CLAIM.reset(token)
         return captured
+
+
+def takes_key(method: str, path: str) -> bool:
+    """Whether a request (with an API key) may carry an ``Idempotency-Key``: the writes, but
+    not on ``/v1/keys`` — an answer holding a key's secret is never stored."""
+    return method in WRITE_METHODS and not path.startswith("/v1/keys")
 
 
 def _path_subject(scope: Any) -> str | None:
@@ -160,6 +168,8 @@ async def _reused(send: Any) -> None:
 
 async def _send_stored(send: Any, row: Any) -> None:
     headers = [(b"content-type", row["content_type"].encode()), REPLAYED]
+    if row["location"] is not None:  # the resource a 201 created, named again
+        headers.append((b"location", row["location"].encode()))
     await send({"type": "http.response.start", "status": row["status"], "headers": headers})
     await send({"type": "http.response.body", "body": bytes(row["body"])})
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody
 
@@ -15,6 +15,7 @@ from ..domain.errors import DomainError, InvalidInput, NotFound
 from ..keys import KeyInfo, LastAdminKey, NewKey, Role, key_info, list_keys, revoke_key, rotate_key
 from ..keys import create_key as store_key
 from ..settings import lead_time
+from ..web import answers
 from .auth import requires
 
 KeyId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{12,16}$")]
@@ -68,18 +69,25 @@ class KeyController(Controller):
 
     @post(
         operation_id="createKey",
+        opt=answers(location="/v1/keys/{key_id}"),
         summary="A new API key of this tenant; its secret is answered this once",
     )
-    async def create_key(self, request: Request, data: JSONBody[KeyCreate]) -> NewKey:
+    async def create_key(self, request: Request, data: JSONBody[KeyCreate]) -> Response[NewKey]:
         missing = set(data.roles) - request.user.roles
         if missing:
             raise PermissionDeniedException(
                 f"a key cannot grant a role its maker lacks: {', '.join(sorted(missing))}"
             )
         state = request.app.state
-        return await store_key(state.pool, request.user.tenant, data.roles, pepper=state.key_pepper)
+        new = await store_key(state.pool, request.user.tenant, data.roles, pepper=state.key_pepper)
+        return Response(new, status_code=201, headers={"Location": f"/v1/keys/{new.key_id}"})
 
-    @get("/{key_id:str}", operation_id="getKey", summary="One API key of this tenant")
+    @get(
+        "/{key_id:str}",
+        operation_id="getKey",
+        opt=answers(404),
+        summary="One API key of this tenant",
+    )
     async def get_key(self, request: Request, key_id: KeyId) -> KeyInfo:
         found = await key_info(request.app.state.pool, key_id, request.user.tenant)
         if found is None:
@@ -89,6 +97,7 @@ class KeyController(Controller):
     @post(
         "/{key_id:str}/revocation",
         operation_id="revokeKey",
+        opt=answers(404, 409),
         status_code=200,
         summary="Revoke an API key of this tenant (409 for its last live admin key)",
     )
@@ -107,6 +116,7 @@ class KeyController(Controller):
     @post(
         "/{key_id:str}/rotation",
         operation_id="rotateKey",
+        opt=answers(404, location="/v1/keys/{key_id} (the new key)"),
         summary="A new key with the same roles; the old one revoked, at once or after grace",
     )
     async def rotate(
@@ -114,7 +124,7 @@ class KeyController(Controller):
         request: Request,
         key_id: KeyId,
         data: JSONBody[KeyRotation | None] = None,
-    ) -> Rotated:
+    ) -> Response[Rotated]:
         grace = _grace(data.grace if data else None)
         state = request.app.state
         done = await rotate_key(
@@ -122,4 +132,5 @@ class KeyController(Controller):
         )
         if done is None:
             raise NotFound(f"no live API key {key_id}")
-        return Rotated(key=done[0], replaced=done[1])
+        location = {"Location": f"/v1/keys/{done[0].key_id}"}
+        return Response(Rotated(key=done[0], replaced=done[1]), status_code=201, headers=location)

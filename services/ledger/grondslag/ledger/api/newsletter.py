@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 
 from ..domain.values import Code, Ref
 from ..services.newsletter import Newsletter
-from ..web import SubjectRef
+from ..web import SubjectRef, answers
 from .auth import requires
 
 Email = Annotated[
@@ -55,6 +55,7 @@ class NewsletterController(Controller):
     @post(
         "/v1/subjects/{subject_ref:str}/unsubscribe-links",
         operation_id="unsubscribeLink",
+        opt=answers(404, 409),
         status_code=200,
         summary="The signed one-click unsubscribe link and headers (R20)",
     )
@@ -71,6 +72,7 @@ class NewsletterController(Controller):
     @post(
         "/v1/newsletter/signups",
         operation_id="signup",
+        opt=answers(404, 409),
         status_code=201,
         summary="Start a double opt-in: a confirmation link for the practice's mailer",
     )

@@ -26,8 +26,18 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("grondslag.api")
 
 
+class FieldError(msgspec.Struct):
+    """One field or parameter at fault in a 422, and where it was (body, query, path, …)."""
+
+    field: str | None
+    message: str
+    source: str | None = None
+
+
 class Problem(msgspec.Struct, omit_defaults=True):
-    """An RFC 9457 problem detail; ``rule`` names the rule of docs/rules.md that refused."""
+    """An RFC 9457 problem detail (``type``, ``title``, ``status``, ``detail``, ``instance``);
+    ``rule`` names the rule of docs/rules.md that refused, ``field`` the field, parameter or
+    header at fault, ``errors`` each field at fault of an invalid request."""
 
     type: str
     title: str
@@ -36,7 +46,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     rule: str | None = None
     field: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    errors: list[FieldError] | None = None
 
 
 class ProblemError(Exception):
@@ -137,20 +147,14 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
     for item in error.extra if isinstance(error.extra, list) else []:
         message = str(item.get("message", ""))
         name = _field_of(message) or item.get("key")
-        errors.append(
-            {
-                "field": name or item.get("key"),
-                "message": _AT.sub("", message),
-                "source": item.get("source"),
-            }
-        )
-    malformed = any("malformed" in e["message"].lower() for e in errors) or (
+        errors.append(FieldError(name, _AT.sub("", message), _source(item.get("source"))))
+    malformed = any("malformed" in e.message.lower() for e in errors) or (
         not errors and "malformed" in str(error.detail).lower()
     )
     if malformed:
         return problem_response(malformed_body().problem, request)
-    first = errors[0]["field"] if errors else None
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(error.detail)
+    first = errors[0].field if errors else None
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(error.detail)
     problem = Problem(
         type=problem_type("invalid-body"),
         title="Invalid request",
@@ -160,6 +164,15 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
         errors=errors or None,
     )
     return problem_response(problem, request)
+
+
+def _source(source: Any) -> str | None:
+    """Where litestar found the value at fault (``body``, ``query``, ``path``, ``header``…)."""
+    return None if source is None else str(getattr(source, "value", source))
+
+
+# litestar's 400s for a body msgspec cannot parse ("Input data was truncated": cut short)
+MALFORMED_WORDS = ("malformed", "decode", "truncated")
 
 
 def on_http_exception(request: Request, error: HTTPException) -> Response[Problem]:
@@ -175,7 +188,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         415: "Unsupported media type",
         429: "Too many requests",
     }.get(status, "HTTP error")
-    if status == 400 and detail and ("malformed" in detail.lower() or "decode" in detail.lower()):
+    if status == 400 and detail and any(w in detail.lower() for w in MALFORMED_WORDS):
         problem = malformed_body().problem  # the same problem as a body msgspec cannot parse
         return problem_response(problem, request, getattr(error, "headers", None))
     problem = Problem(type="about:blank", title=title, status=status, detail=detail)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -28,7 +28,7 @@ from ..domain.values import (
     SpecialCategory,
 )
 from ..reads.streams import load_aggregates, stream_ids
-from ..web import READERS, CodePath
+from ..web import READERS, CodePath, answers
 from .auth import requires
 
 
@@ -112,16 +112,20 @@ class PurposeController(Controller):
     @post(
         operation_id="registerPurpose",
         guards=[requires("admin")],
+        opt=answers(409, location="/v1/purposes/{code}"),
         sync_to_thread=True,
         summary="Register a purpose (art. 30)",
     )
     def register(
         self, request: Request, data: JSONBody[PurposeCreate], ledger: NamedDependency[Ledger]
-    ) -> PurposeOut:
+    ) -> Response[PurposeOut]:
         fields: dict[str, Any] = msgspec.structs.asdict(data)
         code, effective_at = fields.pop("code"), fields.pop("effective_at") or utcnow()
         terms = PurposeTerms(**fields)
-        return purpose_out(ledger.register_purpose(request.user.tenant, code, terms, effective_at))
+        purpose = ledger.register_purpose(request.user.tenant, code, terms, effective_at)
+        return Response(
+            purpose_out(purpose), status_code=201, headers={"Location": f"/v1/purposes/{code}"}
+        )
 
     @get(
         operation_id="listPurposes",
@@ -137,6 +141,7 @@ class PurposeController(Controller):
     @get(
         "/{code:str}",
         operation_id="getPurpose",
+        opt=answers(404),
         guards=[requires(*READERS)],
         summary="One purpose",
     )
@@ -150,6 +155,7 @@ class PurposeController(Controller):
     @post(
         "/{code:str}/revisions",
         operation_id="revisePurpose",
+        opt=answers(404, 409),
         guards=[requires("admin")],
         sync_to_thread=True,
         summary="Revise a purpose (R10)",

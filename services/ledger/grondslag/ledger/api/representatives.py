@@ -19,7 +19,7 @@ from ..domain.values import (
     RepresentativeKind,
     ShortText,
 )
-from ..web import SubjectRef
+from ..web import SubjectRef, answers
 from .auth import requires
 
 
@@ -53,6 +53,7 @@ class RepresentativeController(Controller):
 
     @post(
         operation_id="registerRepresentative",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Register a representative (parent, guardian, curator, mentor, …)",
     )
@@ -70,6 +71,7 @@ class RepresentativeController(Controller):
     @post(
         "/{representative_ref:str}/end",
         operation_id="endRepresentation",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="End a representation; the consents it gave lapse then (R16)",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 
@@ -25,7 +25,7 @@ from ..domain.request_values import (
 )
 from ..domain.values import Code, Instant, LongText, Ref, ShortText
 from ..reads.requests import RequestPage, StatusFilter, list_requests, one_request
-from ..web import READERS, SubjectRef
+from ..web import READERS, SubjectRef, answers
 from .auth import requires
 
 RequestId = Annotated[
@@ -94,6 +94,7 @@ class SubjectRequestController(Controller):
 
     @post(
         operation_id="receiveRequest",
+        opt=answers(404, 409, location="/v1/requests/{request_id}"),
         sync_to_thread=True,
         summary="Record a data-subject request; answers it with its due date (R23)",
     )
@@ -103,7 +104,7 @@ class SubjectRequestController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[RequestCreate],
         ledger: NamedDependency[Ledger],
-    ) -> RequestAnswer:
+    ) -> Response[RequestAnswer]:
         intake = RequestIntake(
             kind=data.kind,
             received_at=data.received_at or utcnow(),
@@ -119,7 +120,9 @@ class SubjectRequestController(Controller):
         tenant = request.user.tenant
         controller = ledger.controller_identity(tenant, at=intake.received_at)
         promised_term = controller.promised_term if controller else None
-        return ledger.receive_request(tenant, subject_ref, intake, promised_term)
+        answer = ledger.receive_request(tenant, subject_ref, intake, promised_term)
+        location = {"Location": f"/v1/requests/{answer.request_id}"}
+        return Response(answer, status_code=201, headers=location)
 
 
 class RequestController(Controller):
@@ -156,6 +159,7 @@ class RequestController(Controller):
     @get(
         "/{request_id:str}",
         operation_id="showRequest",
+        opt=answers(404),
         guards=[requires(*READERS)],
         summary="One request with its due date, extension, answer, confirmations and history",
     )
@@ -165,6 +169,7 @@ class RequestController(Controller):
     @post(
         "/{request_id:str}/extension",
         operation_id="extendRequest",
+        opt=answers(404, 409),
         guards=[requires("writer")],
         sync_to_thread=True,
         summary="Extend the term by one or two further months, within the first month (R23)",
@@ -183,6 +188,7 @@ class RequestController(Controller):
     @post(
         "/{request_id:str}/answer",
         operation_id="answerRequest",
+        opt=answers(404, 409),
         guards=[requires("writer")],
         sync_to_thread=True,
         summary="Record the answer (after the due date it is recorded and shown as late)",
@@ -206,6 +212,7 @@ class RequestController(Controller):
     @post(
         "/{request_id:str}/confirmations",
         operation_id="confirmRequest",
+        opt=answers(404, 409),
         guards=[requires("writer")],
         sync_to_thread=True,
         summary="A practice system confirms what it did about the request",

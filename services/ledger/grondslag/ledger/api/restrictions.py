@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 
 from ..application import Ledger, utcnow
 from ..domain.values import Code, Instant, LongText, Restriction, RestrictionLift, ShortText
-from ..web import CodePath, SubjectRef
+from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
 
@@ -46,6 +46,7 @@ class RestrictionController(Controller):
 
     @post(
         operation_id="restrictProcessing",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Restrict processing for purposes (art. 18): restricted, not lawful, until "
         "lifted (R24; all purposes or none)",
@@ -71,6 +72,7 @@ class RestrictionController(Controller):
     @post(
         "/{purpose:str}/lift",
         operation_id="liftRestriction",
+        opt=answers(404, 409),
         sync_to_thread=True,
         summary="Lift the restriction in force (R24: 409 when none is in force then)",
     )

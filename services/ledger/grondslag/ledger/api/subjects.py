@@ -14,7 +14,7 @@ from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads.history import HistoryEvent, subject_history
 from ..reads.standing import AuditedStanding, all_standings, one_standing
-from ..web import READERS, CodePath, SubjectRef
+from ..web import READERS, CodePath, SubjectRef, answers
 from .auth import requires
 from .problems import aware
 
@@ -45,6 +45,7 @@ class SubjectController(Controller):
 
     @put(
         operation_id="putSubject",
+        opt=answers(409, successes={201: "Created: the subject is new"}),
         guards=[requires("writer", "admin")],
         sync_to_thread=True,
         summary="Create or update a subject (idempotent): 201 created, 200 updated",
@@ -63,6 +64,7 @@ class SubjectController(Controller):
     @get(
         "/standing",
         operation_id="getStandings",
+        opt=answers(404),
         guards=[requires(*READERS)],
         summary="Every purpose: lawful now, on which basis",
     )
@@ -74,6 +76,7 @@ class SubjectController(Controller):
     @get(
         "/standing/{purpose:str}",
         operation_id="getStanding",
+        opt=answers(404),
         guards=[requires(*READERS)],
         summary="The bitemporal answer for one purpose: what applied at `at`, as known at "
         "`known_at`, with the full evidence (R7) of each event it rests on",
@@ -99,6 +102,7 @@ class SubjectController(Controller):
     @get(
         "/history",
         operation_id="getHistory",
+        opt=answers(404),
         guards=[requires(*READERS)],
         summary="Every event of the subject, in order",
     )

@@ -14,7 +14,7 @@ from ..domain.controller import ControllerIdentity
 from ..domain.errors import NotFound
 from ..domain.values import Instant
 from ..reads.controller import identity_at
-from ..web import READERS
+from ..web import READERS, answers
 from .auth import requires
 from .problems import aware
 
@@ -44,6 +44,7 @@ class TenantController(Controller):
 
     @put(
         operation_id="putTenant",
+        opt=answers(409, successes={201: "Created: the first identity recorded"}),
         guards=[requires("admin")],
         sync_to_thread=True,
         summary="Record the controller's identity: 201 the first time, 200 after; an "
@@ -74,6 +75,7 @@ class TenantController(Controller):
 
     @get(
         operation_id="getTenant",
+        opt=answers(404),
         guards=[requires(*READERS)],
         summary="Who the controller was at `at`, as known at `known_at` (default now); "
         "every key may read it (it is on the public pages anyway)",

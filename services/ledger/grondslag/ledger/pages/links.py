@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import Parameter
 
 from ..services.public_links import PublicLinks, Visit
+from ..web import answers
 from .messages import controller_footer, language, message
 
 Token = Annotated[str, Parameter(description="the signed link token")]  # links.verify() checks it
@@ -24,6 +25,7 @@ WHY_NOT = {"invalid": 404, "expired": 410, "refused": 409}  # outcomes shown wit
 @get(
     "/u/{token:str}",
     include_in_schema=True,
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="unsubscribePage",
     summary="Unsubscribe page (changes nothing)",
@@ -36,6 +38,7 @@ async def unsubscribe_page(
 
 @post(
     "/u/{token:str}",
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="unsubscribe",
     status_code=200,
@@ -49,6 +52,7 @@ async def unsubscribe(
 
 @get(
     "/c/{token:str}",
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="confirmPage",
     summary="Double opt-in confirmation page (changes nothing)",
@@ -61,6 +65,7 @@ async def confirm_page(
 
 @post(
     "/c/{token:str}",
+    media_type=MediaType.HTML,
     tags=["public"],
     operation_id="confirm",
     status_code=200,
@@ -103,6 +108,18 @@ def _too_many(request: Request, error: TooManyRequestsException) -> Response[str
 LINK_PAGES = Router(
     "/",
     route_handlers=[unsubscribe_page, unsubscribe, confirm_page, confirm],
-    opt={"unavailable_page": _unavailable},
+    opt={
+        "unavailable_page": _unavailable,
+        **answers(
+            404,
+            409,
+            410,
+            429,
+            why={
+                404: "The link is forged, altered or unknown (the same page for each)",
+                409: "The link can no longer act (e.g. its purpose no longer allows it)",
+            },
+        ),
+    },
     exception_handlers={TooManyRequestsException: _too_many},
 )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..ddl import SCHEMA_LOCK
-from . import v0001_schema, v0002_event_traces
+from . import v0001_schema, v0002_event_traces, v0003_idempotent_location
 
 log = logging.getLogger("grondslag.migrations")
 
@@ -54,6 +54,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, v0001_schema.NAME, v0001_schema.SQL),
     Migration(2, v0002_event_traces.NAME, v0002_event_traces.SQL),
+    Migration(3, v0003_idempotent_location.NAME, v0003_idempotent_location.SQL),
 )
 WANTED = MIGRATIONS[-1].version
 

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar, get_type_hints
 from uuid import UUID, uuid4
 
 import msgspec
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
@@ -90,7 +91,10 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
                 # mode, as an aborted pipeline: what committed decides
                 if claim is not None and ledger._committed_before(claim):
                     return ledger._replayed(command, claim)
-                if not isinstance(error, IntegrityError):
+                # a conflict on a stream's version may also surface as the aborted pipeline
+                # of the statement after it (the R22 check): nothing committed, so run again
+                aborted = isinstance(error.__cause__, psycopg.errors.PipelineAborted)
+                if not isinstance(error, IntegrityError) and not aborted:
                     raise
                 if attempt == ATTEMPTS - 1:
                     raise ConcurrentChange(

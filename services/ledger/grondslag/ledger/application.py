@@ -30,6 +30,7 @@ from .domain.erasure import ErasureOutcome, LapsedStanding
 from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
 from .domain.ids import controller_id, purpose_id, subject_id
 from .domain.minors import AMSTERDAM
+from .domain.preconditions import check_precondition, entity_tag, standing_tag
 from .domain.purpose import Purpose
 from .domain.purpose_versions import version_in_force
 from .domain.request_answer import request_answer
@@ -152,6 +153,7 @@ class Ledger(Application[UUID]):
         purpose = self._find(purpose_id(tenant, code))
         if purpose is None:
             raise NotFound(f"purpose {code!r} is not in the register")
+        check_precondition(entity_tag(purpose.version))
         terms = msgspec.structs.replace(purpose.latest.terms, **changes)
         purpose.revise(terms, material, effective_at)
         self._commit(purpose, purpose)
@@ -169,6 +171,7 @@ class Ledger(Application[UUID]):
         """Create or update a subject; answers whether it was created."""
         sid = subject_id(tenant, subject_ref)
         subject: Subject | None = self._find(sid)
+        check_precondition(entity_tag(subject.version) if subject else None)
         if subject is not None:
             subject.check_not_erased()  # R22
         key = self.keys.key_for(sid) or self.keys.create_key(sid)
@@ -274,6 +277,7 @@ class Ledger(Application[UUID]):
         """Run ``command`` on the standing and commit what it recorded (nothing, when it
         answers None)."""
         dossier = self._known_dossier(tenant, subject_ref, purpose)
+        check_precondition(standing_tag(dossier))
         assert dossier.subject is not None
         dossier.subject.check_not_erased()  # R22
         now = utcnow()

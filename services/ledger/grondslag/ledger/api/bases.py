@@ -23,6 +23,7 @@ from ..domain.values import (
 from ..web import CodePath, SubjectRef
 from .auth import requires
 from .consents import Recorded
+from .preconditions import IfMatch, conditional_writes, conditions
 
 
 class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -67,6 +68,7 @@ class BasisController(Controller):
     @post(
         operation_id="establishBasis",
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record a non-consent basis (contract, legal obligation, …)",
     )
     def establish(
@@ -75,6 +77,7 @@ class BasisController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[BasisCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         establishment = Establishment(
             basis=data.basis,
@@ -84,15 +87,17 @@ class BasisController(Controller):
             opt_out_offered=data.opt_out_offered,
             file_ref=data.file_ref,
         )
-        event, standing = ledger.establish_basis(
-            request.user.tenant, subject_ref, data.purpose, establishment
-        )
+        with conditions(if_match):
+            event, standing = ledger.establish_basis(
+                request.user.tenant, subject_ref, data.purpose, establishment
+            )
         return Recorded(str(event), standing)
 
     @post(
         "/{purpose:str}/end",
         operation_id="endBasis",
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="End the basis; the purpose's retention term starts (R21)",
     )
     def end(
@@ -102,13 +107,15 @@ class BasisController(Controller):
         purpose: CodePath,
         data: JSONBody[BasisEndCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         basis_end = BasisEnd(
             effective_at=data.effective_at or utcnow(),
             reason=data.reason,
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.end_basis(request.user.tenant, subject_ref, purpose, basis_end)
+        with conditions(if_match):
+            event, standing = ledger.end_basis(request.user.tenant, subject_ref, purpose, basis_end)
         return Recorded(str(event), standing)
 
 
@@ -120,6 +127,7 @@ class ObjectionController(Controller):
     @post(
         operation_id="lodgeObjection",
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record an art. 21 objection (R17 direct marketing, R18)",
     )
     def lodge(
@@ -128,21 +136,24 @@ class ObjectionController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[ObjectionCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         lodged = Objection(
             grounds=data.grounds,
             effective_at=data.effective_at or utcnow(),
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.lodge_objection(
-            request.user.tenant, subject_ref, data.purpose, lodged
-        )
+        with conditions(if_match):
+            event, standing = ledger.lodge_objection(
+                request.user.tenant, subject_ref, data.purpose, lodged
+            )
         return Recorded(str(event), standing)
 
     @post(
         "/{purpose:str}/decision",
         operation_id="decideObjection",
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record the decision on an objection (R18)",
     )
     def decide(
@@ -152,6 +163,7 @@ class ObjectionController(Controller):
         purpose: CodePath,
         data: JSONBody[DecisionCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         decision = ObjectionDecision(
             upheld=data.upheld,
@@ -159,7 +171,8 @@ class ObjectionController(Controller):
             effective_at=data.effective_at or utcnow(),
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.decide_objection(
-            request.user.tenant, subject_ref, purpose, decision
-        )
+        with conditions(if_match):
+            event, standing = ledger.decide_objection(
+                request.user.tenant, subject_ref, purpose, decision
+            )
         return Recorded(str(event), standing)

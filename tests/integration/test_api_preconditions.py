@@ -194,3 +194,8 @@ def test_two_unconditional_consents_at_once_are_both_recorded(ready, monkeypatch
         answers = _at_once(monkeypatch, _consent_again(ready, {}))
         assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
         assert len(history(ready)) == recorded + 2
+
+
+def test_an_if_match_longer_than_the_bound_is_refused_naming_the_header(ready) -> None:
+    assert_problem(_revise(ready, {"If-Match": '"' + "9" * 1100 + '"'}), 400, field="If-Match")
+    assert ready.call("GET", ONE_PURPOSE).json()["version"] == 1

@@ -33,9 +33,8 @@ IfMatch = Annotated[
     HeaderParameter(
         name="If-Match",
         required=False,
-        max_length=MAX_LENGTH,
         description="the `ETag` the write is based on (or `*`): 412 when the resource changed "
-        "since; 400 when it is no list of entity tags",
+        "since; 400 when it is no list of entity tags (or over 1024 characters)",
     ),
 ]
 IfNoneMatch = Annotated[
@@ -43,9 +42,9 @@ IfNoneMatch = Annotated[
     HeaderParameter(
         name="If-None-Match",
         required=False,
-        max_length=MAX_LENGTH,
         description="entity tags the caller holds: 304 on a read when one is current; `*` on "
-        "a subject's PUT creates only; 400 when it is no list of entity tags",
+        "a subject's PUT creates only; 400 when it is no list of entity tags (or over 1024 "
+        "characters)",
     ),
 ]
 ETAG_HEADER = ResponseHeader(

@@ -199,3 +199,21 @@ def test_two_unconditional_consents_at_once_are_both_recorded(ready, monkeypatch
 def test_an_if_match_longer_than_the_bound_is_refused_naming_the_header(ready) -> None:
     assert_problem(_revise(ready, {"If-Match": '"' + "9" * 1100 + '"'}), 400, field="If-Match")
     assert ready.call("GET", ONE_PURPOSE).json()["version"] == 1
+
+
+def test_a_subject_s_etag_is_its_version_and_its_put_under_a_stale_one_is_412(ready) -> None:
+    path = f"/v1/subjects/{REF}"
+    read = ready.call("GET", path)
+    assert read.status_code == 200, read.text
+    assert read.headers["etag"] == '"1"'
+    assert read.json()["version"] == 1 and read.json()["erased"] is False
+    assert "birth_date" not in read.text  # its personal data is read in the export only
+    corrected = ready.call(
+        "PUT", path, json={"birth_date": "1990-05-02"}, headers={"If-Match": '"1"'}
+    )
+    assert corrected.status_code == 200, corrected.text
+    stale = ready.call("PUT", path, json={"birth_date": "1990-06-01"}, headers={"If-Match": '"1"'})
+    assert_problem(stale, 412, field="If-Match")
+    assert _tag(ready, path) == '"2"'
+    assert ready.call("GET", path, headers={"If-None-Match": '"2"'}).status_code == 304
+    assert_problem(ready.call("GET", "/v1/subjects/nobody"), 404)

@@ -1,4 +1,5 @@
-"""Subjects: create or update, their standing for every purpose or one, their history."""
+"""Subjects: create or update, their version, their standing for every purpose or one,
+their history."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from ..application import Ledger, utcnow
+from ..domain.errors import NotFound
+from ..domain.ids import subject_id
+from ..domain.preconditions import entity_tag
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads import paging
 from ..reads.history import HistoryEvent, history_page
 from ..reads.standing import AuditedStanding, all_standings, tagged_standing
+from ..reads.streams import load_aggregates
 from ..web import READERS, CodePath, SubjectRef
 from .auth import requires
 from .paging import LINK_HEADER, Cursor, Limit, paged
@@ -38,6 +43,16 @@ class SubjectPut(PersonalData, frozen=True, forbid_unknown_fields=True):
 class SubjectOut(msgspec.Struct):
     subject_ref: str
     created: bool
+
+
+class SubjectVersion(msgspec.Struct):
+    """The subject's version, which its PUT takes as ``If-Match``; no personal data (that
+    is read, and logged, in the export)."""
+
+    subject_ref: str
+    version: int
+    registered_at: datetime
+    erased: bool  # completely (R22): nothing more may be recorded
 
 
 class SubjectStanding(msgspec.Struct):
@@ -64,7 +79,7 @@ class SubjectController(Controller):
         guards=[requires("writer", "admin")],
         sync_to_thread=True,
         summary="Create or update a subject (idempotent): 201 created, 200 updated; "
-        "`If-None-Match: *` creates only, `If-Match: *` updates only",
+        "`If-Match` with its `ETag` updates only that version, `If-None-Match: *` creates only",
         responses=conditional_writes(),
     )
     def put_subject(
@@ -80,6 +95,26 @@ class SubjectController(Controller):
         with conditions(if_match, if_none_match):
             created = ledger.put_subject(request.user.tenant, subject_ref, personal)
         return Response(SubjectOut(subject_ref, created), status_code=201 if created else 200)
+
+    @get(
+        operation_id="getSubject",
+        guards=[requires(*READERS)],
+        summary="The subject's version (its `ETag`, which its PUT takes as `If-Match`), "
+        "without personal data",
+        response_headers=[ETAG_HEADER],
+        responses=NOT_MODIFIED,
+    )
+    async def get_subject(
+        self, request: Request, subject_ref: SubjectRef, if_none_match: IfNoneMatch = None
+    ) -> Response[SubjectVersion]:
+        sid = subject_id(request.user.tenant, subject_ref)
+        subject = (await load_aggregates(request.app.state.pool, [sid])).get(sid)
+        if subject is None:
+            raise NotFound(f"subject {subject_ref!r} is not registered")
+        answer = SubjectVersion(
+            subject_ref, subject.version, subject.created_on, subject.erased_completely
+        )
+        return tagged(answer, entity_tag(subject.version), if_none_match)
 
     @get(
         "/standing",

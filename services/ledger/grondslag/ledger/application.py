@@ -94,8 +94,11 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
                     return ledger._replayed(command, claim)
                 # a conflict on a stream's version may also surface as the aborted pipeline
                 # of the statement after it (the R22 check): nothing committed, so run again
+                # — but not for ever, as if it were a conflict: what aborted it may persist
                 aborted = isinstance(error.__cause__, psycopg.errors.PipelineAborted)
-                if not isinstance(error, IntegrityError) and not aborted:
+                if not isinstance(error, IntegrityError) and (
+                    not aborted or attempt == ATTEMPTS - 1
+                ):
                     raise
                 if attempt == ATTEMPTS - 1:
                     raise ConcurrentChange(

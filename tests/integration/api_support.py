@@ -19,6 +19,8 @@ NOTICE = {
     "sha256": "a" * 64,
 }
 
+ANY_VERSION = {"If-Match": "*"}  # a revision names the version it revises (428 without)
+
 
 # -- request bodies ----------------------------------------------------------------------------
 def purpose_body(code: str = PURPOSE, **fields: Any) -> dict[str, Any]:
@@ -94,11 +96,18 @@ def standing(tenant: Any, ref: str = REF, purpose: str = PURPOSE, **params: str)
 
 
 def history(tenant: Any, ref: str = REF) -> list[dict]:
-    response = tenant.call("GET", f"/v1/subjects/{ref}/history")
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["subject_ref"] == ref
-    return body["events"]
+    """Every event of the subject, page after page."""
+    events: list[dict] = []
+    params: dict[str, Any] = {"limit": 200}
+    while True:
+        response = tenant.call("GET", f"/v1/subjects/{ref}/history", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["subject_ref"] == ref
+        events += body["events"]
+        if body["next"] is None:
+            return events
+        params["cursor"] = body["next"]
 
 
 def check(tenant: Any, refs: list[str], purpose: str = PURPOSE, **fields: Any) -> dict:

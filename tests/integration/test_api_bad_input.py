@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from api_support import (
+    ANY_VERSION,
     CONSENT,
     CONSENTS,
     PROBLEM_JSON,
@@ -338,6 +339,7 @@ def test_material_revision_reusing_the_notice_is_refused_by_r10_and_register_unc
     response = ready.call(
         "POST",
         f"/v1/purposes/{PURPOSE}/revisions",
+        headers=ANY_VERSION,
         json={"material": True, "recipients": ["Nieuwe Ontvanger BV"]},
     )
     assert_problem(response, 409, rule="R10", field="notice")
@@ -347,7 +349,10 @@ def test_material_revision_reusing_the_notice_is_refused_by_r10_and_register_unc
 def test_unknown_field_in_a_revision_is_422_and_register_unchanged(ready) -> None:
     before = register_of(ready)
     response = ready.call(
-        "POST", f"/v1/purposes/{PURPOSE}/revisions", json={"material": False, "colour": "blue"}
+        "POST",
+        f"/v1/purposes/{PURPOSE}/revisions",
+        headers=ANY_VERSION,
+        json={"material": False, "colour": "blue"},
     )
     assert_problem(response, 422, field="colour")
     assert register_of(ready) == before

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from api_support import CONSENTS, PURPOSE, REF, assert_problem, register_of, snapshot
+from api_support import ANY_VERSION, CONSENTS, PURPOSE, REF, assert_problem, register_of, snapshot
 
 
 def contract_purpose(tenant, term: str = "P7Y") -> str:
@@ -48,7 +48,9 @@ def test_a_revision_to_a_retention_beyond_115_years_is_refused(tenant) -> None:
         "retention": {"term": "P9999Y", "starts": "basis_end"},
         "effective_at": "2025-06-01T00:00:00Z",
     }
-    response = tenant.call("POST", f"/v1/purposes/{code}/revisions", json=revision)
+    response = tenant.call(
+        "POST", f"/v1/purposes/{code}/revisions", headers=ANY_VERSION, json=revision
+    )
     assert_problem(response, 422, field="retention.term")
     assert register_of(tenant) == before
 

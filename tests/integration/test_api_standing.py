@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from api_support import PURPOSE, REF, history, standing, withdraw
+from api_support import ANY_VERSION, PURPOSE, REF, history, standing, withdraw
 
 NOTICE_2 = {
     "version": "2026-01",
@@ -267,6 +267,7 @@ def test_material_revision_with_new_notice_lapses_existing_consent_as_notice_rev
     revision = tenant.call(
         "POST",
         f"/v1/purposes/{PURPOSE}/revisions",
+        headers=ANY_VERSION,
         json={
             "material": True,
             "notice": NOTICE_2,
@@ -300,6 +301,7 @@ def test_cosmetic_revision_keeps_existing_consent(tenant) -> None:
     revision = tenant.call(
         "POST",
         f"/v1/purposes/{PURPOSE}/revisions",
+        headers=ANY_VERSION,
         json={"material": False, "title": "Pasfoto (dossier)"},
     )
     assert revision.status_code == 201, revision.text

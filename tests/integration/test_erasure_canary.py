@@ -22,6 +22,7 @@ from erasure_support import CONTRACT, erased, establish, register_contract
 
 from grondslag.ledger import envelope
 
+from api_support import ANY_VERSION
 from audit_support import proof_of
 
 PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
@@ -158,6 +159,7 @@ def test_r22_canary_email_and_birth_date_are_nowhere_after_erasure(tenant, datab
     tenant.call(
         "POST",
         f"/v1/purposes/{CONTRACT}/revisions",
+        headers=ANY_VERSION,
         json={"material": False, "destroy_on_request": True},
     )
     done = erased(tenant, REF)

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar, get_type_hints
 from uuid import UUID, uuid4
 
 import msgspec
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
@@ -29,6 +30,7 @@ from .domain.erasure import ErasureOutcome, LapsedStanding
 from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
 from .domain.ids import controller_id, purpose_id, subject_id
 from .domain.minors import AMSTERDAM
+from .domain.preconditions import check_precondition, entity_tag, standing_tag
 from .domain.purpose import Purpose
 from .domain.purpose_versions import version_in_force
 from .domain.request_answer import request_answer
@@ -90,7 +92,13 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
                 # mode, as an aborted pipeline: what committed decides
                 if claim is not None and ledger._committed_before(claim):
                     return ledger._replayed(command, claim)
-                if not isinstance(error, IntegrityError):
+                # a conflict on a stream's version may also surface as the aborted pipeline
+                # of the statement after it (the R22 check): nothing committed, so run again
+                # — but not for ever, as if it were a conflict: what aborted it may persist
+                aborted = isinstance(error.__cause__, psycopg.errors.PipelineAborted)
+                if not isinstance(error, IntegrityError) and (
+                    not aborted or attempt == ATTEMPTS - 1
+                ):
                     raise
                 if attempt == ATTEMPTS - 1:
                     raise ConcurrentChange(
@@ -152,6 +160,7 @@ class Ledger(Application[UUID]):
         purpose = self._find(purpose_id(tenant, code))
         if purpose is None:
             raise NotFound(f"purpose {code!r} is not in the register")
+        check_precondition(entity_tag(purpose.version))
         terms = msgspec.structs.replace(purpose.latest.terms, **changes)
         purpose.revise(terms, material, effective_at)
         self._commit(purpose, purpose)
@@ -169,6 +178,7 @@ class Ledger(Application[UUID]):
         """Create or update a subject; answers whether it was created."""
         sid = subject_id(tenant, subject_ref)
         subject: Subject | None = self._find(sid)
+        check_precondition(entity_tag(subject.version) if subject else None)
         if subject is not None:
             subject.check_not_erased()  # R22
         key = self.keys.key_for(sid) or self.keys.create_key(sid)
@@ -274,6 +284,7 @@ class Ledger(Application[UUID]):
         """Run ``command`` on the standing and commit what it recorded (nothing, when it
         answers None)."""
         dossier = self._known_dossier(tenant, subject_ref, purpose)
+        check_precondition(standing_tag(dossier))
         assert dossier.subject is not None
         dossier.subject.check_not_erased()  # R22
         now = utcnow()

@@ -23,6 +23,7 @@ from ..domain.values import (
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
+from .preconditions import IfMatch, conditional_writes, conditions
 
 
 class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -68,6 +69,7 @@ class BasisController(Controller):
         operation_id="establishBasis",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record a non-consent basis (contract, legal obligation, …)",
     )
     def establish(
@@ -76,6 +78,7 @@ class BasisController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[BasisCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         establishment = Establishment(
             basis=data.basis,
@@ -85,9 +88,10 @@ class BasisController(Controller):
             opt_out_offered=data.opt_out_offered,
             file_ref=data.file_ref,
         )
-        event, standing = ledger.establish_basis(
-            request.user.tenant, subject_ref, data.purpose, establishment
-        )
+        with conditions(if_match):
+            event, standing = ledger.establish_basis(
+                request.user.tenant, subject_ref, data.purpose, establishment
+            )
         return Recorded(str(event), standing)
 
     @post(
@@ -95,6 +99,7 @@ class BasisController(Controller):
         operation_id="endBasis",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="End the basis; the purpose's retention term starts (R21)",
     )
     def end(
@@ -104,13 +109,15 @@ class BasisController(Controller):
         purpose: CodePath,
         data: JSONBody[BasisEndCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         basis_end = BasisEnd(
             effective_at=data.effective_at or utcnow(),
             reason=data.reason,
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.end_basis(request.user.tenant, subject_ref, purpose, basis_end)
+        with conditions(if_match):
+            event, standing = ledger.end_basis(request.user.tenant, subject_ref, purpose, basis_end)
         return Recorded(str(event), standing)
 
 
@@ -123,6 +130,7 @@ class ObjectionController(Controller):
         operation_id="lodgeObjection",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record an art. 21 objection (R17 direct marketing, R18)",
     )
     def lodge(
@@ -131,15 +139,17 @@ class ObjectionController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[ObjectionCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         lodged = Objection(
             grounds=data.grounds,
             effective_at=data.effective_at or utcnow(),
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.lodge_objection(
-            request.user.tenant, subject_ref, data.purpose, lodged
-        )
+        with conditions(if_match):
+            event, standing = ledger.lodge_objection(
+                request.user.tenant, subject_ref, data.purpose, lodged
+            )
         return Recorded(str(event), standing)
 
     @post(
@@ -147,6 +157,7 @@ class ObjectionController(Controller):
         operation_id="decideObjection",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record the decision on an objection (R18)",
     )
     def decide(
@@ -156,6 +167,7 @@ class ObjectionController(Controller):
         purpose: CodePath,
         data: JSONBody[DecisionCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         decision = ObjectionDecision(
             upheld=data.upheld,
@@ -163,7 +175,8 @@ class ObjectionController(Controller):
             effective_at=data.effective_at or utcnow(),
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.decide_objection(
-            request.user.tenant, subject_ref, purpose, decision
-        )
+        with conditions(if_match):
+            event, standing = ledger.decide_objection(
+                request.user.tenant, subject_ref, purpose, decision
+            )
         return Recorded(str(event), standing)

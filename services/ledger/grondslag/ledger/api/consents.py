@@ -12,6 +12,7 @@ from ..domain.standing_at import StandingAnswer
 from ..domain.values import Code, Evidence, Instant, Method, Ref, ShortText
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
+from .preconditions import IfMatch, conditional_writes, conditions
 
 
 class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -53,6 +54,7 @@ class ConsentController(Controller):
         operation_id="giveConsent",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record a consent",
     )
     def give(
@@ -61,10 +63,14 @@ class ConsentController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[ConsentCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         fields = msgspec.structs.asdict(data)
         purpose = fields.pop("purpose")
-        event, standing = ledger.give_consent(request.user.tenant, subject_ref, purpose, **fields)
+        with conditions(if_match):
+            event, standing = ledger.give_consent(
+                request.user.tenant, subject_ref, purpose, **fields
+            )
         return Recorded(str(event), standing)
 
     @post(
@@ -72,6 +78,7 @@ class ConsentController(Controller):
         operation_id="withdrawConsent",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Record a withdrawal (takes effect when it reached the practice)",
     )
     def withdraw(
@@ -81,8 +88,10 @@ class ConsentController(Controller):
         purpose: CodePath,
         data: JSONBody[WithdrawalCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
-        event, standing = ledger.withdraw_consent(
-            request.user.tenant, subject_ref, purpose, **msgspec.structs.asdict(data)
-        )
+        with conditions(if_match):
+            event, standing = ledger.withdraw_consent(
+                request.user.tenant, subject_ref, purpose, **msgspec.structs.asdict(data)
+            )
         return Recorded(str(event), standing)

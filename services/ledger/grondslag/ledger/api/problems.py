@@ -17,7 +17,15 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ..domain.bounds import check_instant
-from ..domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
+from ..domain.errors import (
+    ConcurrentChange,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    RuleViolated,
+)
 from ..persistence.dossiers import StreamUnreadable
 from ..reads.audit import NotYetSigned
 from .logs import redacted
@@ -114,6 +122,10 @@ def on_domain_error(request: Request, error: DomainError) -> Response[Problem]:
         status, kind, title = 409, "concurrent-change", "Changed concurrently"
     elif isinstance(error, InvalidInput):
         status, kind, title = 422, "invalid-input", "Invalid input"
+    elif isinstance(error, PreconditionFailed):
+        status, kind, title = 412, "precondition-failed", "Precondition failed"
+    elif isinstance(error, PreconditionRequired):
+        status, kind, title = 428, "precondition-required", "Precondition required"
     else:
         status, kind, title = 409, "conflict", "Conflict"
     problem = Problem(

@@ -13,6 +13,7 @@ from litestar.params import JSONBody
 from ..application import Ledger, utcnow
 from ..domain.errors import NotFound
 from ..domain.ids import purpose_id
+from ..domain.preconditions import entity_tag
 from ..domain.purpose import Purpose
 from ..domain.values import (
     Basis,
@@ -27,9 +28,20 @@ from ..domain.values import (
     ShortText,
     SpecialCategory,
 )
-from ..reads.streams import load_aggregates, stream_ids
+from ..reads import paging
+from ..reads.streams import load_aggregates, purpose_page
 from ..web import READERS, CodePath, answers
 from .auth import requires
+from .paging import LINK_HEADER, Cursor, Limit, paged
+from .preconditions import (
+    ETAG_HEADER,
+    NOT_MODIFIED,
+    IfMatch,
+    IfNoneMatch,
+    conditional_writes,
+    conditions,
+    tagged,
+)
 
 
 class PurposeCreate(PurposeTerms, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -81,7 +93,11 @@ class PurposeOut(PurposeTerms, kw_only=True, frozen=True):
 
 
 class PurposeList(msgspec.Struct):
+    """One page of the register by code; ``next`` is the cursor of the next page, null on
+    the last."""
+
     purposes: list[PurposeOut]
+    next: str | None = None
 
 
 def purpose_out(purpose: Purpose) -> PurposeOut:
@@ -130,27 +146,37 @@ class PurposeController(Controller):
     @get(
         operation_id="listPurposes",
         guards=[requires(*READERS)],
-        summary="The register",
+        summary="The register by code, a page at a time",
+        response_headers=[LINK_HEADER],
     )
-    async def list_purposes(self, request: Request) -> PurposeList:
+    async def list_purposes(
+        self, request: Request, limit: Limit = paging.DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> Response[PurposeList]:
         pool = request.app.state.pool
-        ids = [pid for pid, _ in await stream_ids(pool, request.user.tenant, "purpose")]
-        found = await load_aggregates(pool, ids)
-        return PurposeList([purpose_out(found[pid]) for pid in ids if pid in found])
+        after = paging.decode(cursor, str) if cursor else ""
+        ids = await purpose_page(pool, request.user.tenant, after, limit + 1)
+        found = await load_aggregates(pool, ids[:limit])
+        purposes = [purpose_out(found[pid]) for pid in ids[:limit] if pid in found]
+        following = paging.encode(purposes[-1].code) if len(ids) > limit and purposes else None
+        return paged(request, PurposeList(purposes, following), following)
 
     @get(
         "/{code:str}",
         operation_id="getPurpose",
         opt=answers(404),
         guards=[requires(*READERS)],
-        summary="One purpose",
+        summary="One purpose; its `ETag` is what a revision takes as `If-Match`",
+        response_headers=[ETAG_HEADER],
+        responses=NOT_MODIFIED,
     )
-    async def get_purpose(self, request: Request, code: CodePath) -> PurposeOut:
+    async def get_purpose(
+        self, request: Request, code: CodePath, if_none_match: IfNoneMatch = None
+    ) -> Response[PurposeOut]:
         pid = purpose_id(request.user.tenant, code)
         found = await load_aggregates(request.app.state.pool, [pid])
         if pid not in found:
             raise NotFound(f"purpose {code!r} is not in the register")
-        return purpose_out(found[pid])
+        return tagged(purpose_out(found[pid]), entity_tag(found[pid].version), if_none_match)
 
     @post(
         "/{code:str}/revisions",
@@ -158,7 +184,9 @@ class PurposeController(Controller):
         opt=answers(404, 409),
         guards=[requires("admin")],
         sync_to_thread=True,
-        summary="Revise a purpose (R10)",
+        summary="Revise a purpose (R10), given the `ETag` of the version revised as `If-Match` "
+        "(428 without: whether a revision is material is judged against that version)",
+        responses=conditional_writes(required=True),
     )
     def revise(
         self,
@@ -166,13 +194,15 @@ class PurposeController(Controller):
         code: CodePath,
         data: JSONBody[PurposeRevisionCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> PurposeOut:
         changes = {
             name: value
             for name, value in msgspec.structs.asdict(data).items()
             if value is not msgspec.UNSET and name not in ("material", "effective_at")
         }
-        purpose = ledger.revise_purpose(
-            request.user.tenant, code, changes, data.material, data.effective_at or utcnow()
-        )
+        with conditions(if_match, required=True):
+            purpose = ledger.revise_purpose(
+                request.user.tenant, code, changes, data.material, data.effective_at or utcnow()
+            )
         return purpose_out(purpose)

@@ -24,9 +24,11 @@ from ..domain.request_values import (
     RequestKind,
 )
 from ..domain.values import Code, Instant, LongText, Ref, ShortText
+from ..reads.paging import DEFAULT_LIMIT
 from ..reads.requests import RequestPage, StatusFilter, list_requests, one_request
 from ..web import READERS, SubjectRef, answers
 from .auth import requires
+from .paging import LINK_HEADER, Cursor, Limit, paged
 
 RequestId = Annotated[
     str,
@@ -133,16 +135,14 @@ class RequestController(Controller):
         operation_id="listRequests",
         guards=[requires(*READERS)],
         summary="Requests by due date (open ones by default), a page at a time",
+        response_headers=[LINK_HEADER],
     )
     async def list_by_due_date(
         self,
         request: Request,
         status: FromQuery[StatusFilter] = "open",
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        cursor: Annotated[
-            str | None,
-            QueryParameter(max_length=200, required=False, description="`next` of a page"),
-        ] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
         subject_ref: Annotated[
             str | None,
             QueryParameter(
@@ -151,10 +151,11 @@ class RequestController(Controller):
                 description="only this subject's requests",
             ),
         ] = None,
-    ) -> RequestPage:
+    ) -> Response[RequestPage]:
         pool = request.app.state.pool
         tenant = request.user.tenant
-        return await list_requests(pool, tenant, status, limit, cursor, utcnow(), subject_ref)
+        page = await list_requests(pool, tenant, status, limit, cursor, utcnow(), subject_ref)
+        return paged(request, page, page.next)
 
     @get(
         "/{request_id:str}",

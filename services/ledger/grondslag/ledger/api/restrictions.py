@@ -15,6 +15,7 @@ from ..domain.values import Code, Instant, LongText, Restriction, RestrictionLif
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
+from .preconditions import IfMatch, conditional_writes, conditions
 
 
 class RestrictionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -74,6 +75,7 @@ class RestrictionController(Controller):
         operation_id="liftRestriction",
         opt=answers(404, 409),
         sync_to_thread=True,
+        responses=conditional_writes(),
         summary="Lift the restriction in force (R24: 409 when none is in force then)",
     )
     def lift(
@@ -83,11 +85,15 @@ class RestrictionController(Controller):
         purpose: CodePath,
         data: JSONBody[RestrictionLiftCreate],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
     ) -> Recorded:
         lift = RestrictionLift(
             reasons=data.reasons,
             effective_at=data.effective_at or utcnow(),
             recorded_by=data.recorded_by,
         )
-        event, standing = ledger.lift_restriction(request.user.tenant, subject_ref, purpose, lift)
+        with conditions(if_match):
+            event, standing = ledger.lift_restriction(
+                request.user.tenant, subject_ref, purpose, lift
+            )
         return Recorded(str(event), standing)

@@ -1,8 +1,10 @@
-"""Subjects: create or update, their standing for every purpose or one, their history."""
+"""Subjects: create or update, their version, their standing for every purpose or one,
+their history."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
@@ -10,12 +12,27 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from ..application import Ledger, utcnow
+from ..domain.errors import NotFound
+from ..domain.ids import subject_id
+from ..domain.preconditions import entity_tag
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
-from ..reads.history import HistoryEvent, subject_history
-from ..reads.standing import AuditedStanding, all_standings, one_standing
+from ..reads import paging
+from ..reads.history import HistoryEvent, history_page
+from ..reads.standing import AuditedStanding, all_standings, tagged_standing
+from ..reads.streams import load_aggregates
 from ..web import READERS, CodePath, SubjectRef, answers
 from .auth import requires
+from .paging import LINK_HEADER, Cursor, Limit, paged
+from .preconditions import (
+    ETAG_HEADER,
+    NOT_MODIFIED,
+    IfMatch,
+    IfNoneMatch,
+    conditional_writes,
+    conditions,
+    tagged,
+)
 from .problems import aware
 
 
@@ -28,6 +45,16 @@ class SubjectOut(msgspec.Struct):
     created: bool
 
 
+class SubjectVersion(msgspec.Struct):
+    """The subject's version, which its PUT takes as ``If-Match``; no personal data (that
+    is read, and logged, in the export)."""
+
+    subject_ref: str
+    version: int
+    registered_at: datetime
+    erased: bool  # completely (R22): nothing more may be recorded
+
+
 class SubjectStanding(msgspec.Struct):
     subject_ref: str
     at: datetime
@@ -35,8 +62,12 @@ class SubjectStanding(msgspec.Struct):
 
 
 class History(msgspec.Struct):
+    """One page of the subject's events in the order recorded; ``next`` is the cursor of
+    the next page, null on the last."""
+
     subject_ref: str
     events: list[HistoryEvent]
+    next: str | None = None
 
 
 class SubjectController(Controller):
@@ -48,7 +79,9 @@ class SubjectController(Controller):
         opt=answers(409, successes={201: "Created: the subject is new"}),
         guards=[requires("writer", "admin")],
         sync_to_thread=True,
-        summary="Create or update a subject (idempotent): 201 created, 200 updated",
+        summary="Create or update a subject (idempotent): 201 created, 200 updated; "
+        "`If-Match` with its `ETag` updates only that version, `If-None-Match: *` creates only",
+        responses=conditional_writes(),
     )
     def put_subject(
         self,
@@ -56,10 +89,33 @@ class SubjectController(Controller):
         subject_ref: SubjectRef,
         data: JSONBody[SubjectPut],
         ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
     ) -> Response[SubjectOut]:
         personal = PersonalData(birth_date=data.birth_date, email=data.email)
-        created = ledger.put_subject(request.user.tenant, subject_ref, personal)
+        with conditions(if_match, if_none_match):
+            created = ledger.put_subject(request.user.tenant, subject_ref, personal)
         return Response(SubjectOut(subject_ref, created), status_code=201 if created else 200)
+
+    @get(
+        operation_id="getSubject",
+        guards=[requires(*READERS)],
+        summary="The subject's version (its `ETag`, which its PUT takes as `If-Match`), "
+        "without personal data",
+        response_headers=[ETAG_HEADER],
+        responses=NOT_MODIFIED,
+    )
+    async def get_subject(
+        self, request: Request, subject_ref: SubjectRef, if_none_match: IfNoneMatch = None
+    ) -> Response[SubjectVersion]:
+        sid = subject_id(request.user.tenant, subject_ref)
+        subject = (await load_aggregates(request.app.state.pool, [sid])).get(sid)
+        if subject is None:
+            raise NotFound(f"subject {subject_ref!r} is not registered")
+        answer = SubjectVersion(
+            subject_ref, subject.version, subject.created_on, subject.erased_completely
+        )
+        return tagged(answer, entity_tag(subject.version), if_none_match)
 
     @get(
         "/standing",
@@ -79,7 +135,10 @@ class SubjectController(Controller):
         opt=answers(404),
         guards=[requires(*READERS)],
         summary="The bitemporal answer for one purpose: what applied at `at`, as known at "
-        "`known_at`, with the full evidence (R7) of each event it rests on",
+        "`known_at`, with the full evidence (R7) of each event it rests on; its `ETag` is "
+        "what the standing's writes take as `If-Match`",
+        response_headers=[ETAG_HEADER],
+        responses=NOT_MODIFIED,
     )
     async def standing(
         self,
@@ -88,9 +147,10 @@ class SubjectController(Controller):
         purpose: CodePath,
         at: FromQuery[Instant | None] = None,
         known_at: FromQuery[Instant | None] = None,
-    ) -> AuditedStanding:
+        if_none_match: IfNoneMatch = None,
+    ) -> Response[AuditedStanding]:
         now = utcnow()
-        return await one_standing(
+        answer, tag = await tagged_standing(
             request.app.state.pool,
             request.user.tenant,
             subject_ref,
@@ -98,14 +158,28 @@ class SubjectController(Controller):
             aware("at", at) or now,
             aware("known_at", known_at) or now,
         )
+        # an answer as of now changes with the clock alone (a consent expires, a child turns
+        # 16): only one at a given `at` and `known_at` is fixed by the streams' versions
+        return tagged(answer, tag, if_none_match, fixed=at is not None and known_at is not None)
 
     @get(
         "/history",
         operation_id="getHistory",
         opt=answers(404),
         guards=[requires(*READERS)],
-        summary="Every event of the subject, in order",
+        summary="Every event of the subject, in the order recorded, a page at a time",
+        response_headers=[LINK_HEADER],
     )
-    async def history(self, request: Request, subject_ref: SubjectRef) -> History:
-        events = await subject_history(request.app.state.pool, request.user.tenant, subject_ref)
-        return History(subject_ref, events)
+    async def history(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        limit: Limit = paging.DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Response[History]:
+        after = paging.decode(cursor, tuple[UUID, int]) if cursor else None
+        events, last = await history_page(
+            request.app.state.pool, request.user.tenant, subject_ref, after, limit
+        )
+        following = paging.encode(last) if last is not None else None
+        return paged(request, History(subject_ref, events, following), following)

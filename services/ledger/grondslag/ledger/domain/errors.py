@@ -30,3 +30,12 @@ class InvalidInput(DomainError):
 
 class ConcurrentChange(DomainError):
     """Someone else changed the same stream in between; the caller may retry (HTTP 409)."""
+
+
+class PreconditionFailed(DomainError):
+    """``If-Match`` names a version that is not the current one (HTTP 412)."""
+
+
+class PreconditionRequired(DomainError):
+    """The write changes what another writer may have changed since it was read; it must
+    name the version it read (HTTP 428)."""

@@ -9,8 +9,6 @@ lag; one whose fold no longer has the status asked for (answered meanwhile) is l
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Literal
 
@@ -21,6 +19,7 @@ from ..domain.errors import InvalidInput, NotFound
 from ..domain.request_answer import request_answer
 from ..domain.request_values import RequestAnswer
 from ..domain.subject_request import SubjectRequest, request_stream_id
+from . import paging
 from .streams import load_aggregates
 
 REQUESTS_TABLE = "grondslag_subject_requests"
@@ -104,16 +103,11 @@ async def list_requests(
 
 
 def _encode(due_at: datetime, request_id: str) -> str:
-    raw = msgspec.json.encode([due_at, request_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return paging.encode([due_at, request_id])
 
 
 def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        due_at, request_id = msgspec.json.decode(raw, type=tuple[datetime, str])
-    except (ValueError, binascii.Error, msgspec.DecodeError):
-        raise InvalidInput("cursor is not one this list gave", field="cursor") from None
+    due_at, request_id = paging.decode(cursor, tuple[datetime, str])
     if due_at.tzinfo is None:
         raise InvalidInput("cursor is not one this list gave", field="cursor")
     return due_at, request_id

@@ -12,6 +12,7 @@ from ..domain import evidence
 from ..domain.errors import NotFound
 from ..domain.evidence import evidence_records
 from ..domain.ids import subject_id
+from ..domain.preconditions import standing_tag
 from ..domain.standing_at import StandingAnswer
 from ..persistence import dossiers
 from .streams import stream_ids
@@ -56,6 +57,19 @@ async def one_standing(
     at: datetime,
     known_at: datetime,
 ) -> AuditedStanding:
+    answer, _ = await tagged_standing(pool, tenant, subject_ref, purpose, at, known_at)
+    return answer
+
+
+async def tagged_standing(
+    pool: asyncpg.Pool,
+    tenant: str,
+    subject_ref: str,
+    purpose: str,
+    at: datetime,
+    known_at: datetime,
+) -> tuple[AuditedStanding, str]:
+    """The answer, and its entity tag: the versions of the streams it folds."""
     streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, [purpose]))
     dossier = streams.dossier(tenant, subject_ref, purpose)
     if dossier.subject is None:
@@ -63,9 +77,10 @@ async def one_standing(
     if dossier.register is None:
         raise NotFound(f"purpose {purpose!r} is not in the register")
     answer = dossier.standing(at, known_at)
-    return AuditedStanding(
+    audited = AuditedStanding(
         **msgspec.structs.asdict(answer), evidence_records=with_proofs(dossier.evidence(answer))
     )
+    return audited, standing_tag(dossier)
 
 
 async def all_standings(

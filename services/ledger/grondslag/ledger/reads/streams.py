@@ -67,3 +67,17 @@ async def stream_ids(
             subject_ref,
         )
     return [(row["originator_id"], row["purpose"]) for row in rows]
+
+
+async def purpose_page(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, after: str, limit: int
+) -> list[UUID]:
+    """The register's streams by code after ``after``: at most ``limit`` of them."""
+    rows = await conn.fetch(
+        f"SELECT originator_id FROM {STREAMS_TABLE} "
+        "WHERE tenant = $1 AND kind = 'purpose' AND purpose > $2 ORDER BY purpose LIMIT $3",
+        tenant,
+        after,
+        limit,
+    )
+    return [row["originator_id"] for row in rows]

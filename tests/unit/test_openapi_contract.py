@@ -86,11 +86,13 @@ def test_refusals_are_problems_and_litestars_default_400_is_gone(doc: dict[str, 
 
 def test_a_route_answers_what_its_parts_imply(doc: dict[str, Any]) -> None:
     consent = doc["paths"]["/v1/subjects/{subject_ref}/consents"]["post"]["responses"]
-    assert set(consent) == {"201", "400", "401", "403", "404", "409", "413", "415", "422", "503"}
+    assert set(consent) == {
+        *("201", "400", "401", "403", "404", "409", "412", "413", "415", "422", "503")
+    }  # 412: a stale If-Match
     assert "Retry-After" in consent["503"]["headers"]
     assert "WWW-Authenticate" in consent["401"]["headers"]
     purposes = doc["paths"]["/v1/purposes"]["get"]["responses"]
-    assert set(purposes) == {"200", "401", "403", "503"}  # no body, no parameters
+    assert set(purposes) == {"200", "401", "403", "422", "503"}  # 422: a bad limit or cursor
     link = doc["paths"]["/u/{token}"]["post"]["responses"]
     assert set(link) == {"200", "404", "409", "410", "429", "503"}
 

@@ -23,7 +23,7 @@ from ..domain.values import (
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
-from .preconditions import IfMatch, conditional_writes, conditions
+from .preconditions import IfMatch, conditions
 
 
 class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -67,9 +67,8 @@ class BasisController(Controller):
 
     @post(
         operation_id="establishBasis",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="Record a non-consent basis (contract, legal obligation, …)",
     )
     def establish(
@@ -97,9 +96,8 @@ class BasisController(Controller):
     @post(
         "/{purpose:str}/end",
         operation_id="endBasis",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="End the basis; the purpose's retention term starts (R21)",
     )
     def end(
@@ -128,9 +126,8 @@ class ObjectionController(Controller):
 
     @post(
         operation_id="lodgeObjection",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="Record an art. 21 objection (R17 direct marketing, R18)",
     )
     def lodge(
@@ -155,9 +152,8 @@ class ObjectionController(Controller):
     @post(
         "/{purpose:str}/decision",
         operation_id="decideObjection",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="Record the decision on an objection (R18)",
     )
     def decide(

@@ -12,7 +12,7 @@ from ..domain.standing_at import StandingAnswer
 from ..domain.values import Code, Evidence, Instant, Method, Ref, ShortText
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
-from .preconditions import IfMatch, conditional_writes, conditions
+from .preconditions import IfMatch, conditions
 
 
 class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -52,9 +52,8 @@ class ConsentController(Controller):
 
     @post(
         operation_id="giveConsent",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="Record a consent",
     )
     def give(
@@ -76,9 +75,8 @@ class ConsentController(Controller):
     @post(
         "/{purpose:str}/withdrawal",
         operation_id="withdrawConsent",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="Record a withdrawal (takes effect when it reached the practice)",
     )
     def withdraw(

@@ -70,6 +70,8 @@ MALFORMED = "the body is not JSON, or not UTF-8 (`malformed-body`)"
 BAD_KEY = "the `Idempotency-Key` is not 1–255 printable characters"
 INVALID = "a field or parameter does not fit its type or range (`field` and `errors` name each)"
 REUSED = "the `Idempotency-Key` was used for another request"
+BAD_TAGS = "an `If-Match` or `If-None-Match` that is no list of entity tags"
+PRECONDITION_HEADERS = {"if_match", "if_none_match"}
 RETRY_AFTER = {
     "description": "seconds to wait before trying again",
     "schema": {"type": "integer", "minimum": 0},
@@ -136,7 +138,8 @@ def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
             codes[403] = f"The key lacks the role: this call needs one of {', '.join(roles)}"
     if bearer or html:
         codes[503] = REASONS[503]
-    bad = [MALFORMED] * body + [BAD_KEY] * idempotent
+    preconditions = bool(PRECONDITION_HEADERS & set(fields))
+    bad = [MALFORMED] * body + [BAD_KEY] * idempotent + [BAD_TAGS] * preconditions
     invalid = [INVALID] * (body or parameters) + [REUSED] * idempotent
     if bad:
         codes[400] = "Malformed: " + "; or ".join(bad)

@@ -71,7 +71,7 @@ EXAMPLES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     },
     "putSubject": {
         "adult": ("an adult, with her birth date", {"birth_date": "1988-04-02"}),
-        "child": ("a child of 14", {"birth_date": "2011-03-14"}),
+        "child": ("a child of 14", {"birth_date": "2015-03-14"}),
     },
     "giveConsent": {
         "written": (
@@ -145,7 +145,7 @@ EXAMPLES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
             {
                 "representative_ref": "mother-1",
                 "kind": "parental_authority",
-                "valid_from": "2011-03-14T00:00:00+01:00",
+                "valid_from": "2015-03-14T00:00:00+01:00",
                 "evidence": {"document_ref": "gezagsregister-2025-03"},
             },
         ),
@@ -259,12 +259,17 @@ EXAMPLES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
             {"purpose": "photo-in-dossier"},
         ),
     },
+    "revisePurpose": {
+        "title": (
+            "a revision that is not material (R10): the consents given stand",
+            {"material": False, "title": "Pasfoto in het cliëntdossier"},
+        ),
+    },
     "eraseSubject": {
         "request": (
             "an erasure request (art. 17)",
             {
                 "recorded_by": "staff:jdevries",
-                "request_id": "req-2025-031",
                 "reasons": "art. 17 request by e-mail",
             },
         ),
@@ -274,7 +279,7 @@ EXAMPLES: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
             "a court case that holds the file",
             {
                 "claim_ref": "claim-1",
-                "purpose": "client-file",
+                "purpose": "mediation-file",
                 "reference": "C/13/765432",
                 "until": "2027-01-01T00:00:00Z",
             },

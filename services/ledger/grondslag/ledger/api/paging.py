@@ -7,7 +7,6 @@ from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Request, Response
-from litestar.datastructures import ResponseHeader
 from litestar.params import QueryParameter
 
 from ..reads.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -27,11 +26,7 @@ Cursor = Annotated[
         description="the `next` of the page before (opaque)",
     ),
 ]
-LINK_HEADER = ResponseHeader(
-    name="Link",
-    documentation_only=True,
-    description='`<…>; rel="next"`: the next page, when there is one',
-)
+NEXT_LINK = '`<…>; rel="next"`: the next page, when there is one'
 
 
 def paged(request: Request, content: T, following: str | None) -> Response[T]:

@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar, cast
 
 from litestar import Response
-from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter
 
 from ..domain.preconditions import PRECONDITIONS, REQUIRED, Header, Precondition
-from .problems import PROBLEM_JSON, Problem, ProblemError, problem_type
+from .problems import ProblemError, problem_type
 
 T = TypeVar("T")
 MAX_LENGTH = 1024
@@ -47,28 +46,10 @@ IfNoneMatch = Annotated[
         "characters)",
     ),
 ]
-ETAG_HEADER = ResponseHeader(
-    name="ETag",
-    documentation_only=True,
-    description="the version of the streams the answer folds; send it as `If-Match`",
-)
+ETAG = "the version of the streams the answer folds; send it as `If-Match`"
 NOT_MODIFIED = {
     304: ResponseSpec(None, description="Not modified: the `If-None-Match` tag is current")
 }
-
-
-def conditional_writes(required: bool = False) -> dict[int, ResponseSpec]:
-    """The answers a write taking ``If-Match`` adds: 412, and 428 when it is required."""
-    answers = {412: _problem("Precondition failed: the resource changed since the tag was read")}
-    if required:
-        answers[428] = _problem("Precondition required: send `If-Match` with the tag you read")
-    return answers
-
-
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        Problem, description=description, generate_examples=False, media_type=PROBLEM_JSON
-    )
 
 
 def parse(header: Header, value: str | None) -> Precondition | None:

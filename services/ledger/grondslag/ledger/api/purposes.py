@@ -32,13 +32,12 @@ from ..reads import paging
 from ..reads.streams import load_aggregates, purpose_page
 from ..web import READERS, CodePath, answers
 from .auth import requires
-from .paging import LINK_HEADER, Cursor, Limit, paged
+from .paging import NEXT_LINK, Cursor, Limit, paged
 from .preconditions import (
-    ETAG_HEADER,
+    ETAG,
     NOT_MODIFIED,
     IfMatch,
     IfNoneMatch,
-    conditional_writes,
     conditions,
     tagged,
 )
@@ -144,10 +143,10 @@ class PurposeController(Controller):
         )
 
     @get(
+        opt=answers(headers={"Link": NEXT_LINK}),
         operation_id="listPurposes",
         guards=[requires(*READERS)],
         summary="The register by code, a page at a time",
-        response_headers=[LINK_HEADER],
     )
     async def list_purposes(
         self, request: Request, limit: Limit = paging.DEFAULT_LIMIT, cursor: Cursor = None
@@ -163,10 +162,9 @@ class PurposeController(Controller):
     @get(
         "/{code:str}",
         operation_id="getPurpose",
-        opt=answers(404),
+        opt=answers(404, headers={"ETag": ETAG}),
         guards=[requires(*READERS)],
         summary="One purpose; its `ETag` is what a revision takes as `If-Match`",
-        response_headers=[ETAG_HEADER],
         responses=NOT_MODIFIED,
     )
     async def get_purpose(
@@ -181,12 +179,11 @@ class PurposeController(Controller):
     @post(
         "/{code:str}/revisions",
         operation_id="revisePurpose",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412, 428),
         guards=[requires("admin")],
         sync_to_thread=True,
         summary="Revise a purpose (R10), given the `ETag` of the version revised as `If-Match` "
         "(428 without: whether a revision is material is judged against that version)",
-        responses=conditional_writes(required=True),
     )
     def revise(
         self,

@@ -28,7 +28,7 @@ from ..reads.paging import DEFAULT_LIMIT
 from ..reads.requests import RequestPage, StatusFilter, list_requests, one_request
 from ..web import READERS, SubjectRef, answers
 from .auth import requires
-from .paging import LINK_HEADER, Cursor, Limit, paged
+from .paging import NEXT_LINK, Cursor, Limit, paged
 
 RequestId = Annotated[
     str,
@@ -132,10 +132,10 @@ class RequestController(Controller):
     tags = ["requests"]
 
     @get(
+        opt=answers(headers={"Link": NEXT_LINK}),
         operation_id="listRequests",
         guards=[requires(*READERS)],
         summary="Requests by due date (open ones by default), a page at a time",
-        response_headers=[LINK_HEADER],
     )
     async def list_by_due_date(
         self,

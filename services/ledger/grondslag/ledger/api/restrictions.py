@@ -15,7 +15,7 @@ from ..domain.values import Code, Instant, LongText, Restriction, RestrictionLif
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
-from .preconditions import IfMatch, conditional_writes, conditions
+from .preconditions import IfMatch, conditions
 
 
 class RestrictionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -73,9 +73,8 @@ class RestrictionController(Controller):
     @post(
         "/{purpose:str}/lift",
         operation_id="liftRestriction",
-        opt=answers(404, 409),
+        opt=answers(404, 409, 412),
         sync_to_thread=True,
-        responses=conditional_writes(),
         summary="Lift the restriction in force (R24: 409 when none is in force then)",
     )
     def lift(

@@ -23,13 +23,12 @@ from ..reads.standing import AuditedStanding, all_standings, tagged_standing
 from ..reads.streams import load_aggregates
 from ..web import READERS, CodePath, SubjectRef, answers
 from .auth import requires
-from .paging import LINK_HEADER, Cursor, Limit, paged
+from .paging import NEXT_LINK, Cursor, Limit, paged
 from .preconditions import (
-    ETAG_HEADER,
+    ETAG,
     NOT_MODIFIED,
     IfMatch,
     IfNoneMatch,
-    conditional_writes,
     conditions,
     tagged,
 )
@@ -76,12 +75,11 @@ class SubjectController(Controller):
 
     @put(
         operation_id="putSubject",
-        opt=answers(409, successes={201: "Created: the subject is new"}),
+        opt=answers(409, 412, successes={201: "Created: the subject is new"}),
         guards=[requires("writer", "admin")],
         sync_to_thread=True,
         summary="Create or update a subject (idempotent): 201 created, 200 updated; "
         "`If-Match` with its `ETag` updates only that version, `If-None-Match: *` creates only",
-        responses=conditional_writes(),
     )
     def put_subject(
         self,
@@ -99,10 +97,10 @@ class SubjectController(Controller):
 
     @get(
         operation_id="getSubject",
+        opt=answers(404, headers={"ETag": ETAG}),
         guards=[requires(*READERS)],
         summary="The subject's version (its `ETag`, which its PUT takes as `If-Match`), "
         "without personal data",
-        response_headers=[ETAG_HEADER],
         responses=NOT_MODIFIED,
     )
     async def get_subject(
@@ -132,12 +130,11 @@ class SubjectController(Controller):
     @get(
         "/standing/{purpose:str}",
         operation_id="getStanding",
-        opt=answers(404),
+        opt=answers(404, headers={"ETag": ETAG}),
         guards=[requires(*READERS)],
         summary="The bitemporal answer for one purpose: what applied at `at`, as known at "
         "`known_at`, with the full evidence (R7) of each event it rests on; its `ETag` is "
         "what the standing's writes take as `If-Match`",
-        response_headers=[ETAG_HEADER],
         responses=NOT_MODIFIED,
     )
     async def standing(
@@ -165,10 +162,9 @@ class SubjectController(Controller):
     @get(
         "/history",
         operation_id="getHistory",
-        opt=answers(404),
+        opt=answers(404, headers={"Link": NEXT_LINK}),
         guards=[requires(*READERS)],
         summary="Every event of the subject, in the order recorded, a page at a time",
-        response_headers=[LINK_HEADER],
     )
     async def history(
         self,

@@ -172,6 +172,13 @@ class Factory(PostgresFactory):
         assert isinstance(pool.kwargs, dict)
         pool.kwargs["connect_timeout"] = max(2, wait)  # libpq counts whole seconds, ≥ 2
         pool.reconnect_timeout = 2.0 * wait
+        # No statement is prepared behind the library's back: psycopg prepares a statement
+        # on its fifth run, and one whose turn came inside a transaction that a conflict
+        # aborted (the trace and Idempotency-Key rows follow the events in one pipeline) is
+        # then taken as prepared though the server never saw it, so that the command's rerun
+        # failed with 'prepared statement "_pg3_…" does not exist' (500). The library's own
+        # statements ask to be prepared (``prepare=True``) and still are.
+        pool.kwargs["prepare_threshold"] = None
         # the library builds its datastore itself: its connections are wrapped here
         self.datastore.get_connection = failing_fast(  # type: ignore[method-assign, assignment]
             self.datastore.get_connection,

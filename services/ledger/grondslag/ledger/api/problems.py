@@ -26,6 +26,7 @@ from ..domain.errors import (
     PreconditionRequired,
     RuleViolated,
 )
+from ..envelope import KeyUnavailable
 from ..persistence.dossiers import StreamUnreadable
 from ..reads.audit import NotYetSigned
 from .logs import redacted
@@ -231,6 +232,21 @@ def on_unreadable(request: Request, error: StreamUnreadable) -> Response[Problem
     return problem_response(problem, request, {"Retry-After": "60"})
 
 
+def on_key_unavailable(request: Request, error: KeyUnavailable) -> Response[Problem]:
+    """Personal data sealed under a key-encryption key this process does not hold (a
+    restore without its ``master-keys``): no answer without it, never a wrong one."""
+    log.error("key unavailable on %s %s: %s", request.method, redacted(request.url.path), error)
+    problem = Problem(
+        type=problem_type("key-unavailable"),
+        title="Key unavailable",
+        status=503,
+        detail="the subject's data is sealed under a key-encryption key this service does not "
+        "hold: an operator must put back the master-keys file it was backed up with (README: "
+        "Backup and restore); nothing was recorded",
+    )
+    return problem_response(problem, request, {"Retry-After": "60"})
+
+
 # -- the database away: 503 ---------------------------------------------------------------
 
 RETRY_AFTER_SECONDS = 5
@@ -351,6 +367,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_exception,
     RecursionError: on_too_deep,
     StreamUnreadable: on_unreadable,
+    KeyUnavailable: on_key_unavailable,
     NotYetSigned: on_not_yet_signed,
     Exception: on_unexpected,  # first asks database_unavailable(): 503, else 500
 }

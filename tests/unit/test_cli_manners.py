@@ -108,6 +108,13 @@ FAILURES = [
         "NATS_URL",
     ),
     ("a bad number", ("keys", "list"), {"GRONDSLAG_WRITE_POOL_SIZE": "many"}, 2, "POOL_SIZE"),
+    (
+        "a bad switch",  # named once, and no "auto" offered where there is none
+        ("migrate", "--status"),
+        {"GRONDSLAG_MIGRATE": "maybe"},
+        2,
+        "GRONDSLAG_MIGRATE: 'maybe' is not true or false",
+    ),
     ("missing bundle", ("verify", "no-such-bundle.json"), {}, 2, "no-such-bundle.json"),
     (
         "missing key file",

@@ -123,7 +123,7 @@ class Settings:
             link_key_grace=lead_time(
                 env.get("GRONDSLAG_LINK_KEY_GRACE", "P90D"), "GRONDSLAG_LINK_KEY_GRACE"
             ),
-            migrate=_flag(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE") is not False,
+            migrate=_switch(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE"),
         )
 
     @property
@@ -160,6 +160,16 @@ def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{setting}: {value!r} is not true, false or auto")
+
+
+def _switch(value: str, setting: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off): a setting that has no ``auto``."""
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
 
 
 _LEAD = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")

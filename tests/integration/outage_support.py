@@ -190,6 +190,7 @@ def every_route(pages: dict[str, str], auditor_cookie: dict[str, str]) -> list[C
         Call("GET", f"/v1/purposes/{p}"),
         Call("POST", f"/v1/purposes/{p}/revisions", {"material": False, "title": "Foto"}),
         Call("PUT", "/v1/subjects/s-new", {"birth_date": "1980-01-01"}),
+        Call("GET", s),
         Call("GET", f"{s}/standing"),
         Call("GET", f"{s}/standing/{p}"),
         Call("GET", f"{s}/history"),

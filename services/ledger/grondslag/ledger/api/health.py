@@ -100,7 +100,7 @@ def _failure(error: Exception) -> str:
     "/metrics",
     operation_id="metrics",
     tags=["operations"],
-    media_type=CONTENT_TYPE_PLAIN_0_0_4,
+    media_type="text/plain",  # documented bare; sent with its version and charset (below)
     guards=[requires("metrics")],
     summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
     "audit log events not yet signed, checkpoints not yet published, open and overdue "

@@ -51,6 +51,7 @@ SECTIONS = (
     "Newsletters",
     "Erasure",
     "The auditor's proof",
+    "Pages and versions",  # last: its revision of the purpose would change the answers above
 )
 # placeholders the README writes in angle brackets, and the answer that gives each
 PLACEHOLDERS = {

@@ -30,6 +30,11 @@ UNAVAILABLE = {
     "asyncpg: closed mid-query": asyncpg.ConnectionDoesNotExistError("closed in the middle"),
     "asyncpg: connection closed": asyncpg.InterfaceError("connection is closed"),
     "asyncpg: pool closing": asyncpg.InterfaceError("pool is closing"),
+    # a pooled connection the refusals left mid-connect (seen with the role's connection
+    # limit reached: the pool's refill failed with too many connections meanwhile)
+    "asyncpg: left mid-operation": asyncpg.InternalClientError(
+        "cannot switch to state 11; another operation (2) is in progress"
+    ),
     "refused": ConnectionRefusedError(111, "Connect call failed"),
     "reset": ConnectionResetError(104, "Connection reset by peer"),
     "no name": socket.gaierror(-2, "Name or service not known"),

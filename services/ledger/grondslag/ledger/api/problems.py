@@ -285,6 +285,11 @@ def _unavailable(error: BaseException) -> bool:
         return True  # without a SQLSTATE: client side (refused, closed, lost, timed out)
     if isinstance(error, asyncpg.InterfaceError):
         return str(error).startswith(_ASYNCPG_CLOSED)
+    if isinstance(error, asyncpg.InternalClientError):
+        # a pooled connection left mid-operation while the server refused or dropped its
+        # sessions (asyncpg issues 784 and 1069: "cannot switch to state 11; another
+        # operation (2) is in progress"); the pool discards it, the next request connects
+        return str(error).startswith("cannot switch to state")
     # asyncpg connecting: refused, reset, a name that does not resolve, no answer in time
     return isinstance(error, ConnectionError | TimeoutError | socket.gaierror)
 

@@ -127,6 +127,17 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
+SAME_STOP_SECONDS = 1.0
+
+
+def escalates(first_at: float, now: float) -> bool:
+    """Whether a stop signal after the first asks for more than a graceful stop (SIGKILL
+    now): a person's second Ctrl-C does, but not the same stop delivered twice within a
+    second — a closed terminal sends SIGHUP to the whole process group, and ``uv run``
+    forwards the one it got as well, which stopped every child with SIGKILL at once."""
+    return now - first_at >= SAME_STOP_SECONDS
+
+
 @dataclass
 class Supervisor:
     """Runs ``children`` until SIGTERM/SIGINT/SIGHUP, restarting any that exits.
@@ -141,6 +152,7 @@ class Supervisor:
     backoff: Backoff = Backoff()
     stop_timeout: float = 30.0
     _stopping: int = field(default=0, init=False)  # stop signals received
+    _first_stop_at: float = field(default=0.0, init=False)
     _wakeup: tuple[int, int] | None = field(default=None, init=False)
 
     def run(self) -> int:
@@ -249,8 +261,12 @@ class Supervisor:
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
         def stop(signum: int, frame: FrameType | None) -> None:
+            now = time.monotonic()
+            if self._stopping and not escalates(self._first_stop_at, now):
+                return  # the same stop, delivered twice (see ``escalates``)
             self._stopping += 1
             if self._stopping == 1:
+                self._first_stop_at = now
                 log.info("received %s", signal.Signals(signum).name)
 
         read, write = os.pipe()

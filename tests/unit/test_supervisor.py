@@ -152,6 +152,44 @@ def test_sigint_and_sighup_stop_it_cleanly_too(tmp_path: Path, signum: int) -> N
     assert "restart" not in output
 
 
+# a child that takes 0.5 s to stop after SIGTERM, and says so when it did
+GRACEFUL = (
+    "import signal, sys, time\n"
+    "def stop(*_):\n"
+    "    time.sleep(0.5); print('stopped gracefully', flush=True); sys.exit(0)\n"
+    "signal.signal(signal.SIGTERM, stop)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_hang_up_delivered_twice_at_once_is_one_graceful_stop(tmp_path: Path) -> None:
+    """A closed terminal sends SIGHUP to the process group, and ``uv run`` forwards the
+    one it got: the same stop twice, which must not escalate to SIGKILL."""
+    process = _supervisor(tmp_path, f"[Child('slow', [py, '-c', {GRACEFUL!r}])]")
+    _wait(lambda: bool(psutil.Process(process.pid).children()))
+    time.sleep(0.3)  # let the child install its handler
+    process.send_signal(signal.SIGHUP)
+    process.send_signal(signal.SIGHUP)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert "stopped gracefully" in output and "killing it" not in output, output
+
+
+def test_a_second_stop_a_second_later_kills_at_once(tmp_path: Path) -> None:
+    """A person's second Ctrl-C, while the children are still stopping, means now."""
+    slow = GRACEFUL.replace("time.sleep(0.5)", "time.sleep(30)")
+    process = _supervisor(tmp_path, f"[Child('slow', [py, '-c', {slow!r}])]", stop_timeout=20)
+    _wait(lambda: bool(psutil.Process(process.pid).children()))
+    time.sleep(0.3)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    time.sleep(1.3)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    assert "did not stop; killing it" in output, output
+    assert time.monotonic() - started < 10
+
+
 def test_a_child_that_follows_its_supervisor_stops_when_it_is_killed(tmp_path: Path) -> None:
     follower = (
         "import time; from grondslag.supervisor import follow_supervisor; "

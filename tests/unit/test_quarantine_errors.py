@@ -40,6 +40,9 @@ def wrapped(error: Exception, outer: type[Exception]) -> Exception:
         asyncpg.exceptions.UndefinedTableError("relation does not exist"),
         asyncpg.exceptions.ReadOnlySQLTransactionError("read-only transaction"),
         asyncpg.InterfaceError("connection is closed"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 11; another operation (2) is in progress"
+        ),
         nats.errors.NoRespondersError(),
         nats.errors.TimeoutError(),
         nats.errors.ConnectionClosedError(),

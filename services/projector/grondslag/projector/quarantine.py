@@ -54,6 +54,7 @@ TRANSIENT = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,  # the connection closed or in use (not ValueError: see below)
+    asyncpg.InternalClientError,  # a pooled connection left mid-operation by a refusal
     persistence.OperationalError,
     persistence.InterfaceError,
     persistence.InternalError,

@@ -296,7 +296,7 @@ def test_the_readme_consumer_hears_a_lapse_after_idle_time_and_a_restart(tmp_pat
             text=True,
         )
         heard = _Lines(consumer)
-        time.sleep(12)  # more than two of its 5 s fetch time-outs with nothing to fetch
+        time.sleep(6)  # more than one of its 5 s fetch time-outs with nothing to fetch
         assert consumer.poll() is None, "\n".join(heard.lines)
         withdraw("client-17")
         heard.wait_for("stop processing client-17 for photo-in-dossier withdrawn", 30)

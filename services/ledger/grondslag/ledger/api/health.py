@@ -1,7 +1,11 @@
 """Liveness and readiness for load balancers and orchestrators; metrics for Prometheus.
 
-A quarantined stream is counted in the readiness checks, per projection, but does not make
-the service unready: everything else is served and projected, and its held events are not
+Ready means: this API process can answer. Only the primary database decides that. A
+projection that trails the log, a quarantined stream and a read replica that is away are
+reported (status ``degraded``, still 200) but keep the process in rotation: the answers
+fold from the log where a read model trails, and reads go to the primary where the replica
+cannot serve them — taking every API replica out of a load balancer for a projector's
+problem would turn a slower answer into none. A quarantined stream's held events are not
 lag. The check is public (load balancers ask it without a key), so it names no tenant, no
 stream and no error: `grondslag quarantine list` does, for the operator. Every
 query of the readiness check runs within its time limit and its ``try``: a database that
@@ -19,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ..keys import Principal
 from ..reads import operations
+from ..settings import Settings
 from . import http_metrics
 from .auth import requires
 from .problems import RETRY_AFTER_SECONDS
@@ -45,49 +50,69 @@ async def live() -> Health:
     responses={
         503: ResponseSpec(
             Health,
-            description="Not ready: a check fails (named in `checks`) or a projection trails "
-            "the log too far; retry after `Retry-After` seconds",
+            description="Not ready: the service cannot answer (the failing check is named in "
+            "`checks`); retry after `Retry-After` seconds",
             generate_examples=False,
         )
     },
-    summary="The database answers and the service can take traffic",
+    summary="The service can answer: the database answers (a projection that trails the "
+    "log, a quarantined stream or a read replica that is away is `degraded`, still 200)",
 )
 async def ready(request: Request) -> Response[Health]:
     pool = request.app.state.pool
     settings = request.app.state.settings
-    checks: dict[str, str] = {}
+    failing: dict[str, str] = {}
+    notes: dict[str, str] = {}
     lags: list[operations.Lag] = []
     held: list[operations.Quarantined] = []
     check = "database"
     try:
         async with asyncio.timeout(READY_SECONDS):
             await pool.fetchval("SELECT 1")
-            checks[check] = "ok"
+            notes[check] = "ok"
+            check = "read_replica"
+            if (replica := await request.app.state.reads.check()) is not None:
+                notes[check] = replica
             check = "projections"
             lags = await operations.lags(pool)
             check = "quarantine"
             held = await operations.quarantined(pool)
     except Exception as error:  # any failure means: not ready
-        checks[check] = f"failing: {_failure(error)}"
+        failing[check] = f"failing: {_failure(error)}"
+    notes.update(_lagging(lags, settings))
+    notes.update(_held(held))
+    if failing:
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return Response(Health("unavailable", notes | failing), status_code=503, headers=retry)
+    degraded = any(value != "ok" for value in notes.values())
+    return Response(Health("degraded" if degraded else "ok", notes), status_code=200)
+
+
+def _lagging(lags: list[operations.Lag], settings: Settings) -> dict[str, str]:
+    """How far the projections the API's answers wait for trail the log — information, not
+    a reason to leave the load balancer: checks and standings fold from the log where the
+    read model trails; proofs and exports of events not yet logged answer 409, ask again."""
     # proofs and exports wait for the audit log, checks for the read model, lapses for the relay
     watched = {"current_standing", "audit_log"} | ({"nats_relay"} if settings.nats_url else set())
-    for lag in lags:
-        if lag.projection not in watched:
-            continue
-        behind = lag.seconds > settings.ready_max_lag_seconds
-        checks[f"projection:{lag.projection}"] = (
-            f"behind by {lag.events} events, {lag.seconds:.1f} s" if behind else "ok"
+    return {
+        f"projection:{lag.projection}": (
+            f"behind by {lag.events} events, {lag.seconds:.1f} s"
+            if lag.seconds > settings.ready_max_lag_seconds
+            else "ok"
         )
-    ok = all(value == "ok" for value in checks.values())
+        for lag in lags
+        if lag.projection in watched
+    }
+
+
+def _held(held: list[operations.Quarantined]) -> dict[str, str]:
     per_projection: dict[str, int] = {}
     for entry in held:
         per_projection[entry.projection] = per_projection.get(entry.projection, 0) + 1
-    for projection, count in sorted(per_projection.items()):
-        checks[f"quarantine:{projection}"] = f"{count} held; `grondslag quarantine list` names them"
-    if not ok:
-        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return Response(Health("unavailable", checks), status_code=503, headers=retry)
-    return Response(Health("degraded" if held else "ok", checks), status_code=200)
+    return {
+        f"quarantine:{projection}": f"{count} held; `grondslag quarantine list` names them"
+        for projection, count in sorted(per_projection.items())
+    }
 
 
 def _failure(error: Exception) -> str:

@@ -128,3 +128,10 @@ def test_with_the_replica_stopped_every_read_goes_to_the_primary(
     assert ready.json()["status"] == "degraded"
     assert ready.json()["checks"]["read_replica"].startswith("failing: "), ready.text
     assert "reads go to the primary" in ready.json()["checks"]["read_replica"]
+
+
+def test_without_a_replica_a_write_answers_no_position(tenant: Any) -> None:
+    """Every read is the primary's then: the round trip for the position is saved."""
+    answer = tenant.call("POST", "/v1/purposes", json=purpose_body())
+    assert answer.status_code == 201, answer.text
+    assert "grondslag-log-position" not in answer.headers

@@ -4,11 +4,13 @@ Most of it follows from the route itself, the same facts the service acts on: a 
 bearer middleware guards takes a key (401; 403 without a role its ``requires`` guard names;
 503 when the database cannot check the key); a body is parsed (400 malformed, 413, 415,
 422); parameters are validated (422); a write that takes ``Idempotency-Key`` documents the
-header (400 for a bad key, 422 for one reused) and ``Idempotent-Replayed``; a page that has
-its own 503 page answers its refusals as HTML. What only the handler knows — a domain
-refusal (404, 409, …), a created resource's ``Location``, headers of its own — it declares
-beside itself with ``web.answers`` in its decorator's ``opt``. :func:`document` writes all
-of it into the app's OpenAPI document, once, when the app is built.
+header (400 for a bad key, 422 for one reused) and ``Idempotent-Replayed``; a write's
+successes carry ``Grondslag-Log-Position`` and a read takes ``Grondslag-Min-Position`` (400
+for a bad one: ``positions``); a page that has its own 503 page answers its refusals as
+HTML. What only the handler knows — a domain refusal (404, 409, …), a created resource's
+``Location``, headers of its own — it declares beside itself with ``web.answers`` in its
+decorator's ``opt``. :func:`document` writes all of it into the app's OpenAPI document,
+once, when the app is built.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Read-your-writes across a read replica, at the HTTP edge.
 
-Every successful write under ``/v1/`` answers ``Grondslag-Log-Position``: the primary's
-log position once the write committed (a replayed idempotent answer: the position now,
-which is later still). A read that sends it back as ``Grondslag-Min-Position`` sees that
-write, whichever replica or primary answers it (``reads.replica``); a read without it may
-be answered by a replica that trails the primary by its replay lag. The position is
-PostgreSQL's own spelling of a WAL position (``0/16B3748``): operators can hold it against
-``pg_stat_replication``; clients echo it without reading it.
+With a read replica configured, every successful write under ``/v1/`` answers
+``Grondslag-Log-Position``: the primary's log position once the write committed (a replayed
+idempotent answer: the position now, which is later still). A read that sends it back as
+``Grondslag-Min-Position`` sees that write, whichever database answers it
+(``reads.replica``); a read without it may be answered by a replica that trails the primary
+by its replay lag. The position is PostgreSQL's own spelling of a WAL position
+(``0/16B3748``): operators can hold it against ``pg_stat_replication``; clients echo it
+without reading it.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ LOG_POSITION = "Grondslag-Log-Position"
 MIN_POSITION = "Grondslag-Min-Position"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOG_POSITION_TEXT = (
-    "the log position of this write (a WAL position such as `0/16B3748`); send it as "
-    "`Grondslag-Min-Position` on a read that must see the write"
+    "the log position of this write (a WAL position such as `0/16B3748`), when the service "
+    "reads from a replica; send it as `Grondslag-Min-Position` on a read that must see the "
+    "write"
 )
 MIN_POSITION_TEXT = (
     "a `Grondslag-Log-Position` a write answered: the answer then reflects that write at "
@@ -82,14 +84,20 @@ def answers_position(method: str, path: str) -> bool:
 
 
 class LogPositions:
-    """Raw ASGI middleware: the log position on every successful write's answer. It runs
-    around the idempotency middleware, so that a replayed answer carries one too."""
+    """Raw ASGI middleware: the log position on every successful write's answer, when a
+    read replica is configured (asking for it is a round trip; without a replica every read
+    is the primary's and sees every write). It runs around the idempotency middleware, so
+    that a replayed answer carries one too."""
 
     def __init__(self, app: Any):
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not answers_position(scope["method"], scope["path"]):
+        if (
+            scope["type"] != "http"
+            or not answers_position(scope["method"], scope["path"])
+            or scope["app"].state.reads.replica is None  # every read is the primary's
+        ):
             await self.app(scope, receive, send)
             return
         pool = scope["app"].state.pool

@@ -107,6 +107,43 @@ def test_reads_come_from_the_replica_and_a_position_is_never_read_stale(
     assert lawful(api) is False
 
 
+def test_every_read_runs_on_the_hot_standby(api: TestClient) -> None:
+    """No read writes (a hot standby refuses any write: it would be a 500 here), and none
+    fell back to the primary for a replica that failed it."""
+    identity = {"method": "known_in_person", "verified_by": "staff:a"}
+    body = {"kind": "access", "channel": "email", "identity": identity}
+    made = api.post(f"/v1/subjects/{REF}/requests", json=body, headers=AUTH)
+    request_id = made.json()["request_id"]
+    key_id = api.get("/v1/keys", headers=AUTH).json()["keys"][0]["key_id"]
+    signed = api.post("/v1/audit/checkpoints", headers=AUTH)
+    position = {"Grondslag-Min-Position": written(signed)}
+    reads = [
+        "/v1/purposes",
+        f"/v1/purposes/{PURPOSE}",
+        f"/v1/subjects/{REF}",
+        f"/v1/subjects/{REF}/standing",
+        STANDING,
+        f"/v1/subjects/{REF}/history",
+        f"/v1/subjects/{REF}/export",
+        f"/v1/subjects/{REF}/access-log",
+        "/v1/requests?status=all",
+        f"/v1/requests/{request_id}",
+        "/v1/tenant",
+        "/v1/keys",
+        f"/v1/keys/{key_id}",
+        "/v1/audit/keys",
+        "/v1/audit/checkpoints/latest",
+        "/v1/audit/consistency?first=1&second=1",
+        f"/v1/audit/export?subject_ref={REF}",
+    ]
+    for read in reads:
+        answer = api.get(read, headers=AUTH | position)
+        assert answer.status_code < 500, (read, answer.text)
+        assert answer.status_code in (200, 404, 409), (read, answer.text)
+    assert api.get("/v1/requests?status=all", headers=AUTH).json()["requests"]
+    assert api.app.state.reads.failure is None  # served by the replica, none fell back
+
+
 def test_a_malformed_position_is_a_400_naming_the_header(api: TestClient) -> None:
     answer = api.get(STANDING, headers=AUTH | {"Grondslag-Min-Position": "yesterday"})
     assert answer.status_code == 400, answer.text

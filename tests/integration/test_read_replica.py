@@ -90,6 +90,9 @@ def test_reads_come_from_the_replica_and_a_position_is_never_read_stale(
     given = written(api.post(f"/v1/subjects/{REF}/consents", json=CONSENT, headers=AUTH))
     replayed(replica, given)
     assert api.get("/health/ready").json()["checks"]["read_replica"] == "ok"
+    metrics = api.get("/metrics", headers=AUTH).text
+    assert re.search(r"^grondslag_read_replica_up 1\.0$", metrics, re.M), metrics
+    assert re.search(r"^grondslag_read_replica_lag_bytes \d+\.0$", metrics, re.M), metrics
     with replay_paused(replica):
         withdrawal = {"method": "email", "recorded_by": "staff:a"}
         path = f"/v1/subjects/{REF}/consents/{PURPOSE}/withdrawal"
@@ -165,6 +168,8 @@ def test_with_the_replica_stopped_every_read_goes_to_the_primary(
     assert ready.json()["status"] == "degraded"
     assert ready.json()["checks"]["read_replica"].startswith("failing: "), ready.text
     assert "reads go to the primary" in ready.json()["checks"]["read_replica"]
+    metrics = api.get("/metrics", headers=AUTH).text
+    assert re.search(r"^grondslag_read_replica_up 0\.0$", metrics, re.M), metrics
 
 
 def test_without_a_replica_a_write_answers_no_position(tenant: Any) -> None:

@@ -129,8 +129,8 @@ def _failure(error: Exception) -> str:
     guards=[requires("metrics")],
     summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
     "audit log events not yet signed, checkpoints not yet published, open and overdue "
-    "data-subject requests per tenant; HTTP requests and latency per route, the processes, "
-    "the build",
+    "data-subject requests per tenant, the read replica's replay lag; HTTP requests and "
+    "latency per route, the processes, the build",
     description="Needs a key with the `metrics` role. Series labelled with a tenant are the "
     "key's own tenant's; a metrics key of the operator's tenant (`GRONDSLAG_OPERATOR_TENANT`, "
     "by default the bootstrap tenant) sees every tenant's. Series without a tenant label "
@@ -150,6 +150,7 @@ async def metrics(request: Request) -> Response[bytes]:
         operations.process_restarts(settings.restarts_file),
         _only(await operations.requests_per_tenant(pool), sees),
     )
+    read += await request.app.state.reads.families()
     # the header as it is: litestar would add a second charset to any text/ media type
     return Response(http_metrics.exposition(read), headers={"Content-Type": PROMETHEUS_TEXT})
 

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -116,6 +117,25 @@ class ReadRoute:
         if self.failure is not None and time.monotonic() < self.away_until:
             return f"failing: {self.failure}; reads go to the primary"
         return "ok"
+
+    async def families(self) -> list[Metric]:
+        """The replica on /metrics: whether it answers, and how many bytes of the primary's
+        log it has yet to replay (none when no replica is configured)."""
+        if self.replica is None:
+            return []
+        answers = await self.check() == "ok"
+        up = GaugeMetricFamily(
+            "grondslag_read_replica_up", "Whether the read replica answers.", value=int(answers)
+        )
+        if not answers:
+            return [up]
+        written = parse_position(await self.primary.fetchval(WRITTEN))
+        behind = GaugeMetricFamily(
+            "grondslag_read_replica_lag_bytes",
+            "Bytes of the primary's write-ahead log the read replica has not replayed yet.",
+            value=max(written - self.replayed, 0),
+        )
+        return [up, behind]
 
     async def _replica_for(self, at_least: int | None) -> asyncpg.Pool | None:
         replica = self.replica

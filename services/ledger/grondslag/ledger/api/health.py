@@ -7,9 +7,10 @@ fold from the log where a read model trails, and reads go to the primary where t
 cannot serve them — taking every API replica out of a load balancer for a projector's
 problem would turn a slower answer into none. A quarantined stream's held events are not
 lag. The check is public (load balancers ask it without a key), so it names no tenant, no
-stream and no error: `grondslag quarantine list` does, for the operator. Every
-query of the readiness check runs within its time limit and its ``try``: a database that
-is away makes the service unready (503, Retry-After), naming the check that failed."""
+stream and no error: `grondslag quarantine list` does, for the operator. Every query of
+the readiness check runs within its time limit and a ``try``: a primary that is away makes
+the service unready (503, Retry-After, naming the database); a check after it that fails
+is reported as failing (degraded)."""
 
 from __future__ import annotations
 
@@ -61,31 +62,32 @@ async def live() -> Health:
 async def ready(request: Request) -> Response[Health]:
     pool = request.app.state.pool
     settings = request.app.state.settings
-    failing: dict[str, str] = {}
-    notes: dict[str, str] = {}
+    deadline = asyncio.get_running_loop().time() + READY_SECONDS
+    try:
+        async with asyncio.timeout_at(deadline):
+            await pool.fetchval("SELECT 1")
+    except Exception as error:  # the primary does not answer: nothing can be
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        failing = {"database": f"failing: {_failure(error)}"}
+        return Response(Health("unavailable", failing), status_code=503, headers=retry)
+    checks = {"database": "ok"}
     lags: list[operations.Lag] = []
     held: list[operations.Quarantined] = []
-    check = "database"
-    try:
-        async with asyncio.timeout(READY_SECONDS):
-            await pool.fetchval("SELECT 1")
-            notes[check] = "ok"
-            check = "read_replica"
+    check = "read_replica"
+    try:  # what is found here slows answers or leaves them to the primary: information
+        async with asyncio.timeout_at(deadline):
             if (replica := await request.app.state.reads.check()) is not None:
-                notes[check] = replica
+                checks[check] = replica
             check = "projections"
             lags = await operations.lags(pool)
             check = "quarantine"
             held = await operations.quarantined(pool)
-    except Exception as error:  # any failure means: not ready
-        failing[check] = f"failing: {_failure(error)}"
-    notes.update(_lagging(lags, settings))
-    notes.update(_held(held))
-    if failing:
-        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return Response(Health("unavailable", notes | failing), status_code=503, headers=retry)
-    degraded = any(value != "ok" for value in notes.values())
-    return Response(Health("degraded" if degraded else "ok", notes), status_code=200)
+    except Exception as error:
+        checks[check] = f"failing: {_failure(error)}"
+    checks.update(_lagging(lags, settings))
+    checks.update(_held(held))
+    degraded = any(value != "ok" for value in checks.values())
+    return Response(Health("degraded" if degraded else "ok", checks), status_code=200)
 
 
 def _lagging(lags: list[operations.Lag], settings: Settings) -> dict[str, str]:

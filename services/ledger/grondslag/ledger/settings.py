@@ -18,6 +18,8 @@ class Settings:
     """
 
     database_url: str | None = None
+    # a streaming replica of it for reads (None: every read goes to the primary)
+    database_read_url: str | None = None
     nats_url: str | None = None
     data_dir: Path = Path(".grondslag")
     bootstrap_key: str | None = None
@@ -32,7 +34,12 @@ class Settings:
     # — before it answers 503 (whole seconds: libpq's connect_timeout)
     database_wait_seconds: int = 5
     max_body_bytes: int = 1024 * 1024
+    # the longest a read that names a log position waits for the replica to replay it,
+    # before the primary answers it
+    read_wait_seconds: float = 1.0
     projection_poll_seconds: float = 1.0
+    # a projection trailing the log by more is reported "behind" by /health/ready (status
+    # degraded, still 200: the reads fold from the log where a read model trails)
     ready_max_lag_seconds: float = 30.0
     signup_ttl_hours: float = 72.0
     public_rate_limit_per_minute: int = 300
@@ -65,6 +72,10 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            database_read_url=env.get("DATABASE_READ_URL") or None,
+            read_wait_seconds=float(
+                env.get("GRONDSLAG_READ_WAIT_SECONDS", defaults.read_wait_seconds)
+            ),
             nats_url=env.get("NATS_URL") or None,
             data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
             bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,

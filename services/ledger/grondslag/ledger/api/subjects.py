@@ -24,6 +24,7 @@ from ..reads.streams import load_aggregates
 from ..web import READERS, CodePath, SubjectRef, answers
 from .auth import requires
 from .paging import NEXT_LINK, Cursor, Limit, paged
+from .positions import reading
 from .preconditions import (
     ETAG,
     NOT_MODIFIED,
@@ -107,7 +108,7 @@ class SubjectController(Controller):
         self, request: Request, subject_ref: SubjectRef, if_none_match: IfNoneMatch = None
     ) -> Response[SubjectVersion]:
         sid = subject_id(request.user.tenant, subject_ref)
-        subject = (await load_aggregates(request.app.state.pool, [sid])).get(sid)
+        subject = (await reading(request, load_aggregates, [sid])).get(sid)
         if subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered")
         answer = SubjectVersion(
@@ -124,7 +125,7 @@ class SubjectController(Controller):
     )
     async def standings(self, request: Request, subject_ref: SubjectRef) -> SubjectStanding:
         now = utcnow()
-        answers = await all_standings(request.app.state.pool, request.user.tenant, subject_ref, now)
+        answers = await reading(request, all_standings, request.user.tenant, subject_ref, now)
         return SubjectStanding(subject_ref, now, answers)
 
     @get(
@@ -147,8 +148,9 @@ class SubjectController(Controller):
         if_none_match: IfNoneMatch = None,
     ) -> Response[AuditedStanding]:
         now = utcnow()
-        answer, tag = await tagged_standing(
-            request.app.state.pool,
+        answer, tag = await reading(
+            request,
+            tagged_standing,
             request.user.tenant,
             subject_ref,
             purpose,
@@ -174,8 +176,8 @@ class SubjectController(Controller):
         cursor: Cursor = None,
     ) -> Response[History]:
         after = paging.decode(cursor, tuple[UUID, int]) if cursor else None
-        events, last = await history_page(
-            request.app.state.pool, request.user.tenant, subject_ref, after, limit
+        events, last = await reading(
+            request, history_page, request.user.tenant, subject_ref, after, limit
         )
         following = paging.encode(last) if last is not None else None
         return paged(request, History(subject_ref, events, following), following)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+MAX_PARTITIONS = 1024  # advisory lock ids and tracking rows: far beyond any need
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -33,6 +35,11 @@ class Settings:
     database_wait_seconds: int = 5
     max_body_bytes: int = 1024 * 1024
     projection_poll_seconds: float = 1.0
+    # each projection's work, split by tenant, for several `grondslag project` processes to
+    # share (``projector.partitions``); changed safely only while every partition is at the
+    # same position (the projector refuses to start otherwise)
+    projection_partitions: int = 8
+    projector_health_port: int | None = None  # `grondslag project`'s own /health and /metrics
     ready_max_lag_seconds: float = 30.0
     signup_ttl_hours: float = 72.0
     public_rate_limit_per_minute: int = 300
@@ -124,6 +131,17 @@ class Settings:
                 env.get("GRONDSLAG_LINK_KEY_GRACE", "P90D"), "GRONDSLAG_LINK_KEY_GRACE"
             ),
             migrate=_switch(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE"),
+            projection_partitions=_whole(
+                env.get("GRONDSLAG_PROJECTION_PARTITIONS", str(defaults.projection_partitions)),
+                "GRONDSLAG_PROJECTION_PARTITIONS",
+                1,
+                MAX_PARTITIONS,
+            ),
+            projector_health_port=_whole(
+                env["GRONDSLAG_PROJECTOR_HEALTH_PORT"], "GRONDSLAG_PROJECTOR_HEALTH_PORT", 1, 65535
+            )
+            if env.get("GRONDSLAG_PROJECTOR_HEALTH_PORT")
+            else None,
         )
 
     @property
@@ -160,6 +178,17 @@ def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{setting}: {value!r} is not true, false or auto")
+
+
+def _whole(value: str, setting: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ValueError(f"{setting}: {value!r} is not a whole number from {low} to {high}")
+    return number
 
 
 def _switch(value: str, setting: str) -> bool:

@@ -63,9 +63,9 @@ class Ownership:
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(
-                    self.dsn, server_settings={"application_name": APPLICATION}
-                )
+                # the process's own pid in pg_stat_activity: which process owns what
+                name = f"{APPLICATION}:{os.getpid()}"
+                conn = await asyncpg.connect(self.dsn, server_settings={"application_name": name})
                 self.pid = conn.get_server_pid()
                 await conn.execute("SELECT pg_advisory_lock_shared($1, 0)", MEMBERS)
                 self.connected.set()

@@ -71,10 +71,14 @@ class Projectors:
     def kill(self, n: int) -> None:
         self.processes[n].send_signal(signal.SIGKILL)
         assert self.processes[n].wait(10) == -signal.SIGKILL
+
+    def restart(self, n: int) -> None:
         self.processes[n] = self.start(n)
 
     def alive(self) -> None:
         for n, process in enumerate(self.processes):
+            if process.returncode == -signal.SIGKILL:
+                continue  # killed, and not yet started again
             log = (self.root / f"projector-{n}.log").read_text(errors="replace")
             assert process.poll() is None, f"projector {n} exited:\n{log[-3000:]}"
 
@@ -172,7 +176,7 @@ async def test_projectors_share_the_partitions_and_take_over_a_killed_ones(
             victim = projectors.processes[n].pid
             assert victim in owned.values()
             killed_at = time.monotonic()
-            projectors.kill(n)  # and started again, to claim a share anew once it is up
+            projectors.kill(n)
 
             async def taken_over(victim: int = victim) -> bool:
                 _, owned = await owners(pool)
@@ -181,6 +185,7 @@ async def test_projectors_share_the_partitions_and_take_over_a_killed_ones(
 
             await wait_for(taken_over, 20, "the killed projector's partitions taken over")
             takeovers.append(time.monotonic() - killed_at)
+            projectors.restart(n)  # to claim a share anew once it is up: the others did first
         stop.set()
         writer.join(30)
 

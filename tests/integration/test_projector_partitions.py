@@ -1,9 +1,9 @@
 """Three `grondslag project` processes share the partitions of every projection, and two of
 them are SIGKILLed, a second and a half apart, while writes across several tenants go on:
-the others take the killed one's partitions over within seconds, and once they all caught up, what they built
-is what one fold of the log builds — the read model row for row, the audit log leaf for
-leaf (``grondslag audit check``), and every message of the relay exactly once on a NATS
-server of the test's own (none missing, none extra).
+the survivors take the killed one's partitions over before it starts again, and once they
+all caught up, what they built is what one fold of the log builds — the read model row for
+row, the audit log leaf for leaf (what ``grondslag audit check`` runs), and every message
+of the relay exactly once on a NATS server of the test's own (none missing, none extra).
 """
 
 from __future__ import annotations

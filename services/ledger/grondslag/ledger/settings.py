@@ -133,13 +133,10 @@ class Settings:
             migrate=_switch(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE"),
             projection_partitions=_whole(
                 env.get("GRONDSLAG_PROJECTION_PARTITIONS", str(defaults.projection_partitions)),
-                "GRONDSLAG_PROJECTION_PARTITIONS",
                 1,
                 MAX_PARTITIONS,
             ),
-            projector_health_port=_whole(
-                env["GRONDSLAG_PROJECTOR_HEALTH_PORT"], "GRONDSLAG_PROJECTOR_HEALTH_PORT", 1, 65535
-            )
+            projector_health_port=_whole(env["GRONDSLAG_PROJECTOR_HEALTH_PORT"], 1, 65535)
             if env.get("GRONDSLAG_PROJECTOR_HEALTH_PORT")
             else None,
         )
@@ -180,14 +177,14 @@ def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     raise ValueError(f"{setting}: {value!r} is not true, false or auto")
 
 
-def _whole(value: str, setting: str, low: int, high: int) -> int:
-    """A whole number from ``low`` to ``high``."""
+def _whole(value: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` (the caller names the setting)."""
     try:
         number = int(value)
     except ValueError:
         number = low - 1
     if not low <= number <= high:
-        raise ValueError(f"{setting}: {value!r} is not a whole number from {low} to {high}")
+        raise ValueError(f"{value!r} is not a whole number from {low} to {high}")
     return number
 
 

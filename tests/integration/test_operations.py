@@ -61,12 +61,12 @@ def test_ready_reports_the_relay_behind_and_stays_ready(
     with TestClient(create_app(settings)) as strict:
         # another test may have left a relay's row: put it back as it was afterwards
         before = asyncio.run(
-            execute("SELECT position FROM grondslag_tracking WHERE projection = 'nats_relay'")
+            execute("SELECT min(position) FROM grondslag_tracking WHERE projection = 'nats_relay'")
         )
         asyncio.run(
             execute(
                 "INSERT INTO grondslag_tracking (projection, position) VALUES ('nats_relay', 0) "
-                "ON CONFLICT (projection) DO UPDATE SET position = 0"
+                "ON CONFLICT (projection, partition) DO UPDATE SET position = 0"
             )
         )
         try:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+MAX_PARTITIONS = 1024  # advisory lock ids and tracking rows: far beyond any need
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -38,6 +40,11 @@ class Settings:
     # before the primary answers it
     read_wait_seconds: float = 1.0
     projection_poll_seconds: float = 1.0
+    # each projection's work, split by tenant, for several `grondslag project` processes to
+    # share (``projector.partitions``); changed safely only while every partition is at the
+    # same position (the projector refuses to start otherwise)
+    projection_partitions: int = 8
+    projector_health_port: int | None = None  # `grondslag project`'s own /health and /metrics
     # a projection trailing the log by more is reported "behind" by /health/ready (status
     # degraded, still 200: the reads fold from the log where a read model trails)
     ready_max_lag_seconds: float = 30.0
@@ -135,6 +142,14 @@ class Settings:
                 env.get("GRONDSLAG_LINK_KEY_GRACE", "P90D"), "GRONDSLAG_LINK_KEY_GRACE"
             ),
             migrate=_switch(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE"),
+            projection_partitions=_whole(
+                env.get("GRONDSLAG_PROJECTION_PARTITIONS", str(defaults.projection_partitions)),
+                1,
+                MAX_PARTITIONS,
+            ),
+            projector_health_port=_whole(env["GRONDSLAG_PROJECTOR_HEALTH_PORT"], 1, 65535)
+            if env.get("GRONDSLAG_PROJECTOR_HEALTH_PORT")
+            else None,
         )
 
     @property
@@ -171,6 +186,17 @@ def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{setting}: {value!r} is not true, false or auto")
+
+
+def _whole(value: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` (the caller names the setting)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ValueError(f"{value!r} is not a whole number from {low} to {high}")
+    return number
 
 
 def _switch(value: str, setting: str) -> bool:

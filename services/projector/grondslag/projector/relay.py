@@ -214,28 +214,71 @@ async def _standings_of(
     return found
 
 
-async def run_relay(pool: asyncpg.Pool, dsn: str, nats_url: str, poll_seconds: float) -> None:
-    """Connect (and keep reconnecting) to NATS and relay the log until cancelled."""
+class NatsLink:
+    """The process's one NATS connection, shared by the relay's followers of every
+    partition: connected (again and again until NATS answers) when first asked for, and
+    reconnecting by itself afterwards while the log keeps what is not yet acknowledged."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._nc: Any = None
+        self._js: Any = None
+        self._connecting = asyncio.Lock()
+
+    async def jetstream(self) -> Any:
+        async with self._connecting:
+            while self._js is None:
+                try:
+                    self._nc = await connect(self.url)
+                    js = self._nc.jetstream()
+                    await ensure_stream(js)
+                    self._js = js
+                except Exception as error:  # NATS unreachable at start: the log keeps them
+                    log.warning("relay: %s; retrying in 2 s", error)
+                    await self.close()
+                    await asyncio.sleep(2)
+            return self._js
+
+    async def close(self) -> None:
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            try:
+                await nc.drain()
+            except Exception:  # reconnecting or gone: close without draining
+                with contextlib.suppress(Exception):
+                    await nc.close()
+
+
+async def run_relay(
+    pool: asyncpg.Pool,
+    dsn: str,
+    nats_url: str | NatsLink,
+    poll_seconds: float,
+    *,
+    partition: int = 0,
+    partitions: int = 1,
+    listener: Any = None,
+) -> None:
+    """Relay one partition of the log (all of it by default) until cancelled: on the
+    process's shared link, or on a connection of its own to ``nats_url`` (whose tracking
+    rows it then sets up itself)."""
     from .follower import LogFollower
 
-    while True:
-        nc = None
-        try:
-            nc = await connect(nats_url)
-            js = nc.jetstream()
-            await ensure_stream(js)
-            follower = LogFollower(pool, dsn, NAME, Relay(js).publish, poll_seconds=poll_seconds)
+    link = nats_url if isinstance(nats_url, NatsLink) else NatsLink(nats_url)
+    try:
+        follower = LogFollower(
+            pool,
+            dsn,
+            NAME,
+            Relay(await link.jetstream()).publish,
+            poll_seconds=poll_seconds,
+            partition=partition,
+            partitions=partitions,
+            listener=listener,
+        )
+        if link is not nats_url:
             await follower.setup()
-            await follower.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # NATS unreachable at start: the log keeps the messages
-            log.warning("relay: %s; retrying in 2 s", error)
-            await asyncio.sleep(2)
-        finally:
-            if nc is not None and not nc.is_closed:
-                try:
-                    await nc.drain()
-                except Exception:  # reconnecting or gone: close without draining
-                    with contextlib.suppress(Exception):
-                        await nc.close()
+        await follower.run()
+    finally:
+        if link is not nats_url:
+            await link.close()

@@ -60,7 +60,9 @@ ORDER BY due_at, request_id LIMIT $5
 
 
 INDEX_PROJECTION = "subject_requests"  # the projector's name for the index (request_index)
-POSITION = "SELECT position FROM grondslag_tracking WHERE projection = $1"
+# the least of the index's partitions' positions: every request event after it may be missing
+# from the index (the tenant's own partition may be further on; folding those again is harmless)
+POSITION = "SELECT min(position) FROM grondslag_tracking WHERE projection = $1"
 TRAILING = f"""
 SELECT DISTINCT s.originator_id FROM {EVENTS_TABLE} e JOIN {STREAMS_TABLE} s USING (originator_id)
 WHERE e.notification_id > $1 AND s.tenant = $2 AND s.kind = 'request'

@@ -56,7 +56,7 @@ async def project_until_caught_up(settings: Settings, within: float = 20.0) -> N
     try:
         deadline = time.monotonic() + within
         while not await conn.fetchval(
-            f"SELECT count(*) = {len(WATCHED)} AND bool_and(position >= "
+            f"SELECT count(DISTINCT projection) = {len(WATCHED)} AND bool_and(position >= "
             f"(SELECT max(notification_id) FROM {EVENTS_TABLE})) FROM grondslag_tracking "
             "WHERE projection = ANY($1::text[])",
             list(WATCHED),

@@ -20,6 +20,7 @@ from . import audit_log, current_standing, request_index
 from .checkpointer import Checkpointer
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
+from .jetstream import StreamShape
 from .keys import by_tenant
 from .messages import MESSAGE_TYPES, envelope_of
 from .relay import run_relay
@@ -90,6 +91,7 @@ class Projector:
             self.settings.checkpoint_seconds,
             self.settings.nats_url,
             self.settings.checkpoint_heartbeat_seconds,
+            StreamShape.of(self.settings),
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))
@@ -99,7 +101,11 @@ class Projector:
         self._tasks.append(asyncio.create_task(self.request_clock.run(), name="request_clock"))
         if self.settings.nats_url:
             relay = run_relay(
-                self.pool, dsn, self.settings.nats_url, self.settings.projection_poll_seconds
+                self.pool,
+                dsn,
+                self.settings.nats_servers,
+                self.settings.projection_poll_seconds,
+                StreamShape.of(self.settings),
             )
             self._tasks.append(asyncio.create_task(relay, name="nats_relay"))
 

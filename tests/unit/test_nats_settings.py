@@ -79,3 +79,16 @@ def test_a_stream_setting_out_of_range_is_refused(setting: str, value: str, says
     """(``console.settings_from_env`` puts the setting's name before the line.)"""
     with pytest.raises(ValueError, match=says):
         Settings.from_env({setting: value})
+
+
+def test_the_banner_and_the_log_show_a_clusters_servers_without_their_passwords() -> None:
+    from grondslag.cli import _redact
+    from grondslag.console import banner
+
+    urls = "nats://grondslag:geheim@n1:4222, nats://grondslag:geheim@n2:4222,nats://s3cr3t@n3:4222"
+    settings = Settings(database_url="postgresql://postgres:pw@db:5432/g", nats_url=urls)
+    shown = banner(settings, "http://x", embedded_postgres=False, embedded_nats=False)
+    logged = _redact(urls)
+    for text in (shown, logged):
+        assert "geheim" not in text and "s3cr3t" not in text
+        assert "n1:4222" in text and "n2:4222" in text and "n3:4222" in text

@@ -175,23 +175,26 @@ async def _attempt(
         for subject, payload, headers in messages:
             futures.append(await js.publish_async(subject, payload, headers=headers))
     except OF_THE_MESSAGE:
+        await _unacknowledged(messages, futures, 0.0)  # (frees their slots)
         raise
     except nats.errors.Error as error:  # closed or reconnecting: the rest in the next round
-        unsent: list[Message] = messages[len(futures) :]
-        return [*(await _unacknowledged(messages, futures, 0.0))[0], *unsent], error
+        sent, _ = await _unacknowledged(messages, futures, 0.0)
+        return [*sent, *messages[len(futures) :]], error
     return await _unacknowledged(messages, futures, max(0.0, min(ATTEMPT_SECONDS, left)))
 
 
 async def _unacknowledged(
     messages: list[Message], futures: list[asyncio.Future[Any]], wait: float
 ) -> tuple[list[Message], BaseException | None]:
+    """After ``wait`` seconds at most: the messages whose future holds no acknowledgement
+    (those still waiting are given up, which frees their slots in nats-py)."""
     if futures:
         await asyncio.wait(futures, timeout=wait)
     missing: list[Message] = []
     error: BaseException | None = None
     for message, future in zip(messages, futures, strict=False):
         if not future.done():
-            future.cancel()  # its slot among nats-py's pending publishes is free again
+            future.cancel()
             missing.append(message)
             error = TimeoutError("no acknowledgement")
         elif future.cancelled() or future.exception() is not None:

@@ -40,7 +40,10 @@ from .standing_messages import announces, correction_messages, standing_messages
 
 log = logging.getLogger("grondslag.relay")
 NAME = "nats_relay"
-ACK_TIMEOUT_SECONDS = 10.0  # a batch not acknowledged whole by then is tried again later
+# a batch not acknowledged whole by then is tried again later; long enough for a cluster to
+# elect a stream leader (4 to 8 s in the cluster test) and the client to
+# reconnect, so that a lost node fails no batch
+ACK_TIMEOUT_SECONDS = 20.0
 _encoder = msgspec.json.Encoder()
 
 

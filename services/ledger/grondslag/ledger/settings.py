@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from .nats_urls import nats_servers
+
 MAX_PARTITIONS = 1024  # advisory lock ids and tracking rows: far beyond any need
 
 
@@ -22,7 +24,11 @@ class Settings:
     database_url: str | None = None
     # a streaming replica of it for reads (None: every read goes to the primary)
     database_read_url: str | None = None
-    nats_url: str | None = None
+    nats_url: str | None = None  # one server, or a cluster's comma-separated (``nats_servers``)
+    # the relay's JetStream stream: how many servers keep a copy (a cluster's 3 or 5 survive
+    # the loss of one or two), and on disk or in memory
+    nats_replicas: int = 1
+    nats_storage: str = "file"
     data_dir: Path = Path(".grondslag")
     bootstrap_key: str | None = None
     bootstrap_tenant: str = "demo"
@@ -83,7 +89,14 @@ class Settings:
             read_wait_seconds=float(
                 env.get("GRONDSLAG_READ_WAIT_SECONDS", defaults.read_wait_seconds)
             ),
-            nats_url=env.get("NATS_URL") or None,
+            nats_url=_nats_url(env.get("NATS_URL") or None),
+            # (named by settings_from_env, as every GRONDSLAG_ setting that does not parse)
+            nats_replicas=_within(
+                env.get("GRONDSLAG_NATS_REPLICAS", str(defaults.nats_replicas)), 1, 5
+            ),
+            nats_storage=_one_of(
+                env.get("GRONDSLAG_NATS_STORAGE", defaults.nats_storage), ("file", "memory")
+            ),
             data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
             bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,
             bootstrap_tenant=env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant),
@@ -153,6 +166,11 @@ class Settings:
         )
 
     @property
+    def nats_servers(self) -> list[str]:
+        """The servers of ``NATS_URL`` (empty when it is not set: the embedded one)."""
+        return nats_servers(self.nats_url) if self.nats_url else []
+
+    @property
     def metrics_operator(self) -> str:
         """The tenant whose ``metrics`` keys see every tenant's labelled series."""
         return self.operator_tenant or self.bootstrap_tenant
@@ -174,6 +192,27 @@ class Settings:
 
     def with_servers(self, database_url: str, nats_url: str | None) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
+
+
+def _nats_url(value: str | None) -> str | None:
+    """``NATS_URL`` as given, once each of its URLs parsed (a bad one refused now)."""
+    if value is not None:
+        nats_servers(value)
+    return value
+
+
+def _within(value: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``."""
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{value!r} is not a whole number from {low} to {high}")
+    return int(value)
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    word = value.strip().lower()
+    if word not in choices:
+        raise ValueError(f"{value!r} is not {' or '.join(choices)}")
+    return word
 
 
 def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:

@@ -119,7 +119,7 @@ async def retry(settings: Settings, projection: str | None, keys: list[str]) -> 
                 if settings.nats_url is None:
                     outcomes.append(Outcome(entry, "NATS_URL is not set: the relay needs NATS"))
                     continue
-                nc = await relay.connect(settings.nats_url)
+                nc = await relay.connect(settings.nats_servers)
                 stack.push_async_callback(nc.drain)
                 publish = relay.Relay(nc.jetstream()).publish
                 releasers[relay.NAME] = _by(

@@ -28,6 +28,7 @@ from . import audit_log, current_standing, request_index
 from .checkpointer import Checkpointer
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
+from .jetstream import StreamShape
 from .keys import by_tenant
 from .listener import Listener
 from .messages import MESSAGE_TYPES, envelope_of
@@ -116,7 +117,7 @@ class Projector:
         self.listener = Listener(dsn)
         self._tasks.append(asyncio.create_task(self.listener.run(), name="listener"))
         if self.settings.nats_url:
-            self.nats = NatsLink(self.settings.nats_url)
+            self.nats = NatsLink(self.settings.nats_servers, StreamShape.of(self.settings))
         self.ownership = Ownership(
             dsn, self.partitions, self._start_partition, self._stop_partition
         )
@@ -130,6 +131,7 @@ class Projector:
             self.settings.checkpoint_seconds,
             self.settings.nats_url,
             self.settings.checkpoint_heartbeat_seconds,
+            StreamShape.of(self.settings),
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))

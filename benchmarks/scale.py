@@ -41,9 +41,9 @@ from grondslag.ledger.audit import signing
 from grondslag.ledger.audit import store as audit_store
 from grondslag.ledger.bootstrap import build_ledger
 from grondslag.ledger.domain.ids import event_id, standing_id
-from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, KEYS_TABLE, STREAMS_TABLE
 from grondslag.ledger.reads import audit
-from grondslag.ledger.reads.checks import check_subjects
+from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE, check_subjects
 from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.reads.standing import one_standing
 from grondslag.ledger.settings import Settings
@@ -52,10 +52,17 @@ from grondslag.projector.rebuild import rebuild_into
 
 from .common import throwaway_database
 from .scale_fill import Probe, Shape, Store
-from .scale_projectors import Throughput, project
+from .scale_projectors import Throughput, prepare, project
 
 BASELINE = "raw asyncpg PK select (baseline)"
-REPEATS = 5  # timed passes over the probe's questions per stage, after one untimed; the median
+ANALYZED = (
+    EVENTS_TABLE,
+    STREAMS_TABLE,
+    KEYS_TABLE,
+    CURRENT_STANDING_TABLE,
+    "grondslag_audit_leaves",
+    "grondslag_audit_nodes",
+)
 
 
 @dataclass
@@ -74,6 +81,7 @@ class Result:
     processes: int
     stages: list[Stage]
     fill_rate: float
+    fill_cpu_rate: float  # events per CPU-second of this process (the load left out)
     rebuild_events: int
     rebuild_seconds: float
     sizes: list[tuple[str, int, int]]  # table, total bytes, of which indexes
@@ -106,6 +114,8 @@ def levels(shape: Shape, written: int) -> list[int]:
 
 
 async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: Console) -> Result:
+    if processes:
+        prepare()  # the projector processes' forkserver imports while the store fills
     settings = Settings(database_url=url, data_dir=data_dir)
     ledger = await asyncio.to_thread(build_ledger, settings, 4)
     pool = await create_read_pool(url, min_size=2, max_size=4)
@@ -124,7 +134,7 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
             await _measure(pool, settings, shape, probe, stage)
             console.print(
                 f"{stage.events:,} events (filled at {store.filled / store.seconds:,.0f}/s), "
-                f"projected at {projected.rate:,.0f}/s: "
+                f"projected at {projected.rate:,.0f}/s ({projected.cpu_rate:,.0f} per CPU-s): "
                 + ", ".join(f"{k} {v:.2f} ms" for k, v in stage.costs.items())
             )
             if stages and stage.answers != stages[0].answers:
@@ -143,6 +153,7 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
         processes,
         stages,
         store.filled / store.seconds,
+        store.filled / store.cpu_seconds if store.cpu_seconds else float("nan"),
         rebuilt,
         rebuild_seconds,
         sizes,
@@ -193,12 +204,13 @@ async def _measure(
         "inclusion proof, a filler tenant (its tree grows)": (filler_proof, len(filler_events)),
         BASELINE: (raw, 100),
     }
-    await pool.execute("ANALYZE")  # what autovacuum will have done by the time it matters
+    for table in ANALYZED:  # what autovacuum will have done by the time it matters
+        await pool.execute(f"ANALYZE {table}")
     for what, (ask, count) in questions.items():
         timings, answers = [], []
         for i in range(count):  # a pass untimed: the stage's first reads fill the caches
             await ask(i)
-        for _ in range(REPEATS):
+        for _ in range(shape.repeats):
             for i in range(count):
                 started = time.perf_counter()
                 answers.append(await ask(i))
@@ -254,6 +266,12 @@ def print_result(console: Console, result: Result) -> None:
         "",
         "",
     )
+    costs.add_row(
+        "  … per CPU-second of the projector processes",
+        *(f"{s.projection.cpu_rate:,.0f}" for s in stages),
+        "",
+        "",
+    )
     console.print(costs)
 
     total = stages[-1].events
@@ -273,6 +291,11 @@ def print_result(console: Console, result: Result) -> None:
         "fill (the filler's events, big transactions)",
         f"{result.fill_rate:,.0f} events/s",
         f"{1e8 / result.fill_rate / 3600:,.1f} h",
+    )
+    figures.add_row(
+        "  … per CPU-second of the writing process",
+        f"{result.fill_cpu_rate:,.0f} events/s",
+        f"{1e8 / result.fill_cpu_rate / 3600:,.1f} CPU-h",
     )
     figures.add_row(
         f"rebuild of the read model ({result.rebuild_events:,} events)",

@@ -64,6 +64,7 @@ class Shape:
     history_probes: int  # of those, the ones with a long history
     history_length: int  # consents and withdrawals on each of them
     check_refs: int  # the batch check's refs: every probe subject, the rest never recorded
+    repeats: int  # timed passes over the questions at each stage (after one untimed)
 
     @classmethod
     def for_events(cls, events: int) -> Shape:
@@ -80,6 +81,7 @@ class Shape:
             history_probes=min(100, max(1, probe // 20)),
             history_length=20 if full else 6,
             check_refs=10_000 if full else 10 * probe,
+            repeats=5 if full else 1,
         )
 
     def tenant(self, i: int) -> str:
@@ -124,7 +126,7 @@ class Store:
         self.versions: dict[tuple[str, str], list[PurposeVersion]] = {}
         self.events = 0
         # the filler's events and the time spent making and saving them: the fill rate
-        self.filled, self.seconds = 0, 0.0
+        self.filled, self.seconds, self.cpu_seconds = 0, 0.0, 0.0  # cpu: this process's
         self._filler: Iterator[list[Any]] | None = None
 
     def register(self) -> None:
@@ -175,10 +177,11 @@ class Store:
         """Filler events until the store holds at least ``target`` events."""
         if self._filler is None:
             self._filler = self._filler_batches()
-        started, before = time.perf_counter(), self.events
+        started, cpu, before = time.perf_counter(), time.process_time(), self.events
         while self.events < target:
             self._save(next(self._filler))
         self.seconds += time.perf_counter() - started
+        self.cpu_seconds += time.process_time() - cpu
         self.filled += self.events - before
 
     def _history(

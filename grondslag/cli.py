@@ -511,6 +511,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return int(text)
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -680,10 +686,10 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--scale-projectors",
-        type=_positive,
+        type=_whole,
         default=1,
         metavar="N",
-        help="--scale: projector processes that project each stage (default 1)",
+        help="--scale: projector processes that project each stage (default 1; 0: in-process)",
     )
     bench.set_defaults(func=bench_command)
     return console.show_defaults(main)

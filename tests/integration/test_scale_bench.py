@@ -27,7 +27,7 @@ def test_the_scale_benchmark_asks_the_same_questions_of_a_growing_store(
     out = io.StringIO()
     console = Console(file=out, width=150)
     with new_database("grondslag_scale") as url:
-        result = asyncio.run(scale.run(url, tmp_path, shape, 1, console))
+        result = asyncio.run(scale.run(url, tmp_path, shape, 0, console))
     scale.print_result(console, result)
 
     stages = result.stages

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -52,9 +53,11 @@ from grondslag.projector.rebuild import rebuild_into
 
 from .common import throwaway_database
 from .scale_fill import Probe, Shape, Store
+from .scale_pages import Recording, pages
 from .scale_projectors import Throughput, prepare, project
 
 BASELINE = "raw asyncpg PK select (baseline)"
+GROWING = "inclusion proof, a filler tenant (its tree grows)"
 ANALYZED = (
     EVENTS_TABLE,
     STREAMS_TABLE,
@@ -72,6 +75,7 @@ class Stage:
     events: int
     projection: Throughput
     costs: dict[str, float] = field(default_factory=dict)  # measure → median ms
+    pages: dict[str, int] = field(default_factory=dict)  # measure → shared buffers touched
     answers: dict[str, Any] = field(default_factory=dict)  # measure → what it answered
 
 
@@ -89,6 +93,9 @@ class Result:
 
 def main(args: argparse.Namespace) -> int:
     shape = Shape.for_events(args.scale_events)
+    # the library ends a transaction idle for 5 s; on a machine whose cores are shared, the
+    # fill's writer can be kept off them that long between two statements of one save
+    os.environ.setdefault("POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT", "300")
     console = Console(width=150)
     with throwaway_database() as (url, _), tempfile.TemporaryDirectory() as data_dir:
         console.print(
@@ -135,7 +142,9 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
             console.print(
                 f"{stage.events:,} events (filled at {store.filled / store.seconds:,.0f}/s), "
                 f"projected at {projected.rate:,.0f}/s ({projected.cpu_rate:,.0f} per CPU-s): "
-                + ", ".join(f"{k} {v:.2f} ms" for k, v in stage.costs.items())
+                + ", ".join(
+                    f"{k} {v:.2f} ms ({stage.pages[k]:,} pages)" for k, v in stage.costs.items()
+                )
             )
             if stages and stage.answers != stages[0].answers:
                 raise AssertionError("the same question got another answer in a bigger store")
@@ -160,9 +169,14 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
     )
 
 
-async def _measure(
-    pool: asyncpg.Pool, settings: Settings, shape: Shape, probe: Probe, stage: Stage
-) -> None:
+Ask = Callable[[Any, int], Awaitable[Any]]  # (the pool, or a Recording of it; i) → answer
+
+
+async def questions(
+    pool: asyncpg.Pool, settings: Settings, shape: Shape, probe: Probe
+) -> dict[str, tuple[Ask, int]]:
+    """The questions asked at every stage, each with how many different ones there are
+    (the i-th history, probe event, …); checkpoints of the two tenants' trees signed first."""
     key = await asyncio.to_thread(signing.KeyFile(settings.signing_key_path).current)
     filler_tenant = shape.tenant(1)
     for tenant in (shape.probe_tenant, filler_tenant):
@@ -170,53 +184,62 @@ async def _measure(
     tenant, code = shape.probe_tenant, shape.probe_purpose
     history = shape.history_refs()
 
-    async def bitemporal(i: int) -> Any:
-        answer = await one_standing(pool, tenant, history[i], code, probe.at, probe.known_at)
+    async def bitemporal(db: Any, i: int) -> Any:
+        answer = await one_standing(db, tenant, history[i], code, probe.at, probe.known_at)
         return msgspec.to_builtins(answer)
 
     checks = shape.check_list()
 
-    async def check(_: int) -> Any:
-        answers = await check_subjects(pool, tenant, code, checks, datetime.now(UTC))
+    async def check(db: Any, _: int) -> Any:
+        answers = await check_subjects(db, tenant, code, checks, datetime.now(UTC))
         return [(ref, answer.status) for ref, answer in answers]
 
     probe_events = [event_id(standing_id(tenant, ref, code), 2) for ref in shape.probe_refs()]
     filler_events = await _first_events(pool, filler_tenant, len(probe_events))
 
-    async def proof(i: int) -> Any:
-        found = await audit.inclusion(pool, tenant, probe_events[i % len(probe_events)])
+    async def proof(db: Any, i: int) -> Any:
+        found = await audit.inclusion(db, tenant, probe_events[i % len(probe_events)])
         return (found.leaf_index, found.leaf_hash)
 
-    async def filler_proof(i: int) -> Any:
-        found = await audit.inclusion(pool, filler_tenant, filler_events[i % len(filler_events)])
+    async def filler_proof(db: Any, i: int) -> Any:
+        found = await audit.inclusion(db, filler_tenant, filler_events[i % len(filler_events)])
         return found.leaf_index
 
-    async def raw(i: int) -> Any:
-        return await pool.fetchval(
+    async def raw(db: Any, i: int) -> Any:
+        return await db.fetchval(
             f"SELECT topic FROM {EVENTS_TABLE} WHERE originator_id = $1 AND originator_version = 2",
             standing_id(tenant, shape.probe_refs()[i % shape.probe_subjects], code),
         )
 
-    questions: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
+    return {
         "bitemporal standing read": (bitemporal, len(history)),
         f"check of {len(checks):,} refs": (check, 1),
         "inclusion proof, probe tenant": (proof, min(100, len(probe_events))),
-        "inclusion proof, a filler tenant (its tree grows)": (filler_proof, len(filler_events)),
+        GROWING: (filler_proof, len(filler_events)),
         BASELINE: (raw, 100),
     }
+
+
+async def _measure(
+    pool: asyncpg.Pool, settings: Settings, shape: Shape, probe: Probe, stage: Stage
+) -> None:
+    asked = await questions(pool, settings, shape, probe)
     for table in ANALYZED:  # what autovacuum will have done by the time it matters
         await pool.execute(f"ANALYZE {table}")
-    for what, (ask, count) in questions.items():
+    for what, (ask, count) in asked.items():
         timings, answers = [], []
         for i in range(count):  # a pass untimed: the stage's first reads fill the caches
-            await ask(i)
+            await ask(pool, i)
         for _ in range(shape.repeats):
             for i in range(count):
                 started = time.perf_counter()
-                answers.append(await ask(i))
+                answers.append(await ask(pool, i))
                 timings.append(time.perf_counter() - started)
         stage.costs[what] = statistics.median(timings) * 1000
-        if what != "inclusion proof, a filler tenant (its tree grows)":
+        recording = Recording(pool)
+        await ask(recording, 0)
+        stage.pages[what] = await pages(pool, recording.queries)
+        if what != GROWING:
             stage.answers[what] = answers
 
 
@@ -273,6 +296,15 @@ def print_result(console: Console, result: Result) -> None:
         "",
     )
     console.print(costs)
+    touched = Table(title="Pages each question's queries touch (EXPLAIN ANALYZE BUFFERS, 8 KiB)")
+    touched.add_column("measure")
+    for stage in stages:
+        touched.add_column(f"{stage.events:,} events", justify="right")
+    touched.add_column("last ÷ first", justify="right")
+    for what in stages[0].pages:
+        counts = [stage.pages[what] for stage in stages]
+        touched.add_row(what, *(f"{c:,}" for c in counts), f"{counts[-1] / max(1, counts[0]):.2f}×")
+    console.print(touched)
 
     total = stages[-1].events
     whole = sum(size for _, size, _ in result.sizes)

@@ -121,7 +121,7 @@ class Probe:
 class Store:
     """Writes the shape into a ledger and keeps count of the events it holds."""
 
-    def __init__(self, ledger: Ledger, shape: Shape, batch_events: int = 2_000):
+    def __init__(self, ledger: Ledger, shape: Shape, batch_events: int = 1_000):
         self.ledger, self.shape, self.batch_events = ledger, shape, batch_events
         self.versions: dict[tuple[str, str], list[PurposeVersion]] = {}
         self.events = 0

@@ -492,7 +492,7 @@ def bench_command(args: argparse.Namespace) -> int:
     """``grondslag bench``: the benchmarks live beside the package in a checkout
     (``benchmarks/``), not in the wheel."""
     try:
-        from benchmarks import audit, export, projector, service
+        from benchmarks import audit, export, projector, scale, service
     except ModuleNotFoundError as missing:
         if missing.name != "benchmarks":
             raise
@@ -503,7 +503,15 @@ def bench_command(args: argparse.Namespace) -> int:
         )
         return 2
     benchmark = (
-        projector if args.projector else audit if args.audit else export if args.export else service
+        projector
+        if args.projector
+        else audit
+        if args.audit
+        else export
+        if args.export
+        else scale
+        if args.scale
+        else service
     )
     return benchmark.main(args)
 
@@ -517,6 +525,18 @@ def _redact(url: str | None) -> str:
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (0 or more)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(text)
 
 
@@ -675,6 +695,25 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--audit", action="store_true", help="benchmark the audit log instead")
     bench.add_argument(
         "--export", action="store_true", help="benchmark the access and portability answers"
+    )
+    bench.add_argument(
+        "--scale",
+        action="store_true",
+        help="ask the same questions of a store of 10^4, 10^5 and 10^6 events instead",
+    )
+    bench.add_argument(
+        "--scale-events",
+        type=_positive,
+        default=1_000_000,
+        metavar="N",
+        help="--scale: the events the store is filled to (default 1,000,000)",
+    )
+    bench.add_argument(
+        "--scale-projectors",
+        type=_whole,
+        default=1,
+        metavar="N",
+        help="--scale: projector processes that project each stage (default 1; 0: in-process)",
     )
     bench.set_defaults(func=bench_command)
     return console.show_defaults(main)

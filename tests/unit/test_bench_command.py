@@ -12,7 +12,7 @@ from grondslag import cli
 
 
 def test_the_benchmarks_import_from_a_checkout() -> None:
-    for name in ("common", "loadgen", "service", "projector", "audit", "export"):
+    for name in ("common", "loadgen", "service", "projector", "audit", "export", "scale"):
         importlib.import_module(f"benchmarks.{name}")
 
 

@@ -159,3 +159,117 @@ def test_commands_and_health(compose) -> None:
     # Replicas must be possible: no fixed container name on the ledger.
     assert "container_name" not in ledger
     assert "replicas" in ledger["deploy"]
+
+
+# -- compose.cluster.yaml: the same engines, past one machine ---------------------------------
+
+CLUSTER_FILE = ROOT / "compose.cluster.yaml"
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+# What issue 17 adds to the settings (read replicas, the NATS cluster, partitioned projectors
+# and their health), set by compose.cluster.yaml before every branch that reads them is in:
+# each is held to settings.py (or the projector) as soon as the code reads it anywhere.
+ISSUE_17_VARIABLES = {
+    "DATABASE_READ_URL",
+    "GRONDSLAG_NATS_REPLICAS",
+    "GRONDSLAG_NATS_STORAGE",
+    "GRONDSLAG_PROJECTION_PARTITIONS",
+    "GRONDSLAG_PROJECTOR_HEALTH_PORT",
+}
+
+
+@pytest.fixture(scope="module")
+def cluster_text() -> str:
+    return CLUSTER_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_text: str) -> dict[str, Any]:
+    document = yaml.safe_load(cluster_text)
+    assert isinstance(document, dict), "compose.cluster.yaml must be a mapping"
+    return document
+
+
+def _read_anywhere(name: str) -> bool:
+    sources = [*(ROOT / "services").rglob("*.py"), *(ROOT / "grondslag").rglob("*.py")]
+    return any(name in path.read_text(encoding="utf-8") for path in sources)
+
+
+def test_cluster_file_matches_the_compose_specification(validator, cluster) -> None:
+    errors = _errors(validator, cluster)
+    assert not errors, "compose.cluster.yaml violates the Compose Specification:\n" + "\n".join(
+        errors
+    )
+
+
+def test_cluster_validator_rejects_a_broken_cluster_file(validator, cluster) -> None:
+    broken = copy.deepcopy(cluster)
+    broken["services"]["nats-2"]["command"] = {"not": "a list"}
+    assert _errors(validator, broken)
+
+
+def test_cluster_runs_three_nats_nodes_that_route_to_each_other(cluster) -> None:
+    services = cluster["services"]
+    routes_of = {}
+    for name in NATS_NODES:
+        command = [str(part) for part in services[name]["command"]]
+        assert "-js" in command and command[command.index("--server_name") + 1] == name
+        assert command[command.index("--cluster_name") + 1] == "grondslag"
+        routes_of[name] = command[command.index("--routes") + 1].split(",")
+        assert "/healthz" in " ".join(services[name]["healthcheck"]["test"])
+    volumes = {services[name]["volumes"][0].split(":")[0] for name in NATS_NODES}
+    assert len(volumes) == 3, "each node keeps its JetStream store on a volume of its own"
+    for routes in routes_of.values():
+        assert {urlsplit(route).hostname for route in routes} == set(NATS_NODES)
+
+
+def test_cluster_replica_is_a_pg_basebackup_of_the_primary(cluster) -> None:
+    services = cluster["services"]
+    primary, replica = services["postgres-primary"], services["postgres-replica"]
+    assert "wal_level=replica" in primary["command"]
+    init = ROOT / primary["volumes"][1].split(":")[0]
+    assert "WITH REPLICATION" in init.read_text() and "replication" in init.read_text()
+    entrypoint = ROOT / replica["volumes"][1].split(":")[0]
+    script = entrypoint.read_text()
+    assert replica["entrypoint"] == [replica["volumes"][1].split(":")[1]]
+    assert "pg_basebackup" in script and "--write-recovery-conf" in script
+    assert "exec docker-entrypoint.sh" in script
+    assert replica["environment"]["PRIMARY_HOST"] == "postgres-primary"
+    assert replica["depends_on"]["postgres-primary"]["condition"] == "service_healthy"
+    assert primary["volumes"][0].split(":")[0] != replica["volumes"][0].split(":")[0]
+
+
+def test_cluster_runs_two_ledgers_and_two_projectors_on_the_whole_cluster(cluster) -> None:
+    services = cluster["services"]
+    for name in ("ledger", "projector"):
+        service = services[name]
+        env = _env(service)
+        assert ":-2}" in str(service["deploy"]["replicas"]), f"{name} runs two replicas"
+        assert urlsplit(env["DATABASE_URL"] or "").hostname == "postgres-primary"
+        assert urlsplit(env["DATABASE_READ_URL"] or "").hostname == "postgres-replica"
+        nodes = [urlsplit(url).hostname for url in (env["NATS_URL"] or "").split(",")]
+        assert nodes == list(NATS_NODES), f"{name} names every NATS node"
+        assert env["GRONDSLAG_NATS_REPLICAS"] == "3" and env["GRONDSLAG_NATS_STORAGE"] == "file"
+        assert env["GRONDSLAG_PROJECTION_PARTITIONS"], name
+        assert ":?" in (env["GRONDSLAG_BOOTSTRAP_KEY"] or "")
+        for dependency in ("postgres-primary", "postgres-replica", *NATS_NODES):
+            assert service["depends_on"][dependency]["condition"] == "service_healthy"
+        assert "container_name" not in service
+    assert services["ledger"]["command"][:1] == ["serve"]
+    assert "--no-projector" in services["ledger"]["command"]
+    assert services["projector"]["command"] == ["project"]
+    port = _env(services["projector"])["GRONDSLAG_PROJECTOR_HEALTH_PORT"]
+    assert f":{port}/health/" in " ".join(services["projector"]["healthcheck"]["test"])
+
+
+def test_every_variable_of_the_cluster_is_one_the_code_reads(cluster, cluster_text) -> None:
+    used: set[str] = set()
+    for service in cluster["services"].values():
+        used.update(_env(service))
+    for braced, bare in INTERPOLATION.findall(cluster_text):
+        used.add(braced or bare)
+    ours = {name for name in used if OUR_VARIABLE.match(name)}
+    read = settings_variables()
+    unknown = {
+        name for name in ours - read if not _read_anywhere(name) and name not in ISSUE_17_VARIABLES
+    }
+    assert not unknown, f"compose.cluster.yaml sets variables the code never reads: {unknown}"

@@ -212,6 +212,13 @@ async def test_projectors_share_the_partitions_and_take_over_a_killed_ones(
     assert ready.status_code == 200, ready.text
     assert f'grondslag_projector_partition_lag_events{{partition="{COUNT - 1}"' in metrics
     assert 'grondslag_projector_partition_owned{partition="0"}' in metrics
+    # the health server's lines (litestar's, uvicorn's) come in the one log format too
+    foreign = [
+        line
+        for line in (tmp_path / "projector-0.log").read_text(errors="replace").splitlines()
+        if line.startswith(("DEBUG - ", "INFO - ", "WARNING - ", "ERROR - "))
+    ]
+    assert not foreign, foreign[:3]
 
     try:
         # the read model, row for row, as a rebuild folds it

@@ -117,7 +117,9 @@ class _Snapshot:
 
 
 def create_app(projector: Projector) -> Litestar:
-    app = Litestar([live, ready, metrics], openapi_config=None)
+    # logging_config=None: its records go through the one log format (grondslag.logformat),
+    # not litestar's own handler
+    app = Litestar([live, ready, metrics], openapi_config=None, logging_config=None)
     app.state.projector = projector
     return app
 

@@ -18,6 +18,7 @@ from ..domain.preconditions import entity_tag
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads import paging
+from ..reads.held_standing import held_standing
 from ..reads.history import HistoryEvent, history_page
 from ..reads.standing import AuditedStanding, all_standings, tagged_standing
 from ..reads.streams import load_aggregates
@@ -146,10 +147,14 @@ class SubjectController(Controller):
         known_at: FromQuery[Instant | None] = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response[AuditedStanding]:
-        now = utcnow()
-        answer, tag = await tagged_standing(
-            request.app.state.pool,
-            request.user.tenant,
+        now, pool, tenant = utcnow(), request.app.state.pool, request.user.tenant
+        # "now" is answered from the read model while it is current (the fold's answer)
+        held = None
+        if at is None and known_at is None:
+            held = await held_standing(pool, tenant, subject_ref, purpose, now)
+        answer, tag = held or await tagged_standing(
+            pool,
+            tenant,
             subject_ref,
             purpose,
             aware("at", at) or now,

@@ -144,12 +144,11 @@ async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tu
         if dossier.register is None:  # not written through the ledger's commands
             log.warning("standing %s has no registered purpose %r", standing.id, dossier.purpose)
             continue
-        answer = dossier.standing(now, now)
+        answer, holds, until = dossier.standing_now(now)
         # a date that passed before this fold (projector down or behind, a rebuild) is due
         # at once, so that the deadline clock still records its lapse
         due = unnoticed_lapse(standing.facts, answer)
         changes_at = due.effective_at if due else answer.changes_at
-        holds, until = dossier.holds_until(now)
         held = msgspec.json.encode(audited(dossier, answer)) if holds else None
         rows.append(
             (

@@ -23,6 +23,8 @@ embedded ``nats-server`` in a temporary folder). Everything runs in this process
    ``DeadlineClock`` ticking every 0.5 s and the relay running; deadline → ``basis.lapsed``
    received.
 
+5. projection shared by 1, 2 and 4 processes over 8 partitions (``benchmarks.partitions``),
+   next to one process following the whole log unpartitioned.
 The run writes under a tenant of its own (``bench-…``); its messages are purged from the
 ``GRONDSLAG`` stream afterwards and the scratch stream deleted. Figures, not assertions.
 """
@@ -78,6 +80,7 @@ from .common import (
     print_table,
     throwaway_database,
 )
+from .partitions import partition_throughput
 
 DEFAULT_NATS = "nats://127.0.0.1:4222"
 CONSENT_TOPIC = "ledger.domain.standing:Standing.ConsentGiven"
@@ -94,10 +97,25 @@ class Scale:
     log_events: int
     relay_messages: int
     lapses: int
+    partition_events: int
 
 
-FULL = Scale(lag_seconds=10, lag_standings=200, log_events=100_000, relay_messages=20_000, lapses=5)
-QUICK = Scale(lag_seconds=3, lag_standings=200, log_events=20_000, relay_messages=5_000, lapses=3)
+FULL = Scale(
+    lag_seconds=10,
+    lag_standings=200,
+    log_events=100_000,
+    relay_messages=20_000,
+    lapses=5,
+    partition_events=40_000,
+)
+QUICK = Scale(
+    lag_seconds=3,
+    lag_standings=200,
+    log_events=20_000,
+    relay_messages=5_000,
+    lapses=3,
+    partition_events=6_000,
+)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -157,6 +175,7 @@ async def _bench(url: str, nats_url: str, scale: Scale, console: Console) -> lis
         rows += await _rebuild(ledger, pool, tenant, scale, console)
         await relay.ensure_stream(js)
         rows += await _relay_throughput(js, pool, url, scale, console)
+        rows += await partition_throughput(ledger, pool, url, scale.partition_events, console)
         rows += await _lapse_latency(ledger, pool, url, nc, js, tenant, scale, console)
     finally:
         with contextlib.suppress(Exception):

@@ -233,17 +233,27 @@ def _migrating(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def project(args: argparse.Namespace) -> int:
+    from grondslag.projector.health import HealthServer
     from grondslag.projector.runner import Projector
+    from grondslag.projector.tracking import PartitionCountChanged
 
     async def run(settings: Settings) -> None:
         stopped = asyncio.Event()  # SIGTERM or SIGINT: stop cleanly, exit 0
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stopped.set)
         projector = Projector(settings)
+        port = args.health_port or settings.projector_health_port
+        health = HealthServer(projector, args.health_host, port) if port else None
         try:
             await projector.start()
+            if health is not None:
+                await _serving_health(health, args.health_host, port)
             await stopped.wait()
+        except PartitionCountChanged as changed:
+            raise console.Failure(str(changed), console.BAD_USAGE) from None
         finally:
+            if health is not None:
+                await health.stop()
             await projector.stop()
 
     with servers(_migrating(Settings.from_env(), args)) as settings:
@@ -251,6 +261,13 @@ def project(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(settings))
     return 0
+
+
+async def _serving_health(health: Any, host: str, port: int | None) -> None:
+    try:
+        await health.start()
+    except (SystemExit, OSError):  # uvicorn exits when it cannot bind
+        raise console.Failure(f"cannot serve the projector's health on {host}:{port}") from None
 
 
 def rebuild(_: argparse.Namespace) -> int:
@@ -554,6 +571,13 @@ def parser() -> argparse.ArgumentParser:
 
     alone = commands.add_parser("project", help="run the projector alone")
     alone.add_argument("--no-migrate", action="store_true", help=NO_MIGRATE)
+    alone.add_argument(
+        "--health-port",
+        type=int,
+        help="answer /health/live, /health/ready and /metrics on this port "
+        "(else GRONDSLAG_PROJECTOR_HEALTH_PORT; neither: no HTTP at all)",
+    )
+    alone.add_argument("--health-host", default="127.0.0.1", help="the address of the health port")
     alone.set_defaults(func=project)
     migrate_commands.add_command(commands)
     backup_commands.add_commands(commands)

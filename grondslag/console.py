@@ -180,10 +180,10 @@ def preflight(settings: Settings) -> None:
     ):
         shown = redact(settings.database_url)
         raise Failure(f"DATABASE_URL {shown!r} is not a postgresql:// URL", BAD_USAGE)
-    if settings.nats_url is not None and not all(
-        re.match(r"(nats|tls|ws|wss)://", url.strip()) for url in settings.nats_url.split(",")
-    ):
-        raise Failure(f"NATS_URL {redact(settings.nats_url)!r} is not a nats:// URL", BAD_USAGE)
+    try:
+        settings.nats_servers  # noqa: B018 (each URL of a cluster's list parses)
+    except ValueError as error:
+        raise Failure(str(error), BAD_USAGE) from None
     if settings.database_url is not None:
         asyncio.run(_reach_database(settings.database_url))
 

@@ -37,9 +37,10 @@ from grondslag.ledger.domain.ids import event_id, standing_id
 from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from grondslag.ledger.settings import Settings
-from grondslag.projector import audit_log
+from grondslag.projector import audit_log, tracking
 from grondslag.projector.audit_check import check
 from grondslag.projector.follower import LogFollower
+from grondslag.projector.partitions import partition_of
 from grondslag.projector.runner import Projector
 
 NOTICE = Notice(version="2025-01", url="https://praktijk.example/privacy/2025-01", sha256="a" * 64)
@@ -429,7 +430,12 @@ async def test_a_removed_event_the_log_holds_but_no_checkpoint_covers_yet(
         ledger.close()
     pool = await asyncpg.create_pool(fresh.url, min_size=1, max_size=2)
     try:
-        follower = LogFollower(pool, fresh.url, audit_log.NAME, audit_log.append, raw=True)
+        # the follower of the tenant's partition, as the projector split the audit log
+        count = await tracking.count_of(pool, audit_log.NAME)
+        follower = LogFollower(
+            pool, fresh.url, audit_log.NAME, audit_log.append, raw=True,
+            partition=partition_of(fresh.tenant, count), partitions=count,
+        )  # fmt: skip
         if await follower.catch_up() != 1:
             raise RuntimeError("the audit follower did not log exactly the new event")
         size = await pool.fetchval(

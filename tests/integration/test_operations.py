@@ -1,4 +1,5 @@
-"""Operations: /metrics in Prometheus text, /health/ready turning unready when behind."""
+"""Operations: /metrics in Prometheus text, /health/ready reporting a projection behind (and
+staying ready: the answers fold from the log where a read model trails)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> No
     assert re.search(r"^grondslag_deadlines_due \d+\.0$", text, re.M)
 
 
-def test_ready_turns_unready_when_the_relay_is_behind(
+def test_ready_reports_the_relay_behind_and_stays_ready(
     database_url: str, tenant, audit_key_file: Path
 ) -> None:
     tenant.register_purpose()  # the log holds at least one event the relay has not sent
@@ -60,18 +61,20 @@ def test_ready_turns_unready_when_the_relay_is_behind(
     with TestClient(create_app(settings)) as strict:
         # another test may have left a relay's row: put it back as it was afterwards
         before = asyncio.run(
-            execute("SELECT position FROM grondslag_tracking WHERE projection = 'nats_relay'")
+            execute("SELECT min(position) FROM grondslag_tracking WHERE projection = 'nats_relay'")
         )
         asyncio.run(
             execute(
                 "INSERT INTO grondslag_tracking (projection, position) VALUES ('nats_relay', 0) "
-                "ON CONFLICT (projection) DO UPDATE SET position = 0"
+                "ON CONFLICT (projection, partition) DO UPDATE SET position = 0"
             )
         )
         try:
             answer = strict.get("/health/ready")
-            assert answer.status_code == 503
+            assert answer.status_code == 200, answer.text  # a projector's trouble, not the API's
+            assert answer.json()["status"] == "degraded"
             assert answer.json()["checks"]["projection:nats_relay"].startswith("behind by")
+            assert answer.json()["checks"]["database"] == "ok"
             metrics = strict.get("/metrics", headers={"Authorization": f"Bearer {tenant.key}"}).text
             assert re.search(r'lag_events\{projection="nats_relay"\} [1-9]\d*', metrics)
             assert re.search(r"^grondslag_relay_backlog [1-9]\d*\.0$", metrics, re.M)

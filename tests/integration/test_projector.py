@@ -195,7 +195,7 @@ async def test_projector_process_killed_while_working_resumes_without_loss(
     async def position() -> int:
         return (
             await pool.fetchval(
-                "SELECT position FROM grondslag_tracking WHERE projection = $1",
+                "SELECT min(position) FROM grondslag_tracking WHERE projection = $1",
                 current_standing.NAME,
             )
             or 0

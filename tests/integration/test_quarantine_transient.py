@@ -33,9 +33,11 @@ from projector_support import HEAD, PURPOSE, Store, consume, give, new_tenant, w
 
 async def tracking(pool: asyncpg.Pool, projection: str) -> tuple[int, int]:
     row = await pool.fetchrow(
-        "SELECT position, failures FROM grondslag_tracking WHERE projection = $1", projection
+        "SELECT min(position) AS position, sum(failures)::bigint AS failures "
+        "FROM grondslag_tracking WHERE projection = $1",
+        projection,
     )
-    return (row["position"], row["failures"]) if row else (0, 0)
+    return (row["position"], row["failures"]) if row["position"] is not None else (0, 0)
 
 
 async def test_a_nats_outage_quarantines_nothing_and_everything_goes_out_after_it(

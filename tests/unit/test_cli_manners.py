@@ -107,6 +107,20 @@ FAILURES = [
         2,
         "NATS_URL",
     ),
+    (
+        "bad NATS URL in a cluster's list, project",  # refused at start, its password hidden
+        ("project",),
+        {"DATABASE_URL": CLOSED, "NATS_URL": "nats://n1:4222, nats://grondslag:geheim@n2:42x2"},
+        2,
+        "NATS_URL: 'nats://grondslag:***@n2:42x2' is not a server URL",
+    ),
+    (
+        "stream replicas out of range",
+        ("project",),
+        {"DATABASE_URL": CLOSED, "GRONDSLAG_NATS_REPLICAS": "7"},
+        2,
+        "GRONDSLAG_NATS_REPLICAS: '7' is not a whole number from 1 to 5",
+    ),
     ("a bad number", ("keys", "list"), {"GRONDSLAG_WRITE_POOL_SIZE": "many"}, 2, "POOL_SIZE"),
     (
         "a bad switch",  # named once, and no "auto" offered where there is none

@@ -92,7 +92,8 @@ def test_a_route_answers_what_its_parts_imply(doc: dict[str, Any]) -> None:
     assert "Retry-After" in consent["503"]["headers"]
     assert "WWW-Authenticate" in consent["401"]["headers"]
     purposes = doc["paths"]["/v1/purposes"]["get"]["responses"]
-    assert set(purposes) == {"200", "401", "403", "422", "503"}  # 422: a bad limit or cursor
+    # 400: a bad Grondslag-Min-Position; 422: a bad limit or cursor
+    assert set(purposes) == {"200", "400", "401", "403", "422", "503"}
     link = doc["paths"]["/u/{token}"]["post"]["responses"]
     assert set(link) == {"200", "404", "409", "410", "429", "503"}
 
@@ -114,6 +115,23 @@ def test_idempotency_key_is_documented_on_the_writes_that_take_it(doc: dict[str,
     assert not takes("post", "/u/{token}")  # no key, no tenant to keep it under
     answer = doc["paths"]["/v1/subjects/{subject_ref}/consents"]["post"]["responses"]["201"]
     assert "Idempotent-Replayed" in answer["headers"]
+
+
+def test_writes_answer_their_log_position_and_reads_take_it(doc: dict[str, Any]) -> None:
+    """Read-your-writes across a read replica (README, Read replicas): every write's success
+    answers carry Grondslag-Log-Position, every read (and the check) takes it back as
+    Grondslag-Min-Position; a check records nothing, so it answers none."""
+    for method, path, operation in operations(doc):
+        if not path.startswith("/v1/"):
+            continue
+        successes = [a for s, a in operation["responses"].items() if s.startswith("2")]
+        carries = {"Grondslag-Log-Position" in a.get("headers", {}) for a in successes}
+        takes = any(p["name"] == "Grondslag-Min-Position" for p in operation.get("parameters", []))
+        reads = method == "GET" or path == "/v1/checks"
+        assert carries == {not reads}, (method, path)
+        assert takes == reads, (method, path)
+        if reads:
+            assert "Grondslag-Min-Position" in operation["responses"]["400"]["description"]
 
 
 @pytest.mark.parametrize(

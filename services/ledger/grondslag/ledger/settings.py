@@ -8,6 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from .nats_urls import nats_servers
+
+MAX_PARTITIONS = 1024  # advisory lock ids and tracking rows: far beyond any need
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -18,7 +22,13 @@ class Settings:
     """
 
     database_url: str | None = None
-    nats_url: str | None = None
+    # a streaming replica of it for reads (None: every read goes to the primary)
+    database_read_url: str | None = None
+    nats_url: str | None = None  # one server, or a cluster's comma-separated (``nats_servers``)
+    # the relay's JetStream stream: how many servers keep a copy (a cluster's 3 or 5 survive
+    # the loss of one or two), and on disk or in memory
+    nats_replicas: int = 1
+    nats_storage: str = "file"
     data_dir: Path = Path(".grondslag")
     bootstrap_key: str | None = None
     bootstrap_tenant: str = "demo"
@@ -32,7 +42,17 @@ class Settings:
     # — before it answers 503 (whole seconds: libpq's connect_timeout)
     database_wait_seconds: int = 5
     max_body_bytes: int = 1024 * 1024
+    # the longest a read that names a log position waits for the replica to replay it,
+    # before the primary answers it
+    read_wait_seconds: float = 1.0
     projection_poll_seconds: float = 1.0
+    # each projection's work, split by tenant, for several `grondslag project` processes to
+    # share (``projector.partitions``); changed safely only while every partition is at the
+    # same position (the projector refuses to start otherwise)
+    projection_partitions: int = 8
+    projector_health_port: int | None = None  # `grondslag project`'s own /health and /metrics
+    # a projection trailing the log by more is reported "behind" by /health/ready (status
+    # degraded, still 200: the reads fold from the log where a read model trails)
     ready_max_lag_seconds: float = 30.0
     signup_ttl_hours: float = 72.0
     public_rate_limit_per_minute: int = 300
@@ -65,7 +85,18 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.get("DATABASE_URL") or None,
-            nats_url=env.get("NATS_URL") or None,
+            database_read_url=env.get("DATABASE_READ_URL") or None,
+            read_wait_seconds=float(
+                env.get("GRONDSLAG_READ_WAIT_SECONDS", defaults.read_wait_seconds)
+            ),
+            nats_url=_nats_url(env.get("NATS_URL") or None),
+            # (named by settings_from_env, as every GRONDSLAG_ setting that does not parse)
+            nats_replicas=_within(
+                env.get("GRONDSLAG_NATS_REPLICAS", str(defaults.nats_replicas)), 1, 5
+            ),
+            nats_storage=_one_of(
+                env.get("GRONDSLAG_NATS_STORAGE", defaults.nats_storage), ("file", "memory")
+            ),
             data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
             bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,
             bootstrap_tenant=env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant),
@@ -124,7 +155,20 @@ class Settings:
                 env.get("GRONDSLAG_LINK_KEY_GRACE", "P90D"), "GRONDSLAG_LINK_KEY_GRACE"
             ),
             migrate=_switch(env.get("GRONDSLAG_MIGRATE", "true"), "GRONDSLAG_MIGRATE"),
+            projection_partitions=_whole(
+                env.get("GRONDSLAG_PROJECTION_PARTITIONS", str(defaults.projection_partitions)),
+                1,
+                MAX_PARTITIONS,
+            ),
+            projector_health_port=_whole(env["GRONDSLAG_PROJECTOR_HEALTH_PORT"], 1, 65535)
+            if env.get("GRONDSLAG_PROJECTOR_HEALTH_PORT")
+            else None,
         )
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The servers of ``NATS_URL`` (empty when it is not set: the embedded one)."""
+        return nats_servers(self.nats_url) if self.nats_url else []
 
     @property
     def metrics_operator(self) -> str:
@@ -150,6 +194,27 @@ class Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
 
 
+def _nats_url(value: str | None) -> str | None:
+    """``NATS_URL`` as given, once each of its URLs parsed (a bad one refused now)."""
+    if value is not None:
+        nats_servers(value)
+    return value
+
+
+def _within(value: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``."""
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{value!r} is not a whole number from {low} to {high}")
+    return int(value)
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    word = value.strip().lower()
+    if word not in choices:
+        raise ValueError(f"{value!r} is not {' or '.join(choices)}")
+    return word
+
+
 def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     """``true``/``false`` (also 1/0, yes/no); ``auto`` or empty: None."""
     word = value.strip().lower()
@@ -160,6 +225,17 @@ def _flag(value: str, setting: str = "GRONDSLAG_COOKIE_SECURE") -> bool | None:
     if word in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{setting}: {value!r} is not true, false or auto")
+
+
+def _whole(value: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` (the caller names the setting)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ValueError(f"{value!r} is not a whole number from {low} to {high}")
+    return number
 
 
 def _switch(value: str, setting: str) -> bool:

@@ -31,8 +31,8 @@ from grondslag.ledger.audit import store
 from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
 from grondslag.ledger.audit.signing import KeyFile, SigningKey
 
+from .jetstream import ONE_COPY_ON_FILE, StreamShape, connect, ensure_stream, publish_all
 from .messages import TYPE_PREFIX, AuditCheckpoint, CloudEvent, nats_subject
-from .relay import connect, ensure_stream
 
 log = logging.getLogger("grondslag.audit")
 ACK_TIMEOUT_SECONDS = 10.0
@@ -69,12 +69,13 @@ class Checkpointer:
         interval: float,
         nats_url: str | None = None,
         heartbeat: float = 86_400.0,
+        shape: StreamShape = ONE_COPY_ON_FILE,
     ):
         self.pool, self.dsn, self.interval = pool, dsn, interval
         self._keys = key
         self._registered: str | None = None
         self.heartbeat = heartbeat
-        self.nats_url = nats_url
+        self.nats_url, self.shape = nats_url, shape
         self.js: Any = None
         self._nc: Any = None
         self._wake = asyncio.Event()
@@ -134,16 +135,14 @@ class Checkpointer:
         if self.js is None:
             self._nc = await connect(self.nats_url)
             self.js = self._nc.jetstream()
-            await ensure_stream(self.js)
+            await ensure_stream(self.js, self.shape)
         pending = await store.unpublished(self.pool)
-        for row_id, checkpoint, public_key in pending:
+        messages = []
+        for _, checkpoint, public_key in pending:
             subject, message = checkpoint_message(checkpoint, public_key)
-            await self.js.publish(
-                subject,
-                _encoder.encode(message),
-                headers={"Nats-Msg-Id": message.id},
-                timeout=ACK_TIMEOUT_SECONDS,
-            )
+            messages.append((subject, _encoder.encode(message), {"Nats-Msg-Id": message.id}))
+        await publish_all(self.js, messages, ACK_TIMEOUT_SECONDS)  # (an election waited out)
+        for row_id, _, _ in pending:
             await store.mark_published(self.pool, row_id)
         return len(pending)
 

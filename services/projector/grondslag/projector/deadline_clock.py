@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from grondslag.ledger.reads.operations import QUARANTINE_TABLE
 
 from . import current_standing, quarantine
 from .keys import Key
+from .partitions import sql_partition
 
 log = logging.getLogger("grondslag.clock")
 NAME = "deadline_clock"
@@ -42,15 +44,25 @@ WHERE s.changes_at <= $1 AND NOT EXISTS (
       ON q.projection = '{NAME}' AND q.scope = 'standing' AND q.key = st.originator_id::text
     WHERE st.tenant = s.tenant AND st.kind = 'standing' AND st.subject_ref = s.subject_ref
       AND st.purpose = s.purpose)
-ORDER BY s.changes_at LIMIT $2
+{{share}}ORDER BY s.changes_at LIMIT $2
 """
+# the standings of the tenants of the partitions a process owns
+SHARE = f"AND {sql_partition('s.tenant', '$4')} = ANY($3::integer[]) "
+Share = Callable[[], tuple[list[int], int]]  # (partitions owned, of how many)
 
 
 class DeadlineClock:
     def __init__(
-        self, pool: asyncpg.Pool, ledger: Ledger, *, interval: float = 0.5, batch: int = 200
+        self,
+        pool: asyncpg.Pool,
+        ledger: Ledger,
+        *,
+        interval: float = 0.5,
+        batch: int = 200,
+        partitions: Share | None = None,
     ):
         self.pool, self.ledger, self.interval, self.batch = pool, ledger, interval, batch
+        self.partitions = partitions  # None: every standing (one clock, or racing ones)
         self._ready = False
 
     async def tick(self, now: datetime | None = None) -> list[UUID]:
@@ -58,7 +70,16 @@ class DeadlineClock:
         if not self._ready:
             await self.pool.execute(quarantine.DDL)
             self._ready = True
-        rows = await self.pool.fetch(DUE, now or datetime.now(UTC), self.batch)
+        moment = now or datetime.now(UTC)
+        if self.partitions is None:
+            rows = await self.pool.fetch(DUE.replace("{share}", ""), moment, self.batch)
+        else:
+            owned, count = self.partitions()
+            if not owned:
+                return []
+            rows = await self.pool.fetch(
+                DUE.replace("{share}", SHARE), moment, self.batch, owned, count
+            )
         recorded: list[UUID] = []
         noticed: dict[UUID, str] = {}
         for row in rows:

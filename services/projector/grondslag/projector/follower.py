@@ -6,6 +6,13 @@ simply waits its turn. Notification ids can have gaps, so we always ask for "gre
 my position". Woken by LISTEN/NOTIFY (the recorder notifies on every insert), with a
 polling fallback.
 
+A follower may follow one partition of the log (``partitions``: the events of the tenants
+that hash to it), with a tracking row of its own. It asks for its partition's events only
+and, when fewer than a batch are left, moves its position to the head of the log as the
+same statement saw it: the events between belong to other partitions, and the recorder's
+table lock makes notification ids commit in order, so none below that head can appear
+later.
+
 A batch that fails for a reason of its own (an event that cannot be decoded, a handler
 that crashes on it) is handled again key by key (stream, or tenant), each in a savepoint:
 the keys that fail are quarantined, the others' work stays, and the position moves on.
@@ -26,23 +33,32 @@ from typing import Any
 import asyncpg
 
 from grondslag.ledger.persistence.mapper import decode_event
-from grondslag.ledger.persistence.postgres import EVENTS_TABLE
+from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 
-from . import quarantine
+from . import quarantine, tracking
 from .keys import Key, by_stream
+from .listener import Listener
+from .partitions import SQL_KEY, sql_partition
 
 log = logging.getLogger("grondslag.projector")
 
-TRACKING_DDL = """
-CREATE TABLE IF NOT EXISTS grondslag_tracking (
-    projection text PRIMARY KEY,
-    position bigint NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-ALTER TABLE grondslag_tracking ADD COLUMN IF NOT EXISTS failures bigint NOT NULL DEFAULT 0;
-ALTER TABLE grondslag_tracking ADD COLUMN IF NOT EXISTS last_error text;
+TRACKING_DDL = tracking.DDL
+COLUMNS = "e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
+WHOLE_LOG = (
+    f"SELECT {COLUMNS} FROM {EVENTS_TABLE} e WHERE e.notification_id > $1 "
+    "ORDER BY e.notification_id LIMIT $2"
+)
+# one statement, one snapshot: the partition's next events and the head they were read at
+ONE_PARTITION = f"""
+SELECT h.head, p.* FROM (SELECT coalesce(max(notification_id), 0) AS head FROM {EVENTS_TABLE}) h
+LEFT JOIN LATERAL (
+    SELECT {COLUMNS} FROM {EVENTS_TABLE} e
+    LEFT JOIN {STREAMS_TABLE} s ON s.originator_id = e.originator_id
+    WHERE e.notification_id > $1 AND {sql_partition(SQL_KEY, "$4")} = $3
+    ORDER BY e.notification_id LIMIT $2
+) p ON true
+ORDER BY p.notification_id
 """
-LOCK_POSITION = "SELECT position FROM grondslag_tracking WHERE projection = $1 FOR UPDATE"
 
 Handler = Callable[[asyncpg.Connection, list[tuple[int, Any]]], Awaitable[None]]
 Keys = Callable[[asyncpg.Connection, list[asyncpg.Record]], Awaitable[list[Key]]]
@@ -68,6 +84,9 @@ class LogFollower:
         raw: bool = False,
         keys: Keys = by_stream,
         topics: tuple[str, ...] = (),
+        partition: int = 0,
+        partitions: int = 1,
+        listener: Listener | None = None,
     ):
         self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
@@ -77,48 +96,62 @@ class LogFollower:
         # the topic prefixes the projection reads (none: every event); the others are passed
         # by unread, so an event it never needed cannot set anything of it aside
         self.topics = topics
+        self.partition, self.partitions = partition, partitions
+        self.listener = listener  # the process's one LISTEN connection, else one of its own
         self._wake = asyncio.Event()
 
     async def setup(self) -> None:
+        """The tracking rows of the projection under this follower's partition count
+        (``tracking.PartitionCountChanged`` when another count is stored and cannot change)."""
         async with self.pool.acquire() as conn:
             await conn.execute(TRACKING_DDL)
             await conn.execute(quarantine.DDL)
-            await conn.execute(
-                "INSERT INTO grondslag_tracking (projection) VALUES ($1) ON CONFLICT DO NOTHING",
-                self.name,
-            )
+            await tracking.ensure(conn, self.name, self.partitions)
 
     async def position(self) -> int:
         return (
             await self.pool.fetchval(
-                "SELECT position FROM grondslag_tracking WHERE projection = $1", self.name
+                f"SELECT position FROM {tracking.TABLE} WHERE projection = $1 AND partition = $2",
+                self.name,
+                self.partition,
             )
             or 0
         )
 
     async def step(self) -> int:
-        """Handle one batch; answers how many events it handled or held."""
+        """Handle one batch; answers how many events it handled or held (or 1 when it only
+        moved past other partitions' events)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            position = await conn.fetchval(LOCK_POSITION, self.name)
-            rows = await conn.fetch(
-                f"SELECT notification_id, originator_id, originator_version, topic, state "
-                f"FROM {EVENTS_TABLE} WHERE notification_id > $1 "
-                "ORDER BY notification_id LIMIT $2",
-                position,
-                self.batch_size,
-            )
-            if not rows:
+            position = await tracking.lock(conn, self.name, self.partition, self.partitions)
+            rows, head = await self._next(conn, position)
+            if head <= position:
                 return 0
             wanted = [row for row in rows if self._wants(row["topic"])]
             if wanted:
                 await self._handle(conn, wanted)
             await conn.execute(
-                "UPDATE grondslag_tracking SET position = $2, updated_at = now() "
-                "WHERE projection = $1",
+                f"UPDATE {tracking.TABLE} SET position = $3, updated_at = now() "
+                "WHERE projection = $1 AND partition = $2",
                 self.name,
-                rows[-1]["notification_id"],
+                self.partition,
+                head,
             )
-            return len(rows)
+            return max(len(rows), 1)
+
+    async def _next(
+        self, conn: asyncpg.Connection, position: int
+    ) -> tuple[list[asyncpg.Record], int]:
+        """The next batch of this follower's events, and the position it takes it to."""
+        if self.partitions == 1:
+            rows = await conn.fetch(WHOLE_LOG, position, self.batch_size)
+            return rows, rows[-1]["notification_id"] if rows else position
+        found = await conn.fetch(
+            ONE_PARTITION, position, self.batch_size, self.partition, self.partitions
+        )
+        rows = [row for row in found if row["notification_id"] is not None]
+        if len(rows) == self.batch_size:  # more may follow: only as far as this batch
+            return rows, rows[-1]["notification_id"]
+        return rows, max(found[0]["head"], position)
 
     def _wants(self, topic: str) -> bool:
         return not self.topics or topic.startswith(self.topics)
@@ -172,7 +205,11 @@ class LogFollower:
 
     async def run(self) -> None:
         """Follow the log until cancelled."""
-        listener = await self._listen()
+        listener = None
+        if self.listener is not None:
+            self.listener.add(self._wake)
+        else:
+            listener = await self._listen()
         try:
             while True:
                 try:
@@ -192,6 +229,8 @@ class LogFollower:
                     # per touched standing) instead of one batch per event
                     await asyncio.sleep(self.coalesce_seconds)
         finally:
+            if self.listener is not None:
+                self.listener.discard(self._wake)
             if listener is not None:
                 await listener.close()
 
@@ -203,9 +242,10 @@ class LogFollower:
         own InterfaceError or InternalClientError rather than a PostgresError."""
         with contextlib.suppress(Exception):
             await self.pool.execute(
-                "UPDATE grondslag_tracking SET failures = failures + 1, last_error = $2 "
-                "WHERE projection = $1",
+                f"UPDATE {tracking.TABLE} SET failures = failures + 1, last_error = $3 "
+                "WHERE projection = $1 AND partition = $2",
                 self.name,
+                self.partition,
                 f"{type(error).__name__}: {error}"[:500],
             )
 

@@ -6,7 +6,8 @@ acknowledged. What a standing event announces, and the standing each message car
 from the one fold (``standing_messages``), never from the event alone. A crash or an outage
 repeats a batch; JetStream's duplicate window and the deterministic message ids (derived
 from the ledger event's id) make the repeat harmless. While NATS is
-down nothing advances: the lapses wait in the log and go out when it returns.
+down nothing advances: the lapses wait in the log and go out when it returns. On a cluster,
+a node lost mid-batch costs its messages an election (``jetstream.publish_all``).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from typing import Any
 
 import asyncpg
 import msgspec
-import nats
-from nats.js.api import StorageType, StreamConfig
 
 from grondslag.ledger.domain.ids import event_id
 from grondslag.ledger.domain.subject import Subject
 from grondslag.ledger.persistence import dossiers, traces
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 
+from .jetstream import DUPLICATE_WINDOW_SECONDS as DUPLICATE_WINDOW_SECONDS
+from .jetstream import ONE_COPY_ON_FILE, StreamShape, connect, ensure_stream, publish_all
+from .jetstream import STREAM as STREAM
 from .messages import (
     TYPE_PREFIX,
     CloudEvent,
@@ -38,35 +40,11 @@ from .standing_messages import announces, correction_messages, standing_messages
 
 log = logging.getLogger("grondslag.relay")
 NAME = "nats_relay"
-STREAM = "GRONDSLAG"
-DUPLICATE_WINDOW_SECONDS = 600.0
-ACK_TIMEOUT_SECONDS = 10.0
+# a batch not acknowledged whole by then is tried again later; long enough for a cluster to
+# elect a stream leader (4 to 8 s in the cluster test) and the client to
+# reconnect, so that a lost node fails no batch
+ACK_TIMEOUT_SECONDS = 20.0
 _encoder = msgspec.json.Encoder()
-
-
-async def ensure_stream(js: Any) -> None:
-    """One stream captures ``grondslag.>``, on file, with an explicit duplicate window."""
-    config = StreamConfig(
-        name=STREAM,
-        subjects=["grondslag.>"],
-        storage=StorageType.FILE,
-        duplicate_window=DUPLICATE_WINDOW_SECONDS,
-    )
-    try:
-        await js.stream_info(STREAM)
-    except nats.js.errors.NotFoundError:
-        await js.add_stream(config)
-
-
-async def connect(url: str) -> Any:
-    """A connection that keeps trying to reconnect for as long as the relay runs."""
-    return await nats.connect(
-        url,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        allow_reconnect=True,
-    )
 
 
 class Relay:
@@ -74,17 +52,12 @@ class Relay:
         self.js = js
 
     async def publish(self, conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:
-        """The follower's handler: publish the batch and wait for every acknowledgement."""
+        """The follower's handler: publish the batch and wait for every acknowledgement
+        (a leader election waited out, ``jetstream.publish_all``); a failure or time-out
+        rolls the batch back, and it is sent again next time."""
         messages = await to_messages(conn, [event for _, event in events])
-        acks = [
-            await self.js.publish_async(
-                subject, _encoder.encode(message), headers=_headers(message)
-            )
-            for subject, message in messages
-        ]
-        if acks:
-            # any failure or time-out rolls the batch back; it is sent again next time
-            await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT_SECONDS)
+        encoded = [(s, _encoder.encode(m), _headers(m)) for s, m in messages]
+        await publish_all(self.js, encoded, ACK_TIMEOUT_SECONDS)
 
 
 def _headers(message: CloudEvent) -> dict[str, str]:
@@ -214,28 +187,72 @@ async def _standings_of(
     return found
 
 
-async def run_relay(pool: asyncpg.Pool, dsn: str, nats_url: str, poll_seconds: float) -> None:
-    """Connect (and keep reconnecting) to NATS and relay the log until cancelled."""
+class NatsLink:
+    """The process's one NATS connection, shared by the relay's followers of every
+    partition: connected (again and again until NATS answers) when first asked for, and
+    reconnecting by itself afterwards while the log keeps what is not yet acknowledged."""
+
+    def __init__(self, servers: str | list[str], shape: StreamShape = ONE_COPY_ON_FILE):
+        self.servers, self.shape = servers, shape
+        self._nc: Any = None
+        self._js: Any = None
+        self._connecting = asyncio.Lock()
+
+    async def jetstream(self) -> Any:
+        async with self._connecting:
+            while self._js is None:
+                try:
+                    self._nc = await connect(self.servers)
+                    js = self._nc.jetstream()
+                    await ensure_stream(js, self.shape)
+                    self._js = js
+                except Exception as error:  # NATS unreachable at start: the log keeps them
+                    log.warning("relay: %s; retrying in 2 s", error)
+                    await self.close()
+                    await asyncio.sleep(2)
+            return self._js
+
+    async def close(self) -> None:
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            try:
+                await nc.drain()
+            except Exception:  # reconnecting or gone: close without draining
+                with contextlib.suppress(Exception):
+                    await nc.close()
+
+
+async def run_relay(
+    pool: asyncpg.Pool,
+    dsn: str,
+    nats_url: str | list[str] | NatsLink,
+    poll_seconds: float,
+    shape: StreamShape = ONE_COPY_ON_FILE,
+    *,
+    partition: int = 0,
+    partitions: int = 1,
+    listener: Any = None,
+) -> None:
+    """Relay one partition of the log (all of it by default) until cancelled: on the
+    process's shared link, or on a connection of its own to the servers ``nats_url``
+    names, the stream shaped by ``shape`` (whose tracking rows it then sets up itself)."""
     from .follower import LogFollower
 
-    while True:
-        nc = None
-        try:
-            nc = await connect(nats_url)
-            js = nc.jetstream()
-            await ensure_stream(js)
-            follower = LogFollower(pool, dsn, NAME, Relay(js).publish, poll_seconds=poll_seconds)
+    link = nats_url if isinstance(nats_url, NatsLink) else NatsLink(nats_url, shape)
+    try:
+        follower = LogFollower(
+            pool,
+            dsn,
+            NAME,
+            Relay(await link.jetstream()).publish,
+            poll_seconds=poll_seconds,
+            partition=partition,
+            partitions=partitions,
+            listener=listener,
+        )
+        if link is not nats_url:
             await follower.setup()
-            await follower.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # NATS unreachable at start: the log keeps the messages
-            log.warning("relay: %s; retrying in 2 s", error)
-            await asyncio.sleep(2)
-        finally:
-            if nc is not None and not nc.is_closed:
-                try:
-                    await nc.drain()
-                except Exception:  # reconnecting or gone: close without draining
-                    with contextlib.suppress(Exception):
-                        await nc.close()
+        await follower.run()
+    finally:
+        if link is not nats_url:
+            await link.close()

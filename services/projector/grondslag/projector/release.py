@@ -2,7 +2,7 @@
 events of quarantined keys handled, in log order, by their projection's own handler, each
 key released when that succeeds.
 
-A key is retried under its projection's tracking lock, so a running projector waits
+A key is retried under the tracking lock of its projection's partition, so a running projector waits
 meanwhile and then goes on from its position: nothing is handled twice or skipped. A key
 that fails again stays quarantined with the new error. The relay's keys need NATS; the
 deadline clock's standings need the ledger (they are tried last, after the read model).
@@ -23,11 +23,12 @@ from grondslag.ledger.reads.operations import Quarantined, quarantined
 from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.settings import Settings
 
-from . import quarantine, relay
+from . import quarantine, relay, tracking
 from .deadline_clock import NAME as CLOCK
 from .deadline_clock import DeadlineClock
-from .follower import LOCK_POSITION, LogFollower
+from .follower import LogFollower
 from .keys import Key, held_events
+from .partitions import partition_of
 from .runner import followers
 
 
@@ -74,10 +75,13 @@ async def release_key(follower: LogFollower, scope: str, key: str) -> str | None
     """Handle the held events of ``key`` in log order under the tracking lock; answers
     ``None`` when the key is released, else the error it failed with again (it stays)."""
     async with follower.pool.acquire() as conn, conn.transaction():
-        position = await conn.fetchval(LOCK_POSITION, follower.name)
         held = await quarantine.entry(conn, follower.name, scope, key)
         if held is None:
             return None  # released meanwhile
+        # the key's events are all in one partition: its tenant's (its stream's, unknown)
+        count = await tracking.count_of(conn, follower.name)
+        partition = partition_of(held["tenant"] or key, count)
+        position = await conn.fetchval(tracking.LOCK_POSITION, follower.name, partition, count)
         if position is None:
             return f"projection {follower.name} has no tracking position here"
         rows = await held_events(conn, scope, key, held["first_held"], position)
@@ -115,7 +119,7 @@ async def retry(settings: Settings, projection: str | None, keys: list[str]) -> 
                 if settings.nats_url is None:
                     outcomes.append(Outcome(entry, "NATS_URL is not set: the relay needs NATS"))
                     continue
-                nc = await relay.connect(settings.nats_url)
+                nc = await relay.connect(settings.nats_servers)
                 stack.push_async_callback(nc.drain)
                 publish = relay.Relay(nc.jetstream()).publish
                 releasers[relay.NAME] = _by(

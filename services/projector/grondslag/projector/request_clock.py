@@ -23,6 +23,8 @@ from grondslag.ledger.persistence.actors import REQUEST_CLOCK, acting, system_ac
 from grondslag.ledger.reads.requests import REQUESTS_TABLE
 
 from . import request_index
+from .deadline_clock import Share
+from .partitions import sql_partition
 
 log = logging.getLogger("grondslag.clock")
 DEFAULT_LEAD = timedelta(days=7)
@@ -31,8 +33,9 @@ DUE = f"""
 SELECT tenant, request_id FROM {REQUESTS_TABLE}
 WHERE status = 'open' AND NOT overdue_noticed AND (due_at <= $1
    OR (due_soon_noticed_for IS DISTINCT FROM due_at AND due_at - $2::interval <= $1))
-ORDER BY due_at LIMIT $3
+{{share}}ORDER BY due_at LIMIT $3
 """
+SHARE = f"AND {sql_partition('tenant', '$5')} = ANY($4::integer[]) "
 
 
 class RequestClock:
@@ -44,14 +47,24 @@ class RequestClock:
         *,
         interval: float = 0.5,
         batch: int = 200,
+        partitions: Share | None = None,
     ):
         self.pool, self.ledger, self.lead = pool, ledger, lead
         self.interval, self.batch = interval, batch
+        self.partitions = partitions  # None: every request (one clock, or racing ones)
 
     async def tick(self, now: datetime | None = None) -> list[UUID]:
         """Notice every request whose warning or overdue moment passed; answers the events
         recorded."""
-        rows = await self.pool.fetch(DUE, now or datetime.now(UTC), self.lead, self.batch)
+        moment = now or datetime.now(UTC)
+        if self.partitions is None:
+            rows = await self.pool.fetch(DUE.replace("{share}", ""), moment, self.lead, self.batch)
+        else:
+            owned, count = self.partitions()
+            if not owned:
+                return []
+            query = DUE.replace("{share}", SHARE)
+            rows = await self.pool.fetch(query, moment, self.lead, self.batch, owned, count)
         recorded: list[UUID] = []
         handled: set[UUID] = set()
         for row in rows:

@@ -1,9 +1,17 @@
-"""Runs the projections of the projector until stopped (in ``serve`` or ``project``)."""
+"""Runs the projections of the projector until stopped (in ``serve`` or ``project``).
+
+Each projection's work is split into ``GRONDSLAG_PROJECTION_PARTITIONS`` partitions by
+tenant (``partitions``); the process works on the partitions it owns (``ownership``): for
+each, a follower of every projection, the relay's among them. The deadline and request
+clocks and the checkpointer run in every process; the clocks handle the tenants of the
+partitions this process owns, so that several processes share their work too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import anyio.to_thread
 import asyncpg
@@ -20,34 +28,53 @@ from . import audit_log, current_standing, request_index
 from .checkpointer import Checkpointer
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
+from .jetstream import StreamShape
 from .keys import by_tenant
+from .listener import Listener
 from .messages import MESSAGE_TYPES, envelope_of
-from .relay import run_relay
+from .ownership import Ownership
+from .relay import NAME as RELAY
+from .relay import NatsLink, run_relay
 from .request_clock import RequestClock
 
+PROJECTIONS = (current_standing.NAME, audit_log.NAME, request_index.NAME)
 
-def followers(pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> list[LogFollower]:
-    """The read model and the audit log (the relay follows where NATS is, ``run_relay``)."""
+
+def followers(
+    pool: asyncpg.Pool,
+    dsn: str,
+    poll_seconds: float = 1.0,
+    *,
+    partition: int = 0,
+    partitions: int = 1,
+    listener: Listener | None = None,
+) -> list[LogFollower]:
+    """The read model and the audit log (the relay follows where NATS is, ``run_relay``),
+    of one partition (all of the log by default)."""
+    shared: dict[str, Any] = {
+        "poll_seconds": poll_seconds,
+        "partition": partition,
+        "partitions": partitions,
+        "listener": listener,
+    }
     return [
-        LogFollower(
-            pool, dsn, current_standing.NAME, current_standing.project, poll_seconds=poll_seconds
-        ),
+        LogFollower(pool, dsn, current_standing.NAME, current_standing.project, **shared),
         LogFollower(
             pool,
             dsn,
             audit_log.NAME,
             audit_log.append,
-            poll_seconds=poll_seconds,
             raw=True,
             keys=by_tenant,  # a tenant's leaves are in log order: none overtakes a held one
+            **shared,
         ),
         LogFollower(
             pool,
             dsn,
             request_index.NAME,
             request_index.project,
-            poll_seconds=poll_seconds,
             topics=request_index.TOPICS,
+            **shared,
         ),
     ]
 
@@ -59,12 +86,19 @@ class Projector:
         assert settings.database_url
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
-        self.followers: list[LogFollower] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._partitions: dict[int, list[asyncio.Task[None]]] = {}
         self.ledger: Ledger | None = None
         self.clock: DeadlineClock | None = None
         self.request_clock: RequestClock | None = None
         self.checkpointer: Checkpointer | None = None
+        self.ownership: Ownership | None = None
+        self.listener: Listener | None = None
+        self.nats: NatsLink | None = None
+
+    @property
+    def partitions(self) -> int:
+        return self.settings.projection_partitions
 
     async def start(self) -> None:
         # on this thread, before a follower decodes here and the deadline clock in a thread
@@ -77,10 +111,17 @@ class Projector:
         await current_standing.create_tables(self.pool)
         await audit_store.create_tables(self.pool)
         await request_index.create_tables(self.pool)
-        self.followers = followers(self.pool, dsn, self.settings.projection_poll_seconds)
-        for follower in self.followers:
-            await follower.setup()
-            self._tasks.append(asyncio.create_task(follower.run(), name=follower.name))
+        names = [*PROJECTIONS, *([RELAY] if self.settings.nats_url else [])]
+        for name in names:  # the partition count checked (or changed) before any work
+            await LogFollower(self.pool, dsn, name, _none, partitions=self.partitions).setup()
+        self.listener = Listener(dsn)
+        self._tasks.append(asyncio.create_task(self.listener.run(), name="listener"))
+        if self.settings.nats_url:
+            self.nats = NatsLink(self.settings.nats_servers, StreamShape.of(self.settings))
+        self.ownership = Ownership(
+            dsn, self.partitions, self._start_partition, self._stop_partition
+        )
+        self._tasks.append(asyncio.create_task(self.ownership.run(), name="ownership"))
         key = signing.KeyFile(self.settings.signing_key_path)
         await anyio.to_thread.run_sync(key.current)  # made on first start
         self.checkpointer = Checkpointer(
@@ -90,18 +131,46 @@ class Projector:
             self.settings.checkpoint_seconds,
             self.settings.nats_url,
             self.settings.checkpoint_heartbeat_seconds,
+            StreamShape.of(self.settings),
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))
-        self.clock = DeadlineClock(self.pool, self.ledger)
+        owned = self._owned
+        self.clock = DeadlineClock(self.pool, self.ledger, partitions=owned)
         self._tasks.append(asyncio.create_task(self.clock.run(), name="deadline_clock"))
-        self.request_clock = RequestClock(self.pool, self.ledger, self.settings.request_due_soon)
+        self.request_clock = RequestClock(
+            self.pool, self.ledger, self.settings.request_due_soon, partitions=owned
+        )
         self._tasks.append(asyncio.create_task(self.request_clock.run(), name="request_clock"))
-        if self.settings.nats_url:
+
+    def _owned(self) -> tuple[list[int], int]:
+        """The partitions this process owns now, of how many (the clocks' share)."""
+        owned = sorted(self.ownership.owned) if self.ownership else []
+        return owned, self.partitions
+
+    def _start_partition(self, partition: int) -> None:
+        assert self.pool is not None and self.settings.database_url
+        dsn, poll = self.settings.database_url, self.settings.projection_poll_seconds
+        work = followers(
+            self.pool, dsn, poll, partition=partition, partitions=self.partitions,
+            listener=self.listener,
+        )  # fmt: skip
+        tasks = [asyncio.create_task(f.run(), name=f"{f.name}[{partition}]") for f in work]
+        if self.nats is not None:
             relay = run_relay(
-                self.pool, dsn, self.settings.nats_url, self.settings.projection_poll_seconds
-            )
-            self._tasks.append(asyncio.create_task(relay, name="nats_relay"))
+                self.pool, dsn, self.nats, poll, partition=partition,
+                partitions=self.partitions, listener=self.listener,
+            )  # fmt: skip
+            tasks.append(asyncio.create_task(relay, name=f"{RELAY}[{partition}]"))
+        self._partitions[partition] = tasks
+
+    async def _stop_partition(self, partition: int) -> None:
+        tasks = self._partitions.pop(partition, [])
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -109,7 +178,15 @@ class Projector:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for partition in list(self._partitions):
+            await self._stop_partition(partition)
+        if self.nats is not None:
+            await self.nats.close()
         if self.pool is not None:
             await self.pool.close()
         if self.ledger is not None:
             self.ledger.close()
+
+
+async def _none(_: asyncpg.Connection, __: list[tuple[int, Any]]) -> None:
+    """The handler of a follower made only to set up its projection's tracking rows."""

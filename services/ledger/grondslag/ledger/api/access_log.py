@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from ..persistence.access_log import AccessPage, page
 from ..web import AUDITORS, SubjectRef, answers
 from .auth import requires
+from .positions import reading
 
 
 class AccessLogController(Controller):
@@ -38,4 +39,4 @@ class AccessLogController(Controller):
             QueryParameter(max_length=20, required=False, description="`next` of a page"),
         ] = None,
     ) -> AccessPage:
-        return await page(request.app.state.pool, request.user.tenant, subject_ref, limit, cursor)
+        return await reading(request, page, request.user.tenant, subject_ref, limit, cursor)

@@ -23,6 +23,7 @@ from ..keys import KeyCache, ensure_bootstrap_key, load_pepper
 from ..pages import PAGES
 from ..persistence.warm_up import warm_up
 from ..reads.pool import create_read_pool
+from ..reads.replica import ReadRoute
 from ..schema import ensure_schema
 from ..services.newsletter import Newsletter
 from ..services.public_links import PublicLinks
@@ -45,6 +46,7 @@ from .keys import KeyController
 from .limits import public_rate_limit, trusted_proxies
 from .logs import redact_access_log
 from .newsletter import NewsletterController
+from .positions import LogPositions
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
 from .representatives import RepresentativeController
@@ -55,6 +57,8 @@ from .subjects import SubjectController
 from .tenant import TenantController
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+# a replica that does not answer this fast leaves the read to the primary (retried later)
+REPLICA_CONNECT_SECONDS = 2.0
 
 
 class LedgerRequest(Request):
@@ -112,6 +116,17 @@ def create_app(
             max_size=settings.read_pool_size,
             connect_timeout=settings.database_wait_seconds,
         )
+        replica = None
+        if settings.database_read_url:  # connected on first use: it may be away at start
+            replica = await create_read_pool(
+                settings.database_read_url,
+                min_size=0,
+                max_size=settings.read_pool_size,
+                connect_timeout=REPLICA_CONNECT_SECONDS,
+            )
+        app.state.reads = ReadRoute(
+            app.state.pool, replica, wait_seconds=settings.read_wait_seconds
+        )
         try:
             await ensure_schema(app.state.pool)
             await audit_store.create_tables(app.state.pool)
@@ -140,6 +155,8 @@ def create_app(
                     await flusher
         finally:
             await app.state.pool.close()
+            if replica is not None:
+                await replica.close()
             if owned:
                 app.state.ledger.close()
 
@@ -188,6 +205,7 @@ def create_app(
             *trusted_proxies(settings),
             public_rate_limit(settings, _is_public_link),
             DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS),
+            LogPositions,
             IdempotencyMiddleware,
         ],
         before_request=require_json,

@@ -21,6 +21,7 @@ from ..persistence.actors import key_actor
 from ..reads import audit
 from ..web import AUDITORS, PROOF_READERS, SubjectRef, answers
 from .auth import requires
+from .positions import reading
 from .problems import ProblemError, aware, problem_type
 
 MAX_TREE_SIZE = 2**53 - 1  # exact in every JSON reader, far inside PostgreSQL's bigint
@@ -55,7 +56,9 @@ class AuditController(Controller):
         "public key that signed it",
     )
     async def latest_checkpoint(self, request: Request) -> audit.SignedCheckpoint:
-        checkpoint, public_key = await audit.latest(request.app.state.pool, request.user.tenant)
+        checkpoint, public_key = await reading(
+            request, audit.latest, request.user.tenant, ask=request.app.state.pool
+        )
         return audit.signed(checkpoint, public_key)
 
     @get(
@@ -66,9 +69,7 @@ class AuditController(Controller):
         "them (each signed by the old and the new key)",
     )
     async def signing_keys(self, request: Request) -> audit.KeyHistory:
-        return await audit.key_history(
-            request.app.state.pool, request.app.state.audit_keys.current()
-        )
+        return await reading(request, audit.key_history, request.app.state.audit_keys.current())
 
     @post(
         "/checkpoints",
@@ -98,8 +99,13 @@ class AuditController(Controller):
         event_id: FromPath[UUID],
         tree_size: FromQuery[OptionalTreeSize] = None,
     ) -> audit.InclusionProof:
-        return await audit.inclusion(
-            request.app.state.pool, request.user.tenant, event_id, tree_size
+        return await reading(
+            request,
+            audit.inclusion,
+            request.user.tenant,
+            event_id,
+            tree_size,
+            ask=request.app.state.pool,
         )
 
     @get(
@@ -113,7 +119,7 @@ class AuditController(Controller):
     async def consistency(
         self, request: Request, first: TreeSize, second: TreeSize
     ) -> audit.ConsistencyProof:
-        return await audit.consistency(request.app.state.pool, request.user.tenant, first, second)
+        return await reading(request, audit.consistency, request.user.tenant, first, second)
 
     @get(
         "/export",
@@ -162,8 +168,9 @@ class AuditController(Controller):
                 field="from",
             )
         try:
-            body = await audit.export(
-                request.app.state.pool,
+            body = await reading(
+                request,
+                audit.export,
                 request.app.state.audit_keys.current(),
                 request.user.tenant,
                 subject_ref,
@@ -172,6 +179,7 @@ class AuditController(Controller):
                 start,
                 end,
                 personal_data,
+                ask=request.app.state.pool,
             )
         except audit.NotYetLogged:
             raise ProblemError(

@@ -13,6 +13,7 @@ from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
 from ..web import READERS, answers
 from .auth import requires
+from .positions import reading
 from .problems import aware
 
 MAX_REFS = 10_000
@@ -50,8 +51,8 @@ class CheckController(Controller):
     )
     async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:
         at = aware("at", data.at) or utcnow()  # a question's time, bounded like a query's
-        verdicts = await check_subjects(
-            request.app.state.pool, request.user.tenant, data.purpose, data.subject_refs, at
+        verdicts = await reading(
+            request, check_subjects, request.user.tenant, data.purpose, data.subject_refs, at
         )
         allowed = [ref for ref, answer in verdicts if answer.lawful]
         denied = [

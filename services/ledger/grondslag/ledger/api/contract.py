@@ -4,11 +4,13 @@ Most of it follows from the route itself, the same facts the service acts on: a 
 bearer middleware guards takes a key (401; 403 without a role its ``requires`` guard names;
 503 when the database cannot check the key); a body is parsed (400 malformed, 413, 415,
 422); parameters are validated (422); a write that takes ``Idempotency-Key`` documents the
-header (400 for a bad key, 422 for one reused) and ``Idempotent-Replayed``; a page that has
-its own 503 page answers its refusals as HTML. What only the handler knows — a domain
-refusal (404, 409, …), a created resource's ``Location``, headers of its own — it declares
-beside itself with ``web.answers`` in its decorator's ``opt``. :func:`document` writes all
-of it into the app's OpenAPI document, once, when the app is built.
+header (400 for a bad key, 422 for one reused) and ``Idempotent-Replayed``; a write's
+successes carry ``Grondslag-Log-Position`` and a read takes ``Grondslag-Min-Position`` (400
+for a bad one: ``positions``); a page that has its own 503 page answers its refusals as
+HTML. What only the handler knows — a domain refusal (404, 409, …), a created resource's
+``Location``, headers of its own — it declares beside itself with ``web.answers`` in its
+decorator's ``opt``. :func:`document` writes all of it into the app's OpenAPI document,
+once, when the app is built.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ from ..web import Answers
 from .auth import RoleGuard, needs_key
 from .examples import EXAMPLES
 from .idempotency import MAX_KEY_LENGTH, takes_key
+from .positions import (
+    BAD_POSITION,
+    LOG_POSITION,
+    LOG_POSITION_TEXT,
+    MIN_POSITION,
+    MIN_POSITION_TEXT,
+    answers_position,
+    reads_through_replica,
+)
 from .problems import PROBLEM_JSON, Problem
 
 HTML = "text/html"
@@ -104,6 +115,17 @@ IDEMPOTENCY_KEY = {
 }
 
 
+POSITION_SCHEMA = {"type": "string", "pattern": "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"}
+MIN_POSITION_PARAMETER = {
+    "name": MIN_POSITION,
+    "in": "header",
+    "required": False,
+    "description": MIN_POSITION_TEXT,
+    "schema": POSITION_SCHEMA,
+    "example": "0/16B3748",
+}
+
+
 @dataclass
 class Contract:
     """Everything one operation can answer, derived and declared."""
@@ -113,6 +135,8 @@ class Contract:
     refusal_media: str
     idempotent: bool
     declared: Answers
+    positioned: bool = False  # a write: its answers carry Grondslag-Log-Position
+    at_position: bool = False  # a read: it takes Grondslag-Min-Position
 
 
 def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
@@ -131,6 +155,8 @@ def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
         if name not in dependencies | {"data", "request", "self"}
     )
     idempotent = bearer and takes_key(method, path)
+    positioned = bearer and answers_position(method, path)
+    at_position = bearer and reads_through_replica(method, path)
     codes: dict[int, str] = {}
     if bearer:
         codes[401] = REASONS[401]
@@ -140,6 +166,7 @@ def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
         codes[503] = REASONS[503]
     preconditions = bool(PRECONDITION_HEADERS & set(fields))
     bad = [MALFORMED] * body + [BAD_KEY] * idempotent + [BAD_TAGS] * preconditions
+    bad += [BAD_POSITION] * at_position
     invalid = [INVALID] * (body or parameters) + [REUSED] * idempotent
     if bad:
         codes[400] = "Malformed: " + "; or ".join(bad)
@@ -153,7 +180,8 @@ def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
         codes[status] = why or REASONS.get(status) or HTTPStatus(status).phrase
     # the roles are alternatives: any one of them lets a key through
     security = ([{BEARER: [r]} for r in roles] or [{BEARER: []}]) if bearer else []
-    return Contract(security, codes, HTML if html else PROBLEM_JSON, idempotent, declared)
+    media = HTML if html else PROBLEM_JSON
+    return Contract(security, codes, media, idempotent, declared, positioned, at_position)
 
 
 CONSTRAINTS = ("pattern", "min_length", "max_length", "ge", "gt", "le", "lt", "const", "enum")
@@ -233,6 +261,8 @@ def _write(
         headers[name] = {"description": description, "schema": {"type": "string"}}
     if contract.idempotent:
         headers["Idempotent-Replayed"] = REPLAYED
+    if contract.positioned:
+        headers[LOG_POSITION] = {"description": LOG_POSITION_TEXT, "schema": POSITION_SCHEMA}
     primary["headers"] = headers
     declared = contract.declared.successes
     for status, description in declared.items():
@@ -254,6 +284,8 @@ def _write(
     parameters = operation.setdefault("parameters", [])
     if contract.idempotent:
         parameters.append(IDEMPOTENCY_KEY)
+    if contract.at_position:
+        parameters.append(MIN_POSITION_PARAMETER)
     for name, description in contract.declared.request_headers.items():
         parameters.append(
             {"name": name, "in": "header", "description": description, "schema": {"type": "string"}}

@@ -16,6 +16,7 @@ from ..persistence.actors import key_actor
 from ..reads.export import SubjectExport, subject_export
 from ..web import AUDITORS, SubjectRef, answers
 from .auth import requires
+from .positions import reading
 
 HTML, JSON = "text/html", "application/json"
 
@@ -41,9 +42,7 @@ class ExportController(Controller):
         subject_ref: SubjectRef,
         lang: FromQuery[Literal["nl", "en"] | None] = None,
     ) -> Response[SubjectExport]:
-        answer = await subject_export(
-            request.app.state.pool, request.user.tenant, subject_ref, utcnow()
-        )
+        answer = await reading(request, subject_export, request.user.tenant, subject_ref, utcnow())
         html = request.accept.best_match([JSON, HTML], default=JSON) == HTML
         # NEN 7513: the read is logged before its answer leaves (and fails without its row)
         what: access_log.What = "export.html" if html else "export.json"

@@ -1,11 +1,16 @@
 """Liveness and readiness for load balancers and orchestrators; metrics for Prometheus.
 
-A quarantined stream is counted in the readiness checks, per projection, but does not make
-the service unready: everything else is served and projected, and its held events are not
+Ready means: this API process can answer. Only the primary database decides that. A
+projection that trails the log, a quarantined stream and a read replica that is away are
+reported (status ``degraded``, still 200) but keep the process in rotation: the answers
+fold from the log where a read model trails, and reads go to the primary where the replica
+cannot serve them — taking every API replica out of a load balancer for a projector's
+problem would turn a slower answer into none. A quarantined stream's held events are not
 lag. The check is public (load balancers ask it without a key), so it names no tenant, no
-stream and no error: `grondslag quarantine list` does, for the operator. Every
-query of the readiness check runs within its time limit and its ``try``: a database that
-is away makes the service unready (503, Retry-After), naming the check that failed."""
+stream and no error: `grondslag quarantine list` does, for the operator. Every query of
+the readiness check runs within its time limit and a ``try``: a primary that is away makes
+the service unready (503, Retry-After, naming the database); a check after it that fails
+is reported as failing (degraded)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ..keys import Principal
 from ..reads import operations
+from ..settings import Settings
 from . import http_metrics
 from .auth import requires
 from .problems import RETRY_AFTER_SECONDS
@@ -45,49 +51,70 @@ async def live() -> Health:
     responses={
         503: ResponseSpec(
             Health,
-            description="Not ready: a check fails (named in `checks`) or a projection trails "
-            "the log too far; retry after `Retry-After` seconds",
+            description="Not ready: the service cannot answer (the failing check is named in "
+            "`checks`); retry after `Retry-After` seconds",
             generate_examples=False,
         )
     },
-    summary="The database answers and the service can take traffic",
+    summary="The service can answer: the database answers (a projection that trails the "
+    "log, a quarantined stream or a read replica that is away is `degraded`, still 200)",
 )
 async def ready(request: Request) -> Response[Health]:
     pool = request.app.state.pool
     settings = request.app.state.settings
-    checks: dict[str, str] = {}
+    deadline = asyncio.get_running_loop().time() + READY_SECONDS
+    try:
+        async with asyncio.timeout_at(deadline):
+            await pool.fetchval("SELECT 1")
+    except Exception as error:  # the primary does not answer: nothing can be
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        failing = {"database": f"failing: {_failure(error)}"}
+        return Response(Health("unavailable", failing), status_code=503, headers=retry)
+    checks = {"database": "ok"}
     lags: list[operations.Lag] = []
     held: list[operations.Quarantined] = []
-    check = "database"
-    try:
-        async with asyncio.timeout(READY_SECONDS):
-            await pool.fetchval("SELECT 1")
-            checks[check] = "ok"
+    check = "read_replica"
+    try:  # what is found here slows answers or leaves them to the primary: information
+        async with asyncio.timeout_at(deadline):
+            if (replica := await request.app.state.reads.check()) is not None:
+                checks[check] = replica
             check = "projections"
             lags = await operations.lags(pool)
             check = "quarantine"
             held = await operations.quarantined(pool)
-    except Exception as error:  # any failure means: not ready
+    except Exception as error:
         checks[check] = f"failing: {_failure(error)}"
+    checks.update(_lagging(lags, settings))
+    checks.update(_held(held))
+    degraded = any(value != "ok" for value in checks.values())
+    return Response(Health("degraded" if degraded else "ok", checks), status_code=200)
+
+
+def _lagging(lags: list[operations.Lag], settings: Settings) -> dict[str, str]:
+    """How far the projections the API's answers wait for trail the log — information, not
+    a reason to leave the load balancer: checks and standings fold from the log where the
+    read model trails; proofs and exports of events not yet logged answer 409, ask again."""
     # proofs and exports wait for the audit log, checks for the read model, lapses for the relay
     watched = {"current_standing", "audit_log"} | ({"nats_relay"} if settings.nats_url else set())
-    for lag in lags:
-        if lag.projection not in watched:
-            continue
-        behind = lag.seconds > settings.ready_max_lag_seconds
-        checks[f"projection:{lag.projection}"] = (
-            f"behind by {lag.events} events, {lag.seconds:.1f} s" if behind else "ok"
+    return {
+        f"projection:{lag.projection}": (
+            f"behind by {lag.events} events, {lag.seconds:.1f} s"
+            if lag.seconds > settings.ready_max_lag_seconds
+            else "ok"
         )
-    ok = all(value == "ok" for value in checks.values())
+        for lag in lags
+        if lag.projection in watched
+    }
+
+
+def _held(held: list[operations.Quarantined]) -> dict[str, str]:
     per_projection: dict[str, int] = {}
     for entry in held:
         per_projection[entry.projection] = per_projection.get(entry.projection, 0) + 1
-    for projection, count in sorted(per_projection.items()):
-        checks[f"quarantine:{projection}"] = f"{count} held; `grondslag quarantine list` names them"
-    if not ok:
-        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return Response(Health("unavailable", checks), status_code=503, headers=retry)
-    return Response(Health("degraded" if held else "ok", checks), status_code=200)
+    return {
+        f"quarantine:{projection}": f"{count} held; `grondslag quarantine list` names them"
+        for projection, count in sorted(per_projection.items())
+    }
 
 
 def _failure(error: Exception) -> str:
@@ -104,8 +131,8 @@ def _failure(error: Exception) -> str:
     guards=[requires("metrics")],
     summary="Prometheus metrics: projection lag, relay backlog, deadlines due, failures, "
     "audit log events not yet signed, checkpoints not yet published, open and overdue "
-    "data-subject requests per tenant; HTTP requests and latency per route, the processes, "
-    "the build",
+    "data-subject requests per tenant, the read replica's replay lag; HTTP requests and "
+    "latency per route, the processes, the build",
     description="Needs a key with the `metrics` role. Series labelled with a tenant are the "
     "key's own tenant's; a metrics key of the operator's tenant (`GRONDSLAG_OPERATOR_TENANT`, "
     "by default the bootstrap tenant) sees every tenant's. Series without a tenant label "
@@ -125,6 +152,7 @@ async def metrics(request: Request) -> Response[bytes]:
         operations.process_restarts(settings.restarts_file),
         _only(await operations.requests_per_tenant(pool), sees),
     )
+    read += await request.app.state.reads.families()
     # the header as it is: litestar would add a second charset to any text/ media type
     return Response(http_metrics.exposition(read), headers={"Content-Type": PROMETHEUS_TEXT})
 

@@ -17,6 +17,7 @@ from ..keys import create_key as store_key
 from ..settings import lead_time
 from ..web import answers
 from .auth import requires
+from .positions import reading
 
 KeyId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{12,16}$")]
 MAX_GRACE = timedelta(days=30)
@@ -65,7 +66,7 @@ class KeyController(Controller):
 
     @get(operation_id="listKeys", summary="This tenant's API keys, with their last use")
     async def list_keys(self, request: Request) -> KeyList:
-        return KeyList(await list_keys(request.app.state.pool, request.user.tenant))
+        return KeyList(await reading(request, list_keys, request.user.tenant))
 
     @post(
         operation_id="createKey",
@@ -89,7 +90,7 @@ class KeyController(Controller):
         summary="One API key of this tenant",
     )
     async def get_key(self, request: Request, key_id: KeyId) -> KeyInfo:
-        found = await key_info(request.app.state.pool, key_id, request.user.tenant)
+        found = await reading(request, key_info, key_id, request.user.tenant)
         if found is None:
             raise NotFound(f"no API key {key_id}")
         return found

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -33,6 +35,7 @@ from ..reads.streams import load_aggregates, purpose_page
 from ..web import READERS, CodePath, answers
 from .auth import requires
 from .paging import NEXT_LINK, Cursor, Limit, paged
+from .positions import reading
 from .preconditions import (
     ETAG,
     NOT_MODIFIED,
@@ -151,10 +154,8 @@ class PurposeController(Controller):
     async def list_purposes(
         self, request: Request, limit: Limit = paging.DEFAULT_LIMIT, cursor: Cursor = None
     ) -> Response[PurposeList]:
-        pool = request.app.state.pool
         after = paging.decode(cursor, str) if cursor else ""
-        ids = await purpose_page(pool, request.user.tenant, after, limit + 1)
-        found = await load_aggregates(pool, ids[:limit])
+        ids, found = await reading(request, _register_page, request.user.tenant, after, limit + 1)
         purposes = [purpose_out(found[pid]) for pid in ids[:limit] if pid in found]
         following = paging.encode(purposes[-1].code) if len(ids) > limit and purposes else None
         return paged(request, PurposeList(purposes, following), following)
@@ -171,7 +172,7 @@ class PurposeController(Controller):
         self, request: Request, code: CodePath, if_none_match: IfNoneMatch = None
     ) -> Response[PurposeOut]:
         pid = purpose_id(request.user.tenant, code)
-        found = await load_aggregates(request.app.state.pool, [pid])
+        found = await reading(request, load_aggregates, [pid])
         if pid not in found:
             raise NotFound(f"purpose {code!r} is not in the register")
         return tagged(purpose_out(found[pid]), entity_tag(found[pid].version), if_none_match)
@@ -203,3 +204,12 @@ class PurposeController(Controller):
                 request.user.tenant, code, changes, data.material, data.effective_at or utcnow()
             )
         return purpose_out(purpose)
+
+
+async def _register_page(
+    pool: asyncpg.Pool, tenant: str, after: str, limit: int
+) -> tuple[list[UUID], dict[UUID, Any]]:
+    """The page's streams (one more than shown: is there a next page?) and the shown ones
+    folded, from one database (the replica's or the primary's)."""
+    ids = await purpose_page(pool, tenant, after, limit)
+    return ids, await load_aggregates(pool, ids[: limit - 1])

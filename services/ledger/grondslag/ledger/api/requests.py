@@ -29,6 +29,7 @@ from ..reads.requests import RequestPage, StatusFilter, list_requests, one_reque
 from ..web import READERS, SubjectRef, answers
 from .auth import requires
 from .paging import NEXT_LINK, Cursor, Limit, paged
+from .positions import reading
 
 RequestId = Annotated[
     str,
@@ -152,9 +153,10 @@ class RequestController(Controller):
             ),
         ] = None,
     ) -> Response[RequestPage]:
-        pool = request.app.state.pool
         tenant = request.user.tenant
-        page = await list_requests(pool, tenant, status, limit, cursor, utcnow(), subject_ref)
+        page = await reading(
+            request, list_requests, tenant, status, limit, cursor, utcnow(), subject_ref
+        )
         return paged(request, page, page.next)
 
     @get(
@@ -165,7 +167,7 @@ class RequestController(Controller):
         summary="One request with its due date, extension, answer, confirmations and history",
     )
     async def show(self, request: Request, request_id: RequestId) -> RequestAnswer:
-        return await one_request(request.app.state.pool, request.user.tenant, request_id, utcnow())
+        return await reading(request, one_request, request.user.tenant, request_id, utcnow())
 
     @post(
         "/{request_id:str}/extension",

@@ -25,6 +25,7 @@ from ..reads.streams import load_aggregates
 from ..web import READERS, CodePath, SubjectRef, answers
 from .auth import requires
 from .paging import NEXT_LINK, Cursor, Limit, paged
+from .positions import reading
 from .preconditions import (
     ETAG,
     NOT_MODIFIED,
@@ -108,7 +109,7 @@ class SubjectController(Controller):
         self, request: Request, subject_ref: SubjectRef, if_none_match: IfNoneMatch = None
     ) -> Response[SubjectVersion]:
         sid = subject_id(request.user.tenant, subject_ref)
-        subject = (await load_aggregates(request.app.state.pool, [sid])).get(sid)
+        subject = (await reading(request, load_aggregates, [sid])).get(sid)
         if subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered")
         answer = SubjectVersion(
@@ -125,7 +126,7 @@ class SubjectController(Controller):
     )
     async def standings(self, request: Request, subject_ref: SubjectRef) -> SubjectStanding:
         now = utcnow()
-        answers = await all_standings(request.app.state.pool, request.user.tenant, subject_ref, now)
+        answers = await reading(request, all_standings, request.user.tenant, subject_ref, now)
         return SubjectStanding(subject_ref, now, answers)
 
     @get(
@@ -147,19 +148,22 @@ class SubjectController(Controller):
         known_at: FromQuery[Instant | None] = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response[AuditedStanding]:
-        now, pool, tenant = utcnow(), request.app.state.pool, request.user.tenant
+        now, tenant = utcnow(), request.user.tenant
         # "now" is answered from the read model while it is current (the fold's answer)
-        held = None
+        held: tuple[AuditedStanding, str] | None = None
         if at is None and known_at is None:
-            held = await held_standing(pool, tenant, subject_ref, purpose, now)
-        answer, tag = held or await tagged_standing(
-            pool,
-            tenant,
-            subject_ref,
-            purpose,
-            aware("at", at) or now,
-            aware("known_at", known_at) or now,
-        )
+            held = await reading(request, held_standing, tenant, subject_ref, purpose, now)
+        if held is None:
+            held = await reading(
+                request,
+                tagged_standing,
+                tenant,
+                subject_ref,
+                purpose,
+                aware("at", at) or now,
+                aware("known_at", known_at) or now,
+            )
+        answer, tag = held
         # an answer as of now changes with the clock alone (a consent expires, a child turns
         # 16): only one at a given `at` and `known_at` is fixed by the streams' versions
         return tagged(answer, tag, if_none_match, fixed=at is not None and known_at is not None)
@@ -179,8 +183,8 @@ class SubjectController(Controller):
         cursor: Cursor = None,
     ) -> Response[History]:
         after = paging.decode(cursor, tuple[UUID, int]) if cursor else None
-        events, last = await history_page(
-            request.app.state.pool, request.user.tenant, subject_ref, after, limit
+        events, last = await reading(
+            request, history_page, request.user.tenant, subject_ref, after, limit
         )
         following = paging.encode(last) if last is not None else None
         return paged(request, History(subject_ref, events, following), following)

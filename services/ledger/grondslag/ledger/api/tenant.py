@@ -16,6 +16,7 @@ from ..domain.values import Instant
 from ..reads.controller import identity_at
 from ..web import READERS, answers
 from .auth import requires
+from .positions import reading
 from .problems import aware
 
 
@@ -89,7 +90,7 @@ class TenantController(Controller):
         now = utcnow()
         moment, known = aware("at", at) or now, aware("known_at", known_at) or now
         tenant = request.user.tenant
-        version = await identity_at(request.app.state.pool, tenant, moment, known)
+        version = await reading(request, identity_at, tenant, moment, known)
         if version is None:
             raise NotFound("no controller identity was recorded for then; PUT /v1/tenant")
         return TenantOut(

@@ -115,10 +115,16 @@ def signed(checkpoint: Checkpoint, public_key: bytes) -> SignedCheckpoint:
 
 
 async def latest(
-    pool: asyncpg.Pool, tenant: str, covering: int = 0, key_id: str | None = None
+    pool: asyncpg.Pool,
+    tenant: str,
+    covering: int = 0,
+    key_id: str | None = None,
+    *,
+    ask: asyncpg.Pool | None = None,
 ) -> tuple[Checkpoint, bytes]:
     """The latest checkpoint holding at least ``covering`` leaves (signed by ``key_id``
-    when given); when there is none, the checkpointer is asked to sign one, and waited for."""
+    when given); when there is none, the checkpointer is asked to sign one, and waited for.
+    ``ask`` is the primary when ``pool`` is a replica (which cannot notify)."""
     if found := await _covering(pool, tenant, covering, key_id):
         return found
     deadline, asked, pause = time.monotonic() + CHECKPOINT_WAIT_SECONDS, 0.0, 0.01
@@ -126,7 +132,7 @@ async def latest(
         if time.monotonic() - asked >= ASK_AGAIN_SECONDS:
             # again each second: a request made while the checkpointer was not listening is
             # lost, and another key's checkpoint of the same size may have taken its second
-            await store.request_checkpoint(pool, tenant)
+            await store.request_checkpoint(ask or pool, tenant)
             asked, pause = time.monotonic(), 0.01
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.1)
@@ -166,7 +172,12 @@ async def key_history(pool: asyncpg.Pool, current: SigningKey) -> KeyHistory:
 
 
 async def inclusion(
-    pool: asyncpg.Pool, tenant: str, eid: UUID, tree_size: int | None = None
+    pool: asyncpg.Pool,
+    tenant: str,
+    eid: UUID,
+    tree_size: int | None = None,
+    *,
+    ask: asyncpg.Pool | None = None,
 ) -> InclusionProof:
     row = await store.logged_event(pool, tenant, eid)
     if row is None:
@@ -175,7 +186,7 @@ async def inclusion(
         )
     index = row["leaf_index"]
     if tree_size is None:
-        checkpoint, public_key = await latest(pool, tenant, covering=index + 1)
+        checkpoint, public_key = await latest(pool, tenant, covering=index + 1, ask=ask)
     else:
         found = await store.checkpoint_of_size(pool, tenant, tree_size)
         if found is None:
@@ -241,6 +252,8 @@ async def export(
     recorded_from: datetime | None = None,
     recorded_to: datetime | None = None,
     personal_data: bool = False,
+    *,
+    ask: asyncpg.Pool | None = None,
 ) -> bytes:
     """The bundle of one subject (see ``audit.bundle``), rendered and signed; with
     ``personal_data`` it carries the subject's sealing key (birth date: the age rules)."""
@@ -279,7 +292,7 @@ async def export(
         entries.append((row["leaf_index"], eid, kind, code, type_, recorded_at, canonical))
     entries.sort(key=lambda entry: entry[0])
     covering = entries[-1][0] + 1 if entries else 0
-    checkpoint, public_key = await latest(pool, tenant, covering, key.key_id)
+    checkpoint, public_key = await latest(pool, tenant, covering, key.key_id, ask=ask)
     size = checkpoint.tree_size
     all_ranges = [merkle.inclusion_ranges(entry[0], size) for entry in entries]
     nodes = await store.stored_nodes(

@@ -31,13 +31,18 @@ class Lag(msgspec.Struct):
 
 
 # the age of the oldest event not yet handled, read from its JSON; when a stored event is
-# damaged (a projection will quarantine it) the next ones that can be read stand in for it
+# damaged (a projection will quarantine it) the next ones that can be read stand in for it.
+# A projection split into partitions is as far behind as its furthest partition.
 LAG = f"""
+WITH t AS (
+    SELECT projection, sum(failures)::bigint AS failures, min(position) AS position
+    FROM grondslag_tracking GROUP BY projection
+)
 SELECT t.projection, t.failures,
        (SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}) - t.position AS events,
        ARRAY(SELECT e.state FROM {EVENTS_TABLE} e WHERE e.notification_id > t.position
              ORDER BY e.notification_id LIMIT 8) AS oldest
-FROM grondslag_tracking t ORDER BY t.projection
+FROM t ORDER BY t.projection
 """
 
 

@@ -146,7 +146,7 @@ async def _api_rows(
                     "writes/s",
                     f"bare save loop, {clients} thread(s)",
                     floor[clients],
-                    "≥ 0.6×",
+                    "≥ 1.0×" if clients > 1 else "≥ 0.5×",
                 )
             )
 
@@ -154,6 +154,9 @@ async def _api_rows(
 
         reads = int(4000 * scale)
         read_refs = [refs[i % total] for i in range(reads)]
+        # standings as the projector keeps them: a row is answered from once it is current
+        # (until then, right after the wave's writes, a read folds from the log)
+        await _settled(url)
         elapsed = await _run(api, 16, read_refs, _standing_read)
         api_reads = reads / elapsed
         raw = await _raw_selects(url, reads)
@@ -195,7 +198,7 @@ async def _api_rows(
                 "POST /v1/checks, 10,000 refs (median of 5)",
                 timings[2] * 1000,
                 "ms",
-                target="< 250 ms",
+                target="≤ 100 ms",
             )
         )
         console.print(f"check of 10,000 refs: {timings[2] * 1000:.0f} ms (median)")

@@ -86,7 +86,8 @@ def test_a_new_database_is_migrated_once_and_a_second_migrate_changes_nothing(fr
         first = migrations.migrate(conn)
         second = migrations.migrate(conn)
         after = migrations.status(conn)
-    assert (before.current, before.tables, len(before.pending)) == (0, False, migrations.WANTED)
+    assert (before.current, before.tables) == (0, False)
+    assert len(before.pending) == len(migrations.MIGRATIONS)
     assert [step.version for step in first] == [m.version for m in migrations.MIGRATIONS]
     assert not any(step.adopted for step in first)  # a new database adopts nothing
     assert second == []

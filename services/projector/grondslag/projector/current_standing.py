@@ -3,6 +3,11 @@
 Each row is the standing as of the ledger's latest events, folded at projection time, with
 ``changes_at``: the next instant at which time alone changes it (expiry, a notice
 revision taking effect). Readers fold from the log for rows whose ``changes_at`` passed.
+
+Beside it (``HELD``), what a single standing read answers "now" with while the row is
+current (``reads.held_standing``): the rendered answer of the fold, the versions of the
+subject and register streams folded with the standing's, and the span of "nows" the
+answer holds for (``Dossier.holds_until``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from grondslag.ledger.domain.ids import purpose_id, subject_id
 from grondslag.ledger.domain.purpose import Purpose
@@ -24,6 +30,7 @@ from grondslag.ledger.persistence import dossiers
 from grondslag.ledger.persistence.postgres import STREAMS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.ledger.reads.operations import QUARANTINE_TABLE
+from grondslag.ledger.reads.standing import audited
 
 from . import quarantine
 
@@ -40,6 +47,7 @@ COLUMNS = (
     "changes_at",
     "stream_version",
 )
+HELD = ("subject_version", "purpose_version", "answer", "answer_from", "answer_until")
 
 
 def ddl(table: str = CURRENT_STANDING_TABLE) -> str:
@@ -56,21 +64,29 @@ CREATE TABLE IF NOT EXISTS {table} (
     until timestamptz,
     changes_at timestamptz,
     stream_version bigint NOT NULL,
+    subject_version bigint,
+    purpose_version bigint,
+    answer bytea,
+    answer_from timestamptz,
+    answer_until timestamptz,
     PRIMARY KEY (tenant, purpose, subject_ref)
 );
 CREATE INDEX IF NOT EXISTS {table}_changes ON {table} (changes_at)
     WHERE changes_at IS NOT NULL;
+ALTER TABLE {table}
+    ADD COLUMN IF NOT EXISTS subject_version bigint,
+    ADD COLUMN IF NOT EXISTS purpose_version bigint,
+    ADD COLUMN IF NOT EXISTS answer bytea,
+    ADD COLUMN IF NOT EXISTS answer_from timestamptz,
+    ADD COLUMN IF NOT EXISTS answer_until timestamptz;
 """
 
 
 UPSERT = f"""
-INSERT INTO {CURRENT_STANDING_TABLE} AS s (tenant, purpose, subject_ref, lawful, status, basis,
-    reason, since, until, changes_at, stream_version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+INSERT INTO {CURRENT_STANDING_TABLE} AS s ({", ".join(COLUMNS + HELD)})
+VALUES ({", ".join(f"${n}" for n in range(1, len(COLUMNS + HELD) + 1))})
 ON CONFLICT (tenant, purpose, subject_ref) DO UPDATE SET
-    lawful = EXCLUDED.lawful, status = EXCLUDED.status, basis = EXCLUDED.basis,
-    reason = EXCLUDED.reason, since = EXCLUDED.since, until = EXCLUDED.until,
-    changes_at = EXCLUDED.changes_at, stream_version = EXCLUDED.stream_version
+    {", ".join(f"{column} = EXCLUDED.{column}" for column in (COLUMNS + HELD)[3:])}
 """
 
 NAME = "current_standing"
@@ -128,11 +144,12 @@ async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tu
         if dossier.register is None:  # not written through the ledger's commands
             log.warning("standing %s has no registered purpose %r", standing.id, dossier.purpose)
             continue
-        answer = dossier.standing(now, now)
+        answer, holds, until = dossier.standing_now(now)
         # a date that passed before this fold (projector down or behind, a rebuild) is due
         # at once, so that the deadline clock still records its lapse
         due = unnoticed_lapse(standing.facts, answer)
         changes_at = due.effective_at if due else answer.changes_at
+        held = msgspec.json.encode(audited(dossier, answer)) if holds else None
         rows.append(
             (
                 dossier.tenant,
@@ -146,6 +163,11 @@ async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tu
                 answer.until,
                 changes_at,
                 standing.version,
+                dossier.subject.version if dossier.subject else 0,
+                dossier.register.version,
+                held,
+                now,
+                until,
             )
         )
     return rows

@@ -45,8 +45,11 @@ async def rebuild_into(
         for start in range(0, len(ids), CHUNK):
             chunk = set(ids[start : start + CHUNK])
             rows = await current_standing.rows_for(conn, chunk)
-            events += sum(int(row[-1]) for row in rows)
-            await conn.copy_records_to_table(table, records=rows, columns=current_standing.COLUMNS)
+            version = current_standing.COLUMNS.index("stream_version")
+            events += sum(int(row[version]) for row in rows)
+            await conn.copy_records_to_table(
+                table, records=rows, columns=current_standing.COLUMNS + current_standing.HELD
+            )
             if progress:
                 progress(min(start + CHUNK, len(ids)), len(ids), events)
     return position, events

@@ -250,9 +250,11 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers or (length is not None and length != "0")
 
 
-def _is_public_link(request: Request) -> bool:
-    """Rate limits per client address apply to the public links only (R20 abuse)."""
-    return request.url.path.startswith(("/u/", "/c/"))
+async def _is_public_link(request: Request) -> bool:
+    """Rate limits per client address apply to the public links only (R20 abuse). A
+    coroutine: litestar runs a plain function here on a worker thread, for every request;
+    and the scope's path, not ``request.url``, which parses the whole URL to give it."""
+    return str(request.scope["path"]).startswith(("/u/", "/c/"))
 
 
 def _state(settings: Settings) -> Any:

@@ -25,7 +25,7 @@ from .facts import Fact, Statement
 from .purpose import Purpose
 from .purpose_versions import PurposeVersion
 from .standing import Standing
-from .standing_at import StandingAnswer, standing_at
+from .standing_at import StandingAnswer, standing_at, standing_now
 from .subject import Subject
 from .subject_view import SubjectView
 from .values import Lapse, PersonalData
@@ -99,6 +99,17 @@ class Dossier:
         return standing_at(
             self.purpose, self.facts, self.versions, at, known_at, self.view(known_at)
         )
+
+    def standing_now(self, now: datetime) -> tuple[StandingAnswer, bool, datetime | None]:
+        """``standing(now, now)``; whether it stands for later "nows" too (nothing of the
+        three streams was recorded after ``now``); and until when: the first instant at
+        which the clock alone may change it (None: no such instant) — what the read model
+        keeps beside a standing's rendered answer (``projector.current_standing``)."""
+        answer, until = standing_now(self.purpose, self.facts, self.versions, now, self.view(now))
+        streams = [s for s in (self.subject, self.register, self.standing_stream) if s]
+        # a writer's clock ahead of ours: a later "now" knows more, so fold each time
+        holds = all(stream.modified_on <= now for stream in streams)
+        return answer, holds, until
 
     def evidence(self, answer: StandingAnswer) -> list[EvidenceRecord]:
         """The full evidence (R7) of each event ``answer`` rests on."""

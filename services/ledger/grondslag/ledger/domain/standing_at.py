@@ -92,6 +92,24 @@ def standing_at(
     return _answer(purpose, timeline, at, known_at)
 
 
+def standing_now(
+    purpose: str,
+    facts: list[Fact],
+    versions: list[PurposeVersion],
+    now: datetime,
+    subject: SubjectView,
+) -> tuple[StandingAnswer, datetime | None]:
+    """``standing_at(now, now)``, and the first instant after ``now`` at which the answer for
+    "now" may change with the clock alone (None: none is known). Every instant the state may
+    change at is one the timeline names, so until then ``standing_at(t, t)`` for a later
+    ``t`` says what this answer says, but for ``at`` and ``known_at`` — as long as nothing is
+    recorded meanwhile (a later record is a new stream version) and nothing was recorded
+    after ``now``."""
+    timeline = _Timeline(facts, known_versions(versions, now), now, subject)
+    answer = _answer(purpose, timeline, now, now)
+    return answer, next((instant for instant in timeline.instants() if instant > now), None)
+
+
 def answerable(
     purpose: str,
     facts: list[Fact],

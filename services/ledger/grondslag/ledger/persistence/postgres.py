@@ -35,6 +35,7 @@ from .. import envelope
 from . import erasure, idempotency, traces
 from .ddl import SCHEMA_LOCK
 from .fail_fast import failing_fast, refusals_of
+from .pool_check import check_quietly
 from .sealing import AESGCM
 
 STREAMS_TABLE = "grondslag_streams"
@@ -179,6 +180,10 @@ class Factory(PostgresFactory):
         # failed with 'prepared statement "_pg3_…" does not exist' (500). The library's own
         # statements ask to be prepared (``prepare=True``) and still are.
         pool.kwargs["prepare_threshold"] = None
+        # the pre-ping asks the server only when its socket says something happened (the
+        # library passes the pool its own check, which sends a query on every checkout)
+        if pool._check is not None:
+            pool._check = check_quietly
         # the library builds its datastore itself: its connections are wrapped here
         self.datastore.get_connection = failing_fast(  # type: ignore[method-assign, assignment]
             self.datastore.get_connection,

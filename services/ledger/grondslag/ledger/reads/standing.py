@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from ..domain import evidence
+from ..domain.dossier import Dossier
 from ..domain.errors import NotFound
 from ..domain.evidence import evidence_records
 from ..domain.ids import subject_id
@@ -76,11 +77,14 @@ async def tagged_standing(
         raise NotFound(f"subject {subject_ref!r} is not registered")
     if dossier.register is None:
         raise NotFound(f"purpose {purpose!r} is not in the register")
-    answer = dossier.standing(at, known_at)
-    audited = AuditedStanding(
+    return audited(dossier, dossier.standing(at, known_at)), standing_tag(dossier)
+
+
+def audited(dossier: Dossier, answer: StandingAnswer) -> AuditedStanding:
+    """The answer with the full evidence of each event it rests on, and its proofs' paths."""
+    return AuditedStanding(
         **msgspec.structs.asdict(answer), evidence_records=with_proofs(dossier.evidence(answer))
     )
-    return audited, standing_tag(dossier)
 
 
 async def all_standings(

@@ -27,7 +27,7 @@ from . import (
     v0002_event_traces,
     v0003_idempotent_location,
     v0004_tracking_partitions,
-    v0006_held_standing,
+    v0005_held_standing,
 )
 
 log = logging.getLogger("grondslag.migrations")
@@ -62,7 +62,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, v0002_event_traces.NAME, v0002_event_traces.SQL),
     Migration(3, v0003_idempotent_location.NAME, v0003_idempotent_location.SQL),
     Migration(4, v0004_tracking_partitions.NAME, v0004_tracking_partitions.SQL),
-    Migration(6, v0006_held_standing.NAME, v0006_held_standing.SQL),
+    Migration(5, v0005_held_standing.NAME, v0005_held_standing.SQL),
 )
 WANTED = MIGRATIONS[-1].version
 

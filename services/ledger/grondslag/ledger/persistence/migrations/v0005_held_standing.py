@@ -1,4 +1,4 @@
-"""Migration 6: what a single standing read answers "now" with, kept beside the read model's
+"""Migration 5: what a single standing read answers "now" with, kept beside the read model's
 row (``projector.current_standing``, ``reads.held_standing``): the versions of the subject
 and register streams folded with the standing's, the rendered answer, and the span of
 "nows" it holds for. Rows of before stay without them (a read folds) until the projector

@@ -1,5 +1,6 @@
 """Which errors of the two drivers (and of eventsourcing's wrapping) mean "the database is
-away" — 503 with Retry-After — and which stay a failure of their own (500)."""
+away" or rolled a transaction back — 503 with Retry-After — and which stay a failure of
+their own (500)."""
 
 from __future__ import annotations
 
@@ -46,16 +47,20 @@ UNAVAILABLE = {
     "eventsourcing: pool timeout": wrapped(psycopg_pool.PoolTimeout("after 5.00 sec")),
     "eventsourcing: lost": wrapped(psycopg.OperationalError("server closed the connection")),
     "eventsourcing: admin shutdown": wrapped(psycopg.errors.AdminShutdown("terminating")),
+    # a transaction the server rolled back: nothing stored, and a retry succeeds (a
+    # projector starting beside writes could deadlock one; it was a 500)
+    "psycopg: deadlock": psycopg.errors.DeadlockDetected("deadlock detected"),
+    "eventsourcing: deadlock": wrapped(psycopg.errors.DeadlockDetected("deadlock detected")),
+    "psycopg: serialization": psycopg.errors.SerializationFailure("could not serialize"),
+    "asyncpg: deadlock": asyncpg.DeadlockDetectedError("deadlock detected"),
 }
 OF_THEIR_OWN = {
     "asyncpg: unique violation": asyncpg.UniqueViolationError("duplicate key"),
     "asyncpg: query cancelled": asyncpg.QueryCanceledError("statement timeout"),
     "asyncpg: busy connection": asyncpg.InterfaceError("another operation is in progress"),
     "asyncpg: cannot encode": asyncpg.DataError("invalid input for query argument"),
-    "psycopg: deadlock": psycopg.errors.DeadlockDetected("deadlock detected"),
     "psycopg: query cancelled": psycopg.errors.QueryCanceled("statement timeout"),
     "psycopg: syntax": psycopg.errors.SyntaxError("syntax error"),
-    "eventsourcing: deadlock": wrapped(psycopg.errors.DeadlockDetected("deadlock detected")),
     "eventsourcing: no cause": persistence.OperationalError("something else"),
     "a missing file": FileNotFoundError(2, "No such file"),
     "a bug": TypeError("unsupported operand"),

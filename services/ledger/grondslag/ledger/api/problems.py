@@ -254,8 +254,11 @@ RETRY_AFTER_SECONDS = 5
 # exception (08: refused, lost, closed in the middle of a query), insufficient resources
 # (53: too many clients, out of memory, disk full), and of operator intervention (57) the
 # shutdowns and the refusals while starting up, shutting down or recovering — not a
-# cancelled query (57014: a statement timeout is not an outage)
-UNAVAILABLE_CLASSES = ("08", "53")
+# cancelled query (57014: a statement timeout is not an outage); and a transaction the
+# server rolled back (40: a deadlock, a serialization failure), of which nothing was
+# stored and which succeeds when tried again
+UNAVAILABLE_CLASSES = ("08", "53", "40")
+ROLLED_BACK_CLASS = "40"
 UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})  # admin, crash, cannot connect now
 # asyncpg's own words for a connection or pool it closed (an InterfaceError, no SQLSTATE)
 _ASYNCPG_CLOSED = ("connection is closed", "pool is closing", "pool is closed")
@@ -313,10 +316,23 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
         type=problem_type("database-unavailable"),
         title="Database unavailable",
         status=503,
-        detail="the ledger cannot reach its database just now (down, restarting or out of "
+        detail="the database rolled back this request's transaction (a deadlock or a "
+        "serialization failure); nothing was recorded: retry after the Retry-After delay"
+        if _rolled_back(error)
+        else "the ledger cannot reach its database just now (down, restarting or out of "
         "connections); retry after the Retry-After delay",
     )
     return problem_response(problem, request, retry)
+
+
+def _rolled_back(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 10:
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(ROLLED_BACK_CLASS):
+            return True
+        error, seen = error.__cause__, seen + 1
+    return False
 
 
 def _unavailable_page(request: Request, option: str = "unavailable_page") -> Response[str] | None:

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from grondslag.ledger.persistence import migrations
+from grondslag.ledger.persistence import ddl, migrations
 from grondslag.ledger.persistence.ddl import SCHEMA_LOCK
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "ledger-0.1.0-unversioned.sql"
@@ -102,10 +102,13 @@ def test_a_new_database_is_migrated_once_and_a_second_migrate_changes_nothing(fr
     assert schema_of(fresh) == schema
 
 
-def test_what_the_processes_create_at_start_adds_nothing_to_the_migrated_schema(fresh: str):
+def test_what_the_processes_create_at_start_adds_nothing_to_the_migrated_schema(
+    fresh: str, monkeypatch: pytest.MonkeyPatch
+):
     """The tables the code makes for itself (``CREATE TABLE IF NOT EXISTS`` at start, by
     the event store's recorder, the ledger, the audit log, the projector) are all in the
-    migrations: a module whose table changed without a new migration fails here."""
+    migrations: a module whose table changed without a new migration fails here. (On a
+    migrated database they are not run at all, ``ddl.RUN_WHEN_MIGRATED``: here they are.)"""
     import asyncio
 
     import asyncpg
@@ -117,6 +120,7 @@ def test_what_the_processes_create_at_start_adds_nothing_to_the_migrated_schema(
     from grondslag.projector import current_standing, quarantine, request_index
     from grondslag.projector.follower import TRACKING_DDL
 
+    monkeypatch.setattr(ddl, "RUN_WHEN_MIGRATED", True)
     migrations.prepare(fresh, apply=True)
     migrated = schema_of(fresh)
 
@@ -135,6 +139,47 @@ def test_what_the_processes_create_at_start_adds_nothing_to_the_migrated_schema(
     build_ledger(Settings(database_url=fresh, migrate=False), 1).close()  # the library's own
     asyncio.run(create_all())
     assert schema_of(fresh) == migrated
+
+
+def test_a_start_on_a_migrated_database_locks_no_table_beside_the_writes(fresh: str):
+    """A process starting beside others' requests (a projector restarted, a replica added)
+    waits for no lock of theirs: on a migrated database its start creates nothing. Before,
+    its ``ALTER TABLE … IF NOT EXISTS`` waited for an exclusive lock behind every open write
+    — and a write waiting behind it in turn could deadlock."""
+    import asyncio
+
+    import asyncpg
+
+    from grondslag.ledger.audit import store as audit_store
+    from grondslag.ledger.bootstrap import build_ledger
+    from grondslag.ledger.schema import ensure_schema
+    from grondslag.ledger.settings import Settings
+    from grondslag.projector import current_standing, request_index
+
+    migrations.prepare(fresh, apply=True)
+    tables = ("grondslag_idempotency", "grondslag_current_standing", "grondslag_events")
+    with psycopg.connect(fresh) as writer:  # a write in flight: its tables' row locks held
+        for table in tables:
+            writer.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
+
+        async def start() -> None:
+            pool = await asyncpg.create_pool(fresh, min_size=1, max_size=2)
+            try:
+                async with asyncio.timeout(10):
+                    await ensure_schema(pool)
+                    await audit_store.create_tables(pool)
+                    await current_standing.create_tables(pool)
+                    await request_index.create_tables(pool)
+            finally:
+                await pool.close()
+
+        asyncio.run(start())
+        settings = Settings(database_url=fresh, migrate=False, database_wait_seconds=10)
+        started = threading.Thread(target=lambda: build_ledger(settings, 1).close(), daemon=True)
+        started.start()
+        started.join(15)
+        assert not started.is_alive(), "the event store's start waited for the write's locks"
+        writer.rollback()
 
 
 def test_a_database_of_release_0_1_0_is_adopted_as_it_is(fresh: str, new_database: NewDatabase):

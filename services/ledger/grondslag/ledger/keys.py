@@ -57,12 +57,16 @@ ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS hash_kind text NOT NULL 
 ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS last_used_at timestamptz;
 ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS bootstrap boolean NOT NULL DEFAULT false;
 ALTER TABLE grondslag_api_keys ADD COLUMN IF NOT EXISTS replaced_by text;
--- a key of an older installation is named as events recorded with it name it: the first
--- 12 hex digits of its unsalted hash
-UPDATE grondslag_api_keys SET key_id = encode(substr(key_hash, 1, 6), 'hex')
-    WHERE key_id IS NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS grondslag_api_keys_id ON grondslag_api_keys (key_id);
 CREATE INDEX IF NOT EXISTS grondslag_api_keys_tenant ON grondslag_api_keys (tenant);
+"""
+
+# A key of an older installation is named as events recorded with it name it: the first 12
+# hex digits of its unsalted hash. Run at every start, migrated or not (``schema``): during a
+# rolling upgrade a replica of the release before may still make keys without a name.
+NAME_OLDER_KEYS = """
+UPDATE grondslag_api_keys SET key_id = encode(substr(key_hash, 1, 6), 'hex')
+    WHERE key_id IS NULL
 """
 
 # a key is live until its revoked_at: none, or a moment still to come (a rotation's grace)

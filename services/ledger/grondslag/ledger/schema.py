@@ -34,3 +34,4 @@ async def ensure_schema(pool: asyncpg.Pool) -> None:
     await ddl.create(
         pool, keys.DDL, DDL, links.DDL, email_index.DDL, access_log.DDL, auditor_sessions.DDL
     )
+    await pool.execute(keys.NAME_OLDER_KEYS)  # data, not schema: whether migrated or not

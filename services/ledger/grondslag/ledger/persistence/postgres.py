@@ -32,8 +32,8 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from .. import envelope
-from . import erasure, idempotency, traces
-from .ddl import SCHEMA_LOCK
+from . import ddl, erasure, idempotency, traces
+from .ddl import SCHEMA_LOCK, VERSIONS_TABLE
 from .fail_fast import failing_fast, refusals_of
 from .pool_check import check_quietly
 from .sealing import AESGCM
@@ -89,6 +89,21 @@ def _unretried(method: F) -> F:
     return getattr(method, "__wrapped__", method)
 
 
+def _migrated(curs: Cursor[DictRow]) -> bool:
+    """``ddl.migrated``, on the library's cursor."""
+    from .migrations import WANTED
+
+    row = curs.execute(
+        "SELECT to_regclass(%s) IS NOT NULL AS present", (VERSIONS_TABLE,)
+    ).fetchone()
+    if not row or not row["present"]:
+        return False
+    row = curs.execute(
+        f"SELECT coalesce(max(version), 0) >= %s AS current FROM {VERSIONS_TABLE}", (WANTED,)
+    ).fetchone()
+    return bool(row and row["current"])
+
+
 class IndexingRecorder(PostgresApplicationRecorder):
     """Appends events and indexes newly opened streams in one transaction."""
 
@@ -110,7 +125,10 @@ class IndexingRecorder(PostgresApplicationRecorder):
     max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
-        """The library's tables and ours, taking turns with other processes (``ddl``)."""
+        """The library's tables and ours, taking turns with other processes, where the
+        migrations have not made them already (``ddl.RUN_WHEN_MIGRATED``: their locks)."""
+        if not ddl.RUN_WHEN_MIGRATED and _migrated(curs):
+            return
         curs.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         super()._create_table(curs)
 

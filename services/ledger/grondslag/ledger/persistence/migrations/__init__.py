@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..ddl import SCHEMA_LOCK
+from ..ddl import SCHEMA_LOCK, VERSIONS_TABLE
 from . import (
     v0001_schema,
     v0002_event_traces,
@@ -32,7 +32,7 @@ from . import (
 
 log = logging.getLogger("grondslag.migrations")
 
-VERSIONS_TABLE = "grondslag_schema_versions"
+
 VERSIONS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
     version integer PRIMARY KEY,

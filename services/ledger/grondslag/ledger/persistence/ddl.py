@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-SCHEMA_LOCK = 4711001  # pg_advisory_xact_lock key of the ledger's table creation
-VERSIONS_TABLE = "grondslag_schema_versions"  # (``migrations``) the steps applied
+from .migrations import WANTED
+from .schema_lock import SCHEMA_LOCK as SCHEMA_LOCK
+from .schema_lock import VERSIONS_TABLE
 
 # Once the database is at this release's schema (``grondslag migrate``, or ``serve`` and
 # ``project`` at start), the migrations own every table: these statements would add
@@ -42,8 +43,6 @@ async def create(db: asyncpg.Connection | asyncpg.Pool, *statements: str) -> Non
 
 async def migrated(conn: asyncpg.Connection) -> bool:
     """Whether the migrations brought the database to this release's schema (or later)."""
-    from .migrations import WANTED  # (the migrations take this module's lock)
-
     if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", VERSIONS_TABLE):
         return False
     return bool(

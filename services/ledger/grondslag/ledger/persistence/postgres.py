@@ -33,9 +33,10 @@ from psycopg.sql import SQL
 
 from .. import envelope
 from . import ddl, erasure, idempotency, traces
-from .ddl import SCHEMA_LOCK, VERSIONS_TABLE
 from .fail_fast import failing_fast, refusals_of
+from .migrations import WANTED
 from .pool_check import check_quietly
+from .schema_lock import SCHEMA_LOCK, VERSIONS_TABLE
 from .sealing import AESGCM
 
 STREAMS_TABLE = "grondslag_streams"
@@ -91,7 +92,6 @@ def _unretried(method: F) -> F:
 
 def _migrated(curs: Cursor[DictRow]) -> bool:
     """``ddl.migrated``, on the library's cursor."""
-    from .migrations import WANTED
 
     row = curs.execute(
         "SELECT to_regclass(%s) IS NOT NULL AS present", (VERSIONS_TABLE,)

@@ -3,7 +3,7 @@
 ``grondslag_schema_versions`` holds one row per migration applied (its number, name, when,
 how long, and whether it adopted the tables of a release from before the versions). Each
 migration is applied in a transaction of its own that first takes the schema lock
-(``ddl.SCHEMA_LOCK``, an advisory lock) and then reads the version: of several processes
+(``schema_lock.SCHEMA_LOCK``, an advisory lock) and then reads the version: of several processes
 migrating at once, one applies each step and the others, their turn come, find it done.
 
 A database with ``grondslag_*`` tables and no version is one that release 0.1.0 made
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..ddl import SCHEMA_LOCK, VERSIONS_TABLE
+from ..schema_lock import SCHEMA_LOCK, VERSIONS_TABLE
 from . import (
     v0001_schema,
     v0002_event_traces,

@@ -89,19 +89,25 @@ class Ownership:
         members = await conn.fetch(_HELD, MEMBERS)
         self.alive = len({row["pid"] for row in members})
         share = fair_share(self.count, self.alive)
+        given_back = []
         for partition in to_release(self.owned, share):
             await self._stop(partition)
             await conn.execute("SELECT pg_advisory_unlock($1, $2)", PARTITIONS, partition)
             self.owned.discard(partition)
-            log.info("projector: partition %d given back (%d processes)", partition, self.alive)
+            given_back.append(partition)
+        if given_back:
+            log.info("projector: %s given back (%s)", _partitions(given_back), _alive(self.alive))
         held = {row["key"]: row["pid"] for row in await conn.fetch(_HELD, PARTITIONS)}
         start = (self.pid or os.getpid()) % self.count
+        claimed = []
         for partition in to_claim(self.count, self.owned, set(held), share, start):
             if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", PARTITIONS, partition):
                 self.owned.add(partition)
                 held[partition] = self.pid or 0
-                log.info("projector: partition %d claimed (%d processes)", partition, self.alive)
+                claimed.append(partition)
                 self._start(partition)
+        if claimed:  # one line for what one round took, not one per partition
+            log.info("projector: %s claimed (%s)", _partitions(claimed), _alive(self.alive))
         self.owners = held
 
     async def _give_up_all(self) -> None:
@@ -109,3 +115,12 @@ class Ownership:
             with contextlib.suppress(Exception):
                 await self._stop(partition)
         self.owned.clear()
+
+
+def _partitions(numbers: list[int]) -> str:
+    listed = ", ".join(str(n) for n in sorted(numbers))
+    return f"partition {listed}" if len(numbers) == 1 else f"partitions {listed}"
+
+
+def _alive(count: int) -> str:
+    return "1 process" if count == 1 else f"{count} processes"

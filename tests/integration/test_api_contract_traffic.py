@@ -8,6 +8,7 @@ it judges the answers of its own few calls, which give each kind of refusal."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import parallel_workers
@@ -71,3 +72,15 @@ def test_an_undocumented_answer_is_named() -> None:
         "GET /v1/purposes → 418 application/problem+json: status 418 is not documented",
         "POST /v1/purposes → 201 application/json: required header location was not sent",
     ]
+
+
+def test_the_answers_a_worker_leaves_read_back_as_they_were() -> None:
+    seen = Traffic()
+    given = [
+        Answer("GET", "/v1/purposes", 200, "application/json", frozenset()),
+        Answer("POST", "/v1/purposes", 201, "application/json", frozenset({"location"})),
+        Answer("HEAD", "/v1/purposes", 200, None, frozenset({"retry-after", "location"})),
+    ]
+    for answer in given:
+        seen.answers[answer] += 2
+    assert of_kinds(json.loads(json.dumps(seen.kinds()))) == set(given)

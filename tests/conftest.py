@@ -12,13 +12,17 @@ import contextlib
 import os
 import socket
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
+import parallel_workers
 import psycopg
 import pytest
 from connection_budget import enough_slots
+from parallel_workers import pytest_xdist_auto_num_workers  # noqa: F401 (a hook)
 
 LOCAL_PG = ("127.0.0.1", 5432)
 LOCAL_NATS = ("127.0.0.1", 4222)
@@ -48,21 +52,46 @@ def _answers(address: tuple[str, int]) -> bool:
         return False
 
 
+def _local_postgres() -> str | None:
+    """The admin URL of the PostgreSQL the tests would use, if one answers."""
+    env_pg = os.environ.get("TEST_DATABASE_ADMIN_URL")
+    return env_pg or (
+        "postgresql://postgres@127.0.0.1:5432/postgres" if _answers(LOCAL_PG) else None
+    )
+
+
+# -- parallel workers (parallel_workers): what the controller hands each, what each leaves --
+def pytest_configure(config: pytest.Config) -> None:
+    parallel_workers.configure_run(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    parallel_workers.configure_node(
+        node, _local_postgres, lambda message: warnings.warn(message, stacklevel=1)
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    parallel_workers.finish_worker(session.config)
+
+
 @pytest.fixture(scope="session")
 def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embedded")
 
 
 @pytest.fixture(scope="session")
-def server_urls(embedded_dir: Path) -> Iterator[dict[str, str]]:
-    """``postgres`` (an admin URL) and ``nats`` for the whole session."""
+def server_urls(embedded_dir: Path, pytestconfig: pytest.Config) -> Iterator[dict[str, str]]:
+    """``postgres`` (an admin URL) and ``nats`` for the whole session (of this worker)."""
     from grondslag.embedded import embedded_servers
 
-    env_pg = os.environ.get("TEST_DATABASE_ADMIN_URL")
-    local_pg = env_pg or (
-        "postgresql://postgres@127.0.0.1:5432/postgres" if _answers(LOCAL_PG) else None
-    )
-    if local_pg and not enough_slots(local_pg):
+    local_pg = _local_postgres()
+    given = parallel_workers.local_postgres_decided(pytestconfig)
+    if given is False:
+        local_pg = None  # the controller left the local server to the other workers
+    elif given is None and local_pg and not enough_slots(local_pg):
         local_pg = None  # a server too busy for the suite: an embedded one of its own
     local_nats = "nats://127.0.0.1:4222" if _answers(LOCAL_NATS) else None
     if local_pg and local_nats:

@@ -78,10 +78,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], log: Path, timeout: float = 30) -> Iterator[str]:
+def serving(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[str]:
     """`grondslag serve` on a free port with the given environment (plus
     ``GRONDSLAG_PUBLIC_URL``, its own address), writing its output to ``log``; yields its
-    base URL once ``/health/ready`` answers 200, and stops it with SIGTERM afterwards."""
+    base URL once ``/health/ready`` answers 200, and stops it with SIGTERM afterwards. The
+    wait is generous (90 s, as the walk-through's): on a machine shared with parallel workers
+    and other runs, its start took more than 30 s."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:

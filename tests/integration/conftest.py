@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import parallel_workers
 import pytest
 from contract_support import Traffic, recording
 from litestar.testing import TestClient
@@ -30,10 +31,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def traffic() -> Iterator[Traffic]:
-    """Every answer of every app in the session (``contract_support``)."""
+def traffic(pytestconfig: pytest.Config) -> Iterator[Traffic]:
+    """Every answer of every app in the session (``contract_support``); a parallel worker
+    leaves its answers for the worker that runs the check of them all."""
     with recording() as seen:
         yield seen
+    parallel_workers.leave(pytestconfig, "traffic", seen.kinds())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from litestar import Litestar
@@ -55,6 +55,14 @@ class Traffic:
                 frozenset(h for h in HEADERS if h in headers),
             )
             self.answers[answer] += 1
+
+    def kinds(self) -> list[list[Any]]:
+        """Each kind of answer once, as JSON (for another worker's check: ``of_kinds``)."""
+        return [[*astuple(answer)[:4], sorted(answer.headers)] for answer in self.answers]
+
+
+def of_kinds(kinds: list[list[Any]]) -> set[Answer]:
+    return {Answer(*kind[:4], frozenset(kind[4])) for kind in kinds}
 
 
 TRAFFIC = Traffic()

@@ -2,14 +2,18 @@
 status, its media type, the headers it carried and every header the document requires.
 
 It runs after every other test of the session (``RUNS_LAST``), over the answers all of them
-got (``contract_support``, installed by the conftest), the fuzzer's included. Alone, it
-judges the answers of its own few calls, which give each kind of refusal."""
+got (``contract_support``, installed by the conftest), the fuzzer's included; in parallel
+workers, after the others are done, over their answers too (``parallel_workers``). Alone,
+it judges the answers of its own few calls, which give each kind of refusal."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from contract_support import Answer, Traffic, undocumented
+import parallel_workers
+import pytest
+from contract_support import Answer, Traffic, of_kinds, undocumented
 
 from grondslag import schemas
 
@@ -24,7 +28,9 @@ def document() -> dict[str, Any]:
     return dict(json.loads(schemas.rendered()[schemas.ROOT / "openapi.json"]))
 
 
-def test_every_answer_the_suite_got_is_documented(ready: Any, traffic: Traffic) -> None:
+def test_every_answer_the_suite_got_is_documented(
+    ready: Any, traffic: Traffic, pytestconfig: pytest.Config
+) -> None:
     reader = ready.key_with("reader")
     ready.call("GET", f"/v1/subjects/{REF}/standing")  # 200
     ready.call("GET", "/v1/subjects/nobody/history")  # 404
@@ -38,7 +44,10 @@ def test_every_answer_the_suite_got_is_documented(ready: Any, traffic: Traffic) 
     ready.call("PUT", f"/v1/subjects/{REF}", json={}, headers={"Idempotency-Key": "k"})
     ready.client.get("/u/not-a-token")  # 404 page
     assert len(traffic.answers) >= 10
-    faults = undocumented(document(), traffic.answers)
+    answers = set(traffic.answers)
+    for kinds in parallel_workers.left_by_the_others(pytestconfig, "traffic"):
+        answers |= of_kinds(kinds)
+    faults = undocumented(document(), answers)
     assert not faults, f"{len(faults)} answers the OpenAPI document does not list:\n" + "\n".join(
         faults
     )
@@ -63,3 +72,15 @@ def test_an_undocumented_answer_is_named() -> None:
         "GET /v1/purposes → 418 application/problem+json: status 418 is not documented",
         "POST /v1/purposes → 201 application/json: required header location was not sent",
     ]
+
+
+def test_the_answers_a_worker_leaves_read_back_as_they_were() -> None:
+    seen = Traffic()
+    given = [
+        Answer("GET", "/v1/purposes", 200, "application/json", frozenset()),
+        Answer("POST", "/v1/purposes", 201, "application/json", frozenset({"location"})),
+        Answer("HEAD", "/v1/purposes", 200, None, frozenset({"retry-after", "location"})),
+    ]
+    for answer in given:
+        seen.answers[answer] += 2
+    assert of_kinds(json.loads(json.dumps(seen.kinds()))) == set(given)

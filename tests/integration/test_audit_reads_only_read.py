@@ -64,10 +64,12 @@ def is_pending(response: Any, *, html: bool = False) -> None:
 
 
 async def listening(pool: asyncpg.Pool, seconds: float = 10.0) -> None:
-    """Until some session LISTENs for checkpoint requests."""
+    """Until some session of this database LISTENs for checkpoint requests (another
+    worker's checkpointer listens on a database of its own)."""
     deadline = time.monotonic() + seconds
     while not await pool.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %checkpoint_requests%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND query LIKE 'LISTEN %checkpoint_requests%'"
     ):
         assert time.monotonic() < deadline, "the checkpointer never listened"
         await asyncio.sleep(0.05)

@@ -90,7 +90,9 @@ async def test_an_undecodable_event_of_one_tenant_stops_nothing_for_another(
         # B's expiry is noticed within a tick or two, and published
         await wait_for(lapsed, 2 + 2.5, "B's BasisLapsed in the log")
         (lapse,) = await events_of(pool, b_standing, LAPSED)
-        messages = await consume(js, b, until=3)
+        # the relay's three: the checkpointer's witness copy comes first or not, as its
+        # first tick finds B's tree or not (it did under parallel workers)
+        messages = await consume(js, b, until=3, relayed_only=True)
         assert [m.subject for m in messages] == [
             f"grondslag.{b}.consent.given",
             f"grondslag.{b}.basis.lawful",

@@ -124,13 +124,16 @@ def test_the_back_off_starts_over_after_a_long_run(tmp_path: Path) -> None:
 
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    handled = tmp_path / "handled"
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(handled)!r}, 'w').close(); time.sleep(60)"
+    )
     process = _supervisor(
         tmp_path, f"[Child('stubborn', [py, '-c', {stubborn!r}])]", stop_timeout=1
     )
-    _wait(lambda: bool(psutil.Process(process.pid).children()))
+    _wait(handled.exists, timeout=30)  # its handler is in place
     child = psutil.Process(process.pid).children()[0]
-    time.sleep(0.3)  # let it install its handler
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=20)
@@ -152,22 +155,27 @@ def test_sigint_and_sighup_stop_it_cleanly_too(tmp_path: Path, signum: int) -> N
     assert "restart" not in output
 
 
-# a child that takes 0.5 s to stop after SIGTERM, and says so when it did
-GRACEFUL = (
-    "import signal, sys, time\n"
-    "def stop(*_):\n"
-    "    time.sleep(0.5); print('stopped gracefully', flush=True); sys.exit(0)\n"
-    "signal.signal(signal.SIGTERM, stop)\n"
-    "time.sleep(60)\n"
-)
+def graceful(handled: Path, stop_seconds: float = 0.5) -> str:
+    """A child that takes ``stop_seconds`` to stop after SIGTERM, and says so when it did;
+    it leaves the file ``handled`` once its handler is in place, which the test waits for
+    (a guessed 0.3 s was too short for Python to start on a loaded machine: the child died
+    of the default SIGTERM before it had a handler)."""
+    return (
+        "import signal, sys, time\n"
+        "def stop(*_):\n"
+        f"    time.sleep({stop_seconds}); print('stopped gracefully', flush=True); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        f"open({str(handled)!r}, 'w').close()\n"
+        "time.sleep(60)\n"
+    )
 
 
 def test_a_hang_up_delivered_twice_at_once_is_one_graceful_stop(tmp_path: Path) -> None:
     """A closed terminal sends SIGHUP to the process group, and ``uv run`` forwards the
     one it got: the same stop twice, which must not escalate to SIGKILL."""
-    process = _supervisor(tmp_path, f"[Child('slow', [py, '-c', {GRACEFUL!r}])]")
-    _wait(lambda: bool(psutil.Process(process.pid).children()))
-    time.sleep(0.3)  # let the child install its handler
+    handled = tmp_path / "handled"
+    process = _supervisor(tmp_path, f"[Child('slow', [py, '-c', {graceful(handled)!r}])]")
+    _wait(handled.exists, timeout=30)
     process.send_signal(signal.SIGHUP)
     process.send_signal(signal.SIGHUP)
     output, _ = process.communicate(timeout=20)
@@ -177,10 +185,10 @@ def test_a_hang_up_delivered_twice_at_once_is_one_graceful_stop(tmp_path: Path) 
 
 def test_a_second_stop_a_second_later_kills_at_once(tmp_path: Path) -> None:
     """A person's second Ctrl-C, while the children are still stopping, means now."""
-    slow = GRACEFUL.replace("time.sleep(0.5)", "time.sleep(30)")
+    handled = tmp_path / "handled"
+    slow = graceful(handled, stop_seconds=30)
     process = _supervisor(tmp_path, f"[Child('slow', [py, '-c', {slow!r}])]", stop_timeout=20)
-    _wait(lambda: bool(psutil.Process(process.pid).children()))
-    time.sleep(0.3)
+    _wait(handled.exists, timeout=30)
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
     time.sleep(1.3)

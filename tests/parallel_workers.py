@@ -1,0 +1,147 @@
+"""The suite runs in parallel workers (pytest-xdist, ``--numprocesses=auto`` in pyproject):
+it mostly waits — on projectors, clocks, processes starting — so two workers on two cores
+finish in well under the time of one.
+
+Each worker is a pytest session of its own, with its own fresh databases (their names are
+random), its own temporary and embedded folders (``popen-gwN`` under the base folder) and
+its own session app. What the workers share is decided here, in the controller, before
+they start, and handed to each in its ``workerinput``:
+
+* a folder of the run (``SHARED_DIR``) where a worker leaves what a test of another worker
+  needs to see — the answers its apps gave (``contract_support``) — and says when it is
+  done;
+* which PostgreSQL a worker uses (``LOCAL_POSTGRES``): the connection budget
+  (``connection_budget``) holds per worker, so as many workers as the local server has
+  budgets free use it, the others each an embedded one of their own.
+
+``GRONDSLAG_TEST_WORKERS`` (or pytest-xdist's ``PYTEST_XDIST_AUTO_NUM_WORKERS``) sets the
+number of workers; ``-n 0`` runs the suite in one process, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from connection_budget import BUDGET, free_slots
+
+SHARED_DIR = "grondslag_shared_dir"
+LOCAL_POSTGRES = "grondslag_local_postgres"
+# more workers than this only add session start-ups and connections: the waiting is cut
+MAX_WORKERS = 4
+
+
+def worker_id(config: pytest.Config) -> str | None:
+    """This worker's id (``gw0``, ``gw1``, …), or None in a session without workers."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
+def shared_dir(config: pytest.Config) -> Path | None:
+    workerinput = getattr(config, "workerinput", None)
+    return Path(workerinput[SHARED_DIR]) if workerinput and SHARED_DIR in workerinput else None
+
+
+def local_postgres_decided(config: pytest.Config) -> bool | None:
+    """Whether the controller gave this worker the local PostgreSQL (None: not a worker,
+    decide here)."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput.get(LOCAL_POSTGRES) if workerinput else None
+
+
+def auto_workers(cpus: int | None) -> int:
+    wanted = os.environ.get("GRONDSLAG_TEST_WORKERS") or os.environ.get(
+        "PYTEST_XDIST_AUTO_NUM_WORKERS"
+    )
+    if wanted:
+        return max(1, int(wanted))
+    return max(2, min(cpus or 1, MAX_WORKERS))
+
+
+def workers_within_budget(free: int, budget: int = BUDGET) -> int:
+    """How many workers the local server has a whole connection budget free for."""
+    return 10**6 if budget <= 0 else max(0, free) // budget
+
+
+# -- the controller's hooks (tests/conftest.py imports them) --------------------------------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return auto_workers(os.cpu_count())
+
+
+def configure_run(config: pytest.Config) -> None:
+    """In the controller: the run's shared folder, removed at its end."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="grondslag-run-"))
+    config.stash[_FOLDER] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+_FOLDER = pytest.StashKey[Path]()
+_FITS = pytest.StashKey[int]()
+
+
+def configure_node(
+    node: Any, local_postgres: Callable[[], str | None], warn: Callable[[str], None]
+) -> None:
+    """In the controller, before a worker starts: its share of the run."""
+    config: pytest.Config = node.config
+    if _FOLDER in config.stash:
+        node.workerinput[SHARED_DIR] = str(config.stash[_FOLDER])
+    if _FITS not in config.stash:
+        url = local_postgres()
+        config.stash[_FITS] = workers_within_budget(free_slots(url)) if url else 0
+        count = node.workerinput["workercount"]
+        if url and config.stash[_FITS] < count:
+            warn(
+                f"PostgreSQL at {url.rsplit('@', 1)[-1]} has connections free for "
+                f"{config.stash[_FITS]} of the {count} workers ({BUDGET} each): the others "
+                "use an embedded PostgreSQL each"
+            )
+    index = int(node.workerinput["workerid"].removeprefix("gw"))
+    node.workerinput[LOCAL_POSTGRES] = index < config.stash[_FITS]
+
+
+def finish_worker(config: pytest.Config) -> None:
+    """In a worker, at its very end (its session's fixtures torn down): says it is done."""
+    folder, worker = shared_dir(config), worker_id(config)
+    if folder is not None and worker is not None:
+        (folder / f"done-{worker}").touch()
+
+
+# -- what a worker's test sees of the others ------------------------------------------------
+
+
+def leave(config: pytest.Config, name: str, value: Any) -> None:
+    """Leave ``value`` (JSON) for the other workers' tests under ``name``."""
+    folder, worker = shared_dir(config), worker_id(config)
+    if folder is not None and worker is not None:
+        temporary = folder / f".{name}-{worker}.tmp"
+        temporary.write_text(json.dumps(value))
+        temporary.replace(folder / f"{name}-{worker}.json")
+
+
+def left_by_the_others(config: pytest.Config, name: str, timeout: float = 900) -> list[Any]:
+    """What every other worker left under ``name``, once each is done (it may still run
+    tests when this one gets here: the last test of one worker is not the last of all)."""
+    folder, worker = shared_dir(config), worker_id(config)
+    if folder is None or worker is None:
+        return []
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    others = [f"gw{index}" for index in range(count) if f"gw{index}" != worker]
+    deadline = time.monotonic() + timeout
+    while waiting := [other for other in others if not (folder / f"done-{other}").exists()]:
+        assert time.monotonic() < deadline, f"workers {', '.join(waiting)} never finished"
+        time.sleep(0.2)
+    left = [folder / f"{name}-{other}.json" for other in others]
+    return [json.loads(path.read_text()) for path in left if path.exists()]

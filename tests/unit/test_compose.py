@@ -40,11 +40,15 @@ def compose_text() -> str:
     return COMPOSE_FILE.read_text(encoding="utf-8")
 
 
+def _mapping(text: str, name: str) -> dict[str, Any]:
+    document = yaml.safe_load(text)
+    assert isinstance(document, dict), f"{name} must be a mapping"
+    return document
+
+
 @pytest.fixture(scope="module")
 def compose(compose_text: str) -> dict[str, Any]:
-    document = yaml.safe_load(compose_text)
-    assert isinstance(document, dict), "compose.yaml must be a mapping"
-    return document
+    return _mapping(compose_text, "compose.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -174,9 +178,7 @@ def cluster_text() -> str:
 
 @pytest.fixture(scope="module")
 def cluster(cluster_text: str) -> dict[str, Any]:
-    document = yaml.safe_load(cluster_text)
-    assert isinstance(document, dict), "compose.cluster.yaml must be a mapping"
-    return document
+    return _mapping(cluster_text, "compose.cluster.yaml")
 
 
 def _read_anywhere(name: str) -> bool:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import uuid
 from typing import Any
 
 import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from dump_support import data_dump
 
 from grondslag.ledger import envelope
 from grondslag.ledger.domain.ids import subject_id
@@ -29,19 +29,10 @@ from grondslag.ledger.persistence import rewrap
 
 from newsletter_support import register_newsletter, token_of, unsubscribe_path
 
-PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
 EMAIL = f"canary-{uuid.uuid4().hex[:10]}@dump.example"
 BIRTH = "1929-03-17"
 REF = "dump-canary"
 JSON = "application/json"
-
-
-def _dump(database_url: str) -> str:
-    done = subprocess.run(
-        [PG_DUMP, "--data-only", database_url], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _table(dump: str, table: str) -> list[dict[str, str]]:
@@ -134,7 +125,7 @@ def test_a_pg_dump_alone_opens_no_personal_data_and_mints_no_link(tenant, databa
     token = token_of(unsubscribe_path(tenant, REF))
     current = envelope.active().current.key_id
 
-    dump = _dump(database_url)
+    dump = data_dump(database_url)
     assert EMAIL not in dump and BIRTH not in dump  # sealed, never in the clear
     assert _extract(dump, tenant.name, token) == {
         "kek ids": [current],
@@ -145,7 +136,7 @@ def test_a_pg_dump_alone_opens_no_personal_data_and_mints_no_link(tenant, databa
 
     # the same extraction on the old clear layout opens everything: the test can fail
     _unwrap_in_place(database_url, tenant.name)
-    assert _extract(_dump(database_url), tenant.name, token) == {
+    assert _extract(data_dump(database_url), tenant.name, token) == {
         "kek ids": ["\\N"],
         "email opens": True,
         "birth date opens": True,
@@ -157,8 +148,8 @@ def test_a_pg_dump_alone_opens_no_personal_data_and_mints_no_link(tenant, databa
         done = rewrap.migrate(conn, envelope.active())
         assert done.subject_keys >= 1 and done.tenant_secrets >= 1
         assert rewrap.migrate(conn, envelope.active()) == rewrap.Rewrapped()  # idempotent
-    assert _extract(_dump(database_url), tenant.name, token)["kek ids"] == [current]
-    assert _extract(_dump(database_url), tenant.name, token)["email opens"] is False
+    assert _extract(data_dump(database_url), tenant.name, token)["kek ids"] == [current]
+    assert _extract(data_dump(database_url), tenant.name, token)["email opens"] is False
     export = tenant.call("GET", f"/v1/subjects/{REF}/export", headers={"Accept": JSON})
     assert export.status_code == 200, export.text
     personal = export.json()["personal_data"]

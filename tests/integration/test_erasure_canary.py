@@ -11,13 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
-import subprocess
 import uuid
 from typing import Any
 
 import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from dump_support import data_dump
 from erasure_support import CONTRACT, erased, establish, register_contract
 
 from grondslag.ledger import envelope
@@ -25,19 +25,10 @@ from grondslag.ledger import envelope
 from api_support import ANY_VERSION
 from audit_support import proof_of
 
-PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
 EMAIL = f"canary-{uuid.uuid4().hex[:10]}@erasure.example"
 BIRTH = "1931-07-29"
 REF = "canary-client"
 NEWSLETTER = "newsletter"
-
-
-def _dump(database_url: str) -> str:
-    done = subprocess.run(
-        [PG_DUMP, "--data-only", database_url], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def _opened(database_url: str, tenant: str) -> list[bytes]:
@@ -83,7 +74,7 @@ def _email_hash(database_url: str, tenant: str) -> str:
 
 def _traces(database_url: str, tenant: str, request_hashes: list[str]) -> dict[str, Any]:
     """Where the canaries are found: in the dump's text, as a hash, or opened by a key."""
-    dump = _dump(database_url)
+    dump = data_dump(database_url)
     opened = b"\n".join(_opened(database_url, tenant))
     return {
         "email in the clear": EMAIL in dump,

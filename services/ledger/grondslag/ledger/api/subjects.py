@@ -18,9 +18,9 @@ from ..domain.preconditions import entity_tag
 from ..domain.standing_at import StandingAnswer
 from ..domain.values import Instant, PersonalData
 from ..reads import paging
-from ..reads.held_standing import held_standing
+from ..reads.held_standing import standing_answer
 from ..reads.history import HistoryEvent, history_page
-from ..reads.standing import AuditedStanding, all_standings, tagged_standing
+from ..reads.standing import AuditedStanding, all_standings
 from ..reads.streams import load_aggregates
 from ..web import READERS, CodePath, SubjectRef, answers
 from .auth import requires
@@ -148,22 +148,16 @@ class SubjectController(Controller):
         known_at: FromQuery[Instant | None] = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response[AuditedStanding]:
-        now, tenant = utcnow(), request.user.tenant
-        # "now" is answered from the read model while it is current (the fold's answer)
-        held: tuple[AuditedStanding, str] | None = None
-        if at is None and known_at is None:
-            held = await reading(request, held_standing, tenant, subject_ref, purpose, now)
-        if held is None:
-            held = await reading(
-                request,
-                tagged_standing,
-                tenant,
-                subject_ref,
-                purpose,
-                aware("at", at) or now,
-                aware("known_at", known_at) or now,
-            )
-        answer, tag = held
+        answer, tag = await reading(
+            request,
+            standing_answer,
+            request.user.tenant,
+            subject_ref,
+            purpose,
+            aware("at", at),
+            aware("known_at", known_at),
+            utcnow(),
+        )
         # an answer as of now changes with the clock alone (a consent expires, a child turns
         # 16): only one at a given `at` and `known_at` is fixed by the streams' versions
         return tagged(answer, tag, if_none_match, fixed=at is not None and known_at is not None)

@@ -25,7 +25,7 @@ from ..domain.ids import purpose_id, standing_id, subject_id
 from ..domain.preconditions import entity_tag
 from ..persistence.postgres import EVENTS_TABLE
 from .checks import CURRENT_STANDING_TABLE
-from .standing import AuditedStanding
+from .standing import AuditedStanding, tagged_standing
 
 _VERSION = f"(SELECT max(e.originator_version) FROM {EVENTS_TABLE} e WHERE e.originator_id = "
 HELD = f"""
@@ -56,3 +56,23 @@ async def held_standing(
     answer = msgspec.structs.replace(_decoder.decode(row["answer"]), at=now, known_at=now)
     tag = entity_tag(row["subject_version"], row["purpose_version"], row["stream_version"])
     return answer, tag
+
+
+async def standing_answer(
+    pool: asyncpg.Pool,
+    tenant: str,
+    subject_ref: str,
+    purpose: str,
+    at: datetime | None,
+    known_at: datetime | None,
+    now: datetime,
+) -> tuple[AuditedStanding, str]:
+    """The answer of a standing read and its entity tag: "now" from the read model while it
+    is current, any other question (and a stale row) folded from the log."""
+    if (
+        at is None
+        and known_at is None
+        and (held := await held_standing(pool, tenant, subject_ref, purpose, now))
+    ):
+        return held
+    return await tagged_standing(pool, tenant, subject_ref, purpose, at or now, known_at or now)

@@ -165,6 +165,23 @@ def test_commands_and_health(compose) -> None:
     assert "replicas" in ledger["deploy"]
 
 
+@pytest.mark.parametrize("document", ["compose", "cluster"])
+def test_the_schema_is_migrated_once_before_any_replica_starts(request, document) -> None:
+    """A one-shot ``migrate`` service on the primary; the ledger replicas and projectors wait
+    for it to have exited 0 and refuse a database behind them instead of each migrating."""
+    services = request.getfixturevalue(document)["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["migrate"] and migrate["restart"] == "no"
+    assert set(migrate["depends_on"]) == {
+        "postgres" if document == "compose" else "postgres-primary"
+    }
+    for name in APP_SERVICES:
+        service = services[name]
+        condition = service["depends_on"]["migrate"]["condition"]
+        assert condition == "service_completed_successfully", name
+        assert _env(service)["GRONDSLAG_MIGRATE"] == "false", name
+
+
 # -- compose.cluster.yaml: the same engines, past one machine ---------------------------------
 
 CLUSTER_FILE = ROOT / "compose.cluster.yaml"

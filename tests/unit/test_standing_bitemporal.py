@@ -1,6 +1,6 @@
 """The bitemporal answer: what applied at ``at``, as known at ``known_at``.
 
-Late records never rewrite history; they add knowledge (DESIGN.md §2).
+Late records never rewrite history; they add knowledge (docs/design.md §2).
 """
 
 from __future__ import annotations

@@ -134,8 +134,7 @@ async def run(
     console: Console,
     jobs: tuple[int, ...] = PROCESSES,
 ) -> Result:
-    if processes:
-        prepare()  # the projector processes' forkserver imports while the store fills
+    prepare()  # the forkserver of every process started here imports while the store fills
     settings = Settings(database_url=url, data_dir=data_dir)
     ledger = await asyncio.to_thread(build_ledger, settings, 4)
     pool = await create_read_pool(url, min_size=2, max_size=4)

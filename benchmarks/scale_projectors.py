@@ -60,8 +60,11 @@ class Throughput:
 
 
 def prepare() -> None:
-    """Start the forkserver (it imports the projector) while the caller does other work."""
-    _context().set_forkserver_preload(["grondslag.projector.runner", __name__])
+    """Start the forkserver (it imports the projector and the rebuild's jobs) while the caller
+    does other work."""
+    _context().set_forkserver_preload(
+        ["grondslag.projector.runner", "grondslag.projector.rebuild_jobs", __name__]
+    )
     multiprocessing.forkserver.ensure_running()
 
 

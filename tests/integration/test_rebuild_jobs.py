@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import psycopg
 import pytest
 
 from grondslag import cli
@@ -39,7 +40,7 @@ from grondslag.projector.rebuild import (
     swap_in,
 )
 
-from projector_support import REGISTERED, command, give, set_state, terms, wait_for, withdraw
+from projector_support import REGISTERED, give, set_state, terms, wait_for, withdraw
 
 JOBS = 3
 COLUMNS = ", ".join(current_standing.COLUMNS + current_standing.HELD)
@@ -236,14 +237,24 @@ async def test_what_is_written_while_the_jobs_fold_is_reapplied_after_the_swap(
         assert status[(tenant, "photo", "client-3")] == "lapsed"
 
 
-async def test_the_rebuild_command_folds_in_jobs_and_says_so(
-    ledger: Ledger, pool: asyncpg.Pool, own_database_url: str
+def test_the_rebuild_command_folds_in_jobs_and_says_so(
+    ledger: Ledger,
+    own_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    tenants = await asyncio.to_thread(write_tenants, ledger, 2)
-    done = await command(own_database_url, None, "rebuild", "--jobs", "2")
-    assert done.returncode == 0, done.stderr
-    assert " in 2 jobs in " in done.stdout
-    assert len(await rows_of(pool, CURRENT_STANDING_TABLE, tenants)) == len(tenants) * 3
+    tenants = write_tenants(ledger, 2)
+    monkeypatch.setenv("DATABASE_URL", own_database_url)  # (in this process: no new import)
+    monkeypatch.delenv("NATS_URL", raising=False)
+
+    assert cli.main(["rebuild", "--jobs", "2"]) == 0
+
+    assert " in 2 jobs in " in capsys.readouterr().out
+    with psycopg.connect(own_database_url) as conn:
+        (rows,) = conn.execute(
+            f"SELECT count(*) FROM {CURRENT_STANDING_TABLE} WHERE tenant = ANY(%s)", (tenants,)
+        ).fetchone() or (0,)
+    assert rows == len(tenants) * 3
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1", "two", "1.5"])

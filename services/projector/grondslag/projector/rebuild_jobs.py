@@ -93,6 +93,7 @@ def _ending(code: int) -> str:
 
 
 def _job(settings: Settings, table: str, job: int, jobs: int, messages: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C reaches the group: the parent stops us
     try:
         share = asyncio.run(_fold(settings, table, job, jobs, messages))
     except Exception as error:  # said to the parent, which names the job and stops the rest

@@ -1,8 +1,9 @@
 """``grondslag rebuild --jobs K`` on real PostgreSQL: the fold split by tenant over K
 processes builds the read model the fold in one process builds, and the live projection,
-byte for byte but for the instant each fold ran at; a job that fails or dies fails the rebuild with the half-built table dropped
-and the read model as it was; what is written while the jobs fold is re-applied after the
-swap; and ``--jobs`` takes a positive whole number only.
+byte for byte but for the instant each fold ran at; a job that fails or dies fails the
+rebuild with the half-built table dropped and the read model as it was; what is written
+while the jobs fold is re-applied after the swap; and ``--jobs`` takes a positive whole
+number only.
 
 The module runs on a database of its own (``own_database_url``): no session projector
 projects into its read model behind the tests' backs.

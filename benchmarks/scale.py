@@ -13,10 +13,13 @@ the same streams, through the functions the API's handlers call:
   leaves), and one of a filler tenant's event (whose tree grows with the store);
 * the baseline: a raw asyncpg primary-key select of one event.
 
-Each answer must equal the one at the first stage (the probe's streams never change). Then:
-the read model's rebuild throughput over the whole log, and the disk the store takes
-(``pg_total_relation_size`` of each table with its indexes), per event. Figures, not
-assertions; ``--scale-events`` makes the whole path tiny (the test suite runs it so).
+Each answer must equal the one at the first stage (the probe's streams never change). Then,
+at the last stage, with 1, 2 and 4 processes each: the read model's projection of the last
+stage's events in as many partitions (``scale_projectors.partitioned``) and its rebuild
+over the whole log in as many jobs (``grondslag rebuild --jobs``), wall and CPU seconds;
+and the disk the store takes (``pg_total_relation_size`` of each table with its indexes),
+per event. Figures, not assertions; ``--scale-events`` makes the whole path tiny (the test
+suite runs it so, with fewer processes).
 """
 
 from __future__ import annotations
@@ -49,14 +52,15 @@ from grondslag.ledger.reads.pool import create_read_pool
 from grondslag.ledger.reads.standing import one_standing
 from grondslag.ledger.settings import Settings
 from grondslag.projector import current_standing, request_index
-from grondslag.projector.rebuild import rebuild_into
+from grondslag.projector.rebuild import Folded, fold_into
 
 from .common import throwaway_database
 from .scale_fill import Probe, Shape, Store
 from .scale_pages import Recording, pages
-from .scale_projectors import Throughput, prepare, project
+from .scale_projectors import Throughput, partitioned, prepare, project
 
 BASELINE = "raw asyncpg PK select (baseline)"
+HEAD = f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}"
 GROWING = "inclusion proof, a filler tenant (its tree grows)"
 ANALYZED = (
     EVENTS_TABLE,
@@ -66,6 +70,7 @@ ANALYZED = (
     "grondslag_audit_leaves",
     "grondslag_audit_nodes",
 )
+PROCESSES = (1, 2, 4)  # the partitions and the rebuild's jobs measured at the last stage
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Stage:
     """What one stage of the fill measured."""
 
     events: int
+    top: int  # the log's last notification id at this stage
     projection: Throughput
     costs: dict[str, float] = field(default_factory=dict)  # measure → median ms
     pages: dict[str, int] = field(default_factory=dict)  # measure → shared buffers touched
@@ -86,8 +92,8 @@ class Result:
     stages: list[Stage]
     fill_rate: float
     fill_cpu_rate: float  # events per CPU-second of this process (the load left out)
-    rebuild_events: int
-    rebuild_seconds: float
+    rebuilds: list[Folded]  # the read model rebuilt in 1, 2, 4 jobs
+    partitioned: list[Throughput]  # the last stage's projection in 1, 2, 4 partitions
     sizes: list[tuple[str, int, int]]  # table, total bytes, of which indexes
 
 
@@ -120,9 +126,15 @@ def levels(shape: Shape, written: int) -> list[int]:
     )
 
 
-async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: Console) -> Result:
-    if processes:
-        prepare()  # the projector processes' forkserver imports while the store fills
+async def run(
+    url: str,
+    data_dir: Path,
+    shape: Shape,
+    processes: int,
+    console: Console,
+    jobs: tuple[int, ...] = PROCESSES,
+) -> Result:
+    prepare()  # the forkserver of every process started here imports while the store fills
     settings = Settings(database_url=url, data_dir=data_dir)
     ledger = await asyncio.to_thread(build_ledger, settings, 4)
     pool = await create_read_pool(url, min_size=2, max_size=4)
@@ -137,7 +149,7 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
         for level in levels(shape, store.events):
             await asyncio.to_thread(store.fill_to, level)
             projected = await project(url, data_dir, processes)
-            stage = Stage(store.events, projected)
+            stage = Stage(store.events, await pool.fetchval(HEAD), projected)
             await _measure(pool, settings, shape, probe, stage)
             console.print(
                 f"{stage.events:,} events (filled at {store.filled / store.seconds:,.0f}/s), "
@@ -149,10 +161,11 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
             if stages and stage.answers != stages[0].answers:
                 raise AssertionError("the same question got another answer in a bigger store")
             stages.append(stage)
-        started = time.perf_counter()
-        _, rebuilt = await rebuild_into(pool, table="scale_rebuild")
-        rebuild_seconds = time.perf_counter() - started
-        await pool.execute("DROP TABLE scale_rebuild")
+        first = stages[-2].top + 1 if len(stages) > 1 else 1
+        shares = [
+            await _partitioned(url, data_dir, first, stages[-1].top, k, console) for k in jobs
+        ]
+        rebuilds = [await _rebuild(pool, settings, k, console) for k in jobs]
         sizes = await _sizes(pool)
     finally:
         await pool.close()
@@ -163,10 +176,34 @@ async def run(url: str, data_dir: Path, shape: Shape, processes: int, console: C
         stages,
         store.filled / store.seconds,
         store.filled / store.cpu_seconds if store.cpu_seconds else float("nan"),
-        rebuilt,
-        rebuild_seconds,
+        rebuilds,
+        shares,
         sizes,
     )
+
+
+async def _partitioned(
+    url: str, data_dir: Path, first: int, last: int, partitions: int, console: Console
+) -> Throughput:
+    done = await partitioned(url, data_dir, first, last, partitions)
+    console.print(
+        f"read model, {done.events:,} events in {partitions} partition(s), a process each: "
+        f"{done.rate:,.0f} events/s, {done.rate / partitions:,.0f} per partition, "
+        f"{done.cpu_rate:,.0f} per CPU-second"
+    )
+    return done
+
+
+async def _rebuild(pool: asyncpg.Pool, settings: Settings, jobs: int, console: Console) -> Folded:
+    folded = await fold_into(pool, "scale_rebuild", jobs=jobs, settings=settings)
+    await pool.execute("DROP TABLE scale_rebuild")
+    cpu = sum(share.cpu_seconds for share in folded.shares)
+    console.print(
+        f"rebuild in {jobs} job(s): {folded.events:,} events in {folded.seconds:.1f} s, "
+        f"{folded.events / folded.seconds:,.0f} events/s; the jobs' CPU {cpu:.1f} s; per job "
+        + ", ".join(f"{s.events:,} at {s.rate:,.0f}/s" for s in folded.shares)
+    )
+    return folded
 
 
 Ask = Callable[[Any, int], Awaitable[Any]]  # (the pool, or a Recording of it; i) → answer
@@ -309,7 +346,9 @@ def print_result(console: Console, result: Result) -> None:
     total = stages[-1].events
     whole = sum(size for _, size, _ in result.sizes)
     events_table = next((s for s in result.sizes if s[0] == EVENTS_TABLE), (EVENTS_TABLE, 0, 0))
-    rebuild = result.rebuild_events / result.rebuild_seconds
+    print_processes(console, result)
+    rebuilt = result.rebuilds[0]
+    rebuild = rebuilt.events / rebuilt.seconds
     figures = Table(title=f"Throughput and disk at {total:,} events")
     figures.add_column("measure")
     figures.add_column("value", justify="right")
@@ -330,7 +369,7 @@ def print_result(console: Console, result: Result) -> None:
         f"{1e8 / result.fill_cpu_rate / 3600:,.1f} CPU-h",
     )
     figures.add_row(
-        f"rebuild of the read model ({result.rebuild_events:,} events)",
+        f"rebuild of the read model, {len(rebuilt.shares)} job(s) ({rebuilt.events:,} events)",
         f"{rebuild:,.0f} events/s",
         f"{1e8 / rebuild / 3600:,.1f} h",
     )
@@ -343,3 +382,57 @@ def print_result(console: Console, result: Result) -> None:
             f"  {name} (indexes {indexes / 2**20:,.1f} MiB)", f"{size / 2**20:,.1f} MiB", gib(size)
         )
     console.print(figures)
+
+
+def print_processes(console: Console, result: Result) -> None:
+    """The rebuild in K jobs and the last stage's projection in K partitions, side by side."""
+    total = result.stages[-1].events
+    table = Table(
+        title=f"Rebuild and projection in K processes at {total:,} events "
+        f"({os.cpu_count()} cores, shared with what else runs)"
+    )
+    table.add_column("measure")
+    for folded in result.rebuilds:
+        table.add_column(f"K = {len(folded.shares)}", justify="right")
+
+    def row(what: str, values: list[str]) -> None:
+        table.add_row(what, *values)
+
+    rebuilds = result.rebuilds
+    events = rebuilds[0].events
+    row(
+        f"rebuild in K jobs, {events:,} events: events/s",
+        [f"{f.events / f.seconds:,.0f}" for f in rebuilds],
+    )
+    row(
+        "  … per job (slowest–fastest)",
+        [
+            f"{min(s.rate for s in f.shares):,.0f}–{max(s.rate for s in f.shares):,.0f}"
+            for f in rebuilds
+        ],
+    )
+    row(
+        "  … standings per job (fewest–most)",
+        [
+            f"{min(s.standings for s in f.shares):,}–{max(s.standings for s in f.shares):,}"
+            for f in rebuilds
+        ],
+    )
+    cpu = [sum(s.cpu_seconds for s in f.shares) for f in rebuilds]
+    row("  … CPU seconds of the jobs (summed)", [f"{c:,.1f}" for c in cpu])
+    row(
+        "  … events per CPU-second of the jobs",
+        [f"{f.events / c:,.0f}" for f, c in zip(rebuilds, cpu, strict=True)],
+    )
+    row(
+        "  … 10⁸ events at this rate",
+        [f"{1e8 / (f.events / f.seconds) / 3600:,.1f} h" for f in rebuilds],
+    )
+    shares = result.partitioned
+    row(
+        f"projection of the read model in K partitions, {shares[0].events:,} events: events/s",
+        [f"{p.rate:,.0f}" for p in shares],
+    )
+    row("  … per partition", [f"{p.rate / p.processes:,.0f}" for p in shares])
+    row("  … per CPU-second of its processes", [f"{p.cpu_rate:,.0f}" for p in shares])
+    console.print(table)

@@ -14,6 +14,11 @@ environment), the same measurement with 2 and 4 processes shows what sharing gai
 
 ``processes=0`` runs the one projector in this process instead (the test suite's tiny run:
 a process of its own would first import the whole service, seconds on a busy machine).
+
+``partitioned`` measures the read model's projection alone over a range of the log already
+projected, split into K partitions, each followed by a process of its own under a projection
+name of the run's: per partition, what one process takes, and with 2 and 4 what sharing
+gains (figures of the machine's free cores as much as of the code).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 
 POLL_SECONDS = 0.05
 TIMEOUT_SECONDS = 3_600.0
+START_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,11 @@ class Throughput:
 
 
 def prepare() -> None:
-    """Start the forkserver (it imports the projector) while the caller does other work."""
-    _context().set_forkserver_preload(["grondslag.projector.runner", __name__])
+    """Start the forkserver (it imports the projector and the rebuild's jobs) while the caller
+    does other work."""
+    _context().set_forkserver_preload(
+        ["grondslag.projector.runner", "grondslag.projector.rebuild_jobs", __name__]
+    )
     multiprocessing.forkserver.ensure_running()
 
 
@@ -170,3 +179,107 @@ async def _projector(url: str, data_dir: Path, ready: Any, spent: Any) -> None:
     await stop.wait()
     await projector.stop()
     spent.put(time.process_time())
+
+
+async def partitioned(
+    url: str, data_dir: Path, first: int, last: int, partitions: int
+) -> Throughput:
+    """The read model's projection of the events ``first`` to ``last`` (notification ids) in
+    ``partitions`` partitions, one process each: from the moment every process is ready to
+    the moment the last partition has passed ``last``."""
+    name = f"scale_partitions_{partitions}"
+    await _reset(url, name, partitions, first - 1)
+    prepare()
+    context = _context()
+    ready, go, done = context.Barrier(partitions + 1), context.Event(), context.Queue()
+    children = [
+        context.Process(
+            target=_follow_partition,
+            args=(url, str(data_dir), name, partition, partitions, last, ready, go, done),
+            daemon=True,
+        )
+        for partition in range(partitions)
+    ]
+    for child in children:
+        child.start()
+    try:
+        await asyncio.to_thread(ready.wait, START_SECONDS)
+        started = time.monotonic()
+        go.set()
+        ends = [await asyncio.to_thread(_next, done, children) for _ in children]
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        await asyncio.to_thread(lambda: [child.join(30) for child in children])
+    ended = max(end for end, _ in ends)
+    return Throughput(partitions, last - first + 1, ended - started, sum(cpu for _, cpu in ends))
+
+
+def _next(done: Any, children: list[Any]) -> Any:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            return done.get(timeout=0.5)
+        except queue.Empty:
+            if not all(child.is_alive() or child.exitcode == 0 for child in children):
+                raise RuntimeError(
+                    "a partition's process ended before its events were projected"
+                ) from None
+    raise TimeoutError("the partitions' processes did not catch up")
+
+
+async def _reset(url: str, name: str, partitions: int, position: int) -> None:
+    from grondslag.projector import tracking
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(tracking.DDL)
+        await conn.execute(f"DELETE FROM {tracking.TABLE} WHERE projection = $1", name)
+        await tracking.ensure(conn, name, partitions)
+        await conn.execute(
+            f"UPDATE {tracking.TABLE} SET position = $2 WHERE projection = $1", name, position
+        )
+    finally:
+        await conn.close()
+
+
+def _follow_partition(
+    url: str, data_dir: str, name: str, partition: int, partitions: int, last: int, *sync: Any
+) -> None:
+    asyncio.run(_follow(url, Path(data_dir), name, partition, partitions, last, *sync))
+
+
+async def _follow(
+    url: str,
+    data_dir: Path,
+    name: str,
+    partition: int,
+    partitions: int,
+    last: int,
+    ready: Any,
+    go: Any,
+    done: Any,
+) -> None:
+    """One partition's follower of the read model, from its reset position past ``last``;
+    puts (when it got there, its CPU seconds)."""
+    from grondslag.ledger import envelope
+    from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.ledger.settings import Settings
+    from grondslag.projector import current_standing
+    from grondslag.projector.follower import LogFollower
+
+    envelope.use(Settings(database_url=url, data_dir=data_dir))  # the fold unseals birth dates
+    pool = await create_read_pool(url, min_size=1, max_size=2)
+    try:
+        follower = LogFollower(
+            pool, url, name, current_standing.project, partition=partition, partitions=partitions
+        )
+        await asyncio.to_thread(ready.wait, START_SECONDS)
+        await asyncio.to_thread(go.wait, START_SECONDS)
+        cpu = time.process_time()
+        while await follower.position() < last:
+            await follower.step()
+        done.put((time.monotonic(), time.process_time() - cpu))
+    finally:
+        await pool.close()

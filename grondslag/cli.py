@@ -270,17 +270,19 @@ async def _serving_health(health: Any, host: str, port: int | None) -> None:
         raise console.Failure(f"cannot serve the projector's health on {host}:{port}") from None
 
 
-def rebuild(_: argparse.Namespace) -> int:
+def rebuild(args: argparse.Namespace) -> int:
     """Rebuild the read model (and the index of data-subject requests) from the log, with a
-    progress bar, and swap it in."""
+    progress bar, and swap it in; the fold in ``--jobs`` processes."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from grondslag.ledger import envelope
     from grondslag.ledger.reads.pool import create_read_pool
+    from grondslag.projector.rebuild import RebuildFailed
     from grondslag.projector.rebuild import rebuild as run_rebuild
 
-    async def run(database_url: str) -> dict[str, float]:
-        pool = await create_read_pool(database_url, min_size=1, max_size=2)
+    async def run(settings: Settings) -> dict[str, float]:
+        assert settings.database_url
+        pool = await create_read_pool(settings.database_url, min_size=1, max_size=2)
         started = time.perf_counter()
         columns = (
             TextColumn("[bold]rebuild"),
@@ -297,7 +299,10 @@ def rebuild(_: argparse.Namespace) -> int:
                     rate = events / max(time.perf_counter() - started, 1e-9)
                     bar.update(task, completed=done, total=total, rate=rate)
 
-                return await run_rebuild(pool, progress)
+                return await run_rebuild(pool, progress, jobs=args.jobs, settings=settings)
+        except RebuildFailed as failed:
+            message = f"{failed}; the read model is as it was"
+            raise console.Failure(message, console.REFUSED) from None
         finally:
             await pool.close()
 
@@ -305,11 +310,11 @@ def rebuild(_: argparse.Namespace) -> int:
     if settings.database_url is None:
         settings = replace(settings, database_url=running_database_url(settings.data_dir))
     with servers(settings, need_nats=False) as settings:
-        assert settings.database_url
         envelope.use(settings)  # the folds open birth dates: the stored keys are wrapped
-        result = asyncio.run(run(settings.database_url))
+        result = asyncio.run(run(settings))
+    jobs = f" in {args.jobs} jobs" if args.jobs > 1 else ""
     print(
-        f"rebuilt from {result['events']:,.0f} events in {result['seconds']:.1f} s "
+        f"rebuilt from {result['events']:,.0f} events{jobs} in {result['seconds']:.1f} s "
         f"({result['events_per_second']:,.0f} events/s), and {result['requests']:,.0f} "
         "data-subject requests"
     )
@@ -609,9 +614,16 @@ def parser() -> argparse.ArgumentParser:
         "nats-url",
         help="print the URL with credentials of the NATS `serve` uses (for a consumer)",
     ).set_defaults(func=nats_url)
-    commands.add_parser("rebuild", help="rebuild the read model from the log").set_defaults(
-        func=rebuild
+    anew = commands.add_parser("rebuild", help="rebuild the read model from the log")
+    anew.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="K",
+        help="fold in K processes, each the standings of a share of the tenants (the fold "
+        "is CPU-bound: up to one per free core)",
     )
+    anew.set_defaults(func=rebuild)
 
     keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create a key; prints it alone on stdout")

@@ -27,7 +27,7 @@ def test_the_scale_benchmark_asks_the_same_questions_of_a_growing_store(
     out = io.StringIO()
     console = Console(file=out, width=150)
     with new_database("grondslag_scale") as url:
-        result = asyncio.run(scale.run(url, tmp_path, shape, 0, console))
+        result = asyncio.run(scale.run(url, tmp_path, shape, 0, console, jobs=(1, 2)))
     scale.print_result(console, result)
 
     stages = result.stages
@@ -43,12 +43,19 @@ def test_the_scale_benchmark_asks_the_same_questions_of_a_growing_store(
     assert {ref for ref, status in checked.items() if status == "lawful"} == {
         ref for i, ref in enumerate(shape.probe_refs()) if i == 0 or i % 4 != 3
     }
-    # the rebuild folded every standing event the store holds, decoded
-    assert result.rebuild_events > stages[-1].events // 2
+    # the rebuild folded every standing event the store holds, decoded, in 1 job and in 2
+    one, two = result.rebuilds
+    assert one.events > stages[-1].events // 2
+    assert (len(one.shares), len(two.shares)) == (1, 2) and two.events == one.events
+    assert sum(share.standings for share in two.shares) == one.shares[0].standings
+    # the last stage's events projected again in 1 partition and in 2, a process each
+    assert [p.processes for p in result.partitioned] == [1, 2]
+    assert all(p.events == stages[-1].top - stages[-2].top > 0 for p in result.partitioned)
     assert all(s.projection.events >= 0 for s in stages)
     # every question's queries were seen and counted (none went round the recording pool)
     assert all(count > 0 for stage in stages for count in stage.pages.values())
     assert result.sizes and "same questions" in out.getvalue()
+    assert "Rebuild and projection in K processes" in out.getvalue()
 
 
 def test_bench_scale_takes_the_size_and_the_projector_processes() -> None:

@@ -620,7 +620,7 @@ def parser() -> argparse.ArgumentParser:
         type=_positive,
         default=1,
         metavar="K",
-        help="fold in K processes, each the standings of a share of the tenants (the fold "
+        help="fold in K processes, each an even share of the standings (the fold "
         "is CPU-bound: up to one per free core)",
     )
     anew.set_defaults(func=rebuild)

@@ -1,4 +1,4 @@
-"""``grondslag rebuild --jobs K`` on real PostgreSQL: the fold split by tenant over K
+"""``grondslag rebuild --jobs K`` on real PostgreSQL: the fold split by standing over K
 processes builds the read model the fold in one process builds, and the live projection,
 byte for byte but for the instant each fold ran at; a job that fails or dies fails the
 rebuild with the half-built table dropped and the read model as it was; what is written
@@ -49,12 +49,18 @@ ANSWER, FOLDED_AT = COLUMNS.split(", ").index("answer"), COLUMNS.split(", ").ind
 PURPOSES = {"photo": terms("photo"), "newsletter": terms("newsletter")}
 
 
+def share_of(tenant: str, ref: str = "client-0", purpose: str = "photo") -> int:
+    """The job of ``JOBS`` that folds the standing (by its stream id, as the jobs split)."""
+    return partition_of(str(standing_id(tenant, ref, purpose)), JOBS)
+
+
 def tenants_in_every_share(count: int = 2) -> list[str]:
-    """New tenant names, ``count`` in each of the ``JOBS`` shares."""
+    """New tenant names, ``count`` in each of the ``JOBS`` shares by their first client's
+    photo standing: every job has work, and the last tenant's lies in a known share."""
     names: list[str] = []
     while len(names) < JOBS * count:
         name = f"t-{secrets.token_hex(4)}"
-        if sum(partition_of(n, JOBS) == partition_of(name, JOBS) for n in names) < count:
+        if sum(share_of(n) == share_of(name) for n in names) < count:
             names.append(name)
     return names
 
@@ -157,7 +163,7 @@ async def test_a_job_that_cannot_read_a_stream_fails_the_rebuild_and_leaves_the_
         await set_state(own_database_url, broken, 2, stored)
 
     if jobs > 1:
-        share = partition_of(tenants[-1], JOBS)
+        share = share_of(tenants[-1])
         assert f"rebuild job {share + 1} of {JOBS} failed" in str(failed.value)
     assert not await table_exists(pool, REBUILD_TABLE)
     assert await pool.fetch(f"SELECT * FROM {CURRENT_STANDING_TABLE} ORDER BY 1, 2, 3") == before

@@ -4,7 +4,7 @@ index of data-subject requests folded anew, ``request_index.rebuild``).
 The rows are folded from the event store into a fresh table while the projector keeps
 running; the swap renames the tables and sets the projection's position back to where the
 rebuild started, in one transaction, so the follower re-applies whatever arrived meanwhile.
-The fold runs in this process, or split by tenant over ``jobs`` processes
+The fold runs in this process, or split by standing over ``jobs`` processes
 (``rebuild_jobs``) that copy into the same table; a fold that fails drops the table it
 began, and the read model stays as it was.
 """

@@ -1,10 +1,13 @@
-"""One share of a rebuild: the standings of some tenants folded into the fresh table.
+"""One share of a rebuild: some of the standings folded into the fresh table.
 
-A rebuild in K jobs gives job j the standings whose tenant is in partition j of K
-(``partitions.sql_partition``, the projectors' own hash; a standing the stream index knows
-no tenant of goes by its own id), so that the shares are disjoint and together are every
-standing. One job (K = 1) is every standing. Each share is folded a chunk at a time and
-copied into the table; several jobs copy into it side by side, each on its connection.
+A rebuild in K jobs gives job j the standings whose stream id is in partition j of K
+(``partitions.sql_partition``, the projectors' own hash, of the id rather than the tenant):
+the shares are disjoint, together are every standing, and are even whatever the tenants —
+a read-model row is one standing's fold and needs no other's, so, unlike the audit log's
+tree, nothing ties a tenant's standings to one job, and a store of one big tenant folds in
+K jobs as well as one of many. One job (K = 1) is every standing. Each share is folded a
+chunk at a time and copied into the table; several jobs copy into it side by side, each on
+its connection.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .partitions import sql_partition
 
 CHUNK = 1000
 EVERY_STANDING = f"SELECT originator_id FROM {STREAMS_TABLE} WHERE kind = 'standing'"
-KEY = "coalesce(tenant, originator_id::text)"
+KEY = "originator_id::text"
 ONE_SHARE = f"{EVERY_STANDING} AND {sql_partition(KEY, '$2::integer')} = $1"
 SHARES = (
     f"SELECT {sql_partition(KEY, '$1::integer')} AS share, count(*) AS standings "

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from . import erasure, opening
@@ -30,31 +31,25 @@ FUNCTION = "grondslag_append"  # made by migration 6
 # where no migration ran (a database the tests build), table creation makes it the same way
 DDL = v0006_append_function.SQL
 
-CALL = (
-    f"SELECT {FUNCTION}(%s::uuid[], %s::bigint[], %s::text[], %b::bytea[], "
-    "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[], "
-    "%s::uuid[], %s::bigint[], %s::text[], "
-    "%s::text[], %s::text[], %b::bytea[], %b::bytea[], %s::text[]) AS notification_id"
-)
+CALL = f"SELECT {FUNCTION}(%s::json) AS notification_id"
 
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+_encoder = msgspec.json.Encoder()
 
 
 def parameters(
     stored_events: Sequence[StoredEvent],
     traces: Sequence[tuple[Any, int, str]],
     results: Sequence[tuple[str, str, bytes, bytes, str | None]],
-) -> list[Any]:
-    """The call's arguments: each kind of row as columns (arrays)."""
-    events = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
-    streams = [opening.index_row(e) for e in stored_events if e.topic in opening.TOPICS]
-    starts = erasure.started_streams(stored_events)
-    return [
-        *_columns(events, 4),
-        *_columns(streams, 5),
-        starts,
-        *_columns(traces, 3),
-        *_columns(results, 5),
-    ]
+) -> tuple[str]:
+    """The call's one argument: its rows as JSON (msgspec writes bytes in base64, UUIDs as
+    strings) — one value for the driver to send, where arrays cost it one adapter each."""
+    doc = {
+        "events": [
+            (e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
+        ],
+        "streams": [opening.index_row(e) for e in stored_events if e.topic in opening.TOPICS],
+        "starts": erasure.started_streams(stored_events),
+        "traces": traces,
+        "results": results,
+    }
+    return (_encoder.encode(doc).decode(),)

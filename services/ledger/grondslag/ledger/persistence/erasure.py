@@ -95,8 +95,11 @@ def refuse_erased_meanwhile(curs: Any, stored_events: Sequence[StoredEvent]) -> 
     The database refuses it as a conflict (the transaction fails, nothing is stored), so
     that the command runs again on fresh state and is refused there
     (``Subject.check_not_erased``), and a shared transaction retries the others alone."""
-    standings = sorted(
-        {str(UUID(str(e.originator_id))) for e in stored_events if e.topic in STARTS}
-    )
+    standings = started_streams(stored_events)
     if standings:  # UUIDs, spelt by ``UUID`` itself: nothing else reaches the statement
         curs.execute(ERASED_MEANWHILE.format(ids=", ".join(f"'{s}'" for s in standings)))
+
+
+def started_streams(stored_events: Sequence[StoredEvent]) -> list[UUID]:
+    """The standings the events make lawful (``STARTS``): what R22's check looks at."""
+    return sorted({UUID(str(e.originator_id)) for e in stored_events if e.topic in STARTS})

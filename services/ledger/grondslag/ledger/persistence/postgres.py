@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-import msgspec
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
@@ -32,7 +31,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from .. import envelope
-from . import ddl, erasure, idempotency, traces
+from . import append, ddl, erasure, idempotency, opening, traces
 from .fail_fast import failing_fast, refusals_of
 from .migrations import WANTED
 from .pool_check import check_quietly
@@ -42,25 +41,6 @@ from .sealing import AESGCM
 STREAMS_TABLE = "grondslag_streams"
 KEYS_TABLE = "grondslag_subject_keys"
 EVENTS_TABLE = "grondslag_events"
-
-# topic of the opening event → (kind, the fields naming the stream)
-_OPENING_TOPICS = {
-    "ledger.domain.purpose:Purpose.Registered": "purpose",
-    "ledger.domain.subject:Subject.Registered": "subject",
-    "ledger.domain.standing:Standing.Opened": "standing",
-    "ledger.domain.controller:Controller.Opened": "controller",
-    "ledger.domain.subject_request:SubjectRequest.Received": "request",
-}
-
-
-class _Opening(msgspec.Struct):
-    tenant: str
-    subject_ref: str | None = None
-    purpose: str | None = None
-    code: str | None = None
-
-
-_opening_decoder = msgspec.json.Decoder(_Opening)
 
 CREATE_STREAMS = f"""
 CREATE TABLE IF NOT EXISTS {STREAMS_TABLE} (
@@ -112,6 +92,7 @@ class IndexingRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.append(SQL(CREATE_STREAMS))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(idempotency.DDL))  # type: ignore[arg-type]
         self.sql_create_statements.append(SQL(traces.DDL))  # type: ignore[arg-type]
+        self.sql_create_statements.append(SQL(append.DDL))  # type: ignore[arg-type]
 
     # The library retries these ten times on any OperationalError or InterfaceError, each
     # attempt waiting up to the pool timeout for a connection: with the database away a
@@ -119,10 +100,24 @@ class IndexingRecorder(PostgresApplicationRecorder):
     # lost on the wire would be sent again blindly. A pooled connection the server dropped
     # is caught by the pool's check before use instead (POSTGRES_PRE_PING), and any other
     # failure reaches the caller at once (503: retry later).
-    insert_events = _unretried(PostgresApplicationRecorder.insert_events)
+    _insert_in_pipeline = _unretried(PostgresApplicationRecorder.insert_events)
     select_events = _unretried(PostgresApplicationRecorder.select_events)
     select_notifications = _unretried(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _unretried(PostgresApplicationRecorder.max_notification_id)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Append the events with the rows written beside them, in one statement
+        (``append``); an erasure's, with statements of its own, in the library's pipeline."""
+        if kwargs.get("shredding") or not stored_events:
+            return self._insert_in_pipeline(stored_events, **kwargs)
+        params = append.parameters(
+            stored_events, kwargs.get("traces") or [], kwargs.get("idempotency") or []
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(append.CALL, params, prepare=True)
+            return [row["notification_id"] for row in curs.fetchall()]
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """The library's tables and ours, taking turns with other processes, where the
@@ -135,7 +130,7 @@ class IndexingRecorder(PostgresApplicationRecorder):
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        rows = [_index_row(e) for e in stored_events if e.topic in _OPENING_TOPICS]
+        rows = [opening.index_row(e) for e in stored_events if e.topic in opening.TOPICS]
         if rows:
             curs.executemany(
                 f"INSERT INTO {STREAMS_TABLE} (originator_id, tenant, kind, subject_ref, purpose) "
@@ -163,13 +158,6 @@ class IndexingRecorder(PostgresApplicationRecorder):
                     erasure.shred(other, shredding)
                 if results:  # the Idempotency-Key results commit with the events, or not at all
                     other.executemany(idempotency.INSERT, results)
-
-
-def _index_row(stored: StoredEvent) -> tuple[UUID | str, str, str, str | None, str | None]:
-    opening = _opening_decoder.decode(stored.state)
-    kind = _OPENING_TOPICS[stored.topic]
-    purpose = opening.code if kind == "purpose" else opening.purpose
-    return (stored.originator_id, opening.tenant, kind, opening.subject_ref, purpose)
 
 
 class Factory(PostgresFactory):

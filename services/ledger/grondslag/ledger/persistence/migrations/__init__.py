@@ -28,6 +28,7 @@ from . import (
     v0003_idempotent_location,
     v0004_tracking_partitions,
     v0005_held_standing,
+    v0006_append_function,
 )
 
 log = logging.getLogger("grondslag.migrations")
@@ -63,6 +64,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, v0003_idempotent_location.NAME, v0003_idempotent_location.SQL),
     Migration(4, v0004_tracking_partitions.NAME, v0004_tracking_partitions.SQL),
     Migration(5, v0005_held_standing.NAME, v0005_held_standing.SQL),
+    Migration(6, v0006_append_function.NAME, v0006_append_function.SQL),
 )
 WANTED = MIGRATIONS[-1].version
 

@@ -34,6 +34,7 @@ KEY = "outage-bootstrap-key"
 TENANT = "demo"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 UNAVAILABLE = "urn:grondslag:problem:database-unavailable"
+IN_DOUBT = "urn:grondslag:problem:write-in-doubt"
 CONSENT_GIVEN = "ledger.domain.standing:Standing.ConsentGiven"
 ANSWER_WITHIN = 8.0  # seconds: a request during an outage answers 503 at least this fast
 HANG = 60.0  # a request that has not answered after this long has hung: the test fails

@@ -67,7 +67,9 @@ REASONS = {  # what each status means wherever it is answered; a route may say m
     429: "Too many requests from this address: wait `Retry-After` seconds",
     503: "Not now: the database is unavailable (`database-unavailable`), a stored event cannot "
     "be read (`stream-unreadable`) or no checkpoint was signed in time "
-    "(`checkpoint-pending`); retry after `Retry-After` seconds",
+    "(`checkpoint-pending`); retry after `Retry-After` seconds. `write-in-doubt`: the "
+    "database went away after the write was sent, so it may have been recorded: retry with "
+    "the same `Idempotency-Key`, or read before sending it again without one",
 }
 PROBLEM = (
     "An RFC 9457 problem detail, `application/problem+json`: `type` (a URN "

@@ -28,6 +28,7 @@ from ..domain.errors import (
 )
 from ..envelope import KeyUnavailable
 from ..persistence.dossiers import StreamUnreadable
+from ..persistence.in_doubt import CommitInDoubt
 from ..reads.audit import NotYetSigned
 from .logs import redacted
 
@@ -366,6 +367,26 @@ def on_not_yet_signed(request: Request, error: NotYetSigned) -> Response[Any]:
     return problem_response(problem, request, retry)
 
 
+def on_commit_in_doubt(request: Request, error: CommitInDoubt) -> Response[Any]:
+    """503 of its own type: the write may have been recorded (``persistence.in_doubt``)."""
+    log.warning("write in doubt on %s %s: %s", request.method, redacted(request.url.path), error)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    page = _unavailable_page(request)
+    if page is not None:
+        page.headers.update(retry)
+        return page
+    problem = Problem(
+        type=problem_type("write-in-doubt"),
+        title="Write in doubt",
+        status=503,
+        detail="the database went away after this write was sent and before it answered: "
+        "it may have been recorded, or not. Send it again with the same Idempotency-Key "
+        "(the answer is then what was recorded, once), or read the subject's history before "
+        "sending it again without one",
+    )
+    return problem_response(problem, request, retry)
+
+
 def on_unexpected(request: Request, error: Exception) -> Response[Any]:
     if database_unavailable(error):
         return on_database_unavailable(request, error)
@@ -390,6 +411,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     StreamUnreadable: on_unreadable,
     KeyUnavailable: on_key_unavailable,
     NotYetSigned: on_not_yet_signed,
+    CommitInDoubt: on_commit_in_doubt,
     Exception: on_unexpected,  # first asks database_unavailable(): 503, else 500
 }
 

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+import psycopg
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -31,7 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from .. import envelope
-from . import append, ddl, erasure, idempotency, opening, traces
+from . import append, ddl, erasure, idempotency, in_doubt, opening, traces
 from .fail_fast import failing_fast, refusals_of
 from .migrations import WANTED
 from .pool_check import check_quietly
@@ -115,9 +116,23 @@ class IndexingRecorder(PostgresApplicationRecorder):
         params = append.parameters(
             stored_events, kwargs.get("traces") or [], kwargs.get("idempotency") or []
         )
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(append.CALL, params, prepare=True)
-            return [row["notification_id"] for row in curs.fetchall()]
+        lost: psycopg.Error | None = None
+        with self.datastore.get_connection() as conn:
+            pid = conn.info.backend_pid
+            try:
+                with conn.cursor() as curs:
+                    curs.execute(append.CALL, params, prepare=True)
+                    return [row["notification_id"] for row in curs.fetchall()]
+            except psycopg.Error as error:
+                if not conn.broken:  # the server answered: nothing of the call is stored
+                    raise
+                lost = error  # sent, and no answer: it may have committed
+        connect = self.datastore.pool.kwargs
+        assert isinstance(connect, dict)
+        ids = in_doubt.resolve(connect, pid, append.CALL, stored_events)
+        if ids is None:  # it did not: the database is away, as the error says
+            raise OperationalError(str(lost)) from lost
+        return ids
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """The library's tables and ours, taking turns with other processes, where the

@@ -136,6 +136,7 @@ class Projector:
             self.settings.nats_url,
             self.settings.checkpoint_heartbeat_seconds,
             StreamShape.of(self.settings),
+            listener=self.listener,  # the process's one LISTEN connection
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))

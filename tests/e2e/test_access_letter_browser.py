@@ -103,13 +103,14 @@ def _record_a_client(http: httpx.Client) -> None:
 
 
 def test_the_art_15_letter_renders_in_a_real_browser(
-    database_url: str, nats_url: str, tmp_path: Path
+    own_database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     binary = chromium()
     OUTPUT.mkdir(exist_ok=True)
     letter_png = OUTPUT / "access-letter.png"
     letter_png.unlink(missing_ok=True)
-    with serving(_env(database_url, nats_url, tmp_path / "data"), tmp_path / "serve.log") as api:
+    env = _env(own_database_url, nats_url, tmp_path / "data")
+    with serving(env, tmp_path / "serve.log") as api:
         http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
         _record_a_client(http)
         http.close()

@@ -115,7 +115,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(
-    database_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+    module_database_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     from grondslag.ledger.audit import signing
 
@@ -123,7 +123,7 @@ def site(
     tenant = f"audit-{secrets.token_hex(4)}"
     all_roles = f"e2e-auditor-{secrets.token_hex(16)}"
     data_dir = tmp / "data"
-    env = _env(database_url, nats_url, data_dir, all_roles, tenant)
+    env = _env(module_database_url, nats_url, data_dir, all_roles, tenant)
 
     with serving(env, tmp / "serve.log") as api:
         # the audit signing key was made in the data folder given

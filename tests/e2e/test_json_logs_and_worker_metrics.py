@@ -64,11 +64,11 @@ def _until(what: str, check, timeout: float, log: Path):
 
 
 @pytest.fixture
-def served(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Served]:
+def served(own_database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Served]:
     log, port = tmp_path / "serve.log", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRONDSLAG_", "OTEL_"))}
     env |= {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": own_database_url,
         "NATS_URL": nats_url,
         "GRONDSLAG_DATA_DIR": str(tmp_path / "data"),
         "GRONDSLAG_BOOTSTRAP_KEY": KEY,

@@ -47,11 +47,11 @@ async def _auditor_key(database_url: str, tenant: str, pepper: bytes) -> str:
 
 
 def test_no_token_key_or_query_secret_in_any_log_line(
-    database_url: str, nats_url: str, tmp_path: Path
+    own_database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "serve.log"
     used: dict[str, str] = {"the bootstrap key": KEY}
-    env = _env(database_url, nats_url, tmp_path / "data")
+    env = _env(own_database_url, nats_url, tmp_path / "data")
     with serving(env, log) as api:
         http = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
         purpose = {
@@ -96,7 +96,7 @@ def test_no_token_key_or_query_secret_in_any_log_line(
         refused = httpx.get(f"{api}/v1/purposes", headers={"Authorization": f"Bearer {wrong}"})
         assert refused.status_code == 401
         auditor = asyncio.run(
-            _auditor_key(database_url, env["GRONDSLAG_BOOTSTRAP_TENANT"], PEPPER.encode())
+            _auditor_key(own_database_url, env["GRONDSLAG_BOOTSTRAP_TENANT"], PEPPER.encode())
         )
         used["the auditor's key"] = auditor
         form = {"key": auditor, "next": f"/audit/subjects/{ref}"}
@@ -120,12 +120,12 @@ def test_no_token_key_or_query_secret_in_any_log_line(
 
 
 def test_a_forged_x_forwarded_for_does_not_reset_the_limit_of_a_real_server(
-    database_url: str, nats_url: str, tmp_path: Path
+    own_database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     """Over real HTTP from 127.0.0.1, which uvicorn's own proxy handling trusted: each
     request names another client in ``X-Forwarded-For``, and the limit still counts them
     all as ours; the refusal is an HTML page with ``Retry-After``."""
-    env = _env(database_url, nats_url, tmp_path / "data") | {"GRONDSLAG_PUBLIC_RATE_LIMIT": "5"}
+    env = _env(own_database_url, nats_url, tmp_path / "data") | {"GRONDSLAG_PUBLIC_RATE_LIMIT": "5"}
     with serving(env, tmp_path / "serve.log") as api:
         answers = [
             httpx.get(f"{api}/u/unknown", headers={"X-Forwarded-For": f"198.51.100.{n}"})

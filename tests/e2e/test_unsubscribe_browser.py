@@ -50,7 +50,7 @@ def _env(database_url: str, nats_url: str, data_dir: Path) -> dict[str, str]:
 
 
 def test_unsubscribe_in_a_real_browser_by_clicking_afmelden(
-    database_url: str, nats_url: str, tmp_path: Path
+    own_database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     binary = chromium()
     OUTPUT.mkdir(exist_ok=True)
@@ -59,7 +59,7 @@ def test_unsubscribe_in_a_real_browser_by_clicking_afmelden(
         old.unlink(missing_ok=True)
     server_log = tmp_path / "serve.log"
 
-    with serving(_env(database_url, nats_url, tmp_path / "data"), server_log) as api:
+    with serving(_env(own_database_url, nats_url, tmp_path / "data"), server_log) as api:
         auth = {"Authorization": f"Bearer {KEY}"}
         http = httpx.Client(base_url=api, headers=auth, timeout=10)
         purpose = {

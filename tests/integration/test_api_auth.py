@@ -189,7 +189,9 @@ def test_health_endpoints_need_no_key_and_answer_200_json(client, path) -> None:
     response = client.get(path)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json()["status"] == "ok", response.text  # its checks name what is held
+    # what this test holds is that no key is asked for: whether another test's projection
+    # lags or holds a quarantine (degraded, still 200) is the session's, not this answer's
+    assert response.json()["status"] in ("ok", "degraded"), response.text
 
 
 def test_readiness_reports_the_database_and_projection_checks(client) -> None:

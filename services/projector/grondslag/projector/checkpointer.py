@@ -10,8 +10,9 @@ signs that tenant's head at once, unless its key signed that head already, and t
 reads it from the table. Then it publishes every checkpoint NATS has not acknowledged yet —
 also those an explicit POST signed, which wake it with a NOTIFY of their own
 (``store.CHECKPOINTS_SIGNED``). Requests are answered apart from publishing, so that a
-slow NATS never keeps a proof waiting, and the LISTEN connection is opened again whenever
-the database dropped it.
+slow NATS never keeps a proof waiting. Both channels come through the projector process's
+one LISTEN connection (``listener.Listener``, opened again whenever the database dropped
+it); a checkpointer run alone opens a listener of its own.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
 from grondslag.ledger.audit.signing import KeyFile, SigningKey
 
 from .jetstream import ONE_COPY_ON_FILE, StreamShape, connect, ensure_stream, publish_all
+from .listener import Listener
 from .messages import TYPE_PREFIX, AuditCheckpoint, CloudEvent, nats_subject
 
 log = logging.getLogger("grondslag.audit")
 ACK_TIMEOUT_SECONDS = 10.0
-RELISTEN_SECONDS = 2.0  # how soon a LISTEN connection the database dropped is opened again
 _encoder = msgspec.json.Encoder()
 
 
@@ -70,8 +71,10 @@ class Checkpointer:
         nats_url: str | None = None,
         heartbeat: float = 86_400.0,
         shape: StreamShape = ONE_COPY_ON_FILE,
+        listener: Listener | None = None,
     ):
         self.pool, self.dsn, self.interval = pool, dsn, interval
+        self.listener = listener  # the process's LISTEN connection, else one of its own
         self._keys = key
         self._registered: str | None = None
         self.heartbeat = heartbeat
@@ -152,44 +155,28 @@ class Checkpointer:
 
     async def run(self) -> None:
         """Sign on schedule and on request, and publish, until cancelled."""
+        listener = self.listener or Listener(self.dsn, follows_log=False)
+        await listener.subscribe(store.CHECKPOINTS_SIGNED, self._signed)
+        await listener.subscribe(store.CHECKPOINT_REQUESTED, self.request)
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._keep_listening())
+                if listener is not self.listener:
+                    tasks.create_task(listener.run())
                 tasks.create_task(_each_time(self._asked, self.sign_requested, None))
                 tasks.create_task(_each_time(self._wake, self._sign_and_publish, self.interval))
         finally:
+            listener.unsubscribe(store.CHECKPOINTS_SIGNED, self._signed)
+            listener.unsubscribe(store.CHECKPOINT_REQUESTED, self.request)
             if self._nc is not None:
                 with contextlib.suppress(Exception):
                     await self._nc.close()
 
+    def _signed(self, _tenant: str) -> None:
+        self.wake()
+
     async def _sign_and_publish(self) -> None:
         await self.sign_due()
         await self.publish_pending()
-
-    async def _keep_listening(self) -> None:
-        warned = False
-        while True:
-            try:
-                conn = await asyncpg.connect(self.dsn)
-            except Exception as error:
-                if not warned:
-                    log.warning("checkpointer: LISTEN unavailable (%s); signing on schedule", error)
-                warned = True
-                await asyncio.sleep(RELISTEN_SECONDS)
-                continue
-            warned = False
-            try:
-                await conn.add_listener(store.CHECKPOINTS_SIGNED, lambda *_: self.wake())
-                await conn.add_listener(
-                    store.CHECKPOINT_REQUESTED, lambda _c, _p, _ch, tenant: self.request(tenant)
-                )
-                while not conn.is_closed():
-                    await asyncio.sleep(RELISTEN_SECONDS)
-            except Exception as error:  # the connection broke: open another
-                log.warning("checkpointer: LISTEN lost (%r); listening again", error)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=1)
 
 
 async def _each_time(

@@ -1,6 +1,7 @@
 """The projector's own health, for an orchestrator to probe a `grondslag project` process:
-``/health/live`` (the process answers), ``/health/ready`` (it reaches the database and holds
-its ownership connection, so that it works on its share of the partitions) and
+``/health/live`` (the process answers), ``/health/ready`` (it reaches the database, holds
+its ownership connection, so that it works on its share of the partitions, and its
+partition count is still the one the projections are stored under: ``partition_watch``) and
 ``/metrics`` (Prometheus: per projection and partition, how far it trails the log and which
 process owns it). Served only on ``GRONDSLAG_PROJECTOR_HEALTH_PORT`` (or ``--health-port``),
 on loopback unless told otherwise: no key is asked for, and no series names a tenant.
@@ -22,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 
 from . import tracking
+from .partition_watch import advice
 
 if TYPE_CHECKING:
     from .runner import Projector
@@ -48,7 +50,7 @@ def live() -> Health:
 @get("/health/ready")
 async def ready(request: Request) -> Response[Health]:
     projector: Projector = request.app.state.projector
-    checks = {"database": "ok", "ownership": "ok"}
+    checks = {"database": "ok", "ownership": "ok", "partitions": "ok"}
     try:
         assert projector.pool is not None
         await asyncio.wait_for(projector.pool.fetchval("SELECT 1"), READY_SECONDS)
@@ -56,10 +58,24 @@ async def ready(request: Request) -> Response[Health]:
         checks["database"] = type(error).__name__
     if projector.ownership is None or not projector.ownership.connected.is_set():
         checks["ownership"] = "not connected"
+    checks["partitions"] = await _partitions(projector)
     fine = all(v == "ok" for v in checks.values())
     return Response(
         Health("ok" if fine else "unavailable", checks), status_code=200 if fine else 503
     )
+
+
+async def _partitions(projector: Projector) -> str:
+    """``ok`` while the projections are stored under this process's partition count; else
+    both counts and what to restart with (its followers find no rows of theirs)."""
+    watch = projector.partition_watch
+    if watch is None:
+        return "not started"
+    try:
+        changed = await asyncio.wait_for(watch.check(), READY_SECONDS)
+    except Exception as error:
+        return type(error).__name__
+    return advice(changed, watch.count) if changed else "ok"
 
 
 @get("/metrics")

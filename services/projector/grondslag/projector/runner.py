@@ -33,6 +33,7 @@ from .keys import by_tenant
 from .listener import Listener
 from .messages import MESSAGE_TYPES, envelope_of
 from .ownership import Ownership
+from .partition_watch import PartitionWatch
 from .relay import NAME as RELAY
 from .relay import NatsLink, run_relay
 from .request_clock import RequestClock
@@ -95,6 +96,7 @@ class Projector:
         self.ownership: Ownership | None = None
         self.listener: Listener | None = None
         self.nats: NatsLink | None = None
+        self.partition_watch: PartitionWatch | None = None
 
     @property
     def partitions(self) -> int:
@@ -114,6 +116,8 @@ class Projector:
         names = [*PROJECTIONS, *([RELAY] if self.settings.nats_url else [])]
         for name in names:  # the partition count checked (or changed) before any work
             await LogFollower(self.pool, dsn, name, _none, partitions=self.partitions).setup()
+        self.partition_watch = PartitionWatch(self.pool, names, self.partitions)
+        self._tasks.append(asyncio.create_task(self.partition_watch.run(), name="partitions"))
         self.listener = Listener(dsn)
         self._tasks.append(asyncio.create_task(self.listener.run(), name="listener"))
         if self.settings.nats_url:
@@ -132,6 +136,7 @@ class Projector:
             self.settings.nats_url,
             self.settings.checkpoint_heartbeat_seconds,
             StreamShape.of(self.settings),
+            listener=self.listener,  # the process's one LISTEN connection
         )
         await self.checkpointer.setup()
         self._tasks.append(asyncio.create_task(self.checkpointer.run(), name="checkpointer"))

@@ -110,6 +110,7 @@ class LogFollower:
         # the batches in flight: the partitions each locked, and an event set when it ended
         self._batches: dict[int, tuple[frozenset[int], asyncio.Event]] = {}
         self._failing: list[int] = []  # the partitions a failing batch counts its failure on
+        self._at_head = False  # the last batch was short: it reached the head it saw
 
     def add(self, partition: int) -> None:
         """Follow ``partition`` too, from its own position, from the next batch on."""
@@ -155,7 +156,7 @@ class LogFollower:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 positions = await tracking.lock_all(conn, self.name, partitions, self.partitions)
-                rows, moved = await self._next(conn, positions)
+                rows, moved, self._at_head = await self._next(conn, positions)
                 moved = {p: n for p, n in moved.items() if n != positions[p]}
                 if not moved:
                     return 0
@@ -171,21 +172,23 @@ class LogFollower:
 
     async def _next(
         self, conn: asyncpg.Connection, positions: dict[int, int]
-    ) -> tuple[list[asyncpg.Record], dict[int, int]]:
-        """The next batch of events beyond their partitions' positions, and the position
-        each partition takes it to."""
+    ) -> tuple[list[asyncpg.Record], dict[int, int], bool]:
+        """The next batch of events beyond their partitions' positions, the position each
+        partition takes it to, and whether that is the head of the log (a short batch)."""
         low = min(positions.values())
         if self.partitions == 1:
             rows = await conn.fetch(WHOLE_LOG, low, self.batch_size)
-            return rows, {0: rows[-1]["notification_id"] if rows else low}
+            short = len(rows) < self.batch_size
+            return rows, {0: rows[-1]["notification_id"] if rows else low}, short
         found = await conn.fetch(
             SOME_PARTITIONS, low, self.batch_size, list(positions), self.partitions
         )
         read = [row for row in found if row["notification_id"] is not None]
         # a full batch: more may follow, so only as far as this batch; else to the head
-        to = read[-1]["notification_id"] if len(read) == self.batch_size else found[0]["head"]
+        short = len(read) < self.batch_size
+        to = found[0]["head"] if short else read[-1]["notification_id"]
         rows = [row for row in read if row["notification_id"] > positions[row["of_partition"]]]
-        return rows, {p: max(n, to) for p, n in positions.items()}
+        return rows, {p: max(n, to) for p, n in positions.items()}, short
 
     def _partition_of(self, row: asyncpg.Record) -> int:
         return 0 if self.partitions == 1 else int(row["of_partition"])
@@ -235,9 +238,14 @@ class LogFollower:
             ) from error
 
     async def catch_up(self) -> int:
+        """Handle batches up to the head of the log as the last one saw it: a short batch
+        ends it, without a transaction more to find nothing (what was written since wakes
+        ``run`` again)."""
         total = 0
         while handled := await self.step():
             total += handled
+            if self._at_head:
+                break
         return total
 
     async def run(self) -> None:

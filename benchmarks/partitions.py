@@ -3,10 +3,11 @@ and 4 processes, each projecting its share of 8 partitions of a log written acro
 tenants, next to one process following the whole log unpartitioned (the projector before
 partitions), in the same run on the same events.
 
-The processes are real ones (``multiprocessing``, spawned): the fold is Python, so followers
-in one process share one interpreter lock, and sharing only pays across processes. Each
-process is started and its followers set up before the clock starts; the clock stops when
-the last process has brought its partitions to the log's head. The partitions are handed
+The processes are real ones (``multiprocessing``, spawned): the fold is Python, so work in
+one process shares one interpreter lock, and sharing only pays across processes. Each
+process is started and its follower (one over its partitions, as in the projector) set up
+before the clock starts; the clock stops when the last process has brought its partitions
+to the log's head. The partitions are handed
 out statically (partition p to process p mod K), as the advisory locks would spread them.
 Figures, not assertions: on a machine with fewer cores than processes the ratio says so.
 """
@@ -128,7 +129,7 @@ async def _reset(url: str, name: str, partitions: int, position: int) -> None:
 
 
 def _project(url: str, name: str, partitions: int, mine: list[int], last: int, **sync: Any) -> None:
-    """A process of the run: its partitions' followers, up to ``last``."""
+    """A process of the run: its partitions' follower, up to ``last``."""
     asyncio.run(_follow(url, name, partitions, mine, last, **sync))
 
 
@@ -139,22 +140,18 @@ async def _follow(
     from grondslag.projector import current_standing
     from grondslag.projector.follower import LogFollower
 
-    pool = await create_read_pool(url, min_size=1, max_size=len(mine) + 1)
+    pool = await create_read_pool(url, min_size=1, max_size=2)
     try:
-        followers = [
-            LogFollower(
-                pool, url, name, current_standing.project, partition=p, partitions=partitions
-            )
-            for p in mine
-        ]
+        # one follower over the process's partitions, as the projector runs it
+        follower = LogFollower(
+            pool, url, name, current_standing.project, partitions=partitions, owned=mine
+        )
         await asyncio.to_thread(sync["ready"].wait, 120)
         await asyncio.to_thread(sync["go"].wait, 120)
-
-        async def to_the_end(follower: LogFollower) -> None:
-            while await follower.position() < last:
-                await follower.step()
-
-        await asyncio.gather(*(to_the_end(f) for f in followers))
+        lowest = "SELECT min(position) FROM grondslag_tracking WHERE projection = $1 "
+        lowest += "AND partition = ANY($2::integer[])"
+        while await pool.fetchval(lowest, name, mine) < last:
+            await follower.step()
         sync["done"].put(time.monotonic())
     finally:
         await pool.close()

@@ -6,12 +6,16 @@ simply waits its turn. Notification ids can have gaps, so we always ask for "gre
 my position". Woken by LISTEN/NOTIFY (the recorder notifies on every insert), with a
 polling fallback.
 
-A follower may follow one partition of the log (``partitions``: the events of the tenants
-that hash to it), with a tracking row of its own. It asks for its partition's events only
-and, when fewer than a batch are left, moves its position to the head of the log as the
-same statement saw it: the events between belong to other partitions, and the recorder's
-table lock makes notification ids commit in order, so none below that head can appear
-later.
+The log may be split into partitions (``partitions``: the events of the tenants that hash
+to each), each with a tracking row of its own. One follower follows the partitions its
+process owns (``owned``, by default ``{partition}``; ``add`` and ``remove`` change it as
+the process claims and gives back partitions), all in one query and one transaction per
+batch: it locks their rows (in partition order), reads their events after the lowest of
+their positions, handles each event beyond its own partition's position, and moves every
+position as far as the batch went — to the batch's last event when it was full, else to
+the head of the log as the same statement saw it: the events between belong to other
+partitions, and the recorder's table lock makes notification ids commit in order, so none
+below that head can appear later.
 
 A batch that fails for a reason of its own (an event that cannot be decoded, a handler
 that crashes on it) is handled again key by key (stream, or tenant), each in a savepoint:
@@ -27,7 +31,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -48,13 +52,14 @@ WHOLE_LOG = (
     f"SELECT {COLUMNS} FROM {EVENTS_TABLE} e WHERE e.notification_id > $1 "
     "ORDER BY e.notification_id LIMIT $2"
 )
-# one statement, one snapshot: the partition's next events and the head they were read at
-ONE_PARTITION = f"""
+# one statement, one snapshot: the partitions' next events (each with its partition) and
+# the head they were read at
+SOME_PARTITIONS = f"""
 SELECT h.head, p.* FROM (SELECT coalesce(max(notification_id), 0) AS head FROM {EVENTS_TABLE}) h
 LEFT JOIN LATERAL (
-    SELECT {COLUMNS} FROM {EVENTS_TABLE} e
+    SELECT {COLUMNS}, {sql_partition(SQL_KEY, "$4")} AS of_partition FROM {EVENTS_TABLE} e
     LEFT JOIN {STREAMS_TABLE} s ON s.originator_id = e.originator_id
-    WHERE e.notification_id > $1 AND {sql_partition(SQL_KEY, "$4")} = $3
+    WHERE e.notification_id > $1 AND {sql_partition(SQL_KEY, "$4")} = ANY($3::integer[])
     ORDER BY e.notification_id LIMIT $2
 ) p ON true
 ORDER BY p.notification_id
@@ -86,6 +91,7 @@ class LogFollower:
         topics: tuple[str, ...] = (),
         partition: int = 0,
         partitions: int = 1,
+        owned: Iterable[int] | None = None,
         listener: Listener | None = None,
     ):
         self.pool, self.dsn, self.name, self.handler = pool, dsn, name, handler
@@ -97,8 +103,27 @@ class LogFollower:
         # by unread, so an event it never needed cannot set anything of it aside
         self.topics = topics
         self.partition, self.partitions = partition, partitions
+        # the partitions followed: one by default, the process's owned ones in the projector
+        self.owned: set[int] = {partition} if owned is None else set(owned)
         self.listener = listener  # the process's one LISTEN connection, else one of its own
         self._wake = asyncio.Event()
+        # the batches in flight: the partitions each locked, and an event set when it ended
+        self._batches: dict[int, tuple[frozenset[int], asyncio.Event]] = {}
+        self._failing: list[int] = []  # the partitions a failing batch counts its failure on
+        self._at_head = False  # the last batch was short: it reached the head it saw
+
+    def add(self, partition: int) -> None:
+        """Follow ``partition`` too, from its own position, from the next batch on."""
+        self.owned.add(partition)
+        self._wake.set()
+
+    async def remove(self, partition: int) -> None:
+        """Follow ``partition`` no more; returns once no batch that includes it is in
+        flight, so that its work has stopped before its ownership is given back."""
+        self.owned.discard(partition)
+        for partitions, ended in list(self._batches.values()):
+            if partition in partitions:
+                await ended.wait()
 
     async def setup(self) -> None:
         """The tracking rows of the projection under this follower's partition count
@@ -109,6 +134,7 @@ class LogFollower:
             await tracking.ensure(conn, self.name, self.partitions)
 
     async def position(self) -> int:
+        """The position of ``partition`` (the one followed by default)."""
         return (
             await self.pool.fetchval(
                 f"SELECT position FROM {tracking.TABLE} WHERE projection = $1 AND partition = $2",
@@ -121,37 +147,51 @@ class LogFollower:
     async def step(self) -> int:
         """Handle one batch; answers how many events it handled or held (or 1 when it only
         moved past other partitions' events)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            position = await tracking.lock(conn, self.name, self.partition, self.partitions)
-            rows, head = await self._next(conn, position)
-            if head <= position:
-                return 0
-            wanted = [row for row in rows if self._wants(row["topic"])]
-            if wanted:
-                await self._handle(conn, wanted)
-            await conn.execute(
-                f"UPDATE {tracking.TABLE} SET position = $3, updated_at = now() "
-                "WHERE projection = $1 AND partition = $2",
-                self.name,
-                self.partition,
-                head,
-            )
-            return max(len(rows), 1)
+        partitions = sorted(self.owned)
+        if not partitions:
+            return 0
+        ended = asyncio.Event()
+        self._batches[id(ended)] = (frozenset(partitions), ended)
+        self._failing = partitions
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                positions = await tracking.lock_all(conn, self.name, partitions, self.partitions)
+                rows, moved, self._at_head = await self._next(conn, positions)
+                moved = {p: n for p, n in moved.items() if n != positions[p]}
+                if not moved:
+                    return 0
+                self._failing = sorted({self._partition_of(row) for row in rows}) or partitions
+                wanted = [row for row in rows if self._wants(row["topic"])]
+                if wanted:
+                    await self._handle(conn, wanted)
+                await tracking.move(conn, self.name, moved)
+                return max(len(rows), 1)
+        finally:
+            del self._batches[id(ended)]
+            ended.set()
 
     async def _next(
-        self, conn: asyncpg.Connection, position: int
-    ) -> tuple[list[asyncpg.Record], int]:
-        """The next batch of this follower's events, and the position it takes it to."""
+        self, conn: asyncpg.Connection, positions: dict[int, int]
+    ) -> tuple[list[asyncpg.Record], dict[int, int], bool]:
+        """The next batch of events beyond their partitions' positions, the position each
+        partition takes it to, and whether that is the head of the log (a short batch)."""
+        low = min(positions.values())
         if self.partitions == 1:
-            rows = await conn.fetch(WHOLE_LOG, position, self.batch_size)
-            return rows, rows[-1]["notification_id"] if rows else position
+            rows = await conn.fetch(WHOLE_LOG, low, self.batch_size)
+            short = len(rows) < self.batch_size
+            return rows, {0: rows[-1]["notification_id"] if rows else low}, short
         found = await conn.fetch(
-            ONE_PARTITION, position, self.batch_size, self.partition, self.partitions
+            SOME_PARTITIONS, low, self.batch_size, list(positions), self.partitions
         )
-        rows = [row for row in found if row["notification_id"] is not None]
-        if len(rows) == self.batch_size:  # more may follow: only as far as this batch
-            return rows, rows[-1]["notification_id"]
-        return rows, max(found[0]["head"], position)
+        read = [row for row in found if row["notification_id"] is not None]
+        # a full batch: more may follow, so only as far as this batch; else to the head
+        short = len(read) < self.batch_size
+        to = found[0]["head"] if short else read[-1]["notification_id"]
+        rows = [row for row in read if row["notification_id"] > positions[row["of_partition"]]]
+        return rows, {p: max(n, to) for p, n in positions.items()}, short
+
+    def _partition_of(self, row: asyncpg.Record) -> int:
+        return 0 if self.partitions == 1 else int(row["of_partition"])
 
     def _wants(self, topic: str) -> bool:
         return not self.topics or topic.startswith(self.topics)
@@ -198,9 +238,14 @@ class LogFollower:
             ) from error
 
     async def catch_up(self) -> int:
+        """Handle batches up to the head of the log as the last one saw it: a short batch
+        ends it, without a transaction more to find nothing (what was written since wakes
+        ``run`` again)."""
         total = 0
         while handled := await self.step():
             total += handled
+            if self._at_head:
+                break
         return total
 
     async def run(self) -> None:
@@ -212,6 +257,9 @@ class LogFollower:
             listener = await self._listen()
         try:
             while True:
+                # cleared before catching up, so that a write (or a partition added) while
+                # it runs wakes the next round at once
+                self._wake.clear()
                 try:
                     await self.catch_up()
                 except (asyncpg.PostgresError, OSError) as error:
@@ -222,7 +270,6 @@ class LogFollower:
                         "projection %s failed; retrying after %ss", self.name, self.poll_seconds
                     )
                     await self._count_failure(error)
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                     # let a burst of writes gather into one batch (one transaction, one fold
@@ -235,7 +282,9 @@ class LogFollower:
                 await listener.close()
 
     async def _count_failure(self, error: BaseException) -> None:
-        """Failed batches show in /metrics (e.g. publish failures while NATS is down).
+        """Failed batches show in /metrics (e.g. publish failures while NATS is down), on
+        each partition whose events the batch held (every partition of it, failing before
+        it read any).
 
         Counting is best effort and never ends the loop: with the database going away, the
         pool may hand out a connection the server just dropped, on which asyncpg raises its
@@ -243,9 +292,9 @@ class LogFollower:
         with contextlib.suppress(Exception):
             await self.pool.execute(
                 f"UPDATE {tracking.TABLE} SET failures = failures + 1, last_error = $3 "
-                "WHERE projection = $1 AND partition = $2",
+                "WHERE projection = $1 AND partition = ANY($2::integer[])",
                 self.name,
-                self.partition,
+                self._failing,
                 f"{type(error).__name__}: {error}"[:500],
             )
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import msgspec
@@ -37,6 +38,9 @@ from .messages import (
 )
 from .request_messages import request_messages
 from .standing_messages import announces, correction_messages, standing_messages
+
+if TYPE_CHECKING:
+    from .follower import LogFollower
 
 log = logging.getLogger("grondslag.relay")
 NAME = "nats_relay"
@@ -188,9 +192,9 @@ async def _standings_of(
 
 
 class NatsLink:
-    """The process's one NATS connection, shared by the relay's followers of every
-    partition: connected (again and again until NATS answers) when first asked for, and
-    reconnecting by itself afterwards while the log keeps what is not yet acknowledged."""
+    """The process's one NATS connection, shared by whatever relays in it: connected (again
+    and again until NATS answers) when first asked for, and reconnecting by itself
+    afterwards while the log keeps what is not yet acknowledged."""
 
     def __init__(self, servers: str | list[str], shape: StreamShape = ONE_COPY_ON_FILE):
         self.servers, self.shape = servers, shape
@@ -222,6 +226,44 @@ class NatsLink:
                     await nc.close()
 
 
+def relay_follower(
+    pool: asyncpg.Pool,
+    dsn: str,
+    link: NatsLink,
+    poll_seconds: float,
+    *,
+    partition: int = 0,
+    partitions: int = 1,
+    owned: Iterable[int] | None = None,
+    listener: Any = None,
+) -> LogFollower:
+    """The relay's follower of the ``owned`` partitions (``partition`` by default),
+    publishing on ``link``; run it with ``follow``, once NATS answers."""
+    from .follower import LogFollower
+
+    async def publish(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:
+        await Relay(await link.jetstream()).publish(conn, events)
+
+    return LogFollower(
+        pool,
+        dsn,
+        NAME,
+        publish,
+        poll_seconds=poll_seconds,
+        partition=partition,
+        partitions=partitions,
+        owned=owned,
+        listener=listener,
+    )
+
+
+async def follow(link: NatsLink, follower: LogFollower) -> None:
+    """Relay until cancelled, from the moment NATS first answers (until then nothing
+    moves: the log keeps what is to be published)."""
+    await link.jetstream()
+    await follower.run()
+
+
 async def run_relay(
     pool: asyncpg.Pool,
     dsn: str,
@@ -236,20 +278,13 @@ async def run_relay(
     """Relay one partition of the log (all of it by default) until cancelled: on the
     process's shared link, or on a connection of its own to the servers ``nats_url``
     names, the stream shaped by ``shape`` (whose tracking rows it then sets up itself)."""
-    from .follower import LogFollower
-
     link = nats_url if isinstance(nats_url, NatsLink) else NatsLink(nats_url, shape)
     try:
-        follower = LogFollower(
-            pool,
-            dsn,
-            NAME,
-            Relay(await link.jetstream()).publish,
-            poll_seconds=poll_seconds,
-            partition=partition,
-            partitions=partitions,
+        follower = relay_follower(
+            pool, dsn, link, poll_seconds, partition=partition, partitions=partitions,
             listener=listener,
-        )
+        )  # fmt: skip
+        await link.jetstream()
         if link is not nats_url:
             await follower.setup()
         await follower.run()

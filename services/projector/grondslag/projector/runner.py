@@ -1,8 +1,11 @@
 """Runs the projections of the projector until stopped (in ``serve`` or ``project``).
 
 Each projection's work is split into ``GRONDSLAG_PROJECTION_PARTITIONS`` partitions by
-tenant (``partitions``); the process works on the partitions it owns (``ownership``): for
-each, a follower of every projection, the relay's among them. The deadline and request
+tenant (``partitions``); the process works on the partitions it owns (``ownership``) with
+one follower of each projection, the relay's among them, that follows all of them at once
+(one query and one transaction per batch): a partition claimed is added to every
+follower, and one given back is removed from each, its lock given back only once no batch
+that includes it is still in flight. The deadline and request
 clocks and the checkpointer run in every process; the clocks handle the tenants of the
 partitions this process owns, so that several processes share their work too.
 """
@@ -35,7 +38,7 @@ from .messages import MESSAGE_TYPES, envelope_of
 from .ownership import Ownership
 from .partition_watch import PartitionWatch
 from .relay import NAME as RELAY
-from .relay import NatsLink, run_relay
+from .relay import NatsLink, follow, relay_follower
 from .request_clock import RequestClock
 
 PROJECTIONS = (current_standing.NAME, audit_log.NAME, request_index.NAME)
@@ -48,14 +51,17 @@ def followers(
     *,
     partition: int = 0,
     partitions: int = 1,
+    owned: set[int] | None = None,
     listener: Listener | None = None,
 ) -> list[LogFollower]:
-    """The read model and the audit log (the relay follows where NATS is, ``run_relay``),
-    of one partition (all of the log by default)."""
+    """The read model, the audit log and the request index (the relay follows where NATS
+    is, ``relay.relay_follower``), of the ``owned`` partitions (``partition`` by default;
+    one partition: all of the log)."""
     shared: dict[str, Any] = {
         "poll_seconds": poll_seconds,
         "partition": partition,
         "partitions": partitions,
+        "owned": owned,
         "listener": listener,
     }
     return [
@@ -88,7 +94,7 @@ class Projector:
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._partitions: dict[int, list[asyncio.Task[None]]] = {}
+        self.followers: list[LogFollower] = []  # one per projection, over the owned partitions
         self.ledger: Ledger | None = None
         self.clock: DeadlineClock | None = None
         self.request_clock: RequestClock | None = None
@@ -120,8 +126,22 @@ class Projector:
         self._tasks.append(asyncio.create_task(self.partition_watch.run(), name="partitions"))
         self.listener = Listener(dsn)
         self._tasks.append(asyncio.create_task(self.listener.run(), name="listener"))
+        poll = self.settings.projection_poll_seconds
+        # the followers own no partition yet: the ownership adds them as it claims them
+        self.followers = followers(
+            self.pool, dsn, poll, partitions=self.partitions, owned=set(), listener=self.listener
+        )
+        runs = [f.run() for f in self.followers]
         if self.settings.nats_url:
             self.nats = NatsLink(self.settings.nats_servers, StreamShape.of(self.settings))
+            relaying = relay_follower(
+                self.pool, dsn, self.nats, poll, partitions=self.partitions, owned=set(),
+                listener=self.listener,
+            )  # fmt: skip
+            self.followers.append(relaying)
+            runs.append(follow(self.nats, relaying))
+        for follower, run in zip(self.followers, runs, strict=True):
+            self._tasks.append(asyncio.create_task(run, name=follower.name))
         self.ownership = Ownership(
             dsn, self.partitions, self._start_partition, self._stop_partition
         )
@@ -154,28 +174,12 @@ class Projector:
         return owned, self.partitions
 
     def _start_partition(self, partition: int) -> None:
-        assert self.pool is not None and self.settings.database_url
-        dsn, poll = self.settings.database_url, self.settings.projection_poll_seconds
-        work = followers(
-            self.pool, dsn, poll, partition=partition, partitions=self.partitions,
-            listener=self.listener,
-        )  # fmt: skip
-        tasks = [asyncio.create_task(f.run(), name=f"{f.name}[{partition}]") for f in work]
-        if self.nats is not None:
-            relay = run_relay(
-                self.pool, dsn, self.nats, poll, partition=partition,
-                partitions=self.partitions, listener=self.listener,
-            )  # fmt: skip
-            tasks.append(asyncio.create_task(relay, name=f"{RELAY}[{partition}]"))
-        self._partitions[partition] = tasks
+        for follower in self.followers:
+            follower.add(partition)
 
     async def _stop_partition(self, partition: int) -> None:
-        tasks = self._partitions.pop(partition, [])
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for follower in self.followers:
+            await follower.remove(partition)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -183,8 +187,6 @@ class Projector:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for partition in list(self._partitions):
-            await self._stop_partition(partition)
         if self.nats is not None:
             await self.nats.close()
         if self.pool is not None:

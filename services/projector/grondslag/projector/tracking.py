@@ -30,6 +30,16 @@ LOCK_POSITION = (
     f"SELECT position FROM {TABLE} WHERE projection = $1 AND partition = $2 AND partitions = $3 "
     "FOR UPDATE"
 )
+# in partition order, so that two processes locking overlapping sets never deadlock
+LOCK_POSITIONS = (
+    f"SELECT partition, position FROM {TABLE} WHERE projection = $1 "
+    "AND partition = ANY($2::integer[]) AND partitions = $3 ORDER BY partition FOR UPDATE"
+)
+MOVE = (
+    f"UPDATE {TABLE} t SET position = m.position, updated_at = now() "
+    "FROM unnest($2::integer[], $3::bigint[]) AS m(partition, position) "
+    "WHERE t.projection = $1 AND t.partition = m.partition"
+)
 # several processes setting up the same projection at once take turns (any 64-bit number
 # of our own: the schema lock is another)
 PLAN_LOCK = 0x4752_5452_4B00_0001
@@ -96,10 +106,26 @@ async def count_of(conn: asyncpg.Connection | asyncpg.Pool, projection: str) -> 
 async def lock(conn: asyncpg.Connection, projection: str, partition: int, count: int) -> int:
     """The partition's position, its row locked until the transaction ends: the safety net
     under the ownership (two processes that both think they own it take turns)."""
-    position = await conn.fetchval(LOCK_POSITION, projection, partition, count)
-    if position is None:
-        raise PartitionGone(
-            f"projection {projection} has no partition {partition} of {count} any more "
-            f"(now {await count_of(conn, projection)}): restart with that count"
-        )
-    return int(position)
+    return (await lock_all(conn, projection, [partition], count))[partition]
+
+
+async def lock_all(
+    conn: asyncpg.Connection, projection: str, partitions: list[int], count: int
+) -> dict[int, int]:
+    """The positions of ``partitions``, their rows locked (in partition order) until the
+    transaction ends; ``PartitionGone`` when one is not stored under ``count``."""
+    rows = await conn.fetch(LOCK_POSITIONS, projection, partitions, count)
+    positions = {row["partition"]: int(row["position"]) for row in rows}
+    for partition in partitions:
+        if partition not in positions:
+            raise PartitionGone(
+                f"projection {projection} has no partition {partition} of {count} any more "
+                f"(now {await count_of(conn, projection)}): restart with that count"
+            )
+    return positions
+
+
+async def move(conn: asyncpg.Connection, projection: str, positions: dict[int, int]) -> None:
+    """Set the partitions' positions (their rows locked by ``lock_all``), in one statement."""
+    if positions:
+        await conn.execute(MOVE, projection, list(positions), list(positions.values()))

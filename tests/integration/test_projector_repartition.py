@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections import Counter
 from dataclasses import replace
 
 import httpx
@@ -85,6 +86,15 @@ async def test_a_projector_whose_partition_count_was_changed_is_not_ready_and_sa
         assert len(told) == 1, [r.getMessage() for r in told]
         assert told[0].levelno == logging.ERROR
         assert "this process runs 2" in told[0].getMessage()
+        # its followers, retrying, each said once that their partition is gone: no trace
+        # of a failure at every poll
+        assert not [r for r in caplog.records if "failed; retrying" in r.getMessage()]
+        gone = Counter(
+            r.getMessage().split(":")[0]
+            for r in caplog.records
+            if "projecting nothing" in r.getMessage()
+        )
+        assert gone and set(gone.values()) == {1}, gone
     finally:
         if second is not None:
             await second.stop()

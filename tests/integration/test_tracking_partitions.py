@@ -91,3 +91,39 @@ async def test_a_follower_of_a_count_no_longer_stored_moves_nothing(url: str) ->
         assert handled == []
     finally:
         await pool.close()
+
+
+async def test_a_swap_locks_every_partition_of_its_projection(url: str) -> None:
+    """``lock_projection`` (what the rebuild's swap and the request index's rebuild take)
+    holds every partition's row, not the first one's only, as ``fetchval … FOR UPDATE``
+    did (asyncpg asks the server for one row, and only rows returned are locked): a
+    follower of the last partition waits for the swap."""
+    holder, other = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        await holder.execute(tracking.DDL)
+        await tracking.ensure(holder, "p", 4)
+        for lock in (
+            lambda: holder.fetchval(
+                f"SELECT position FROM {tracking.TABLE} WHERE projection = 'p' FOR UPDATE"
+            ),
+            lambda: tracking.lock_projection(holder, "p"),
+        ):
+            async with holder.transaction():
+                await lock()
+                last = await other.fetch(
+                    f"SELECT position FROM {tracking.TABLE} "
+                    "WHERE projection = 'p' AND partition = 3 FOR UPDATE SKIP LOCKED"
+                )
+            locked_all = last == []
+        assert locked_all  # the second way; the first left partition 3 free (asserted below)
+        async with holder.transaction():
+            await holder.fetchval(
+                f"SELECT position FROM {tracking.TABLE} WHERE projection = 'p' FOR UPDATE"
+            )
+            assert await other.fetch(
+                f"SELECT position FROM {tracking.TABLE} "
+                "WHERE projection = 'p' AND partition = 3 FOR UPDATE SKIP LOCKED"
+            ), "fetchval locked every row after all: the old way was right"
+    finally:
+        await holder.close()
+        await other.close()

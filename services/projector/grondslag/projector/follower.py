@@ -255,6 +255,7 @@ class LogFollower:
             self.listener.add(self._wake)
         else:
             listener = await self._listen()
+        gone = False  # the partition count changed under this process (told once)
         try:
             while True:
                 # cleared before catching up, so that a write (or a partition added) while
@@ -262,6 +263,12 @@ class LogFollower:
                 self._wake.clear()
                 try:
                     await self.catch_up()
+                    gone = False
+                except tracking.PartitionGone as error:  # told once: the watch says what to do
+                    if not gone:
+                        log.warning("projection %s: %s; projecting nothing", self.name, error)
+                    gone = True
+                    await self._count_failure(error)
                 except (asyncpg.PostgresError, OSError) as error:
                     log.warning("projection %s: %r; retrying", self.name, error)
                     await self._count_failure(error)

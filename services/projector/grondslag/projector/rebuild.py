@@ -21,7 +21,7 @@ from grondslag.ledger.persistence.postgres import EVENTS_TABLE
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.ledger.settings import Settings
 
-from . import current_standing, rebuild_jobs, request_index
+from . import current_standing, rebuild_jobs, request_index, tracking
 from .follower import TRACKING_DDL
 from .rebuild_share import RebuildFailed, Share, fold_share, sizes
 
@@ -124,10 +124,7 @@ async def swap_in(pool: asyncpg.Pool, position: int, table: str = REBUILD_TABLE)
             "INSERT INTO grondslag_tracking (projection) VALUES ($1) ON CONFLICT DO NOTHING",
             current_standing.NAME,
         )
-        await conn.fetchval(
-            "SELECT position FROM grondslag_tracking WHERE projection = $1 FOR UPDATE",
-            current_standing.NAME,
-        )
+        await tracking.lock_projection(conn, current_standing.NAME)
         await conn.execute(f"DROP TABLE IF EXISTS {target}")
         await conn.execute(f"ALTER TABLE {table} RENAME TO {target}")
         indexes = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename = $1", target)

@@ -18,6 +18,7 @@ from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 from grondslag.ledger.reads.requests import REQUESTS_DDL, REQUESTS_TABLE
 from grondslag.ledger.reads.streams import load_aggregates
 
+from . import tracking
 from .follower import TRACKING_DDL
 
 NAME = "subject_requests"
@@ -81,9 +82,7 @@ async def rebuild(pool: asyncpg.Pool, chunk: int = 1000) -> int:
         await conn.execute(
             "INSERT INTO grondslag_tracking (projection) VALUES ($1) ON CONFLICT DO NOTHING", NAME
         )
-        await conn.fetchval(
-            "SELECT position FROM grondslag_tracking WHERE projection = $1 FOR UPDATE", NAME
-        )
+        await tracking.lock_projection(conn, NAME)
         head = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS_TABLE}")
         ids = [
             row[0]

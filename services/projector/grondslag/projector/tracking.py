@@ -129,3 +129,15 @@ async def move(conn: asyncpg.Connection, projection: str, positions: dict[int, i
     """Set the partitions' positions (their rows locked by ``lock_all``), in one statement."""
     if positions:
         await conn.execute(MOVE, projection, list(positions), list(positions.values()))
+
+
+async def lock_projection(conn: asyncpg.Connection, projection: str) -> None:
+    """Every tracking row of the projection locked until the transaction ends, in partition
+    order as the followers lock theirs: a swap or a rebuild that moves the positions waits
+    for the batches in flight, and none starts until it commits. (``fetchval`` would lock
+    the first row only: asyncpg asks the server for one row, and only rows returned are
+    locked.)"""
+    await conn.fetch(
+        f"SELECT position FROM {TABLE} WHERE projection = $1 ORDER BY partition FOR UPDATE",
+        projection,
+    )

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import time
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
+from grondslag.ledger.keys import revoke_key, rotate_key
 from grondslag.ledger.schema import ensure_schema
 
 from api_support import assert_problem
@@ -79,12 +82,12 @@ def test_only_an_admin_manages_keys_and_never_grants_a_role_it_lacks(tenant) -> 
     assert tenant.call("POST", "/v1/keys", json=foreign).status_code in (400, 422)
 
 
-def test_a_revoked_key_stops_and_the_last_admin_key_cannot_be_revoked(tenant) -> None:
+def test_a_revoked_key_stops_at_once_and_the_last_admin_key_cannot_be_revoked(tenant) -> None:
     made = _create(tenant, "writer", "reader")
+    assert tenant.call("GET", "/v1/purposes", key=made["key"]).status_code == 200  # remembered
     revoked = tenant.call("POST", f"/v1/keys/{made['key_id']}/revocation")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
-    # a new app-level lookup: the cache remembers answers 30 s, so use a fresh cache
-    tenant.client.app.state.key_cache._cache.clear()
+    # the process that revoked it forgets it at once (others within the cache's ttl)
     assert_problem(tenant.call("GET", "/v1/purposes", key=made["key"]), 401)
     only_admin = _key_id(tenant.key)
     refused = tenant.call("POST", f"/v1/keys/{only_admin}/revocation")
@@ -99,12 +102,12 @@ def test_a_revoked_key_stops_and_the_last_admin_key_cannot_be_revoked(tenant) ->
 
 def test_rotation_keeps_tenant_and_roles_and_revokes_the_old_key(tenant) -> None:
     old = _create(tenant, "writer", "reader")
+    assert tenant.call("GET", "/v1/purposes", key=old["key"]).status_code == 200  # remembered
     rotated = tenant.call("POST", f"/v1/keys/{old['key_id']}/rotation")
     assert rotated.status_code == 201, rotated.text
     new, replaced = rotated.json()["key"], rotated.json()["replaced"]
     assert new["roles"] == ["reader", "writer"] and new["tenant"] == tenant.name
     assert replaced["key_id"] == old["key_id"] and replaced["replaced_by"] == new["key_id"]
-    tenant.client.app.state.key_cache._cache.clear()
     assert_problem(tenant.call("GET", "/v1/purposes", key=old["key"]), 401)
     assert tenant.call("GET", "/v1/purposes", key=new["key"]).status_code == 200
     assert_problem(tenant.call("POST", f"/v1/keys/{old['key_id']}/rotation"), 404)
@@ -121,6 +124,49 @@ def test_rotation_with_grace_lets_the_old_key_work_until_then(tenant) -> None:
                           json={"grace": grace})  # fmt: skip
         assert_problem(bad, 422)
         assert bad.json()["field"] == "grace"
+
+
+def test_a_remembered_key_stops_when_its_grace_ends_not_a_cache_lifetime_later(
+    tenant, database_url: str
+) -> None:
+    old = _create(tenant, "reader")
+
+    async def rotate_with_a_second_of_grace() -> None:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            grace = timedelta(seconds=1)
+            assert await rotate_key(pool, old["key_id"], pepper=tenant.pepper, grace=grace)
+        finally:
+            await pool.close()
+
+    asyncio.run(rotate_with_a_second_of_grace())
+    assert tenant.call("GET", "/v1/purposes", key=old["key"]).status_code == 200  # in its grace
+    time.sleep(1.5)
+    assert_problem(tenant.call("GET", "/v1/purposes", key=old["key"]), 401)
+
+
+def test_a_revocation_made_elsewhere_takes_effect_within_the_cache_lifetime(
+    tenant, database_url: str
+) -> None:
+    made = _create(tenant, "reader")
+    cache = tenant.client.app.state.key_cache
+    assert tenant.call("GET", "/v1/purposes", key=made["key"]).status_code == 200  # remembered
+
+    async def revoke_from_another_process() -> None:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            assert await revoke_key(pool, made["key_id"]) is not None
+        finally:
+            await pool.close()
+
+    asyncio.run(revoke_from_another_process())
+    assert tenant.call("GET", "/v1/purposes", key=made["key"]).status_code == 200  # remembered
+    entries = [
+        entry for entry in cache._cache.values() if entry[1] and entry[1].key_id == made["key_id"]
+    ]
+    assert entries and entries[0][0] <= time.monotonic() + cache.ttl <= time.monotonic() + 10
+    cache._cache = {d: (0.0, p) for d, (_, p) in cache._cache.items()}  # its ttl has passed
+    assert_problem(tenant.call("GET", "/v1/purposes", key=made["key"]), 401)
 
 
 def test_last_use_is_listed_and_written_at_most_once_a_minute(tenant) -> None:

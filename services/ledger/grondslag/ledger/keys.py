@@ -316,10 +316,15 @@ async def rotate_key(
 
 # -- looking keys up ----------------------------------------------------------------------------
 class KeyCache:
-    """Looks keys up, remembering answers briefly (a revoked key stops within ``ttl``), and
-    notes each key's last use, written by ``flush`` (see ``run_flusher``)."""
+    """Looks keys up, remembering answers briefly, and notes each key's last use, written by
+    ``flush`` (see ``run_flusher``).
 
-    def __init__(self, pool: asyncpg.Pool, pepper: bytes, ttl: float = 30.0, size: int = 10_000):
+    An answer is remembered ``ttl`` seconds, and a key's no longer than until its
+    revocation time (a rotation's grace ends on time). A revocation or rotation made
+    through this process's API is ``forget``-ten at once; one made elsewhere (another
+    worker, ``grondslag keys revoke``) takes effect here within ``ttl``."""
+
+    def __init__(self, pool: asyncpg.Pool, pepper: bytes, ttl: float = 10.0, size: int = 10_000):
         self.pool, self.pepper, self.ttl, self.size = pool, pepper, ttl, size
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
         self._noted: dict[str, float] = {}  # key id → when its use was last queued
@@ -332,24 +337,35 @@ class KeyCache:
         if hit and hit[0] > now:
             principal = hit[1]
         else:
-            principal = await self._look_up(key, digest)
+            principal, lasts = await self._look_up(key, digest)
             if len(self._cache) >= self.size:
                 self._cache.clear()
-            self._cache[digest] = (now + self.ttl, principal)
+            self._cache[digest] = (now + min(self.ttl, lasts), principal)
         if principal is not None and principal.key_id:
             self._note_use(principal.key_id, now)
         return principal
 
-    async def _look_up(self, key: str, digest: bytes) -> Principal | None:
+    def forget(self, key_id: str) -> None:
+        """Drop what is remembered of key ``key_id`` (revoked or rotated just now)."""
+        self._cache = {
+            digest: entry
+            for digest, entry in self._cache.items()
+            if entry[1] is None or entry[1].key_id != key_id
+        }
+
+    async def _look_up(self, key: str, digest: bytes) -> tuple[Principal | None, float]:
+        """The key's principal (None: unknown or revoked) and how long it may be remembered."""
         row = await self.pool.fetchrow(
-            "SELECT key_id, tenant, roles, hash_kind FROM grondslag_api_keys "
+            "SELECT key_id, tenant, roles, hash_kind, "
+            "extract(epoch FROM revoked_at - now())::float8 AS revoked_in "
+            "FROM grondslag_api_keys "
             "WHERE ((key_hash = $1 AND hash_kind = 'hmac') "
             f"OR (key_hash = $2 AND hash_kind = 'sha256')) AND {LIVE}",
             digest,
             legacy_hash(key),
         )
         if row is None:
-            return None
+            return None, self.ttl
         if row["hash_kind"] == "sha256":  # a key of an older installation: re-store it
             await self.pool.execute(
                 "UPDATE grondslag_api_keys SET key_hash = $1, hash_kind = 'hmac' "
@@ -358,7 +374,8 @@ class KeyCache:
                 row["key_id"],
             )
             log.info("re-stored API key %s under the keyed hash", row["key_id"])
-        return Principal(row["tenant"], frozenset(row["roles"]), row["key_id"])
+        principal = Principal(row["tenant"], frozenset(row["roles"]), row["key_id"])
+        return principal, self.ttl if row["revoked_in"] is None else row["revoked_in"]
 
     def _note_use(self, key_id: str, now: float) -> None:
         if now - self._noted.get(key_id, -LAST_USE_RESOLUTION) >= LAST_USE_RESOLUTION:

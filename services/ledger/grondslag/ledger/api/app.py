@@ -12,7 +12,6 @@ import anyio.to_thread
 from litestar import Litestar, Request, Response
 from litestar.di import Provide
 from litestar.exceptions import SerializationException
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from ..application import Ledger
@@ -32,7 +31,7 @@ from . import http_metrics, telemetry
 from .access_log import AccessLogController
 from .arrival import note_arrivals
 from .audit import AuditController
-from .auth import PUBLIC_PATHS, BearerKeyMiddleware
+from .auth import BearerKeyMiddleware, authorize_without_copies
 from .bases import BasisController, ObjectionController
 from .checks import CheckController
 from .consents import ConsentController
@@ -203,8 +202,8 @@ def create_app(
         middleware=[
             note_arrivals,
             *trusted_proxies(settings),
-            public_rate_limit(settings, _is_public_link),
-            DefineMiddleware(BearerKeyMiddleware, exclude=PUBLIC_PATHS),
+            public_rate_limit(settings),
+            BearerKeyMiddleware,
             LogPositions,
             IdempotencyMiddleware,
         ],
@@ -224,6 +223,7 @@ def create_app(
         debug=False,
     )
     document(app)  # every answer of every operation, into the OpenAPI document
+    authorize_without_copies(app)
     # outermost, around litestar's own handler: every answer (a 404 too) is counted and
     # carries its request id
     app.asgi_handler = RequestIds(HttpMetrics(app.asgi_handler))  # type: ignore[assignment]
@@ -248,13 +248,6 @@ def _has_body(request: Request) -> bool:
     """A POST without a body (e.g. "sign a checkpoint now") needs no content type."""
     length = request.headers.get("content-length")
     return "transfer-encoding" in request.headers or (length is not None and length != "0")
-
-
-async def _is_public_link(request: Request) -> bool:
-    """Rate limits per client address apply to the public links only (R20 abuse). A
-    coroutine: litestar runs a plain function here on a worker thread, for every request;
-    and the scope's path, not ``request.url``, which parses the whole URL to give it."""
-    return str(request.scope["path"]).startswith(("/u/", "/c/"))
 
 
 def _state(settings: Settings) -> Any:

@@ -112,6 +112,7 @@ class KeyController(Controller):
             ) from None
         if revoked is None:
             raise NotFound(f"no API key {key_id}")
+        request.app.state.key_cache.forget(key_id)  # at once here; elsewhere within its ttl
         return revoked
 
     @post(
@@ -133,5 +134,6 @@ class KeyController(Controller):
         )
         if done is None:
             raise NotFound(f"no live API key {key_id}")
+        state.key_cache.forget(key_id)  # its grace (if any) ends by its revocation time
         location = {"Location": f"/v1/keys/{done[0].key_id}"}
         return Response(Rotated(key=done[0], replaced=done[1]), status_code=201, headers=location)

@@ -49,8 +49,10 @@ WAITING_APPEND = (
 
 
 def through(url: str, proxy: CuttableProxy) -> str:
+    """``url`` by way of the proxy: its user and password, the proxy's address."""
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    user = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{proxy.port}"))
 
 
 @pytest.fixture

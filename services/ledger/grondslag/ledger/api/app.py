@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, get_args, get_origin
 
@@ -105,7 +106,12 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         redact_access_log()  # a server that configured its logging after create_app
         warm_up(_served_types(app))  # on this thread, before any command runs on another
-        # one worker thread per write connection: commands queue for a thread, not a connection
+        # one worker thread per write connection: commands queue for a thread, not a
+        # connection. Litestar runs sync handlers on the loop's default executor (anyio's
+        # limiter governs ``anyio.to_thread`` alone), whose own size is min(32, cores + 4)
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(settings.write_pool_size, thread_name_prefix="grondslag-command")
+        )
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.write_pool_size
         owned = ledger is None
         app.state.ledger = ledger or await anyio.to_thread.run_sync(build_ledger, settings)

@@ -308,11 +308,6 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
         type(error).__name__,
         str(error).splitlines()[0] if str(error) else "",
     )
-    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    page = _unavailable_page(request)
-    if page is not None:
-        page.headers.update(retry)
-        return page
     problem = Problem(
         type=problem_type("database-unavailable"),
         title="Database unavailable",
@@ -323,6 +318,16 @@ def on_database_unavailable(request: Request, error: BaseException) -> Response[
         else "the ledger cannot reach its database just now (down, restarting or out of "
         "connections); retry after the Retry-After delay",
     )
+    return _not_now(request, problem)
+
+
+def _not_now(request: Request, problem: Problem, page: str = "unavailable_page") -> Response[Any]:
+    """A 503 with Retry-After: the route's own HTML page (its option ``page``) or ``problem``."""
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    html = _unavailable_page(request, page)
+    if html is not None:
+        html.headers.update(retry)
+        return html
     return problem_response(problem, request, retry)
 
 
@@ -353,28 +358,18 @@ def on_not_yet_signed(request: Request, error: NotYetSigned) -> Response[Any]:
     log.warning(
         "no checkpoint in time on %s %s: %s", request.method, redacted(request.url.path), error
     )
-    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    page = _unavailable_page(request, "not_yet_signed_page")
-    if page is not None:
-        page.headers.update(retry)
-        return page
     problem = Problem(
         type=problem_type("checkpoint-pending"),
         title="No signed checkpoint yet",
         status=503,
         detail=str(error),
     )
-    return problem_response(problem, request, retry)
+    return _not_now(request, problem, "not_yet_signed_page")
 
 
 def on_commit_in_doubt(request: Request, error: CommitInDoubt) -> Response[Any]:
     """503 of its own type: the write may have been recorded (``persistence.in_doubt``)."""
     log.warning("write in doubt on %s %s: %s", request.method, redacted(request.url.path), error)
-    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    page = _unavailable_page(request)
-    if page is not None:
-        page.headers.update(retry)
-        return page
     problem = Problem(
         type=problem_type("write-in-doubt"),
         title="Write in doubt",
@@ -384,7 +379,7 @@ def on_commit_in_doubt(request: Request, error: CommitInDoubt) -> Response[Any]:
         "(the answer is then what was recorded, once), or read the subject's history before "
         "sending it again without one",
     )
-    return problem_response(problem, request, retry)
+    return _not_now(request, problem)
 
 
 def on_unexpected(request: Request, error: Exception) -> Response[Any]:

@@ -13,6 +13,7 @@ of its own (``own_database_url``).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -121,19 +122,29 @@ def in_background(call: Any, *args: Any) -> Future[Any]:
     return ThreadPoolExecutor(max_workers=1).submit(call, *args)
 
 
+@contextlib.contextmanager
+def consent_cut_off(
+    ledger: Ledger, proxied: Ledger, proxy: CuttableProxy, url: str
+) -> Iterator[tuple[str, str, Future[Any]]]:
+    """A consent given through the proxy, its append waiting for the table lock, and its
+    connection cut: (tenant, ref, the write's future); the lock goes when the block ends."""
+    tenant, ref = new_subject(ledger)
+    lock = TableLock(url)
+    try:
+        writing = in_background(give, proxied, tenant, ref)
+        lock.wait_for_an_append()
+        proxy.cut()  # the client's connection is gone; the server's session waits on
+        yield tenant, ref, writing
+    finally:
+        lock.release()
+
+
 def test_an_append_that_committed_after_its_connection_was_lost_answers_as_stored(
     ledger: Ledger, proxied: Ledger, proxy: CuttableProxy, own_database_url: str
 ) -> None:
-    tenant, ref = new_subject(ledger)
-    lock = TableLock(own_database_url)
-    writing = in_background(give, proxied, tenant, ref)
-    try:
-        lock.wait_for_an_append()
-        proxy.cut()  # the client's connection is gone; the server's session waits on
+    with consent_cut_off(ledger, proxied, proxy, own_database_url) as (tenant, ref, writing):
         time.sleep(0.3)
-    finally:
-        lock.release()  # …and commits now, with no one to answer
-
+    # the lock released: the lost session commits now, with no one to answer
     event = writing.result(timeout=30)  # old code: OperationalError, the consent stored
     assert consent_ids(own_database_url, tenant, ref) == [event]  # once, and its own answer
 
@@ -146,16 +157,11 @@ def test_an_append_still_running_when_the_time_is_up_is_in_doubt_never_not_recor
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(in_doubt, "RESOLVE_SECONDS", 1.0)
-    tenant, ref = new_subject(ledger)
-    lock = TableLock(own_database_url)
-    writing = in_background(give, proxied, tenant, ref)
-    try:
-        lock.wait_for_an_append()
-        proxy.cut()
-        with pytest.raises(CommitInDoubt, match="could not be told within 1 s"):
-            writing.result(timeout=30)
-    finally:
-        lock.release()
+    with (
+        consent_cut_off(ledger, proxied, proxy, own_database_url) as (tenant, ref, writing),
+        pytest.raises(CommitInDoubt, match="could not be told within 1 s"),
+    ):
+        writing.result(timeout=30)
     deadline = time.monotonic() + 10
     while consents(own_database_url, tenant, ref) == 0:  # it did commit after all
         assert time.monotonic() < deadline, "the lost append never committed"
@@ -166,12 +172,7 @@ def test_an_append_still_running_when_the_time_is_up_is_in_doubt_never_not_recor
 def test_an_append_rolled_back_with_its_session_answers_nothing_was_stored(
     ledger: Ledger, proxied: Ledger, proxy: CuttableProxy, own_database_url: str
 ) -> None:
-    tenant, ref = new_subject(ledger)
-    lock = TableLock(own_database_url)
-    writing = in_background(give, proxied, tenant, ref)
-    try:
-        lock.wait_for_an_append()
-        proxy.cut()
+    with consent_cut_off(ledger, proxied, proxy, own_database_url) as (tenant, ref, writing):
         with psycopg.connect(own_database_url, autocommit=True) as admin:  # its session ends
             admin.execute(
                 "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
@@ -179,8 +180,6 @@ def test_an_append_rolled_back_with_its_session_answers_nothing_was_stored(
             )
         with pytest.raises(OperationalError):  # the API's 503 database-unavailable
             writing.result(timeout=30)
-    finally:
-        lock.release()
     assert consents(own_database_url, tenant, ref) == 0
 
 

@@ -103,17 +103,13 @@ async def count_of(conn: asyncpg.Connection | asyncpg.Pool, projection: str) -> 
     )
 
 
-async def lock(conn: asyncpg.Connection, projection: str, partition: int, count: int) -> int:
-    """The partition's position, its row locked until the transaction ends: the safety net
-    under the ownership (two processes that both think they own it take turns)."""
-    return (await lock_all(conn, projection, [partition], count))[partition]
-
-
 async def lock_all(
     conn: asyncpg.Connection, projection: str, partitions: list[int], count: int
 ) -> dict[int, int]:
     """The positions of ``partitions``, their rows locked (in partition order) until the
-    transaction ends; ``PartitionGone`` when one is not stored under ``count``."""
+    transaction ends: the safety net under the ownership (two processes that both think
+    they own a partition take turns); ``PartitionGone`` when one is not stored under
+    ``count``."""
     rows = await conn.fetch(LOCK_POSITIONS, projection, partitions, count)
     positions = {row["partition"]: int(row["position"]) for row in rows}
     for partition in partitions:

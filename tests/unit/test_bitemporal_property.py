@@ -1,7 +1,8 @@
 """Properties of ``standing_at`` over any mix of recorded statements — consents,
 withdrawals, establishments, ends, objections, decisions and noticed lapses — on any
 register: the answer depends only on what was recorded by ``known_at``, it never raises,
-and ``lawful`` means exactly ``status == "lawful"``."""
+and ``lawful`` means exactly ``status == "lawful"``; the one walk that folds the state at
+every instant at once says at each what folding up to that instant alone says."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from grondslag.ledger.domain.facts import Fact
 from grondslag.ledger.domain.purpose_versions import PurposeVersion
-from grondslag.ledger.domain.standing_at import standing_at
+from grondslag.ledger.domain.standing_at import _Timeline, standing_at
 from grondslag.ledger.domain.subject_view import SubjectView
 from grondslag.ledger.domain.values import (
     BasisEnd,
@@ -207,3 +208,23 @@ def test_a_noticed_lapse_never_changes_the_answer(facts, versions, at, known_at)
     assert standing_at(PURPOSE, facts, versions, at, known_at) == standing_at(
         PURPOSE, without, versions, at, known_at
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    facts=histories(),
+    versions=registers(),
+    subject=subjects,
+    at=asked,
+    known_at=known,
+)
+def test_one_walk_over_every_instant_folds_what_each_instant_alone_folds(
+    facts, versions, subject, at, known_at
+):
+    """The timeline folds the state at all its instants in one pass over the facts (linear
+    in the stream, not quadratic); reading an instant's state must not disturb the walk."""
+    swept = _Timeline(facts, versions, known_at, subject)
+    swept.state(at)  # the first question walks every instant
+    alone = _Timeline(facts, versions, known_at, subject)
+    for instant in [*swept.instants(), at]:
+        assert swept.state(instant) == alone._state(instant)

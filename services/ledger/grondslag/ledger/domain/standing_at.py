@@ -289,11 +289,31 @@ class _Timeline:
 
     def state(self, at: datetime) -> _State:
         if at not in self._states:
-            self._states[at] = self._state(at)
+            if not self._states:  # the first question: every instant's state in one walk
+                self._sweep([*self.instants(), at])
+            else:
+                self._states[at] = self._state(at)
         return self._states[at]
 
+    def _sweep(self, points: list[datetime]) -> None:
+        """The state at each of ``points``, applying each fact once: O(facts + points),
+        where asking each point alone would walk the facts again for every one."""
+        walk, facts, applied = _Walk(self), self.facts, 0
+        for at in sorted(points):
+            while applied < len(facts) and facts[applied].effective_at <= at:
+                walk.apply(facts[applied])
+                applied += 1
+            self._states[at] = self._restricted(walk.state_at(at), at)
+
     def _state(self, at: datetime) -> _State:
-        state = self._unrestricted(at)
+        walk = _Walk(self)
+        for fact in self.facts:
+            if fact.effective_at > at:
+                break
+            walk.apply(fact)
+        return self._restricted(walk.state_at(at), at)
+
+    def _restricted(self, state: _State, at: datetime) -> _State:
         restricted = restriction_in_force(self._restrictions, at)
         if restricted is None or state.status not in ("lawful", "pending", "restricted"):
             return state  # R24: a lapsed or absent basis has nothing to restrict
@@ -305,72 +325,6 @@ class _Timeline:
             state.given_by,
             cover=state.cover,
         )
-
-    def _unrestricted(self, at: datetime) -> _State:
-        in_force: dict[str, Fact] = {}
-        ended: tuple[datetime, LapseReason, list[str]] | None = None
-        basis: Fact | None = None  # the non-consent basis in force
-        established_at: datetime | None = None
-        objection: Fact | None = None  # lodged and not rejected
-        decision: Fact | None = None
-        for fact in self.facts:
-            if fact.effective_at > at:
-                break
-            ended = self._drop_ended(in_force, fact.effective_at, ended)
-            statement = fact.statement
-            if isinstance(statement, Consent):  # R12: one parent's consent suffices
-                in_force[statement.representative_ref or ""] = fact
-            elif isinstance(statement, Withdrawal) and in_force:  # R12: either one's ends all
-                ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
-                ended = (statement.effective_at, "withdrawn", ids)
-                in_force.clear()
-            elif isinstance(statement, Lapse) and statement.reason == "erased" and in_force:
-                # R22: the erasure ends every consent at its instant (a recorded fact, not
-                # a date the fold computes, unlike the clock's other lapses)
-                ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
-                ended = (statement.effective_at, "erased", ids)
-                in_force.clear()
-            elif isinstance(statement, Establishment):
-                basis, established_at = fact, statement.effective_at
-            elif isinstance(statement, BasisEnd) and basis is not None:
-                ended = (
-                    statement.effective_at,
-                    "basis_ended",
-                    [str(basis.event_id), str(fact.event_id)],
-                )
-                basis = None
-            elif isinstance(statement, Objection):
-                objection, decision = fact, None
-            elif isinstance(statement, ObjectionDecision) and objection and decision is None:
-                decision = fact
-                if not statement.upheld:  # R18: compelling grounds; lawful again from now
-                    objection = None
-        ended = self._drop_ended(in_force, at, ended)
-        terms = self.terms_at(at)
-        if basis is not None and (changed := self._basis_changed(basis, at)) is not None:
-            # R1: the new version's basis applies from its effective date; the established
-            # basis ends there, and with it starts the retention of what it collected (R21)
-            ended = (changed, "basis_ended", [str(basis.event_id)])
-            basis = None
-        if objection is not None and basis is not None:  # an ended basis ends the matter
-            return self._objected(objection, decision, basis, terms)
-        if basis is not None:
-            assert isinstance(basis.statement, Establishment)
-            return _State("lawful", None, None, [str(basis.event_id)], cover=basis.statement.basis)
-        if in_force:
-            return self._covered(in_force, at)
-        if ended and ended[1] == "basis_ended":
-            ended_terms = self.terms_at(ended[0])
-            retention = ended_terms.retention if ended_terms else None
-            until = retention_until(retention, established_at, ended[0])
-            if until is not None and until <= at:  # R21
-                return _State(
-                    "lapsed", "retention_expired", ended[0], ended[2], retention_until=until
-                )
-            return _State("lapsed", "basis_ended", ended[0], ended[2], retention_until=until)
-        if ended:
-            return _State("lapsed", ended[1], ended[0], ended[2])
-        return _State()
 
     def _basis_changed(self, basis: Fact, at: datetime) -> datetime | None:
         """When a later purpose version, in force by ``at``, rests on another basis than the
@@ -462,6 +416,86 @@ class _Timeline:
             return [(consent.effective_at, reason)]
         terms = self.terms_at(consent.effective_at)
         return [] if terms and terms.survives_authority_end else [(end, reason)]
+
+
+class _Walk:
+    """The facts applied in effective order, one at a time: what is in force after them —
+    the consents (by who gave them), the non-consent basis, an objection and its decision —
+    and the last end so far. ``state_at`` reads the state at an instant at or after the last
+    fact applied without changing the walk, so one walk answers every later instant."""
+
+    def __init__(self, timeline: _Timeline):
+        self.timeline = timeline
+        self.in_force: dict[str, Fact] = {}
+        self.ended: tuple[datetime, LapseReason, list[str]] | None = None
+        self.basis: Fact | None = None  # the non-consent basis in force
+        self.established_at: datetime | None = None
+        self.objection: Fact | None = None  # lodged and not rejected
+        self.decision: Fact | None = None
+
+    def apply(self, fact: Fact) -> None:
+        in_force = self.in_force
+        self.ended = self.timeline._drop_ended(in_force, fact.effective_at, self.ended)
+        statement = fact.statement
+        if isinstance(statement, Consent):  # R12: one parent's consent suffices
+            in_force[statement.representative_ref or ""] = fact
+        elif isinstance(statement, Withdrawal) and in_force:  # R12: either one's ends all
+            ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
+            self.ended = (statement.effective_at, "withdrawn", ids)
+            in_force.clear()
+        elif isinstance(statement, Lapse) and statement.reason == "erased" and in_force:
+            # R22: the erasure ends every consent at its instant (a recorded fact, not
+            # a date the fold computes, unlike the clock's other lapses)
+            ids = [str(f.event_id) for f in in_force.values()] + [str(fact.event_id)]
+            self.ended = (statement.effective_at, "erased", ids)
+            in_force.clear()
+        elif isinstance(statement, Establishment):
+            self.basis, self.established_at = fact, statement.effective_at
+        elif isinstance(statement, BasisEnd) and self.basis is not None:
+            self.ended = (
+                statement.effective_at,
+                "basis_ended",
+                [str(self.basis.event_id), str(fact.event_id)],
+            )
+            self.basis = None
+        elif isinstance(statement, Objection):
+            self.objection, self.decision = fact, None
+        elif isinstance(statement, ObjectionDecision) and self.objection and self.decision is None:
+            self.decision = fact
+            if not statement.upheld:  # R18: compelling grounds; lawful again from now
+                self.objection = None
+
+    def state_at(self, at: datetime) -> _State:
+        """The state at ``at``, restrictions apart."""
+        timeline = self.timeline
+        in_force = dict(self.in_force)
+        ended = timeline._drop_ended(in_force, at, self.ended)
+        basis, objection = self.basis, self.objection
+        terms = timeline.terms_at(at)
+        if basis is not None and (changed := timeline._basis_changed(basis, at)) is not None:
+            # R1: the new version's basis applies from its effective date; the established
+            # basis ends there, and with it starts the retention of what it collected (R21)
+            ended = (changed, "basis_ended", [str(basis.event_id)])
+            basis = None
+        if objection is not None and basis is not None:  # an ended basis ends the matter
+            return timeline._objected(objection, self.decision, basis, terms)
+        if basis is not None:
+            assert isinstance(basis.statement, Establishment)
+            return _State("lawful", None, None, [str(basis.event_id)], cover=basis.statement.basis)
+        if in_force:
+            return timeline._covered(in_force, at)
+        if ended and ended[1] == "basis_ended":
+            ended_terms = timeline.terms_at(ended[0])
+            retention = ended_terms.retention if ended_terms else None
+            until = retention_until(retention, self.established_at, ended[0])
+            if until is not None and until <= at:  # R21
+                return _State(
+                    "lapsed", "retention_expired", ended[0], ended[2], retention_until=until
+                )
+            return _State("lapsed", "basis_ended", ended[0], ended[2], retention_until=until)
+        if ended:
+            return _State("lapsed", ended[1], ended[0], ended[2])
+        return _State()
 
 
 def _giver(consent: Consent) -> Giver:

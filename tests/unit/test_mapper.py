@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,7 +29,9 @@ from grondslag.ledger.domain.values import (
     Retention,
     Withdrawal,
 )
-from grondslag.ledger.persistence.mapper import MsgspecMapper
+from grondslag.ledger.persistence import actors
+from grondslag.ledger.persistence import mapper as mapper_module
+from grondslag.ledger.persistence.mapper import MsgspecMapper, decode_event
 from grondslag.ledger.persistence.sealing import InMemoryKeyStore, seal, unseal
 
 from builders import FEB_1, JAN_1, JUN_1, MAR_1, notice
@@ -135,6 +138,21 @@ def test_mapper_round_trips_the_event_with_equal_types(event):
     assert_same_shape(event, decoded)
     assert isinstance(decoded.originator_id, UUID)
     assert isinstance(decoded.timestamp, datetime) and decoded.timestamp.tzinfo is not None
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__qualname__)
+def test_an_event_of_its_current_version_decodes_as_through_the_dict_with_its_actor(event):
+    """The direct decode (the row's id and version spliced in front of the stored members)
+    gives what the dict path gives — fields, types and the stamped actor."""
+    event = copy.copy(event)
+    actors.stamp([event], actors.system_actor(actors.DEADLINE_CLOCK, "practice-a"))
+    stored = MsgspecMapper().to_stored_event(event)
+    args = (stored.state, stored.originator_id, stored.originator_version)
+    direct = decode_event(stored.topic, *args)
+    through_dict = mapper_module._upcast(type(event), *args)
+    assert direct == through_dict == event
+    assert_same_shape(through_dict, direct)
+    assert actors.actor_of(direct) == actors.actor_of(through_dict) == actors.actor_of(event)
 
 
 def test_mapper_keeps_nested_structs_and_their_optional_fields():

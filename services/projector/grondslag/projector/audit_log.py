@@ -49,47 +49,48 @@ async def append(conn: asyncpg.Connection, rows: list[tuple[int, asyncpg.Record]
                 "which the stream index does not know"
             )
         per_tenant[tenant].append(row)
-    for tenant, events in sorted(per_tenant.items()):
-        await _extend(conn, tenant, events)
+    await _extend(conn, per_tenant)
 
 
-async def _extend(conn: asyncpg.Connection, tenant: str, events: list[asyncpg.Record]) -> None:
-    size = await store.lock_tree(conn, tenant)
-    if size:
-        last = await store.notification_of_leaf(conn, tenant, size - 1)
-        if last is not None and last >= events[0]["notification_id"]:
+async def _extend(conn: asyncpg.Connection, per_tenant: dict[str, list[asyncpg.Record]]) -> None:
+    """Grow each tenant's tree by its events: a few statements for the whole batch, however
+    many tenants it holds."""
+    sizes = await store.lock_trees(conn, list(per_tenant))
+    grown = {tenant: size for tenant, size in sizes.items() if size}
+    lasts = await store.notifications_of_leaves(conn, {t: s - 1 for t, s in grown.items()})
+    for tenant, last in sorted(lasts.items()):
+        first = per_tenant[tenant][0]["notification_id"]
+        if last >= first:
             raise OutOfLogOrder(
-                f"notification {events[0]['notification_id']} would follow notification "
-                f"{last} in tenant {tenant}'s tree"
+                f"notification {first} would follow notification {last} in tenant {tenant}'s tree"
             )
-    tree = await _frontier(conn, tenant, size)
+    covers = {tenant: merkle.perfect_cover(0, size) for tenant, size in grown.items()}
+    found = await store.stored_nodes_of(conn, {t: set(cover) for t, cover in covers.items()})
     leaves: list[tuple[object, ...]] = []
     nodes: list[tuple[str, int, int, bytes]] = []
-    for row in events:
-        data = canonical_event_bytes(
-            row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
+    heads: dict[str, tuple[int, bytes]] = {}
+    for tenant, events in sorted(per_tenant.items()):
+        tree = merkle.CompactTree.restore(
+            (level, found[tenant][level, index]) for level, index in covers.get(tenant, [])
         )
-        leaf = merkle.leaf_hash(data)
-        index = tree.size
-        nodes += [(tenant, *node) for node in merkle.completed_nodes(index, leaf, tree.state())]
-        tree.append(leaf)
-        eid = event_id(row["originator_id"], row["originator_version"])
-        leaves.append(
-            (
-                tenant,
-                index,
-                eid,
-                row["notification_id"],
-                row["originator_id"],
-                row["originator_version"],
+        for row in events:
+            data = canonical_event_bytes(
+                row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
             )
-        )
-    await store.append_leaves(conn, tenant, leaves, nodes, tree.size, tree.root())
-
-
-async def _frontier(conn: asyncpg.Connection, tenant: str, size: int) -> merkle.CompactTree:
-    if size == 0:
-        return merkle.CompactTree()
-    cover = merkle.perfect_cover(0, size)
-    found = await store.stored_nodes(conn, tenant, set(cover))
-    return merkle.CompactTree.restore((level, found[level, index]) for level, index in cover)
+            leaf = merkle.leaf_hash(data)
+            index = tree.size
+            nodes += [(tenant, *node) for node in merkle.completed_nodes(index, leaf, tree.state())]
+            tree.append(leaf)
+            eid = event_id(row["originator_id"], row["originator_version"])
+            leaves.append(
+                (
+                    tenant,
+                    index,
+                    eid,
+                    row["notification_id"],
+                    row["originator_id"],
+                    row["originator_version"],
+                )
+            )
+        heads[tenant] = (tree.size, tree.root())
+    await store.append_leaves(conn, leaves, nodes, heads)

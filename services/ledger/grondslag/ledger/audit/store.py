@@ -158,25 +158,35 @@ async def signing_keys(db: Db) -> list[asyncpg.Record]:
 
 
 # -- the trees growing (the follower's batch transaction) ---------------------------------------
-async def lock_tree(conn: asyncpg.Connection, tenant: str) -> int:
-    """The tenant's tree size, its row locked until the transaction ends (made if new)."""
+async def lock_trees(conn: asyncpg.Connection, tenants: list[str]) -> dict[str, int]:
+    """The tenants' tree sizes, their rows locked until the transaction ends (made if new),
+    in tenant order: two batches locking tenants they share wait, never deadlock."""
+    ordered = sorted(set(tenants))
     await conn.execute(
-        "INSERT INTO grondslag_audit_trees (tenant, size, root_hash) VALUES ($1, 0, $2) "
-        "ON CONFLICT (tenant) DO NOTHING",
-        tenant,
+        "INSERT INTO grondslag_audit_trees (tenant, size, root_hash) "
+        "SELECT t, 0, $2 FROM unnest($1::text[]) AS t ORDER BY t ON CONFLICT (tenant) DO NOTHING",
+        ordered,
         merkle.EMPTY_ROOT,
     )
-    return await conn.fetchval(
-        "SELECT size FROM grondslag_audit_trees WHERE tenant = $1 FOR UPDATE", tenant
+    rows = await conn.fetch(
+        "SELECT tenant, size FROM grondslag_audit_trees WHERE tenant = ANY($1::text[]) "
+        "ORDER BY tenant FOR UPDATE",
+        ordered,
     )
+    return {row["tenant"]: row["size"] for row in rows}
 
 
-async def notification_of_leaf(conn: asyncpg.Connection, tenant: str, index: int) -> int | None:
-    return await conn.fetchval(
-        "SELECT notification_id FROM grondslag_audit_leaves WHERE tenant = $1 AND leaf_index = $2",
-        tenant,
-        index,
+async def notifications_of_leaves(
+    conn: asyncpg.Connection, leaves: dict[str, int]
+) -> dict[str, int]:
+    """The notification id of each tenant's leaf ``leaves[tenant]`` (those stored)."""
+    rows = await conn.fetch(
+        "SELECT l.tenant, l.notification_id FROM unnest($1::text[], $2::bigint[]) AS w(t, i) "
+        "JOIN grondslag_audit_leaves l ON l.tenant = w.t AND l.leaf_index = w.i",
+        list(leaves),
+        list(leaves.values()),
     )
+    return {row["tenant"]: row["notification_id"] for row in rows}
 
 
 LEAF_COLUMNS = [
@@ -191,23 +201,23 @@ LEAF_COLUMNS = [
 
 async def append_leaves(
     conn: asyncpg.Connection,
-    tenant: str,
     leaves: list[tuple[object, ...]],
     nodes: list[tuple[str, int, int, bytes]],
-    size: int,
-    root: bytes,
+    heads: dict[str, tuple[int, bytes]],
 ) -> None:
-    """Add leaves (rows of ``LEAF_COLUMNS``) and the subtrees they complete; the new head."""
+    """Add leaves (rows of ``LEAF_COLUMNS``) and the subtrees they complete, of any number
+    of tenants; each tenant's new head (size, root)."""
     await conn.copy_records_to_table("grondslag_audit_leaves", records=leaves, columns=LEAF_COLUMNS)
     await conn.copy_records_to_table(
         "grondslag_audit_nodes", records=nodes, columns=["tenant", "level", "index", "hash"]
     )
     await conn.execute(
-        "UPDATE grondslag_audit_trees SET size = $2, root_hash = $3, updated_at = now() "
-        "WHERE tenant = $1",
-        tenant,
-        size,
-        root,
+        "UPDATE grondslag_audit_trees t SET size = h.size, root_hash = h.root, updated_at = now() "
+        "FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS h(tenant, size, root) "
+        "WHERE t.tenant = h.tenant",
+        list(heads),
+        [size for size, _ in heads.values()],
+        [root for _, root in heads.values()],
     )
 
 
@@ -241,6 +251,32 @@ async def stored_nodes(db: Db, tenant: str, nodes: set[merkle.Node]) -> dict[mer
     missing = nodes - found.keys()
     if missing:
         raise LookupError(f"the audit log of {tenant!r} lacks stored nodes {sorted(missing)[:3]}")
+    return found
+
+
+async def stored_nodes_of(
+    db: Db, wanted: dict[str, set[merkle.Node]]
+) -> dict[str, dict[merkle.Node, bytes]]:
+    """``stored_nodes`` of several tenants in one query."""
+    keys = [(tenant, *node) for tenant, nodes in wanted.items() for node in sorted(nodes)]
+    found: dict[str, dict[merkle.Node, bytes]] = {tenant: {} for tenant in wanted}
+    if keys:
+        tenants, levels, indexes = zip(*keys, strict=True)
+        rows = await db.fetch(
+            "SELECT n.tenant, n.level, n.index, n.hash FROM grondslag_audit_nodes n "
+            "JOIN unnest($1::text[], $2::smallint[], $3::bigint[]) AS w(tenant, level, index) "
+            "ON n.tenant = w.tenant AND n.level = w.level AND n.index = w.index",
+            list(tenants),
+            list(levels),
+            list(indexes),
+        )
+        for row in rows:
+            found[row["tenant"]][row["level"], row["index"]] = bytes(row["hash"])
+    for tenant, nodes in wanted.items():
+        if missing := nodes - found[tenant].keys():
+            raise LookupError(
+                f"the audit log of {tenant!r} lacks stored nodes {sorted(missing)[:3]}"
+            )
     return found
 
 

@@ -24,6 +24,7 @@ gains (figures of the machine's free cores as much as of the code).
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import multiprocessing.forkserver
 import queue
@@ -166,8 +167,22 @@ def _projector_for(url: str, data_dir: Path) -> Any:
     from grondslag.projector.runner import Projector
 
     return Projector(
-        Settings(database_url=url, nats_url=None, data_dir=data_dir, projection_poll_seconds=0.2)
+        Settings(
+            database_url=url,
+            nats_url=None,
+            data_dir=data_dir,
+            projection_poll_seconds=0.2,
+            projector_kept_standings=kept_capacity(),
+        )
     )
+
+
+def kept_capacity() -> int:
+    """The projectors' kept standings: ``GRONDSLAG_PROJECTOR_KEPT_STANDINGS`` as a projector
+    reads it (its default without)."""
+    from grondslag.ledger.settings import Settings
+
+    return Settings.from_env().projector_kept_standings
 
 
 async def _projector(url: str, data_dir: Path, ready: Any, spent: Any) -> None:
@@ -268,13 +283,13 @@ async def _follow(
     from grondslag.ledger.settings import Settings
     from grondslag.projector import current_standing
     from grondslag.projector.follower import LogFollower
+    from grondslag.projector.kept_standings import KeptStandings
 
     envelope.use(Settings(database_url=url, data_dir=data_dir))  # the fold unseals birth dates
     pool = await create_read_pool(url, min_size=1, max_size=2)
     try:
-        follower = LogFollower(
-            pool, url, name, current_standing.project, partition=partition, partitions=partitions
-        )
+        project = functools.partial(current_standing.project, kept=KeptStandings(kept_capacity()))
+        follower = LogFollower(pool, url, name, project, partition=partition, partitions=partitions)
         await asyncio.to_thread(ready.wait, START_SECONDS)
         await asyncio.to_thread(go.wait, START_SECONDS)
         cpu = time.process_time()

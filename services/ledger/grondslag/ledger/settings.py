@@ -51,6 +51,9 @@ class Settings:
     # same position (the projector refuses to start otherwise)
     projection_partitions: int = 8
     projector_health_port: int | None = None  # `grondslag project`'s own /health and /metrics
+    # standings a projector keeps folded in memory, to fold only their new events onto
+    # (``projector.kept_standings``; ~5 KB for a standing of ten events; 0: none)
+    projector_kept_standings: int = 10_000
     # a projection trailing the log by more is reported "behind" by /health/ready (status
     # degraded, still 200: the reads fold from the log where a read model trails)
     ready_max_lag_seconds: float = 30.0
@@ -163,6 +166,13 @@ class Settings:
             projector_health_port=_whole(env["GRONDSLAG_PROJECTOR_HEALTH_PORT"], 1, 65535)
             if env.get("GRONDSLAG_PROJECTOR_HEALTH_PORT")
             else None,
+            projector_kept_standings=_whole(
+                env.get(
+                    "GRONDSLAG_PROJECTOR_KEPT_STANDINGS", str(defaults.projector_kept_standings)
+                ),
+                0,
+                10_000_000,
+            ),
         )
 
     @property

@@ -33,6 +33,7 @@ from grondslag.ledger.reads.operations import QUARANTINE_TABLE
 from grondslag.ledger.reads.standing import audited
 
 from . import quarantine
+from .kept_standings import KeptStandings
 
 COLUMNS = (
     "tenant",
@@ -97,8 +98,13 @@ async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
     await persistence_ddl.create(conn, ddl(), quarantine.DDL)
 
 
-async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> None:
-    """Refresh the rows of every standing these events touch."""
+async def project(
+    conn: asyncpg.Connection,
+    events: list[tuple[int, Any]],
+    kept: KeptStandings | None = None,
+) -> None:
+    """Refresh the rows of every standing these events touch (folded onto what ``kept``
+    holds of them, where given)."""
     standings: set[UUID] = set()
     revised: set[UUID] = set()
     subjects: set[UUID] = set()
@@ -112,28 +118,35 @@ async def project(conn: asyncpg.Connection, events: list[tuple[int, Any]]) -> No
     if revised or subjects:
         standings |= await _standings_of(conn, revised | subjects)
     if standings:
-        await refresh(conn, standings)
+        await refresh(conn, standings, kept)
 
 
-async def refresh(conn: asyncpg.Connection, standing_ids: set[UUID]) -> None:
+async def refresh(
+    conn: asyncpg.Connection, standing_ids: set[UUID], kept: KeptStandings | None = None
+) -> None:
     """Fold the given standings now and upsert their rows."""
-    await conn.executemany(UPSERT, await rows_for(conn, standing_ids))
+    await conn.executemany(UPSERT, await rows_for(conn, standing_ids, kept))
 
 
-async def rows_for(conn: asyncpg.Connection, standing_ids: set[UUID]) -> list[tuple[Any, ...]]:
-    """The read model's rows of the given standings, folded now."""
+async def rows_for(
+    conn: asyncpg.Connection, standing_ids: set[UUID], kept: KeptStandings | None = None
+) -> list[tuple[Any, ...]]:
+    """The read model's rows of the given standings, folded now (onto ``kept``'s)."""
     named = await conn.fetch(
         f"SELECT originator_id, tenant, subject_ref, purpose FROM {STREAMS_TABLE} "
         "WHERE originator_id = ANY($1::uuid[])",
         list(standing_ids),
     )
-    ids = set(standing_ids)
+    others = set()
     for row in named:
-        ids |= {
+        others |= {
             purpose_id(row["tenant"], row["purpose"]),
             subject_id(row["tenant"], row["subject_ref"]),
         }
-    streams = await dossiers.load(conn, list(ids))
+    if kept is not None:
+        streams = await kept.load(conn, set(standing_ids), others)
+    else:
+        streams = await dossiers.load(conn, [*standing_ids, *others])
     now = datetime.now(UTC)
     rows = []
     for row in named:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
 import anyio.to_thread
@@ -32,6 +33,7 @@ from .checkpointer import Checkpointer
 from .deadline_clock import DeadlineClock
 from .follower import LogFollower
 from .jetstream import StreamShape
+from .kept_standings import KeptStandings
 from .keys import by_tenant
 from .listener import Listener
 from .messages import MESSAGE_TYPES, envelope_of
@@ -53,10 +55,11 @@ def followers(
     partitions: int = 1,
     owned: set[int] | None = None,
     listener: Listener | None = None,
+    kept: KeptStandings | None = None,
 ) -> list[LogFollower]:
-    """The read model, the audit log and the request index (the relay follows where NATS
-    is, ``relay.relay_follower``), of the ``owned`` partitions (``partition`` by default;
-    one partition: all of the log)."""
+    """The read model (folding onto the ``kept`` standings, where given), the audit log and
+    the request index (the relay follows where NATS is, ``relay.relay_follower``), of the
+    ``owned`` partitions (``partition`` by default; one partition: all of the log)."""
     shared: dict[str, Any] = {
         "poll_seconds": poll_seconds,
         "partition": partition,
@@ -65,7 +68,13 @@ def followers(
         "listener": listener,
     }
     return [
-        LogFollower(pool, dsn, current_standing.NAME, current_standing.project, **shared),
+        LogFollower(
+            pool,
+            dsn,
+            current_standing.NAME,
+            functools.partial(current_standing.project, kept=kept),
+            **shared,
+        ),
         LogFollower(
             pool,
             dsn,
@@ -129,7 +138,13 @@ class Projector:
         poll = self.settings.projection_poll_seconds
         # the followers own no partition yet: the ownership adds them as it claims them
         self.followers = followers(
-            self.pool, dsn, poll, partitions=self.partitions, owned=set(), listener=self.listener
+            self.pool,
+            dsn,
+            poll,
+            partitions=self.partitions,
+            owned=set(),
+            listener=self.listener,
+            kept=KeptStandings(self.settings.projector_kept_standings),
         )
         runs = [f.run() for f in self.followers]
         if self.settings.nats_url:

@@ -46,6 +46,12 @@ _SELECT = (
 )
 DOSSIER_EVENTS = _SELECT.format(ids="$1::uuid[]")  # asyncpg
 DOSSIER_EVENTS_PSYCOPG = _SELECT.format(ids="%s")
+# each stream's events from a version on (0: all of them), for a fold kept from before
+EVENTS_FROM = _SELECT.replace(
+    f"FROM {EVENTS_TABLE} e WHERE e.originator_id = ANY({{ids}}) ",
+    f"FROM unnest($1::uuid[], $2::bigint[]) AS f(id, start) JOIN {EVENTS_TABLE} e "
+    "ON e.originator_id = f.id AND e.originator_version >= f.start ",
+)
 
 
 class StreamUnreadable(Exception):
@@ -69,8 +75,11 @@ class Streams:
         self.aggregates, self.keys, self.wrapped = aggregates, keys, wrapped or {}
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Any]) -> Streams:
-        aggregates: dict[UUID, Any] = {}
+    def from_rows(cls, rows: Iterable[Any], kept: dict[UUID, Any] | None = None) -> Streams:
+        """The streams folded from ``rows`` (in stream order), onto the ``kept`` aggregates
+        where given (folded before from the events up to their version: ``rows`` then hold
+        only the later events of their stream, which the library checks)."""
+        aggregates: dict[UUID, Any] = dict(kept) if kept else {}
         wrapped: dict[UUID, tuple[str | None, bytes]] = {}
         for row in rows:
             stream = row["originator_id"]
@@ -118,6 +127,11 @@ def dossier_ids(tenant: str, subject_ref: str, purposes: Iterable[str]) -> list[
 async def load(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[UUID]) -> Streams:
     """The given streams (and their subjects' keys) on asyncpg."""
     return Streams.from_rows(await conn.fetch(DOSSIER_EVENTS, list(ids)))
+
+
+async def rows_from(conn: asyncpg.Connection | asyncpg.Pool, start: dict[UUID, int]) -> list[Any]:
+    """The rows of each stream from its version in ``start`` on (0: every one)."""
+    return await conn.fetch(EVENTS_FROM, list(start), list(start.values()))
 
 
 def load_sync(recorder: PostgresApplicationRecorder, ids: Sequence[UUID]) -> Streams:

@@ -31,6 +31,12 @@ async def rows(
     return sorted(row[SAID] for row in await current_standing.rows_for(conn, standings, kept))
 
 
+async def last_version(conn: asyncpg.Connection, stream: Any) -> int:
+    return await conn.fetchval(
+        "SELECT max(originator_version) FROM grondslag_events WHERE originator_id = $1", stream
+    )
+
+
 async def test_folding_onto_kept_standings_gives_what_folding_whole_gives(store: Store) -> None:
     ledger, tenant = store.ledger, new_tenant(store.ledger)
     refs = [f"client-{i}" for i in range(4)]
@@ -70,10 +76,7 @@ async def test_a_stored_event_rewritten_under_a_kept_standing_folds_its_stream_w
         async with pool.acquire() as conn:
             [before] = await rows(conn, {standing}, kept)
             assert before[current_standing.COLUMNS.index("status")] == "lawful"
-            version = await conn.fetchval(
-                "SELECT max(originator_version) FROM grondslag_events WHERE originator_id = $1",
-                standing,
-            )
+            version = await last_version(conn, standing)
             stored = await conn.fetchval(
                 "SELECT state FROM grondslag_events WHERE originator_id = $1 "
                 "AND originator_version = $2",
@@ -108,10 +111,7 @@ async def test_an_event_that_does_not_decode_leaves_nothing_half_folded_kept(
             await rows(conn, {standing}, kept)
             withdraw(ledger, tenant, "client-1")
             give(ledger, tenant, "client-1")
-            version = await conn.fetchval(
-                "SELECT max(originator_version) FROM grondslag_events WHERE originator_id = $1",
-                standing,
-            )
+            version = await last_version(conn, standing)
             good = await set_state(store.url, standing, version, b'{"consent": 7}')
             with pytest.raises(StreamUnreadable):
                 await rows(conn, {standing}, kept)  # the withdrawal folded, then this failed

@@ -212,6 +212,8 @@ async def test_projectors_share_the_partitions_and_take_over_a_killed_ones(
     assert ready.status_code == 200, ready.text
     assert f'grondslag_projector_partition_lag_events{{partition="{COUNT - 1}"' in metrics
     assert 'grondslag_projector_partition_owned{partition="0"}' in metrics
+    assert "grondslag_projector_kept_standings " in metrics
+    assert 'grondslag_projector_standing_folds_total{onto="kept"}' in metrics
     # the health server's lines (litestar's, uvicorn's) come in the one log format too
     foreign = [
         line

@@ -156,16 +156,14 @@ subjects = st.builds(
     SubjectView,
     birth_date=st.none() | st.dates(min_value=date(2002, 1, 1), max_value=date(2016, 12, 31)),
 )
+# any history, on any register, of any subject, asked at any moment as known at any other
+any_question = given(
+    facts=histories(), versions=registers(), subject=subjects, at=asked, known_at=known
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    facts=histories(),
-    versions=registers(),
-    subject=subjects,
-    at=asked,
-    known_at=known,
-)
+@any_question
 def test_standing_at_depends_only_on_what_was_recorded_by_known_at(
     facts, versions, subject, at, known_at
 ):
@@ -175,13 +173,7 @@ def test_standing_at_depends_only_on_what_was_recorded_by_known_at(
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    facts=histories(),
-    versions=registers(),
-    subject=subjects,
-    at=asked,
-    known_at=known,
-)
+@any_question
 def test_standing_at_never_raises_and_lawful_means_status_lawful(
     facts, versions, subject, at, known_at
 ):
@@ -211,13 +203,7 @@ def test_a_noticed_lapse_never_changes_the_answer(facts, versions, at, known_at)
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    facts=histories(),
-    versions=registers(),
-    subject=subjects,
-    at=asked,
-    known_at=known,
-)
+@any_question
 def test_one_walk_over_every_instant_folds_what_each_instant_alone_folds(
     facts, versions, subject, at, known_at
 ):

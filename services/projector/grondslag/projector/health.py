@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from litestar import Litestar, Request, Response, get
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE
@@ -129,7 +129,19 @@ class _Snapshot:
             "grondslag_projector_processes", "Projector processes alive on this database"
         )
         alive.add_metric([], ownership.alive if ownership else 0)
-        yield from (lag, failures, owner, mine, alive)
+        kept = self.projector.kept
+        held = GaugeMetricFamily(
+            "grondslag_projector_kept_standings", "Standings this process keeps folded"
+        )
+        held.add_metric([], len(kept))
+        folds = CounterMetricFamily(
+            "grondslag_projector_standing_folds",
+            "Standings the read model folded: onto what was kept, or whole",
+            labels=["onto"],
+        )
+        folds.add_metric(["kept"], kept.hits)
+        folds.add_metric(["whole"], kept.misses)
+        yield from (lag, failures, owner, mine, alive, held, folds)
 
 
 def create_app(projector: Projector) -> Litestar:

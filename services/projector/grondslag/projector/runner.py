@@ -112,6 +112,7 @@ class Projector:
         self.listener: Listener | None = None
         self.nats: NatsLink | None = None
         self.partition_watch: PartitionWatch | None = None
+        self.kept = KeptStandings(settings.projector_kept_standings)
 
     @property
     def partitions(self) -> int:
@@ -144,7 +145,7 @@ class Projector:
             partitions=self.partitions,
             owned=set(),
             listener=self.listener,
-            kept=KeptStandings(self.settings.projector_kept_standings),
+            kept=self.kept,
         )
         runs = [f.run() for f in self.followers]
         if self.settings.nats_url:

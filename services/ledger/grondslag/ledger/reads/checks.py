@@ -81,9 +81,10 @@ async def check_subjects(
                 )
     to_fold = [ref for ref in recorded if ref not in answers]
     answers.update(await _fold(pool, tenant, purpose, to_fold, at, now))
-    for ref in refs:
-        if ref not in recorded:  # nothing was ever recorded for this subject and purpose
-            answers[ref] = standing_at(purpose, [], versions, at, now)
+    if len(answers) < len(refs):  # nothing was ever recorded for these subjects and purpose:
+        nothing = standing_at(purpose, [], versions, at, now)  # the register's answer, for all
+        for ref in refs:
+            answers.setdefault(ref, nothing)
     return [(ref, answers[ref]) for ref in refs]
 
 

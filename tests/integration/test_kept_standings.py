@@ -5,8 +5,11 @@ a running projector), after an event that did not decode, and past its capacity.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -29,6 +32,21 @@ async def rows(
     conn: asyncpg.Connection, standings: set[Any], kept: KeptStandings | None
 ) -> list[tuple[Any, ...]]:
     return sorted(row[SAID] for row in await current_standing.rows_for(conn, standings, kept))
+
+
+@contextlib.asynccontextmanager
+async def one_client(store: Store) -> AsyncIterator[tuple[str, UUID, asyncpg.Connection]]:
+    """A tenant of its own whose one client consented: the tenant, the standing, and a
+    connection."""
+    tenant = new_tenant(store.ledger)
+    store.ledger.put_subject(tenant, "client-1", PersonalData())
+    give(store.ledger, tenant, "client-1")
+    pool = await create_read_pool(store.url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            yield tenant, standing_id(tenant, "client-1", "photo"), conn
+    finally:
+        await pool.close()
 
 
 async def last_version(conn: asyncpg.Connection, stream: Any) -> int:
@@ -66,62 +84,46 @@ async def test_a_stored_event_rewritten_under_a_kept_standing_folds_its_stream_w
 ) -> None:
     """The row at the kept version is read again: bytes other than those folded (a restore
     under a running projector) fold the stream from its first event."""
-    ledger, tenant = store.ledger, new_tenant(store.ledger)
-    ledger.put_subject(tenant, "client-1", PersonalData())
-    give(ledger, tenant, "client-1")
-    standing = standing_id(tenant, "client-1", "photo")
     kept = KeptStandings()
-    pool = await create_read_pool(store.url, min_size=1, max_size=2)
-    try:
-        async with pool.acquire() as conn:
-            [before] = await rows(conn, {standing}, kept)
-            assert before[current_standing.COLUMNS.index("status")] == "lawful"
-            version = await last_version(conn, standing)
-            stored = await conn.fetchval(
-                "SELECT state FROM grondslag_events WHERE originator_id = $1 "
-                "AND originator_version = $2",
-                standing,
-                version,
-            )
-            state = msgspec.json.decode(stored)
-            past = datetime.now(UTC) - timedelta(days=1)
-            state["consent"]["expires_at"] = past.isoformat().replace("+00:00", "Z")
-            await set_state(store.url, standing, version, msgspec.json.encode(state))
+    async with one_client(store) as (_, standing, conn):
+        [before] = await rows(conn, {standing}, kept)
+        assert before[current_standing.COLUMNS.index("status")] == "lawful"
+        version = await last_version(conn, standing)
+        stored = await conn.fetchval(
+            "SELECT state FROM grondslag_events WHERE originator_id = $1 "
+            "AND originator_version = $2",
+            standing,
+            version,
+        )
+        state = msgspec.json.decode(stored)
+        past = datetime.now(UTC) - timedelta(days=1)
+        state["consent"]["expires_at"] = past.isoformat().replace("+00:00", "Z")
+        await set_state(store.url, standing, version, msgspec.json.encode(state))
 
-            [after] = await rows(conn, {standing}, kept)
-            assert after == (await rows(conn, {standing}, None))[0]
-            assert after[current_standing.COLUMNS.index("status")] == "lapsed"
-            assert after[current_standing.COLUMNS.index("reason")] == "expired"
-            assert kept.hits == 0
-    finally:
-        await pool.close()
+        [after] = await rows(conn, {standing}, kept)
+        assert after == (await rows(conn, {standing}, None))[0]
+        assert after[current_standing.COLUMNS.index("status")] == "lapsed"
+        assert after[current_standing.COLUMNS.index("reason")] == "expired"
+        assert kept.hits == 0
 
 
 async def test_an_event_that_does_not_decode_leaves_nothing_half_folded_kept(
     store: Store,
 ) -> None:
-    ledger, tenant = store.ledger, new_tenant(store.ledger)
-    ledger.put_subject(tenant, "client-1", PersonalData())
-    give(ledger, tenant, "client-1")
-    standing = standing_id(tenant, "client-1", "photo")
     kept = KeptStandings()
-    pool = await create_read_pool(store.url, min_size=1, max_size=2)
-    try:
-        async with pool.acquire() as conn:
-            await rows(conn, {standing}, kept)
-            withdraw(ledger, tenant, "client-1")
-            give(ledger, tenant, "client-1")
-            version = await last_version(conn, standing)
-            good = await set_state(store.url, standing, version, b'{"consent": 7}')
-            with pytest.raises(StreamUnreadable):
-                await rows(conn, {standing}, kept)  # the withdrawal folded, then this failed
-            assert len(kept) == 0
-            await set_state(store.url, standing, version, good)
-            assert await rows(conn, {standing}, kept) == await rows(conn, {standing}, None)
-            [row] = await rows(conn, {standing}, kept)
-            assert row[current_standing.COLUMNS.index("status")] == "lawful"
-    finally:
-        await pool.close()
+    async with one_client(store) as (tenant, standing, conn):
+        await rows(conn, {standing}, kept)
+        withdraw(store.ledger, tenant, "client-1")
+        give(store.ledger, tenant, "client-1")
+        version = await last_version(conn, standing)
+        good = await set_state(store.url, standing, version, b'{"consent": 7}')
+        with pytest.raises(StreamUnreadable):
+            await rows(conn, {standing}, kept)  # the withdrawal folded, then this failed
+        assert len(kept) == 0
+        await set_state(store.url, standing, version, good)
+        assert await rows(conn, {standing}, kept) == await rows(conn, {standing}, None)
+        [row] = await rows(conn, {standing}, kept)
+        assert row[current_standing.COLUMNS.index("status")] == "lawful"
 
 
 async def test_past_its_capacity_the_least_recently_folded_are_forgotten(store: Store) -> None:

@@ -121,6 +121,13 @@ FAILURES = [
         2,
         "GRONDSLAG_NATS_REPLICAS: '7' is not a whole number from 1 to 5",
     ),
+    (
+        "kept standings not a count",
+        ("project",),
+        {"DATABASE_URL": CLOSED, "GRONDSLAG_PROJECTOR_KEPT_STANDINGS": "lots"},
+        2,
+        "GRONDSLAG_PROJECTOR_KEPT_STANDINGS: 'lots' is not a whole number from 0 to 10000000",
+    ),
     ("a bad number", ("keys", "list"), {"GRONDSLAG_WRITE_POOL_SIZE": "many"}, 2, "POOL_SIZE"),
     (
         "a bad switch",  # named once, and no "auto" offered where there is none

@@ -199,6 +199,10 @@ def test_an_outage_answers_503_everywhere_and_the_service_recovers(
             ready, took = timed(client.get, "/health/ready")
             assert_unavailable_health(ready, took)
             assert timed(client.get, "/health/live")[0].status_code == 200
+            head = client.head("/health/ready")  # as GET says, without the body
+            assert (head.status_code, head.content) == (503, b""), head.text
+            assert head.headers["retry-after"]
+            assert client.head("/health/live").status_code == 200
             time.sleep(2)  # a few more seconds of outage under the writer
 
             # -- the database is back: the same process answers again ----------------------

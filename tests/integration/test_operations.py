@@ -17,6 +17,14 @@ from grondslag.ledger.settings import Settings
 from api_support import TEST_PEPPER
 
 
+def test_health_answers_head_as_get_does_without_a_body(client) -> None:
+    """Monitors that ask with HEAD (uptime checkers, some load balancers) get GET's status."""
+    for path in ("/health/live", "/health/ready"):
+        head = client.head(path)
+        assert head.status_code == client.get(path).status_code == 200, path
+        assert head.content == b"", path
+
+
 def test_metrics_expose_lag_backlog_deadlines_and_failures(client, tenant) -> None:
     tenant.register_purpose()
     response = tenant.call("GET", "/metrics")

@@ -39,7 +39,7 @@ from .consents import ConsentController
 from .contract import document
 from .erasure import ErasureController
 from .export import ExportController
-from .health import live, metrics, ready
+from .health import live, live_head, metrics, ready, ready_head
 from .http_metrics import HttpMetrics
 from .idempotency import IdempotencyMiddleware
 from .keys import KeyController
@@ -188,7 +188,9 @@ def create_app(
             AuditController,
             ErasureController,
             live,
+            live_head,
             ready,
+            ready_head,
             metrics,
             TenantController,
             RestrictionController,

@@ -18,7 +18,7 @@ import asyncio
 from typing import TypeVar
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response, get, head
 from litestar.openapi import ResponseSpec
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
@@ -60,6 +60,23 @@ async def live() -> Health:
     "log, a quarantined stream or a read replica that is away is `degraded`, still 200)",
 )
 async def ready(request: Request) -> Response[Health]:
+    return await _readiness(request)
+
+
+# HEAD, for monitors that ask with it: what GET answers, without the body (not documented
+# apart: HTTP's HEAD of a GET, as the contract leaves OPTIONS and HEAD out)
+@head("/health/live", include_in_schema=False)
+async def live_head() -> None:
+    return None
+
+
+@head("/health/ready", include_in_schema=False)
+async def ready_head(request: Request) -> Response[None]:
+    answer = await _readiness(request)
+    return Response(None, status_code=answer.status_code, headers=dict(answer.headers))
+
+
+async def _readiness(request: Request) -> Response[Health]:
     pool = request.app.state.pool
     settings = request.app.state.settings
     deadline = asyncio.get_running_loop().time() + READY_SECONDS

@@ -33,7 +33,7 @@ from grondslag.ledger.audit.checkpoints import Checkpoint, signed_note
 from grondslag.ledger.audit.signing import KeyFile, SigningKey
 
 from .jetstream import ONE_COPY_ON_FILE, StreamShape, connect, ensure_stream, publish_all
-from .listener import Listener
+from .listener import Listener, woken
 from .messages import TYPE_PREFIX, AuditCheckpoint, CloudEvent, nats_subject
 
 log = logging.getLogger("grondslag.audit")
@@ -191,5 +191,4 @@ async def _each_time(
             raise
         except Exception as error:  # NATS or the database away: try again next time
             log.warning("checkpointer: %r; retrying", error)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+        await woken(event, timeout)

@@ -41,7 +41,7 @@ from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 
 from . import quarantine, tracking
 from .keys import Key, by_stream
-from .listener import Listener
+from .listener import Listener, woken
 from .partitions import SQL_KEY, sql_partition
 
 log = logging.getLogger("grondslag.projector")
@@ -277,8 +277,7 @@ class LogFollower:
                         "projection %s failed; retrying after %ss", self.name, self.poll_seconds
                     )
                     await self._count_failure(error)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                if await woken(self._wake, self.poll_seconds):
                     # let a burst of writes gather into one batch (one transaction, one fold
                     # per touched standing) instead of one batch per event
                     await asyncio.sleep(self.coalesce_seconds)

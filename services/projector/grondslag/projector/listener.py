@@ -92,3 +92,17 @@ class Listener:
                 self._conn = None
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=1)
+
+
+async def woken(event: asyncio.Event, seconds: float | None) -> bool:
+    """Whether ``event`` is set within ``seconds`` (None: however long). A loop that waits
+    with this ends when its task is cancelled, whenever that happens: Python 3.11's
+    ``asyncio.wait_for`` returns the result instead when the event is set at the moment of
+    the cancellation (a NOTIFY in a burst), and the loop goes on — a ``grondslag project``
+    told to stop then never did (found left running after the supervisor's SIGKILL)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

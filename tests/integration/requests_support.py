@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from grondslag.ledger.domain.subject_request import request_stream_id
+
 REQUESTS = "/v1/requests"
 
 
@@ -57,8 +59,10 @@ def listed(tenant: Any, **params: Any) -> dict[str, Any]:
 
 
 def wait_until_listed(tenant: Any, count: int) -> None:
-    """The projector's index holds ``count`` of the tenant's requests (the list shows
-    requests before that, folded from the log: this waits for the index itself)."""
+    """The projector's index holds ``count`` of the tenant's requests, each at its stream's
+    version (the list shows requests before that, folded from the log: this waits for the
+    index itself — a row still "open" for an answered request fills a page with one
+    request fewer, which the page's fold then leaves out)."""
     deadline = time.monotonic() + 10
     while asyncio.run(_indexed(tenant.database_url, tenant.name)) < count:
         assert time.monotonic() < deadline, "the request index did not catch up"
@@ -68,8 +72,17 @@ def wait_until_listed(tenant: Any, count: int) -> None:
 async def _indexed(url: str, tenant: str) -> int:
     conn = await asyncpg.connect(url)
     try:
-        query = "SELECT count(*) FROM grondslag_subject_requests WHERE tenant = $1"
-        return int(await conn.fetchval(query, tenant))
+        rows = await conn.fetch(
+            "SELECT request_id, stream_version FROM grondslag_subject_requests WHERE tenant = $1",
+            tenant,
+        )
+        current = {request_stream_id(tenant, r["request_id"]): r["stream_version"] for r in rows}
+        versions = await conn.fetch(
+            "SELECT originator_id, max(originator_version) AS version FROM grondslag_events "
+            "WHERE originator_id = ANY($1::uuid[]) GROUP BY originator_id",
+            list(current),
+        )
+        return sum(1 for v in versions if current[v["originator_id"]] == v["version"])
     finally:
         await conn.close()
 

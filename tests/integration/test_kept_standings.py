@@ -59,7 +59,7 @@ async def test_folding_onto_kept_standings_gives_what_folding_whole_gives(store:
     ledger, tenant = store.ledger, new_tenant(store.ledger)
     refs = [f"client-{i}" for i in range(4)]
     standings = {standing_id(tenant, ref, "photo") for ref in refs}
-    kept = KeptStandings()
+    kept = KeptStandings(capacity=100)
     pool = await create_read_pool(store.url, min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
@@ -84,7 +84,7 @@ async def test_a_stored_event_rewritten_under_a_kept_standing_folds_its_stream_w
 ) -> None:
     """The row at the kept version is read again: bytes other than those folded (a restore
     under a running projector) fold the stream from its first event."""
-    kept = KeptStandings()
+    kept = KeptStandings(capacity=100)
     async with one_client(store) as (_, standing, conn):
         [before] = await rows(conn, {standing}, kept)
         assert before[current_standing.COLUMNS.index("status")] == "lawful"
@@ -110,7 +110,7 @@ async def test_a_stored_event_rewritten_under_a_kept_standing_folds_its_stream_w
 async def test_an_event_that_does_not_decode_leaves_nothing_half_folded_kept(
     store: Store,
 ) -> None:
-    kept = KeptStandings()
+    kept = KeptStandings(capacity=100)
     async with one_client(store) as (tenant, standing, conn):
         await rows(conn, {standing}, kept)
         withdraw(store.ledger, tenant, "client-1")

@@ -27,8 +27,6 @@ import asyncpg
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.persistence import dossiers
 
-DEFAULT_CAPACITY = 10_000
-
 
 @dataclass
 class _Kept:
@@ -41,7 +39,7 @@ def _digest(state: bytes) -> bytes:
 
 
 class KeptStandings:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+    def __init__(self, capacity: int):
         self.capacity = capacity
         self._kept: OrderedDict[UUID, _Kept] = OrderedDict()
         self.hits = self.misses = 0

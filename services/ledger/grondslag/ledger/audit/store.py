@@ -236,28 +236,15 @@ async def tree_heads(db: Db) -> list[tuple[str, int, bytes]]:
 
 
 async def stored_nodes(db: Db, tenant: str, nodes: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-    if not nodes:
-        return {}
-    levels, indexes = zip(*sorted(nodes), strict=True)
-    rows = await db.fetch(
-        "SELECT n.level, n.index, n.hash FROM grondslag_audit_nodes n "
-        "JOIN unnest($2::smallint[], $3::bigint[]) AS w(level, index) "
-        "ON n.level = w.level AND n.index = w.index WHERE n.tenant = $1",
-        tenant,
-        list(levels),
-        list(indexes),
-    )
-    found = {(row["level"], row["index"]): bytes(row["hash"]) for row in rows}
-    missing = nodes - found.keys()
-    if missing:
-        raise LookupError(f"the audit log of {tenant!r} lacks stored nodes {sorted(missing)[:3]}")
-    return found
+    """The hashes of the tenant's stored ``nodes``; ``LookupError`` when one is missing."""
+    return (await stored_nodes_of(db, {tenant: nodes}))[tenant]
 
 
 async def stored_nodes_of(
     db: Db, wanted: dict[str, set[merkle.Node]]
 ) -> dict[str, dict[merkle.Node, bytes]]:
-    """``stored_nodes`` of several tenants in one query."""
+    """The hashes of each tenant's stored nodes, of any number of tenants in one query;
+    ``LookupError`` when one is missing."""
     keys = [(tenant, *node) for tenant, nodes in wanted.items() for node in sorted(nodes)]
     found: dict[str, dict[merkle.Node, bytes]] = {tenant: {} for tenant in wanted}
     if keys:

@@ -59,6 +59,14 @@ def api(pair: tuple[Server, Server]) -> Iterator[TestClient]:
         shutil.rmtree(data, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def registered(api: TestClient) -> None:
+    """The purpose and the subject the tests read, registered once on the module's servers
+    (each test takes it: a test run on its own, or first on a worker, finds them too)."""
+    written(api.post("/v1/purposes", json=purpose_body(), headers=AUTH))
+    written(api.put(f"/v1/subjects/{REF}", json={"birth_date": "1990-05-01"}, headers=AUTH))
+
+
 def written(response: Any) -> str:
     """The write's log position, after asserting it succeeded."""
     assert response.status_code in (200, 201), response.text
@@ -82,11 +90,9 @@ def allowed(client: TestClient, **headers: str) -> list[str]:
 
 
 def test_reads_come_from_the_replica_and_a_position_is_never_read_stale(
-    api: TestClient, pair: tuple[Server, Server]
+    api: TestClient, pair: tuple[Server, Server], registered: None
 ) -> None:
     _, replica = pair
-    written(api.post("/v1/purposes", json=purpose_body(), headers=AUTH))
-    written(api.put(f"/v1/subjects/{REF}", json={"birth_date": "1990-05-01"}, headers=AUTH))
     given = written(api.post(f"/v1/subjects/{REF}/consents", json=CONSENT, headers=AUTH))
     replayed(replica, given)
     assert api.get("/health/ready").json()["checks"]["read_replica"] == "ok"
@@ -110,7 +116,7 @@ def test_reads_come_from_the_replica_and_a_position_is_never_read_stale(
     assert lawful(api) is False
 
 
-def test_every_read_runs_on_the_hot_standby(api: TestClient) -> None:
+def test_every_read_runs_on_the_hot_standby(api: TestClient, registered: None) -> None:
     """No read writes (a hot standby refuses any write: it would be a 500 here), and none
     fell back to the primary for a replica that failed it."""
     identity = {"method": "known_in_person", "verified_by": "staff:a"}
@@ -154,7 +160,7 @@ def test_a_malformed_position_is_a_400_naming_the_header(api: TestClient) -> Non
 
 
 def test_with_the_replica_stopped_every_read_goes_to_the_primary(
-    api: TestClient, pair: tuple[Server, Server]
+    api: TestClient, pair: tuple[Server, Server], registered: None
 ) -> None:
     _, replica = pair
     replica.stop()

@@ -31,7 +31,7 @@ from grondslag.ledger.domain.values import (
 )
 from grondslag.ledger.reads.checks import CURRENT_STANDING_TABLE
 from grondslag.ledger.reads.held_standing import held_standing
-from grondslag.ledger.reads.standing import tagged_standing
+from grondslag.ledger.reads.standing import AuditedStanding, tagged_standing
 from grondslag.projector import current_standing
 
 from projector_support import give, new_tenant, terms, withdraw
@@ -96,7 +96,12 @@ def _steps(ledger: Ledger, tenant: str, now: datetime) -> list[Callable[[str, st
 
 
 def _encoded(answer: tuple[Any, str]) -> tuple[bytes, str]:
+    """The folded answer as the API renders it, and its tag: what a held read serves."""
     return msgspec.json.encode(answer[0]), answer[1]
+
+
+def _answer(held: tuple[bytes, str]) -> AuditedStanding:
+    return msgspec.json.decode(held[0], type=AuditedStanding)
 
 
 async def _row(pool: asyncpg.Pool, tenant: str, ref: str, purpose: str) -> Any:
@@ -153,8 +158,8 @@ async def test_the_held_answer_is_the_folds_byte_for_byte_until_the_clock_may_ch
             assert held is not None or instant not in spanned, (ref, purpose, instant)
             if held is not None:  # whenever the read model answers, it is the fold's answer
                 folded = await tagged_standing(pool, tenant, ref, purpose, instant, instant)
-                assert _encoded(held) == _encoded(folded), (ref, purpose, instant)
-                statuses.add(held[0].status)
+                assert held == _encoded(folded), (ref, purpose, instant)
+                statuses.add(folded[0].status)
                 compared += 1
         assert await held_standing(pool, tenant, ref, purpose, start - TICK) is None
         if until is not None:
@@ -183,14 +188,14 @@ async def test_a_stream_that_moved_on_since_the_fold_is_folded_again(
         await current_standing.refresh(conn, {sid})
     now = datetime.now(UTC)
     held = await held_standing(pool, tenant, ref, PHOTO, now)
-    assert held is not None and held[0].lawful
+    assert held is not None and _answer(held).lawful
 
     withdraw(ledger, tenant, ref, PHOTO)  # the standing's stream moves on
     assert await held_standing(pool, tenant, ref, PHOTO, datetime.now(UTC)) is None
     async with pool.acquire() as conn:
         await current_standing.refresh(conn, {sid})
     held = await held_standing(pool, tenant, ref, PHOTO, datetime.now(UTC))
-    assert held is not None and held[0].status == "lapsed"
+    assert held is not None and _answer(held).status == "lapsed"
 
     ledger.put_subject(tenant, ref, PersonalData(birth_date=date(1981, 5, 1)))  # the subject's
     assert await held_standing(pool, tenant, ref, PHOTO, datetime.now(UTC)) is None

@@ -12,6 +12,11 @@ statement: the row and the streams' current versions, primary-key probes) and no
 that span; otherwise — the projector behind, a write just made, a deadline passed — the
 caller folds from the log, as for any ``at``/``known_at`` question. So the answer is the
 fold's, byte for byte, and the entity tag is the same versions.
+
+The rendered answer is served as it is stored but for its first members, the purpose and
+the two instants of the fold (``at`` and ``known_at``, ``StandingAnswer``'s first fields),
+which become the read's "now": decoding and encoding the rest again (its evidence records,
+with the constraints of every field checked) cost a tenth of the read.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ FROM {CURRENT_STANDING_TABLE} s
 WHERE s.tenant = $1 AND s.purpose = $2 AND s.subject_ref = $3
 """
 
-_decoder = msgspec.json.Decoder(AuditedStanding)
+_encode = msgspec.json.Encoder().encode
+_HEAD = b'{"purpose":%b,"at":%b,"known_at":%b,'  # StandingAnswer's first fields, rendered
 
 
 async def held_standing(
     pool: asyncpg.Pool, tenant: str, subject_ref: str, purpose: str, now: datetime
-) -> tuple[AuditedStanding, str] | None:
-    """The answer for ``now`` and its entity tag from the read model, or None: fold."""
+) -> tuple[bytes, str] | None:
+    """The answer for ``now`` (as JSON, rendered as the API renders the fold's) and its
+    entity tag from the read model, or None: fold."""
     ids = (subject_id(tenant, subject_ref), purpose_id(tenant, purpose))
     row = await pool.fetchrow(
         HELD, tenant, purpose, subject_ref, *ids, standing_id(tenant, subject_ref, purpose)
@@ -53,9 +60,22 @@ async def held_standing(
         return None
     if now < row["answer_from"] or (row["answer_until"] is not None and now >= row["answer_until"]):
         return None
-    answer = msgspec.structs.replace(_decoder.decode(row["answer"]), at=now, known_at=now)
+    answer = as_of(row["answer"], purpose, row["answer_from"], now)
+    if answer is None:
+        return None
     tag = entity_tag(row["subject_version"], row["purpose_version"], row["stream_version"])
     return answer, tag
+
+
+def as_of(rendered: bytes, purpose: str, folded_at: datetime, now: datetime) -> bytes | None:
+    """The rendered answer of a fold at ``folded_at`` with ``at`` and ``known_at`` ``now``;
+    None when it does not begin with the purpose and those two instants (then fold)."""
+    code, then = _encode(purpose), _encode(folded_at)
+    head = _HEAD % (code, then, then)
+    if not rendered.startswith(head):
+        return None
+    instant = _encode(now)
+    return _HEAD % (code, instant, instant) + rendered[len(head) :]
 
 
 async def standing_answer(
@@ -66,9 +86,10 @@ async def standing_answer(
     at: datetime | None,
     known_at: datetime | None,
     now: datetime,
-) -> tuple[AuditedStanding, str]:
+) -> tuple[AuditedStanding | bytes, str]:
     """The answer of a standing read and its entity tag: "now" from the read model while it
-    is current, any other question (and a stale row) folded from the log."""
+    is current (rendered already), any other question (and a stale row) folded from the
+    log."""
     if (
         at is None
         and known_at is None

@@ -139,7 +139,7 @@ def load_pepper(path: Path, value: str | None = None) -> bytes:
 
 
 def hash_key(pepper: bytes, key: str) -> bytes:
-    return hmac.new(pepper, key.encode(), hashlib.sha256).digest()
+    return hmac.digest(pepper, key.encode(), "sha256")  # one call, no HMAC object
 
 
 def legacy_hash(key: str) -> bytes:

@@ -15,8 +15,8 @@ one named, and the trace is the one it continues.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from typing import Any
 
 from grondslag.logformat import REQUEST_ID, TRACE_ID
@@ -24,7 +24,7 @@ from grondslag.logformat import REQUEST_ID, TRACE_ID
 from ..persistence.traces import TRACEPARENT, current_traceparent
 from .telemetry import name_by_route
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID = 128
 _PRINTABLE_ID = re.compile(rf"[A-Za-z0-9\-_.:/+=@]{{1,{MAX_REQUEST_ID}}}")
 # version 00: version-traceid-parentid-flags, lower-case hex, no all-zero ids (W3C §3.2)
@@ -63,14 +63,14 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        incoming = headers.get("traceparent")
+        incoming, given_id = _headers(scope)
         continued = trace_id_of(incoming)
-        request_id = continued or request_id_of(headers.get(REQUEST_ID_HEADER))
-        trace_id = continued or secrets.token_hex(16)
+        request_id = continued or request_id_of(given_id)
+        fresh = os.urandom(24).hex()  # a trace id (16 bytes) and our span's (8), one call
+        trace_id = continued or fresh[:32]
         request_id = request_id or trace_id
         flags = incoming.strip()[-2:] if incoming and continued else "01"
-        ours = f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+        ours = f"00-{trace_id}-{fresh[32:]}-{flags}"
         tokens = (REQUEST_ID.set(request_id), TRACE_ID.set(trace_id), TRACEPARENT.set(ours))
 
         async def send_with_ids(message: dict[str, Any]) -> None:
@@ -79,7 +79,7 @@ class RequestIds:
                 answer = [
                     (name, value)
                     for name, value in message.get("headers", [])
-                    if name.lower() not in (b"x-request-id", b"traceparent")
+                    if name.lower() not in (REQUEST_ID_HEADER, b"traceparent")
                 ]
                 # (read again: a server span, once begun, named the request's trace)
                 answer.append((b"x-request-id", (REQUEST_ID.get() or request_id).encode()))
@@ -95,9 +95,13 @@ class RequestIds:
             REQUEST_ID.reset(tokens[0])
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    """The request's headers (the first of each name), as Latin-1 text."""
-    found: dict[str, str] = {}
+def _headers(scope: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The request's first ``traceparent`` and ``X-Request-Id``, as Latin-1 text."""
+    traceparent = request_id = None
     for name, value in scope.get("headers", ()):
-        found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-    return found
+        name = name.lower()
+        if name == b"traceparent" and traceparent is None:
+            traceparent = value.decode("latin-1")
+        elif name == REQUEST_ID_HEADER and request_id is None:
+            request_id = value.decode("latin-1")
+    return traceparent, request_id

@@ -4,8 +4,8 @@ The load generator shares the machine's two cores with the service, and what it 
 per request is taken from the service's share: a full-featured client (httpx) spends more
 CPU per request than the service does. This one writes raw requests on persistent
 connections and reads each answer by ``Content-Length`` in an ``asyncio.Protocol`` (one
-callback per arrival, the head searched once), about a third of what the same client on
-asyncio's streams, a ``readline`` per header, spent per request.
+callback per arrival, the head searched once): a seventh less CPU per request than the
+same client on asyncio's streams, a ``readline`` per header (52 µs instead of 60).
 """
 
 from __future__ import annotations

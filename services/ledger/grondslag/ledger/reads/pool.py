@@ -7,8 +7,8 @@ costs one round trip instead of two.
 
 asyncpg's pool also returns every connection through ``asyncio.shield`` on a task of its
 own (so that a cancelled caller cannot strand it), which costs each statement a task and
-two more turns of the event loop: a third of what a one-statement read spends in the pool,
-a tenth of the whole standing read. :class:`ReadPool` returns a connection that has nothing
+two more turns of the event loop: a third of what a one-row select costs through the pool,
+nearly a tenth of a whole standing read. :class:`ReadPool` returns a connection that has nothing
 to reset (no transaction, no listener, no cancellation under way, not closed, not due to
 be replaced) at once, without awaiting, where a cancellation cannot reach; any other is
 released by asyncpg's own path.

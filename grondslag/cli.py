@@ -233,7 +233,6 @@ def _migrating(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def project(args: argparse.Namespace) -> int:
-    from grondslag.projector.health import HealthServer
     from grondslag.projector.runner import Projector
     from grondslag.projector.tracking import PartitionCountChanged
 
@@ -243,7 +242,11 @@ def project(args: argparse.Namespace) -> int:
             asyncio.get_running_loop().add_signal_handler(sig, stopped.set)
         projector = Projector(settings)
         port = args.health_port or settings.projector_health_port
-        health = HealthServer(projector, args.health_host, port) if port else None
+        health = None
+        if port:  # litestar, which serves it, only then (7 MB of a projector without it)
+            from grondslag.projector.health import HealthServer
+
+            health = HealthServer(projector, args.health_host, port)
         try:
             await projector.start()
             if health is not None:

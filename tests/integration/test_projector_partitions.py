@@ -16,12 +16,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import msgspec
+import pytest
 from eventsourcing.persistence import OperationalError
 
 from grondslag.embedded import EmbeddedNats
@@ -140,10 +142,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[Any]:
+    """A NATS of the test's own, stopped however the test ends (a failed assertion too)."""
+    server = await asyncio.to_thread(EmbeddedNats(tmp_path / "nats").start)
+    yield server
+    await asyncio.to_thread(server.stop)
+
+
 async def test_projectors_share_the_partitions_and_take_over_a_killed_ones(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, nats_server: Any
 ) -> None:
-    nats_server = await asyncio.to_thread(EmbeddedNats(tmp_path / "nats").start)
     pool = await create_read_pool(store.url, min_size=1, max_size=2)
     tenants = [new_tenant(store.ledger) for _ in range(TENANTS)]
     # spread over more than one partition: random names all fell in one once (1 in 216)
@@ -256,7 +265,6 @@ async def test_projectors_share_the_partitions_and_take_over_a_killed_ones(
             assert await _stored_relayed(js, tenant) == relayed  # and no more than those
     finally:
         await nc.close()
-        await asyncio.to_thread(nats_server.stop)
     ids = Counter(msgspec.json.decode(m.data)["id"] for m in received)
     assert [i for i, n in ids.items() if n > 1] == [], "published more than once"
     lapses = [m for m in expected.values() if m[1]["type"].endswith("basis.lapsed.v1")]

@@ -251,7 +251,7 @@ async def _api_rows(
         await _settled(url, timeout=600)
         catch_up = time.perf_counter() - started
         await _run(api, 16, read_refs[:500], _standing_read)
-        rss, processes = _rss_mb(pid)
+        rss, pss, processes = _memory_mb(pid)
         rows.append(
             Row(
                 f"service RSS after {events:,} events, projector caught up ({processes} processes)",
@@ -261,8 +261,11 @@ async def _api_rows(
             )
         )
         rows.append(Row("  … per process", rss / processes, "MB"))
+        rows.append(Row("  … PSS (a page the processes share counted once)", pss, "MB"))
         rows.append(Row("projector lag left when the fill ended", catch_up, "s"))
-        console.print(f"RSS {rss:.0f} MB; projector caught up in {catch_up:.1f} s")
+        console.print(
+            f"RSS {rss:.0f} MB, PSS {pss:.0f} MB; projector caught up in {catch_up:.1f} s"
+        )
     return rows
 
 
@@ -364,20 +367,25 @@ async def _settled(url: str, timeout: float = 60) -> None:
         await conn.close()
 
 
-def _rss_mb(pid: int) -> tuple[float, int]:
-    """Resident memory of the service: the process and all its children (workers, projector),
-    and how many processes that is."""
-    total, todo, processes = 0, [pid], 0
+def _memory_mb(pid: int) -> tuple[float, float, int]:
+    """Resident memory of the service, the process and all its children (workers, projector,
+    NATS): the sum of their RSS, which counts a page they share (the interpreter's and the
+    libraries' code) once per process, and of their PSS, which splits such a page among
+    those sharing it; and how many processes that is."""
+    rss = pss = 0
+    todo, processes = [pid], 0
     while todo:
         current = todo.pop()
         processes += 1
         proc = Path(f"/proc/{current}")
-        for line in (proc / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
+        for line in (proc / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1])
         for task in (proc / "task").iterdir():
             todo += [int(child) for child in (task / "children").read_text().split()]
-    return total / 1024, processes
+    return rss / 1024, pss / 1024, processes
 
 
 # -- the service under test -------------------------------------------------------------------

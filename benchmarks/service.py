@@ -39,7 +39,7 @@ from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, IndexingRecorder, eventsourcing_env
-from grondslag.ledger.reads.pool import create_read_pool, rollback_if_open
+from grondslag.ledger.reads.pool import ReadPool, create_read_pool
 
 from . import loadgen
 from .common import (
@@ -314,12 +314,8 @@ async def _raw_selects(url: str, count: int, *, read_pool: bool = False) -> floa
     """Primary-key selects by 16 tasks: through asyncpg's own pool (the baseline, with the
     service's settings: no reset round trip, no JIT), or through the service's read pool,
     which returns a clean connection without asyncpg's shielded task (``reads/pool.py``)."""
-    if read_pool:
-        pool = await create_read_pool(url, min_size=16, max_size=16)
-    else:
-        pool = await asyncpg.create_pool(
-            url, min_size=16, max_size=16, reset=rollback_if_open, server_settings={"jit": "off"}
-        )
+    kind = ReadPool if read_pool else asyncpg.Pool
+    pool = await create_read_pool(url, min_size=16, max_size=16, kind=kind)
     ids = [
         row[0] for row in await pool.fetch(f"SELECT originator_id FROM {EVENTS_TABLE} LIMIT 2000")
     ]

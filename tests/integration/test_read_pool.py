@@ -56,8 +56,8 @@ async def test_a_statement_returns_its_connection_without_a_task(
 
     assert await _tasks_created(statements) == 0
     assert pool.get_idle_size() == pool.get_size() == 1
-    # asyncpg's own pool shields every release in a task of its own: what this saves
-    plain = await asyncpg.create_pool(url, min_size=1, max_size=1)
+    # asyncpg's own pool, with the same settings, shields every release in a task: what this saves
+    plain = await create_read_pool(url, min_size=1, max_size=1, kind=asyncpg.Pool)
     try:
 
         async def plain_statements() -> None:

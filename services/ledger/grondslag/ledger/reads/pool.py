@@ -7,11 +7,11 @@ costs one round trip instead of two.
 
 asyncpg's pool also returns every connection through ``asyncio.shield`` on a task of its
 own (so that a cancelled caller cannot strand it), which costs each statement a task and
-two more turns of the event loop: a third of what a one-row select costs through the pool,
-nearly a tenth of a whole standing read. :class:`ReadPool` returns a connection that has nothing
-to reset (no transaction, no listener, no cancellation under way, not closed, not due to
-be replaced) at once, without awaiting, where a cancellation cannot reach; any other is
-released by asyncpg's own path.
+two more turns of the event loop: a third of what a one-row select costs through the
+pool, nearly a tenth of a whole standing read. :class:`ReadPool` returns a connection that
+has nothing to reset (no transaction, no listener, no cancellation under way, not closed,
+not due to be replaced) at once, without awaiting, where a cancellation cannot reach; any
+other is released by asyncpg's own path.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionHolder, PoolConnectionProxy
 from asyncpg.protocol import Record
 
 
-async def rollback_if_open(conn: asyncpg.Connection) -> None:
+async def _rollback_if_open(conn: asyncpg.Connection) -> None:
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")
 
@@ -67,12 +67,19 @@ def _clean(pool: ReadPool, connection: Any) -> bool:
 
 
 async def create_read_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10, connect_timeout: float = 5.0
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    connect_timeout: float = 5.0,
+    kind: type[asyncpg.Pool] = ReadPool,
 ) -> asyncpg.Pool:
     """The pool; a connection the server dropped is replaced at its next acquire, so the pool
     is back by itself when the database is. Connecting is bounded by ``connect_timeout``
-    (asyncpg's default is a minute), so that with the database away a read fails fast."""
-    pool = ReadPool(
+    (asyncpg's default is a minute), so that with the database away a read fails fast.
+    ``kind=asyncpg.Pool`` gives asyncpg's own release with the same settings (the bench's
+    baseline)."""
+    pool = kind(
         dsn,
         min_size=min(min_size, max_size),  # GRONDSLAG_READ_POOL_SIZE=1 is a pool of one
         max_size=max_size,
@@ -83,7 +90,7 @@ async def create_read_pool(
         connection_class=Connection,
         record_class=Record,
         timeout=connect_timeout,
-        reset=rollback_if_open,
+        reset=_rollback_if_open,
         # compiling a query with JIT costs more than these short queries take to run
         server_settings={"jit": "off"},
     )

@@ -40,6 +40,7 @@ from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.standing import Standing
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, IndexingRecorder, eventsourcing_env
 from grondslag.ledger.reads.pool import ReadPool, create_read_pool
+from grondslag.logformat import PROCESS_ENV
 
 from . import loadgen
 from .common import (
@@ -251,7 +252,8 @@ async def _api_rows(
         await _settled(url, timeout=600)
         catch_up = time.perf_counter() - started
         await _run(api, 16, read_refs[:500], _standing_read)
-        rss, pss, processes = _memory_mb(pid)
+        memory = _memory_mb(pid)
+        rss, pss, processes = sum(m[1] for m in memory), sum(m[2] for m in memory), len(memory)
         rows.append(
             Row(
                 f"service RSS after {events:,} events, projector caught up ({processes} processes)",
@@ -264,7 +266,9 @@ async def _api_rows(
         rows.append(Row("  … PSS (a page the processes share counted once)", pss, "MB"))
         rows.append(Row("projector lag left when the fill ended", catch_up, "s"))
         console.print(
-            f"RSS {rss:.0f} MB, PSS {pss:.0f} MB; projector caught up in {catch_up:.1f} s"
+            f"RSS {rss:.0f} MB, PSS {pss:.0f} MB; projector caught up in {catch_up:.1f} s; "
+            "by process (RSS/PSS MB): "
+            + ", ".join(f"{name} {r:.0f}/{p:.0f}" for name, r, p in memory)
         )
     return rows
 
@@ -363,25 +367,36 @@ async def _settled(url: str, timeout: float = 60) -> None:
         await conn.close()
 
 
-def _memory_mb(pid: int) -> tuple[float, float, int]:
+def _memory_mb(pid: int) -> list[tuple[str, float, float]]:
     """Resident memory of the service, the process and all its children (workers, projector,
-    NATS): the sum of their RSS, which counts a page they share (the interpreter's and the
-    libraries' code) once per process, and of their PSS, which splits such a page among
-    those sharing it; and how many processes that is."""
-    rss = pss = 0
-    todo, processes = [pid], 0
+    NATS), each as its name, its RSS, which counts a page it shares with the others (the
+    interpreter's and the libraries' code) whole, and its PSS, which splits such a page
+    among those sharing it."""
+    found = []
+    todo = [pid]
     while todo:
         current = todo.pop()
-        processes += 1
         proc = Path(f"/proc/{current}")
+        sizes = {}
         for line in (proc / "smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss += int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss += int(line.split()[1])
+            key, _, value = line.partition(":")
+            if key in ("Rss", "Pss"):
+                sizes[key] = int(value.split()[0]) / 1024
+        found.append((_process_name(proc, root=current == pid), sizes["Rss"], sizes["Pss"]))
         for task in (proc / "task").iterdir():
             todo += [int(child) for child in (task / "children").read_text().split()]
-    return rss / 1024, pss / 1024, processes
+    return sorted(found)
+
+
+def _process_name(proc: Path, *, root: bool) -> str:
+    """The name the supervisor gave the process (``GRONDSLAG_PROCESS_NAME``), else its
+    command's."""
+    if root:
+        return "serve"
+    for variable in (proc / "environ").read_bytes().split(b"\0"):
+        if variable.startswith(PROCESS_ENV.encode() + b"="):
+            return variable.partition(b"=")[2].decode()
+    return (proc / "comm").read_text().strip()
 
 
 # -- the service under test -------------------------------------------------------------------

@@ -65,8 +65,9 @@ def assert_problem(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == PROBLEM_JSON
     body = response.json()
-    for member in ("type", "title", "status", "detail"):
+    for member in ("type", "title", "status", "detail", "instance"):
         assert body.get(member), f"problem lacks {member!r}: {body}"
+    assert body["instance"] == response.request.url.path, body
     assert body["status"] == status
     assert isinstance(body["type"], str) and isinstance(body["title"], str)
     if field is not None:

@@ -166,7 +166,10 @@ def test_body_over_one_mebibyte_with_idempotency_key_is_413(ready) -> None:
     before = snapshot(ready)
     huge = {**CONSENT, "evidence": {"document_ref": "x" * (1024 * 1024 + 10)}}
     response = ready.call("POST", CONSENTS, json=huge, headers={"Idempotency-Key": "big-1"})
-    assert_problem(response, 413)
+    keyed = assert_problem(response, 413)
+    plain = assert_problem(ready.call("POST", CONSENTS, json=huge), 413)
+    # the body is at fault, not the key: the same refusal as without one
+    assert (keyed["type"], keyed.get("field")) == (plain["type"], None) == ("about:blank", None)
     assert snapshot(ready) == before
 
 
@@ -440,6 +443,51 @@ def test_withdrawal_dated_in_the_future_is_refused_by_r8(ready) -> None:
     )
     assert_problem(response, 422, field="effective_at")
     assert snapshot(ready) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", CONSENTS), ("PUT", "/v1/subjects/nobody-yet"), ("POST", "/v1/checks")],
+    ids=["consent", "subject", "check"],
+)
+def test_an_empty_body_is_400_saying_it_is_empty_and_records_nothing(ready, method, path) -> None:
+    before = snapshot(ready)
+    response = ready.call(method, path, content=b"", headers={"Content-Type": "application/json"})
+    body = assert_problem(response, 400)
+    assert body["type"] == "urn:grondslag:problem:malformed-body"
+    assert "empty" in body["detail"]
+    assert snapshot(ready) == before
+    assert ready.call("GET", "/v1/subjects/nobody-yet").status_code == 404
+
+
+@pytest.mark.parametrize("raw", [b"null", b"[]"], ids=["null", "array"])
+def test_a_body_that_is_no_object_names_the_body_not_a_field(ready, raw) -> None:
+    body = assert_problem(post_raw(ready, CONSENTS, raw), 422)
+    assert "field" not in body, body  # litestar calls the whole body "data": no such field
+    assert body["errors"][0]["field"] is None and body["errors"][0]["source"] == "body"
+    assert body["detail"].startswith("the body: Expected `object`")
+
+
+def test_an_event_id_that_is_no_uuid_is_422_naming_the_path_parameter(ready) -> None:
+    body = assert_problem(ready.call("GET", "/v1/audit/proofs/not-a-uuid"), 422, field="event_id")
+    assert body["type"] == "urn:grondslag:problem:invalid-path"
+    # a pattern is quoted as written: one backslash, escaped once by JSON
+    assert "(?!\\n)$" in body["detail"] and "\\\\" not in body["detail"], body
+
+
+def test_parameter_refusals_are_typed_by_where_the_parameter_is(ready) -> None:
+    limit = assert_problem(ready.call("GET", "/v1/purposes", params={"limit": "0"}), 422)
+    assert (limit["type"], limit["field"]) == ("urn:grondslag:problem:invalid-query", "limit")
+    at = ready.call("GET", f"/v1/subjects/{REF}/standing/{PURPOSE}", params={"at": "yesterday"})
+    assert assert_problem(at, 422, field="at")["type"] == "urn:grondslag:problem:invalid-query"
+
+
+def test_a_missing_query_parameter_is_named(ready) -> None:
+    body = assert_problem(ready.call("GET", "/v1/audit/export"), 422, field="subject_ref")
+    assert body["type"] == "urn:grondslag:problem:invalid-query"
+    assert body["errors"] == [
+        {"field": "subject_ref", "message": "the query parameter is required", "source": "query"}
+    ]
 
 
 def test_unknown_route_is_a_404_problem(ready) -> None:

@@ -53,6 +53,7 @@ def test_same_key_with_a_different_body_is_422_and_records_nothing_more(ready) -
     assert reused.status_code == 422, reused.text
     assert reused.headers["content-type"].startswith("application/problem+json")
     assert reused.json()["field"] == "Idempotency-Key"
+    assert reused.json()["instance"] == CONSENTS  # RFC 9457: the path asked, as everywhere
     assert consents_given(ready) == 1
     history = ready.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
     assert [

@@ -62,6 +62,9 @@ def test_r24_refusals_and_roles(ready) -> None:
     assert_problem(ready.call("POST", f"{RESTRICTIONS}/photo-in-dossier/lift", json=lift), 409)
     unknown = {"purposes": ["no-such-purpose"], "reasons": "x"}
     assert_problem(ready.call("POST", RESTRICTIONS, json=unknown), 409, rule="R2")
+    # the refusal names the purpose as the body does: its place in `purposes`
+    second = {"purposes": ["photo-in-dossier", "no-such-purpose"], "reasons": "x"}
+    assert_problem(ready.call("POST", RESTRICTIONS, json=second), 409, field="purposes[1]")
     assert_problem(
         ready.call(
             "POST",

@@ -27,7 +27,7 @@ from .domain.context import Context
 from .domain.controller import Controller, ControllerIdentity, IdentityVersion
 from .domain.dossier import Dossier
 from .domain.erasure import ErasureOutcome, LapsedStanding
-from .domain.errors import ConcurrentChange, InvalidInput, NotFound, RuleViolated
+from .domain.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, RuleViolated
 from .domain.ids import controller_id, purpose_id, subject_id
 from .domain.minors import AMSTERDAM
 from .domain.preconditions import check_precondition, entity_tag, standing_tag
@@ -725,9 +725,14 @@ class Ledger(Application[UUID]):
         now = utcnow()
         standings, answers = [], []
         for purpose in dict.fromkeys(purposes):
-            dossier = self._known_dossier(tenant, subject_ref, purpose)
-            standing = dossier.standing_for_commands(now)
-            answers.append(standing.restrict(dossier.context(now), restriction))
+            try:
+                dossier = self._known_dossier(tenant, subject_ref, purpose)
+                standing = dossier.standing_for_commands(now)
+                answers.append(standing.restrict(dossier.context(now), restriction))
+            except DomainError as refusal:  # named as the body names it: purposes[i]
+                if refusal.field == "purpose":
+                    refusal.field = f"purposes[{purposes.index(purpose)}]"
+                raise
             standings.append(standing)
         self._commit(_Together(standings), answers)
         return answers

@@ -1,6 +1,7 @@
 """What the two HTTP rooms share, the JSON API (``api/``) and the pages (``pages/``): the
-path parameters that name a subject or a purpose, the role sets their guards admit, and how a
-route declares the answers of its own that the OpenAPI document lists (``api/contract.py``)."""
+path parameters that name a subject, a purpose or an event, the role sets their guards
+admit, and how a route declares the answers of its own that the OpenAPI document lists
+(``api/contract.py``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ SubjectRef = Annotated[
     ),
 ]
 CodePath = Annotated[str, Parameter(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", description="purpose code")]
+# An event's id as its write answered it. A string the route takes as it comes and checks
+# here, so that one that is no UUID is a 422 naming the parameter (litestar's own `uuid`
+# path type would leave such a path unmatched: a bare 404).
+EventIdPath = Annotated[
+    str,
+    Parameter(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?!\n)$",
+        schema_extra={"format": "uuid"},
+        description="the event's id, as its write answered it",
+    ),
+]
 
 READERS = ("reader", "writer", "auditor", "admin")  # every key may read
 PROOF_READERS = ("reader", "auditor", "admin")  # checkpoints and proofs: witness copies

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
+from litestar.params import FromQuery, Parameter, QueryParameter
 
 from ..application import utcnow
 from ..audit import store as audit_store
@@ -19,7 +19,7 @@ from ..domain.values import Instant
 from ..persistence import access_log
 from ..persistence.actors import key_actor
 from ..reads import audit
-from ..web import AUDITORS, PROOF_READERS, SubjectRef, answers
+from ..web import AUDITORS, PROOF_READERS, EventIdPath, SubjectRef, answers
 from .auth import requires
 from .positions import reading
 from .problems import ProblemError, aware, problem_type
@@ -86,7 +86,7 @@ class AuditController(Controller):
         return audit.signed(checkpoint, key.public_key)
 
     @get(
-        "/proofs/{event_id:uuid}",
+        "/proofs/{event_id:str}",
         operation_id="getInclusionProof",
         opt=answers(404, 409),
         guards=[requires(*PROOF_READERS)],
@@ -96,14 +96,14 @@ class AuditController(Controller):
     async def proof(
         self,
         request: Request,
-        event_id: FromPath[UUID],
+        event_id: EventIdPath,
         tree_size: FromQuery[OptionalTreeSize] = None,
     ) -> audit.InclusionProof:
         return await reading(
             request,
             audit.inclusion,
             request.user.tenant,
-            event_id,
+            UUID(event_id),
             tree_size,
             ask=request.app.state.pool,
         )

@@ -79,9 +79,12 @@ PROBLEM = (
     "fault) and, for an invalid request, `errors` (each field at fault). Members without a "
     "value are left out."
 )
-MALFORMED = "the body is not JSON, or not UTF-8 (`malformed-body`)"
+MALFORMED = "the body is empty, not JSON, or not UTF-8 (`malformed-body`)"
 BAD_KEY = "the `Idempotency-Key` is not 1–255 printable characters"
-INVALID = "a field or parameter does not fit its type or range (`field` and `errors` name each)"
+INVALID = (
+    "a field or parameter does not fit its type or range (`invalid-body`, `invalid-query`, "
+    "`invalid-path` or `invalid-header`, by where it is; `field` and `errors` name each)"
+)
 REUSED = "the `Idempotency-Key` was used for another request"
 BAD_TAGS = "an `If-Match` or `If-None-Match` that is no list of entity tags"
 PRECONDITION_HEADERS = {"if_match", "if_none_match"}

@@ -62,6 +62,7 @@ class IdempotencyMiddleware:
             return
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             await _problem(
+                scope,
                 send,
                 400,
                 "Bad Idempotency-Key",
@@ -73,21 +74,23 @@ class IdempotencyMiddleware:
         await scope["route_handler"].authorize_connection(ASGIConnection(scope))
         body, messages = await _read_body(receive, scope["app"].state.settings.max_body_bytes)
         if body is None:
-            await _problem(send, 413, "Request body too large", "the body exceeds the limit")
+            await _problem(  # as litestar answers a body too large without a key
+                scope, send, 413, "Request body too large", "the body exceeds the limit", about=True
+            )
             return
         digest = _request_hash(scope, body)
         pool = scope["app"].state.pool
         known = await pool.fetchrow(KNOWN, principal.tenant, key)
         if known["status"] is not None:  # answered before: the same answer again
             if bytes(known["answered_hash"]) != digest:
-                await _reused(send)
+                await _reused(scope, send)
                 return
             await _send_stored(send, known)
             return
         claim = Claim(principal.tenant, key, digest, subject_ref=_path_subject(scope))
         if known["result"] is not None:  # committed, never answered: answer it now
             if bytes(known["committed_hash"]) != digest:
-                await _reused(send)
+                await _reused(scope, send)
                 return
             claim.replay = bytes(known["result"])
         captured = await self._run(scope, messages, send, claim)
@@ -160,9 +163,13 @@ def _request_hash(scope: Any, body: bytes) -> bytes:
     return hashlib.sha256(b"\x1f".join([*parts, body])).digest()
 
 
-async def _reused(send: Any) -> None:
+async def _reused(scope: Any, send: Any) -> None:
     await _problem(
-        send, 422, "Idempotency-Key reused", "this Idempotency-Key was used for a different request"
+        scope,
+        send,
+        422,
+        "Idempotency-Key reused",
+        "this Idempotency-Key was used for a different request",
     )
 
 
@@ -208,14 +215,18 @@ def _replayer(messages: list[Any]) -> Any:
     return receive
 
 
-async def _problem(send: Any, status: int, title: str, detail: str) -> None:
+async def _problem(
+    scope: Any, send: Any, status: int, title: str, detail: str, *, about: bool = False
+) -> None:
+    """A refusal of the key (``about``: of the request, a plain HTTP one)."""
     body = msgspec.json.encode(
         Problem(
-            type=problem_type("idempotency"),
+            type="about:blank" if about else problem_type("idempotency"),
             title=title,
             status=status,
             detail=detail,
-            field="Idempotency-Key",
+            instance=scope["path"],
+            field=None if about else "Idempotency-Key",
         )
     )
     await send(

@@ -153,31 +153,55 @@ def _field_of(message: str) -> str | None:
 
 
 def on_validation_error(request: Request, error: ValidationException) -> Response[Problem]:
-    """Bodies and parameters that do not fit their types: 422 naming each field at fault.
+    """Bodies and parameters that do not fit their types: 422 naming each field at fault,
+    typed by where it was (``invalid-body``, ``invalid-query``, ``invalid-path``,
+    ``invalid-header``).
 
-    Syntactically broken JSON is 400: there is nothing to name yet.
+    Syntactically broken JSON is 400: there is nothing to name yet; so is an empty body.
     """
     errors = []
     for item in error.extra if isinstance(error.extra, list) else []:
-        message = str(item.get("message", ""))
+        message = _unrepr(str(item.get("message", "")))
+        source = _source(item.get("source"))
+        if source == "body" and item.get("key") == "data" and message == "'data'":
+            return problem_response(malformed_body(EMPTY_BODY).problem, request)
         name = _field_of(message) or item.get("key")
-        errors.append(FieldError(name, _AT.sub("", message), _source(item.get("source"))))
+        if source == "body" and name == "data":  # litestar's name of the body as a whole
+            name = None
+        errors.append(FieldError(name, _AT.sub("", message), source))
+    if not errors and (missing := _MISSING.match(str(error.detail))):
+        where, name = missing.groups()
+        errors.append(FieldError(name, f"the {where} parameter is required", where))
     malformed = any("malformed" in e.message.lower() for e in errors) or (
         not errors and "malformed" in str(error.detail).lower()
     )
     if malformed:
         return problem_response(malformed_body().problem, request)
-    first = errors[0].field if errors else None
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(error.detail)
+    first = errors[0] if errors else None
+    detail = "; ".join(f"{e.field or 'the body'}: {e.message}" for e in errors) or str(error.detail)
     problem = Problem(
-        type=problem_type("invalid-body"),
+        type=problem_type(
+            f"invalid-{first.source if first and first.source in _SOURCES else 'body'}"
+        ),
         title="Invalid request",
         status=422,
         detail=detail,
-        field=first,
+        field=first.field if first else None,
         errors=errors or None,
     )
     return problem_response(problem, request)
+
+
+EMPTY_BODY = "the request body is empty: this operation takes a JSON object"
+_SOURCES = frozenset({"body", "query", "path", "header"})  # where litestar found the value
+# litestar's words for a required parameter that is absent (it names no field of its own)
+_MISSING = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
+
+
+def _unrepr(message: str) -> str:
+    """msgspec quotes a pattern as Python's ``repr`` does, each backslash doubled: the
+    pattern as it is written (``\\d``, not ``\\\\d``), so that JSON escapes it once."""
+    return message.replace("\\\\", "\\")
 
 
 def _source(source: Any) -> str | None:

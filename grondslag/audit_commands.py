@@ -8,14 +8,12 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from grondslag.ledger.audit.rotation import KeyRotation
-from grondslag.ledger.settings import Settings
 
 if TYPE_CHECKING:
     from grondslag.ledger.audit.bundle import Bundle
@@ -95,8 +93,7 @@ def rotate_key(_: argparse.Namespace) -> int:
     from grondslag.ledger.audit import signing, store
     from grondslag.ledger.audit.rotation import sign_rotation
 
-    from .embedded import running_database_url
-    from .servers import servers
+    from .servers import one_off
 
     async def run(database_url: str, path: Path) -> int:
         conn = await asyncpg.connect(database_url)
@@ -127,10 +124,7 @@ def rotate_key(_: argparse.Namespace) -> int:
         )
         return 0
 
-    settings = Settings.from_env()
-    if settings.database_url is None:
-        settings = replace(settings, database_url=running_database_url(settings.data_dir))
-    with servers(settings, need_nats=False) as settings:
+    with one_off() as settings:
         assert settings.database_url
         return asyncio.run(run(settings.database_url, settings.signing_key_path))
 
@@ -257,8 +251,7 @@ def audit_check(_: argparse.Namespace) -> int:
 
     from grondslag.projector.audit_check import check
 
-    from .embedded import running_database_url
-    from .servers import servers
+    from .servers import one_off
 
     async def run(database_url: str) -> int:
         conn = await asyncpg.connect(database_url)
@@ -282,9 +275,6 @@ def audit_check(_: argparse.Namespace) -> int:
             print(f"  also: {problem}", file=sys.stderr)
         return 1
 
-    settings = Settings.from_env()
-    if settings.database_url is None:
-        settings = replace(settings, database_url=running_database_url(settings.data_dir))
-    with servers(settings, need_nats=False) as settings:
+    with one_off(reads_tables=True) as settings:
         assert settings.database_url
         return asyncio.run(run(settings.database_url))

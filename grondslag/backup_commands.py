@@ -57,9 +57,9 @@ def backup(args: argparse.Namespace) -> int:
         raise Failure("keep the secrets apart from the dump (another --secrets)", BAD_USAGE)
     from grondslag.ledger.persistence import migrations
 
-    from .servers import servers
+    from .servers import one_off
 
-    with servers(settings, need_nats=False) as settings:
+    with one_off(settings) as settings:
         assert settings.database_url
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")

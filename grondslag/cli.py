@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +25,7 @@ from grondslag.ledger.settings import Settings
 from . import backup_commands, console, logformat, migrate_commands
 from .embedded import folder_in_use, running_database_url, running_nats_url
 from .migrate_commands import schema_ready
-from .servers import servers
+from .servers import one_off, servers
 from .supervisor import (
     METRICS_DIR,
     RESTARTS_FILE,
@@ -309,10 +309,7 @@ def rebuild(args: argparse.Namespace) -> int:
         finally:
             await pool.close()
 
-    settings = Settings.from_env()
-    if settings.database_url is None:
-        settings = replace(settings, database_url=running_database_url(settings.data_dir))
-    with servers(settings, need_nats=False) as settings:
+    with one_off(reads_tables=True) as settings:
         envelope.use(settings)  # the folds open birth dates: the stored keys are wrapped
         result = asyncio.run(run(settings))
     jobs = f" in {args.jobs} jobs" if args.jobs > 1 else ""
@@ -348,7 +345,7 @@ def _keys_run(work: Callable[[Any, bytes], Awaitable[int]]) -> int:
         finally:
             await pool.close()
 
-    with _store(need_nats=False) as settings:
+    with one_off() as settings:
         return asyncio.run(run(settings))
 
 
@@ -441,19 +438,6 @@ def keys_rotate(args: argparse.Namespace) -> int:
     return _keys_run(work)
 
 
-@contextlib.contextmanager
-def _store(*, need_nats: bool) -> Iterator[Settings]:
-    """The settings of a one-off command: ``DATABASE_URL``, else the embedded database a
-    running ``serve`` uses, else embedded servers started for the command."""
-    settings = Settings.from_env()
-    if settings.database_url is None:
-        settings = replace(settings, database_url=running_database_url(settings.data_dir))
-        if need_nats and settings.nats_url is None:
-            settings = replace(settings, nats_url=running_nats_url(settings.data_dir))
-    with servers(settings, need_nats=need_nats and settings.database_url is None) as settings:
-        yield settings
-
-
 def nats_url(_: argparse.Namespace) -> int:
     """Print the URL, credentials included, of the NATS that ``serve`` uses: ``NATS_URL``,
     else the embedded nats-server running in ``GRONDSLAG_DATA_DIR``."""
@@ -473,7 +457,7 @@ def nats_url(_: argparse.Namespace) -> int:
 def quarantine_list(_: argparse.Namespace) -> int:
     from grondslag.projector.release import listing
 
-    with _store(need_nats=False) as settings:
+    with one_off(reads_tables=True) as settings:
         assert settings.database_url
         lines = asyncio.run(listing(settings.database_url))
     print("\n".join(lines) if lines else "nothing is quarantined")
@@ -483,7 +467,7 @@ def quarantine_list(_: argparse.Namespace) -> int:
 def quarantine_retry(args: argparse.Namespace) -> int:
     from grondslag.projector.release import retry
 
-    with _store(need_nats=True) as settings:
+    with one_off(need_nats=True, reads_tables=True) as settings:
         outcomes = asyncio.run(retry(settings, args.projection, args.keys))
     for outcome in outcomes:
         entry = outcome.entry

@@ -876,6 +876,12 @@ def running_database_url(data_dir: Path, database: str = "grondslag") -> str | N
     return f"postgresql://postgres:{password}@{HOST}:{port}/{database}"
 
 
+def has_database(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds an embedded PostgreSQL cluster (made by an earlier start);
+    a start without one makes a new, empty cluster there."""
+    return (Path(data_dir).expanduser().resolve() / "postgres" / "PG_VERSION").exists()
+
+
 def running_nats_url(data_dir: Path) -> str | None:
     """The URL (with the credentials) of the embedded nats-server another process runs in
     ``data_dir`` (what ``grondslag nats-url`` prints); ``None`` when none runs."""

@@ -5,7 +5,6 @@ failure is a ``console.Failure``: one line, exit 3."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from grondslag.ledger.settings import Settings
 
@@ -19,13 +18,10 @@ def migrate(args: argparse.Namespace) -> int:
 
     from grondslag.ledger.persistence import migrations
 
-    from .embedded import running_database_url
-    from .servers import servers
+    from .servers import one_off
 
-    settings = Settings.from_env()
-    if settings.database_url is None:  # the embedded database a running serve uses, or one
-        settings = replace(settings, database_url=running_database_url(settings.data_dir))
-    with servers(settings, need_nats=False) as settings:
+    # (the embedded database a running serve uses, or one started for the command)
+    with one_off() as settings:
         assert settings.database_url
         try:
             conn = psycopg.connect(settings.database_url, autocommit=True)

@@ -230,6 +230,23 @@ def test_with_migrations_off_a_database_behind_refuses_to_start_in_one_line(
         assert conn.execute("SELECT to_regclass('grondslag_schema_versions')").fetchone() == (None,)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [("audit", "check"), ("rebuild",), ("quarantine", "list"), ("quarantine", "retry")],
+    ids=" ".join,
+)
+def test_a_command_that_reads_the_tables_refuses_a_database_never_migrated_in_one_line(
+    fresh: str, nats_url: str, tmp_path: Path, command: tuple[str, ...]
+):
+    refused = grondslag(*command, url=fresh, NATS_URL=nats_url, GRONDSLAG_DATA_DIR=str(tmp_path))
+    assert "Traceback" not in refused.stderr, refused.stderr
+    assert refused.returncode == 3, refused.stderr  # cannot run now
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("grondslag:")]
+    assert "holds no Grondslag schema" in line and "grondslag migrate" in line, line
+    with psycopg.connect(fresh) as conn:  # and it made nothing
+        assert conn.execute("SELECT to_regclass('grondslag_schema_versions')").fetchone() == (None,)
+
+
 def test_a_key_made_on_a_new_database_before_any_start_migrates_it(fresh: str, tmp_path: Path):
     made = grondslag(
         "keys", "create", "--tenant", "first", "--role", "admin",

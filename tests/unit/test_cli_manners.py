@@ -147,6 +147,10 @@ FAILURES = [
     ("bad argument", ("keys", "create", "--tenant", "demo"), {}, 2, "--role"),
     ("bad port", ("serve", "--port", "99999"), {}, 2, "not a port"),
     ("no such command", ("frobnicate",), {}, 2, "invalid choice"),
+    # a folder where no serve ever ran: nothing to read, and no new database made for it
+    ("no database yet, audit check", ("audit", "check"), {}, 3, "holds no Grondslag schema"),
+    ("no database yet, rebuild", ("rebuild",), {}, 3, "holds no Grondslag schema"),
+    ("no database yet, quarantine", ("quarantine", "list"), {}, 3, "holds no Grondslag schema"),
     ("nothing runs", ("status",), {}, 1, "no grondslag serve runs"),
     ("nothing runs, nats-url", ("nats-url",), {}, 1, "no embedded nats-server"),
 ]

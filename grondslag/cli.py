@@ -74,13 +74,19 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _banner(settings: Settings, *, postgres: bool, nats: bool) -> None:
-    """Every address (no password), the tenant and how to get a key, on stderr."""
-    live = None
-    if not settings.bootstrap_key and settings.database_url:
-        live = asyncio.run(console.count_live_keys(settings.database_url))
+    """Every address (no password), the tenant and how to get a key, on stderr: the
+    bootstrap key as its row in the database says (a revoked one stays revoked)."""
+    live, bootstrap = None, "live" if settings.bootstrap_key else None
+    hashes = _bootstrap_hashes(settings)
+    if settings.database_url:
+        seen = asyncio.run(console.keys_seen(settings.database_url, hashes))
+        if seen is not None:
+            live = seen[0]
+            if hashes and seen[1] == "revoked":  # (not stored yet: the start makes it)
+                bootstrap = "revoked"
     text = console.banner(
         settings, settings.public_url, embedded_postgres=postgres, embedded_nats=nats,
-        live_keys=live,
+        live_keys=live, bootstrap=bootstrap,
     )  # fmt: skip
     if logformat.json_chosen():  # one JSON object per line, the banner too
         logging.getLogger("grondslag").info("%s", text)
@@ -105,13 +111,17 @@ def status(_: argparse.Namespace) -> int:
         database_url=settings.database_url or running_database_url(settings.data_dir),
         nats_url=settings.nats_url or running_nats_url(settings.data_dir),
     )
-    live = None
-    if not settings.bootstrap_key and settings.database_url:
-        live = asyncio.run(console.count_live_keys(settings.database_url))
+    # the keys as the database the serve uses says, not as this caller's environment
+    # (whose GRONDSLAG_BOOTSTRAP_KEY may not be the serve's): any key made as a bootstrap key
+    live, bootstrap = None, "live" if settings.bootstrap_key else None
+    if settings.database_url:
+        seen = asyncio.run(console.keys_seen(settings.database_url))
+        if seen is not None:
+            live, bootstrap = seen
     print(
         console.banner(
             settings, settings.public_url, embedded_postgres=embedded["postgres"],
-            embedded_nats=embedded["nats"], live_keys=live,
+            embedded_nats=embedded["nats"], live_keys=live, bootstrap=bootstrap,
         )
     )  # fmt: skip
     print(f"  supervisor   pid {pid}, port {port}")
@@ -121,6 +131,23 @@ def status(_: argparse.Namespace) -> int:
             + (f", last {state['last_exit']}" if state.get("last_exit") else "")
         )
     return 0
+
+
+def _bootstrap_hashes(settings: Settings) -> tuple[bytes, bytes] | None:
+    """The keyed and the unsalted hash ``GRONDSLAG_BOOTSTRAP_KEY`` is stored under; ``None``
+    without the key, or before the pepper exists (the key is not stored yet then)."""
+    from grondslag.ledger.keys import hash_key, legacy_hash
+
+    if not settings.bootstrap_key:
+        return None
+    if settings.key_pepper:
+        pepper = settings.key_pepper.encode()
+    else:
+        try:
+            pepper = settings.pepper_path.read_text().strip().encode()
+        except OSError:
+            return None
+    return hash_key(pepper, settings.bootstrap_key), legacy_hash(settings.bootstrap_key)
 
 
 def _bootstrap_key_allowed(settings: Settings) -> bool:

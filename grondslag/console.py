@@ -208,9 +208,12 @@ def banner(
     embedded_postgres: bool,
     embedded_nats: bool,
     live_keys: int | None = None,
+    bootstrap: str | None = None,
 ) -> str:
     """The lines ``serve`` prints once its servers run, and ``status`` while it does: every
-    address (no password), the tenant, and how to get a key."""
+    address (no password), the tenant, and how to get a key. ``bootstrap``: the bootstrap
+    key ``live`` or ``revoked`` (what the database says, :func:`keys_seen`), ``None``
+    for none; ``live_keys``: how many keys are live, when known."""
     tenant = settings.bootstrap_tenant
     data_dir = settings.data_dir.resolve()
     default = settings.data_dir == Settings().data_dir
@@ -231,16 +234,24 @@ def banner(
     if embedded_postgres or embedded_nats:
         lines.append(f"  data folder  {data_dir}")
     make = f"{in_folder}grondslag keys create --tenant {tenant} --role writer --role reader"
-    if settings.bootstrap_key:
+    listed = f"`{in_folder}grondslag keys list`"
+    if bootstrap == "live":
         lines.append(
             f"  API key      GRONDSLAG_BOOTSTRAP_KEY: tenant {tenant}, every role "
             f"(Authorization: Bearer …); more keys: {make}"
         )
-    elif live_keys:
-        lines.append(
-            f"  API keys     {live_keys} live in the database (`{in_folder}grondslag keys list`); "
-            f"another: {make}"
+    elif bootstrap == "revoked":
+        others = (
+            f"{live_keys} live in the database ({listed}); another: {make}"
+            if live_keys
+            else f"no other key is live, so every call answers 401; make one: {make}"
         )
+        lines.append(
+            "  API key      GRONDSLAG_BOOTSTRAP_KEY is revoked (it answers 401; it stays "
+            f"revoked, unset it): {others}"
+        )
+    elif live_keys:
+        lines.append(f"  API keys     {live_keys} live in the database ({listed}); another: {make}")
     else:
         lines += [
             "  API key      none: GRONDSLAG_BOOTSTRAP_KEY is not set and no key exists yet, so "
@@ -251,23 +262,37 @@ def banner(
     return "\n".join(lines)
 
 
-async def count_live_keys(database_url: str) -> int | None:
-    """How many API keys are live; ``None`` when that cannot be told (no table yet: 0)."""
+async def keys_seen(
+    database_url: str, bootstrap_hashes: tuple[bytes, bytes] | None = None
+) -> tuple[int, str | None] | None:
+    """How many API keys are live, and whether the bootstrap key is ``live``, ``revoked`` or
+    not stored (``None``): with ``bootstrap_hashes`` (the keyed and the unsalted hash of
+    ``GRONDSLAG_BOOTSTRAP_KEY``) that key's row, else any key made as a bootstrap key.
+    ``None`` when that cannot be told (no table yet: no keys)."""
     import asyncpg
+
+    from grondslag.ledger.keys import LIVE
 
     try:
         conn = await asyncpg.connect(database_url, timeout=5)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return None
     try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM grondslag_api_keys "
-                "WHERE revoked_at IS NULL OR revoked_at > now()"
+        live = int(await conn.fetchval(f"SELECT count(*) FROM grondslag_api_keys WHERE {LIVE}"))
+        if bootstrap_hashes is None:
+            state = await conn.fetchval(
+                f"SELECT bool_or({LIVE}) FROM grondslag_api_keys WHERE bootstrap"
             )
-        )
+        else:
+            state = await conn.fetchval(
+                f"SELECT bool_or({LIVE}) FROM grondslag_api_keys "
+                "WHERE (key_hash = $1 AND hash_kind = 'hmac') "
+                "OR (key_hash = $2 AND hash_kind = 'sha256')",
+                *bootstrap_hashes,
+            )
+        return live, None if state is None else "live" if state else "revoked"
     except asyncpg.UndefinedTableError:
-        return 0
+        return 0, None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return None
     finally:

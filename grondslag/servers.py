@@ -7,6 +7,7 @@ PostgreSQL and NATS under ``GRONDSLAG_DATA_DIR`` (see ``grondslag.embedded``).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -53,6 +54,11 @@ def one_off(
     ``serve`` uses in ``GRONDSLAG_DATA_DIR``, else the embedded servers started for the
     command in that folder.
 
+    Starting them where the folder had no database makes a new, empty one: said in one line
+    on stderr, since a ``serve`` running with another data folder never sees it (a key made
+    there answers 401 there). Using the database of a folder whose serve is stopped is
+    legitimate (that serve uses it at its next start) and is not said.
+
     ``reads_tables``: the command reads the service's tables and makes none (``audit
     check``, ``rebuild``, ``quarantine``), so a database without them — never migrated, or
     behind this release — is refused in one line, exit 3; in a folder without a database,
@@ -72,6 +78,13 @@ def one_off(
             "DATABASE_URL) of the serve you mean, or start `grondslag serve` here first"
         )
     with servers(settings, need_nats=need_nats and settings.database_url is None) as settings:
+        if new:  # (its log line alone was easily missed: the command worked, on another store)
+            print(
+                f"grondslag: no database was in {folder}: made a new one for this command "
+                "(a serve running elsewhere uses its own GRONDSLAG_DATA_DIR)",
+                file=sys.stderr,
+                flush=True,
+            )
         if reads_tables:
             assert settings.database_url
             _require_schema(settings.database_url)

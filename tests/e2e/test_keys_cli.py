@@ -151,3 +151,31 @@ def test_serve_refuses_a_weak_bootstrap_key_with_a_configured_database(
         timeout=60,
     )
     assert done.returncode == 2 and "GRONDSLAG_BOOTSTRAP_KEY is weak" in done.stderr
+
+
+def test_a_command_that_makes_a_new_embedded_database_says_so_once(tmp_path: Path) -> None:
+    """Without DATABASE_URL and with no serve running in its data folder, `keys create`
+    starts the embedded database of that folder: a folder that had none gets a new, empty
+    one, which a serve running with another data folder never sees (its key answers 401
+    there); one line says so, that time only."""
+    folder = tmp_path / "elsewhere"
+    keep = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
+    env = keep | {"GRONDSLAG_DATA_DIR": str(folder), "GRONDSLAG_KEY_PEPPER": PEPPER}
+    said = f"grondslag: no database was in {folder.resolve()}: made a new one for this command"
+
+    def create() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "grondslag.cli", "keys", "create", "--tenant", "demo",
+             "--role", "reader"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    first = create()
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("gs_")  # the key is made all the same
+    lines = [line for line in first.stderr.splitlines() if line.startswith("grondslag:")]
+    assert len(lines) == 1 and lines[0].startswith(said), first.stderr
+    assert "GRONDSLAG_DATA_DIR" in lines[0]
+    again = create()  # the folder has its database now: nothing to say
+    assert again.returncode == 0, again.stderr
+    assert "grondslag:" not in again.stderr, again.stderr

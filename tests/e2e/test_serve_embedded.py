@@ -356,6 +356,7 @@ def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_a
 
         made = grondslag("keys", "create", "--tenant", "demo", "--role", "reader")
         assert made.returncode == 0, made.stderr
+        assert "grondslag:" not in made.stderr  # (the running serve's database: not a new one)
         assert httpx.get(
             f"{api}/v1/purposes", headers={"Authorization": f"Bearer {made.stdout.strip()}"}
         ).is_success
@@ -389,5 +390,6 @@ def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_a
         "every call answers 401",
     ):
         assert line in output, f"{line!r} not in what serve printed"
+    assert "no database was in" not in output  # a first start: its banner names the folder
     for secret in ("postgres.password", "nats.password"):
         assert (tmp_path / secret).read_text().strip() not in output + status.stdout

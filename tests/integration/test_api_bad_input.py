@@ -367,6 +367,20 @@ def test_impossible_birth_date_on_subject_put_is_422_and_subject_not_created(ten
     assert_problem(tenant.call("GET", "/v1/subjects/new-one/history"), 404)
 
 
+@pytest.mark.parametrize(
+    "email", ["not-an-email", "two@at@signs.example", "a b@example.org", "x@example.org\n"]
+)
+def test_an_address_that_is_no_email_is_422_and_the_subject_not_created(tenant, email) -> None:
+    response = tenant.call("PUT", "/v1/subjects/mailed", json={"email": email})
+    assert_problem(response, 422, field="email")
+    assert tenant.call("GET", "/v1/subjects/mailed").status_code == 404
+
+
+def test_an_email_address_is_taken_as_given(tenant) -> None:
+    response = tenant.call("PUT", "/v1/subjects/mailed", json={"email": "j.de-vries+nb@example.nl"})
+    assert response.status_code == 201, response.text
+
+
 def test_bad_birth_date_on_existing_subject_put_changes_nothing(ready) -> None:
     before = snapshot(ready)
     response = ready.call("PUT", f"/v1/subjects/{REF}", json={"birth_date": "soon"})

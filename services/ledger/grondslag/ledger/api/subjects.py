@@ -4,7 +4,7 @@ their history."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Annotated, cast
 from uuid import UUID
 
 import msgspec
@@ -37,9 +37,15 @@ from .preconditions import (
 )
 from .problems import aware
 
+EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}(?!\n)$"  # a sign-up's shape (api/newsletter.py), trimmed
+
 
 class SubjectPut(PersonalData, frozen=True, forbid_unknown_fields=True):
-    """The personal data the ledger needs (birth date for age rules, e-mail for newsletters)."""
+    """The personal data the ledger needs (birth date for age rules, e-mail for newsletters).
+    The address is checked here, on the way in, as a sign-up's is (one ``@``, no spaces), and
+    not in ``PersonalData``: a stored event is read as it was recorded."""
+
+    email: Annotated[str, msgspec.Meta(pattern=EMAIL, max_length=320)] | None = None
 
 
 class SubjectOut(msgspec.Struct):

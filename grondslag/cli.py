@@ -399,18 +399,17 @@ def keys_list(args: argparse.Namespace) -> int:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
 
     async def work(pool: Any, _: bytes) -> int:
-        keys = await list_keys(pool, args.tenant)
-        print(f"{'KEY ID':<16}  {'TENANT':<20}  {'ROLES':<27}  {'CREATED':<20}  "
-              f"{'LAST USED':<20}  REVOKED")  # fmt: skip
-        for key in keys:
+        rows = [("KEY ID", "TENANT", "ROLES", "KIND", "CREATED", "LAST USED", "REVOKED")]
+        for key in await list_keys(pool, args.tenant):
             revoked = moment(key.revoked_at)
             if key.replaced_by:
                 revoked += f" (replaced by {key.replaced_by})"
-            roles = ",".join(key.roles) + (" bootstrap" if key.bootstrap else "")
-            print(
-                f"{key.key_id:<16}  {key.tenant:<20}  {roles:<27}  {moment(key.created_at):<20}  "
-                f"{moment(key.last_used_at):<20}  {revoked}"
-            )
+            rows.append((
+                key.key_id, key.tenant, ",".join(key.roles),
+                "bootstrap" if key.bootstrap else "-",
+                moment(key.created_at), moment(key.last_used_at), revoked,
+            ))  # fmt: skip
+        print("\n".join(console.columns(rows)))
         return 0
 
     return _keys_run(work)

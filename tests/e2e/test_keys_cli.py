@@ -84,6 +84,27 @@ def test_list_shows_ids_and_never_secrets(database_url: str) -> None:
     assert "cli-list" not in _keys(database_url, "list", "--tenant", "other").stdout
 
 
+def test_list_keeps_its_columns_whatever_their_width(database_url: str) -> None:
+    tenant = "cli-list-a-tenant-of-thirty-chars"[:30]
+    _create(database_url, tenant, "reader", "writer", "auditor", "admin")
+    head, row = _keys(database_url, "list", "--tenant", tenant).stdout.splitlines()
+    assert head.split() == [
+        "KEY",
+        "ID",
+        "TENANT",
+        "ROLES",
+        "KIND",
+        "CREATED",
+        "LAST",
+        "USED",
+        "REVOKED",
+    ]
+    # each value starts where its header does: no column pushed out by a wide one
+    for header, value in (("TENANT", tenant), ("ROLES", "admin,auditor,reader,writer")):
+        assert row[head.index(header) :].startswith(f"{value}  "), (head, row)
+    assert row[head.index("KIND") :].startswith("-  "), (head, row)
+
+
 def test_rotate_keeps_tenant_and_roles_and_revokes_the_old(database_url: str) -> None:
     _create(database_url, "cli-rotate", "writer", "reader")
     [old] = _rows(database_url, "cli-rotate")

@@ -47,6 +47,18 @@ def _fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Record]
     return asyncio.run(run())
 
 
+def _revoke_the_bootstrap_key(client: TestClient, auth: dict[str, str]) -> dict[str, str]:
+    """As the README advises: another admin key made with it, then it revoked by that one
+    (whose header this answers)."""
+    [boot] = client.get("/v1/keys", headers=auth).json()["keys"]
+    assert boot["bootstrap"] and boot["roles"] == sorted(ROLES)
+    made = client.post("/v1/keys", headers=auth, json={"roles": ["admin"]}).json()
+    other = {"Authorization": f"Bearer {made['key']}"}
+    revoked = client.post(f"/v1/keys/{boot['key_id']}/revocation", headers=other)
+    assert revoked.status_code == 200, revoked.text
+    return other
+
+
 def test_a_revoked_bootstrap_key_stays_revoked_after_a_restart(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
@@ -55,12 +67,7 @@ def test_a_revoked_bootstrap_key_stays_revoked_after_a_restart(
     ours = _settings(settings, tmp_path, key, tenant)
     with TestClient(create_app(ours), raise_server_exceptions=False) as client:
         assert client.get("/v1/purposes", headers=auth).status_code == 200
-        [boot] = client.get("/v1/keys", headers=auth).json()["keys"]
-        assert boot["bootstrap"] and boot["roles"] == sorted(ROLES)
-        made = client.post("/v1/keys", headers=auth, json={"roles": ["admin"]}).json()
-        other = {"Authorization": f"Bearer {made['key']}"}
-        revoked = client.post(f"/v1/keys/{boot['key_id']}/revocation", headers=other)
-        assert revoked.status_code == 200, revoked.text
+        other = _revoke_the_bootstrap_key(client, auth)
     with TestClient(create_app(ours), raise_server_exceptions=False) as client:  # restart
         assert client.get("/v1/purposes", headers=auth).status_code == 401
         assert client.get("/v1/purposes", headers=other).status_code == 200
@@ -130,11 +137,7 @@ def test_the_banner_and_status_say_so_when_the_bootstrap_key_is_revoked(
             cli._banner(ours, postgres=False, nats=False)  # (its first start: it is live)
             assert "GRONDSLAG_BOOTSTRAP_KEY: tenant demo, every role" in capsys.readouterr().err
             auth = {"Authorization": f"Bearer {key}"}
-            [boot] = client.get("/v1/keys", headers=auth).json()["keys"]
-            made = client.post("/v1/keys", headers=auth, json={"roles": ["admin"]}).json()
-            other = {"Authorization": f"Bearer {made['key']}"}
-            revoked = client.post(f"/v1/keys/{boot['key_id']}/revocation", headers=other)
-            assert revoked.status_code == 200, revoked.text
+            _revoke_the_bootstrap_key(client, auth)
         with TestClient(create_app(ours), raise_server_exceptions=False) as client:  # restart
             assert client.get("/v1/purposes", headers=auth).status_code == 401
             cli._banner(ours, postgres=False, nats=False)

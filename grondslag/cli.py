@@ -134,20 +134,16 @@ def status(_: argparse.Namespace) -> int:
 
 
 def _bootstrap_hashes(settings: Settings) -> tuple[bytes, bytes] | None:
-    """The keyed and the unsalted hash ``GRONDSLAG_BOOTSTRAP_KEY`` is stored under; ``None``
-    without the key, or before the pepper exists (the key is not stored yet then)."""
-    from grondslag.ledger.keys import hash_key, legacy_hash
+    """The hashes ``GRONDSLAG_BOOTSTRAP_KEY`` is stored under; ``None`` without the key,
+    or before the pepper exists (the key is not stored yet then, and no pepper is made
+    here)."""
+    from grondslag.ledger.keys import load_pepper, stored_as
 
     if not settings.bootstrap_key:
         return None
-    if settings.key_pepper:
-        pepper = settings.key_pepper.encode()
-    else:
-        try:
-            pepper = settings.pepper_path.read_text().strip().encode()
-        except OSError:
-            return None
-    return hash_key(pepper, settings.bootstrap_key), legacy_hash(settings.bootstrap_key)
+    if not settings.key_pepper and not settings.pepper_path.exists():
+        return None
+    return stored_as(load_pepper(settings.pepper_path, settings.key_pepper), settings.bootstrap_key)
 
 
 def _bootstrap_key_allowed(settings: Settings) -> bool:

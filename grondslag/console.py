@@ -281,7 +281,7 @@ async def keys_seen(
     ``None`` when that cannot be told (no table yet: no keys)."""
     import asyncpg
 
-    from grondslag.ledger.keys import LIVE
+    from grondslag.ledger.keys import LIVE, STORED_AS
 
     try:
         conn = await asyncpg.connect(database_url, timeout=5)
@@ -295,9 +295,7 @@ async def keys_seen(
             )
         else:
             state = await conn.fetchval(
-                f"SELECT bool_or({LIVE}) FROM grondslag_api_keys "
-                "WHERE (key_hash = $1 AND hash_kind = 'hmac') "
-                "OR (key_hash = $2 AND hash_kind = 'sha256')",
+                f"SELECT bool_or({LIVE}) FROM grondslag_api_keys WHERE {STORED_AS}",
                 *bootstrap_hashes,
             )
         return live, None if state is None else "live" if state else "revoked"

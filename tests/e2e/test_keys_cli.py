@@ -85,7 +85,7 @@ def test_list_shows_ids_and_never_secrets(database_url: str) -> None:
 
 
 def test_list_keeps_its_columns_whatever_their_width(database_url: str) -> None:
-    tenant = "cli-list-a-tenant-of-thirty-chars"[:30]
+    tenant = "cli-list-a-tenant-wider-than-20"  # the old fixed column held 20
     _create(database_url, tenant, "reader", "writer", "auditor", "admin")
     head, row = _keys(database_url, "list", "--tenant", tenant).stdout.splitlines()
     assert head.split() == [

@@ -71,6 +71,8 @@ UPDATE grondslag_api_keys SET key_id = encode(substr(key_hash, 1, 6), 'hex')
 
 # a key is live until its revoked_at: none, or a moment still to come (a rotation's grace)
 LIVE = "(revoked_at IS NULL OR revoked_at > now())"
+# the row of a key given as $1 its keyed hash and $2 its unsalted one (``stored_as``)
+STORED_AS = "((key_hash = $1 AND hash_kind = 'hmac') OR (key_hash = $2 AND hash_kind = 'sha256'))"
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -145,6 +147,12 @@ def hash_key(pepper: bytes, key: str) -> bytes:
 def legacy_hash(key: str) -> bytes:
     """How keys were stored before the pepper: a plain SHA-256."""
     return hashlib.sha256(key.encode()).digest()
+
+
+def stored_as(pepper: bytes, key: str) -> tuple[bytes, bytes]:
+    """The two hashes a key's row may hold, for ``STORED_AS``: keyed, and as stored before
+    the pepper."""
+    return hash_key(pepper, key), legacy_hash(key)
 
 
 def weak_key(key: str) -> bool:
@@ -358,9 +366,7 @@ class KeyCache:
         row = await self.pool.fetchrow(
             "SELECT key_id, tenant, roles, hash_kind, "
             "extract(epoch FROM revoked_at - now())::float8 AS revoked_in "
-            "FROM grondslag_api_keys "
-            "WHERE ((key_hash = $1 AND hash_kind = 'hmac') "
-            f"OR (key_hash = $2 AND hash_kind = 'sha256')) AND {LIVE}",
+            f"FROM grondslag_api_keys WHERE {STORED_AS} AND {LIVE}",
             digest,
             legacy_hash(key),
         )

@@ -195,7 +195,7 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
 EMPTY_BODY = "the request body is empty: this operation takes a JSON object"
 _SOURCES = frozenset({"body", "query", "path", "header"})  # where litestar found the value
 # litestar's words for a required parameter that is absent (it names no field of its own)
-_MISSING = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
+_MISSING = re.compile(r"Missing required (query|path|header) parameter '([^']+)'")
 
 
 def _unrepr(message: str) -> str:

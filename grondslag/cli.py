@@ -104,12 +104,13 @@ def status(_: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    pid, port, processes = running
     embedded = {"postgres": not settings.database_url, "nats": not settings.nats_url}
     settings = replace(
-        _public_url(settings, "127.0.0.1", port),
+        _public_url(settings, "127.0.0.1", running.port),
         database_url=settings.database_url or running_database_url(settings.data_dir),
         nats_url=settings.nats_url or running_nats_url(settings.data_dir),
+        # the tenant the serve was started for, not this caller's GRONDSLAG_BOOTSTRAP_TENANT
+        bootstrap_tenant=running.tenant or settings.bootstrap_tenant,
     )
     # the keys as the database the serve uses says, not as this caller's environment
     # (whose GRONDSLAG_BOOTSTRAP_KEY may not be the serve's): any key made as a bootstrap key
@@ -124,8 +125,8 @@ def status(_: argparse.Namespace) -> int:
             embedded_nats=embedded["nats"], live_keys=live, bootstrap=bootstrap,
         )
     )  # fmt: skip
-    print(f"  supervisor   pid {pid}, port {port}")
-    for name, state in processes.items():
+    print(f"  supervisor   pid {running.pid}, port {running.port}")
+    for name, state in running.processes.items():
         print(
             f"  {name:<12} pid {state.get('pid') or '-'}, {state.get('restarts', 0)} restarts"
             + (f", last {state['last_exit']}" if state.get("last_exit") else "")
@@ -199,7 +200,8 @@ def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket
     }
     host = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("grondslag").info("serving on http://%s:%d", host, port)
-    return Supervisor(children, env=env, restarts_file=restarts).run()
+    about = {"tenant": settings.bootstrap_tenant}  # for `grondslag status` in another shell
+    return Supervisor(children, env=env, restarts_file=restarts, about=about).run()
 
 
 def _serve_one(args: argparse.Namespace, settings: Settings) -> None:

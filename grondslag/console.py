@@ -24,7 +24,7 @@ import re
 import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from grondslag.ledger.settings import Settings
 
@@ -33,6 +33,7 @@ __all__ = [
     "CANNOT_RUN",
     "DefaultsShown",
     "Failure",
+    "RunningServe",
     "banner",
     "expected_failure",
     "preflight",
@@ -307,9 +308,17 @@ async def keys_seen(
         await conn.close()
 
 
-def running_serve(data_dir: Path) -> tuple[int, int, dict[str, Any]] | None:
-    """The ``serve`` supervising in ``data_dir``: its pid, port and processes (from its
-    ``supervisor-<port>.json``); ``None`` when none runs."""
+class RunningServe(NamedTuple):
+    """A ``serve`` supervising in a data folder, as its ``supervisor-<port>.json`` says."""
+
+    pid: int
+    port: int
+    processes: dict[str, Any]  # name: {"pid", "restarts", "last_exit"}
+    tenant: str | None  # the tenant it serves (GRONDSLAG_BOOTSTRAP_TENANT where it started)
+
+
+def running_serve(data_dir: Path) -> RunningServe | None:
+    """The ``serve`` supervising in ``data_dir``; ``None`` when none runs."""
     import psutil
 
     for path in sorted(data_dir.resolve().glob("supervisor-*.json")):
@@ -323,5 +332,9 @@ def running_serve(data_dir: Path) -> tuple[int, int, dict[str, Any]] | None:
         except psutil.Error:
             alive = False
         if alive and pid != os.getpid():
-            return pid, port, dict(state.get("processes") or {})
+            tenant = state.get("tenant")
+            return RunningServe(
+                pid, port, dict(state.get("processes") or {}),
+                tenant if isinstance(tenant, str) else None,
+            )  # fmt: skip
     return None

@@ -19,9 +19,11 @@ SIGSEGV, the OOM killer, any exit code — is started again after a back-off tha
 Each exit is logged as a warning naming the process, its pid, its exit code or signal, how
 long it ran and the delay. The supervisor counts restarts per process in a small JSON file
 in the data folder, ``supervisor-<port>.json`` (written atomically, removed on a clean
-stop), whose path it gives its children as ``GRONDSLAG_RESTARTS_FILE``: the API workers
-read it for ``grondslag_process_restarts_total{process="…"}`` in ``/metrics``. A file,
-not a table, so that the count is there when the database is what makes the children
+stop), whose path it gives its children as ``GRONDSLAG_RESTARTS_FILE``, beside what the
+caller said it serves (``about``: ``serve`` puts its tenant there, which ``grondslag
+status`` shows from another shell); the API workers read it for
+``grondslag_process_restarts_total{process="…"}`` in ``/metrics``. A file, not a table, so
+that the count is there when the database is what makes the children
 crash; and per port, so that two ``serve`` on one host keep their own.
 
 **Metrics and logs.** The children share one metrics folder, ``metrics-<port>/`` in the
@@ -149,6 +151,7 @@ class Supervisor:
     children: list[Child]
     env: dict[str, str] = field(default_factory=dict)
     restarts_file: Path | None = None
+    about: dict[str, str] = field(default_factory=dict)  # written beside the counts
     backoff: Backoff = Backoff()
     stop_timeout: float = 30.0
     _stopping: int = field(default=0, init=False)  # stop signals received
@@ -297,7 +300,8 @@ class Supervisor:
     # -- the restart counts -------------------------------------------------------------
 
     def _write_counts(self) -> None:
-        """``{"supervisor": pid, "processes": {name: {"restarts", "pid", "last_exit"}}}``."""
+        """``{"supervisor": pid, **about, "processes": {name: {"restarts", "pid",
+        "last_exit"}}}``."""
         if self.restarts_file is None:
             return
         processes = {
@@ -308,7 +312,9 @@ class Supervisor:
             }
             for c in self.children
         }
-        text = json.dumps({"supervisor": os.getpid(), "processes": processes}, indent=1)
+        text = json.dumps(
+            {"supervisor": os.getpid(), **self.about, "processes": processes}, indent=1
+        )
         temporary = self.restarts_file.with_name(self.restarts_file.name + ".tmp")
         try:  # 0600, like every file in the data folder
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -317,12 +317,17 @@ def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_a
     tmp_path: Path,
 ) -> None:
     """Without a bootstrap key: the start-up lines and `grondslag status` name every
-    address, the tenant and how to make a key; a second `serve` on the same folder is one
-    line and exit 3, and leaves the first one's servers running."""
+    address, the tenant and how to make a key — `status` in a shell without the serve's
+    GRONDSLAG_BOOTSTRAP_TENANT too; a second `serve` on the same folder is one line and exit
+    3, and leaves the first one's servers running."""
     port, other_port = _free_port(), _free_port()
     api = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in _env(tmp_path).items() if k != "GRONDSLAG_BOOTSTRAP_KEY"}
-    server = _serve(tmp_path, port, env)
+    env = {
+        k: v
+        for k, v in _env(tmp_path).items()
+        if k not in ("GRONDSLAG_BOOTSTRAP_KEY", "GRONDSLAG_BOOTSTRAP_TENANT")
+    }
+    server = _serve(tmp_path, port, env | {"GRONDSLAG_BOOTSTRAP_TENANT": "praktijk-noord"})
     try:
 
         def grondslag(*args: str) -> subprocess.CompletedProcess[str]:
@@ -339,14 +344,14 @@ def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_a
         pg_port = (tmp_path / "postgres.port").read_text().strip()
         nats_port = (tmp_path / "nats.port").read_text().strip()
         for shown in (
-            "tenant demo",
+            "tenant praktijk-noord",
             f"{api}/v1/",
             f"{api}/schema",
             f"{api}/audit",
             f"postgresql://postgres:***@127.0.0.1:{pg_port}/grondslag",
             f"nats://127.0.0.1:{nats_port} ",
             "GRONDSLAG_BOOTSTRAP_KEY is not set and no key exists yet, so every call answers 401",
-            "grondslag keys create --tenant demo",
+            "grondslag keys create --tenant praktijk-noord",
             f"port {port}",
             "api-1",
             "projector",
@@ -354,7 +359,7 @@ def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_a
             assert shown in status.stdout, f"{shown!r} not in:\n{status.stdout}"
         assert httpx.get(f"{api}/v1/purposes").status_code == 401  # as the hint says
 
-        made = grondslag("keys", "create", "--tenant", "demo", "--role", "reader")
+        made = grondslag("keys", "create", "--tenant", "praktijk-noord", "--role", "reader")
         assert made.returncode == 0, made.stderr
         assert "grondslag:" not in made.stderr  # (the running serve's database: not a new one)
         assert httpx.get(
@@ -382,7 +387,7 @@ def test_serve_says_where_everything_is_and_a_second_serve_on_its_folder_stops_a
     finally:
         output = _stop(server)
     for line in (
-        "grondslag serves tenant demo",
+        "grondslag serves tenant praktijk-noord",
         f"  API docs     {api}/schema",
         f"  auditor      {api}/audit",
         "  PostgreSQL   postgresql://postgres:***@127.0.0.1:",

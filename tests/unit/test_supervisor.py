@@ -225,8 +225,9 @@ def test_the_api_reads_the_counts_the_supervisor_writes(tmp_path: Path) -> None:
 
     counts = tmp_path / "supervisor-8000.json"
     children = [Child("api-1", ["true"]), Child("projector", ["true"], restarts=3)]
-    Supervisor(children, restarts_file=counts)._write_counts()
+    Supervisor(children, restarts_file=counts, about={"tenant": "praktijk-noord"})._write_counts()
     assert process_restarts(counts) == {"api-1": 0, "projector": 3}
+    assert json.loads(counts.read_text())["tenant"] == "praktijk-noord"  # for `status`
     assert counts.stat().st_mode & 0o777 == 0o600  # like every file in the data folder
     text = prometheus([], 0, restarts=process_restarts(counts))
     assert 'grondslag_process_restarts_total{process="projector"} 3.0\n' in text

@@ -1,7 +1,11 @@
 """`grondslag serve --workers 2` with ``GRONDSLAG_LOG_FORMAT=json``: every line any of its
 processes writes (supervisor, API workers with uvicorn's access log, projector) is one JSON
 object naming its process, and a request's lines name its request id; /metrics, whichever
-worker answers, counts the requests of both workers (and keeps a killed worker's)."""
+worker answers, counts the requests of both workers (and keeps a killed worker's).
+
+The module's tests share one serve (each start costs some ten seconds of CPU); none of them
+depends on another having run, and the fixture checks, once it stopped the serve, that every
+line it wrote to the end, its stop included, is JSON."""
 
 from __future__ import annotations
 
@@ -63,12 +67,20 @@ def _until(what: str, check, timeout: float, log: Path):
     return found
 
 
-@pytest.fixture
-def served(own_database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Served]:
+def _entries(log: Path) -> list[dict[str, object]]:
+    """Every line of the log as JSON (fails on any line that is not)."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def served(
+    module_database_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    tmp_path = tmp_path_factory.mktemp("observed")
     log, port = tmp_path / "serve.log", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRONDSLAG_", "OTEL_"))}
     env |= {
-        "DATABASE_URL": own_database_url,
+        "DATABASE_URL": module_database_url,
         "NATS_URL": nats_url,
         "GRONDSLAG_DATA_DIR": str(tmp_path / "data"),
         "GRONDSLAG_BOOTSTRAP_KEY": KEY,
@@ -93,14 +105,16 @@ def served(own_database_url: str, nats_url: str, tmp_path: Path) -> Iterator[Ser
 
         _until("serve --workers 2 is ready", ready, 60, log)
         yield service
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text(errors="replace")[-3000:]
+        messages = [e["message"] for e in _entries(log)]  # to the last line of the stop
+        assert "received SIGTERM" in messages and any(
+            str(m).startswith("stopping api-1") for m in messages
+        ), messages[-10:]
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.kill()
+            process.wait()
 
 
 def test_every_line_is_json_and_a_requests_lines_name_its_id(served: Served) -> None:
@@ -110,11 +124,13 @@ def test_every_line_is_json_and_a_requests_lines_name_its_id(served: Served) -> 
         assert answer.headers["x-request-id"] == request_id
     missing = httpx.get(f"{served.api}/v1/purposes", headers={"X-Request-Id": "no-key"})
     assert missing.status_code == 401
-    time.sleep(0.5)
-    served.process.send_signal(signal.SIGTERM)
-    assert served.process.wait(timeout=60) == 0
-    lines = [line for line in served.log.read_text().splitlines() if line.strip()]
-    entries = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+
+    def logged() -> list[dict[str, object]]:  # each line is written as it is logged
+        entries = _entries(served.log)
+        seen = {e.get("request_id") for e in entries if e["logger"] == "uvicorn.access"}
+        return entries if set(ids) | {"no-key"} <= seen else []
+
+    entries = _until("the access lines of every request", logged, 15, served.log)
     assert all(
         {"time", "level", "logger", "message", "process", "pid"} <= e.keys() for e in entries
     )

@@ -138,17 +138,21 @@ def _lag(metrics: str, projection: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
+def _data_dir() -> contextlib.AbstractContextManager[str]:
     """Not under pytest's temporary root: a pytest session starting meanwhile (another
     checkout's) takes the search bit off that root, which the embedded PostgreSQL (run as
     another user when we are root) needs while initdb runs."""
-    with tempfile.TemporaryDirectory(prefix="grondslag-supervision-") as folder:
-        yield Path(folder)
+    return tempfile.TemporaryDirectory(prefix="grondslag-supervision-")
 
 
 @pytest.fixture
-def service(data_dir: Path) -> Iterator[Service]:
+def data_dir() -> Iterator[Path]:
+    with _data_dir() as folder:
+        yield Path(folder)
+
+
+@contextlib.contextmanager
+def _serving(data_dir: Path) -> Iterator[Service]:
     log = data_dir / "serve.log"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
@@ -190,6 +194,23 @@ def service(data_dir: Path) -> Iterator[Service]:
                     left.kill()
 
 
+@pytest.fixture
+def service(data_dir: Path) -> Iterator[Service]:
+    """A serve of this test's own (which the test may kill)."""
+    with _serving(data_dir) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def restarting() -> Iterator[Service]:
+    """One serve for the tests that kill a child of it: the supervisor makes it whole again,
+    and each test counts the restarts from what /metrics says when it begins (a start costs
+    some ten seconds of CPU)."""
+    with _data_dir() as folder, _serving(Path(folder)) as served:
+        _register(served.api)
+        yield served
+
+
 def _register(api: str) -> None:
     purpose = {
         "code": "photo-in-dossier",
@@ -218,8 +239,8 @@ def _consent(api: str, subject: str) -> str:
     return given.json()["event_id"]
 
 
-def test_a_killed_projector_is_restarted_and_catches_up(service: Service) -> None:
-    _register(service.api)
+def test_a_killed_projector_is_restarted_and_catches_up(restarting: Service) -> None:
+    service = restarting
     projector = service.projector()
     assert projector is not None
     # (counted from what /metrics says now, whatever happened at start)
@@ -260,8 +281,10 @@ def test_a_killed_projector_is_restarted_and_catches_up(service: Service) -> Non
     assert re.search(r"projector.*SIGKILL.*restart", log), "the restart is not logged"
 
 
-def test_a_killed_api_worker_is_restarted_and_the_api_keeps_answering(service: Service) -> None:
-    _register(service.api)
+def test_a_killed_api_worker_is_restarted_and_the_api_keeps_answering(
+    restarting: Service,
+) -> None:
+    service = restarting
     victim = service.api_workers()[0]
     metrics = service.metrics()
     restarts = {name: _restarts(metrics, name) for name in ("api-1", "api-2", "projector")}

@@ -61,6 +61,20 @@ def end(tenant, ref: str, representative_ref: str, **fields: Any) -> Any:
     )
 
 
+def ended(tenant, ref: str, representative_ref: str, **fields: Any) -> list[dict]:
+    """End a representation whose consent then lapses, and wait for the deadline clock to
+    record that lapse (``BasisLapsed``): the history then, which a refusal after it must
+    leave as it is (the clock's lapse, recorded meanwhile, made such a test fail)."""
+    assert end(tenant, ref, representative_ref, **fields).status_code == 201
+    deadline = time.monotonic() + 3 * PROJECTION_WAIT
+    while True:
+        events = history(tenant, ref)
+        if any(e["type"] == "BasisLapsed" for e in events):
+            return events
+        assert time.monotonic() < deadline, f"the clock recorded no lapse: {events}"
+        time.sleep(0.1)
+
+
 def check_until(tenant, ref: str, purpose: str, allowed: bool) -> dict:
     """POST /v1/checks again until ``ref`` is (not) allowed — the projector catching up."""
     deadline = time.monotonic() + PROJECTION_WAIT
@@ -150,7 +164,8 @@ def test_registering_a_representative_answers_201_with_its_event_id(tenant) -> N
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["subject_ref"], body["representative_ref"]) == (ADULT, "curator-1")
-    assert body["event_id"] == history(tenant, ADULT)[-1]["event_id"]
+    recorded = [e for e in history(tenant, ADULT) if e["type"] != "BasisLapsed"]  # (the clock's)
+    assert body["event_id"] == recorded[-1]["event_id"]
 
 
 def test_registering_for_an_unknown_subject_is_404(tenant) -> None:
@@ -237,7 +252,8 @@ def test_ending_a_representation_answers_201_and_its_consents_lapse_at_the_end(
     assert ended.status_code == 201, ended.text
     body = ended.json()
     assert (body["subject_ref"], body["representative_ref"]) == (ADULT, "curator-1")
-    assert body["event_id"] == history(tenant, ADULT)[-1]["event_id"]
+    recorded = [e for e in history(tenant, ADULT) if e["type"] != "BasisLapsed"]  # (the clock's)
+    assert body["event_id"] == recorded[-1]["event_id"]
     before_end = standing(tenant, ADULT, at="2025-12-31T23:59:00Z")
     assert (before_end["status"], before_end["evidence"]) == ("lawful", [curator_consent])
     now = standing(tenant, ADULT)
@@ -263,15 +279,13 @@ def test_ending_an_unknown_representative_is_404(tenant, curator_consent) -> Non
 
 
 def test_ending_a_representation_twice_is_refused_by_r16(tenant, curator_consent) -> None:
-    assert end(tenant, ADULT, "curator-1").status_code == 201
-    before = history(tenant, ADULT)
+    before = ended(tenant, ADULT, "curator-1")
     assert_problem(end(tenant, ADULT, "curator-1"), 409, rule="R16", field="representative_ref")
     assert history(tenant, ADULT) == before
 
 
 def test_ended_representative_cannot_consent_after_the_end_r16(tenant, curator_consent) -> None:
-    assert end(tenant, ADULT, "curator-1", effective_at="2026-01-01T00:00:00Z").status_code == 201
-    before = history(tenant, ADULT)
+    before = ended(tenant, ADULT, "curator-1", effective_at="2026-01-01T00:00:00Z")
     refused = tenant.consent(ADULT, representative_ref="curator-1")
     assert_problem(refused, 409, rule="R16", field="effective_at")
     assert history(tenant, ADULT) == before
@@ -281,8 +295,7 @@ def test_ended_representative_cannot_consent_after_the_end_r16(tenant, curator_c
 def test_an_ended_representative_ref_cannot_be_registered_again_so_old_consents_stay_lapsed(
     tenant, curator_consent
 ) -> None:
-    assert end(tenant, ADULT, "curator-1", effective_at="2026-01-01T00:00:00Z").status_code == 201
-    before = history(tenant, ADULT)
+    before = ended(tenant, ADULT, "curator-1", effective_at="2026-01-01T00:00:00Z")
     again = tenant.call(
         "POST",
         f"/v1/subjects/{ADULT}/representatives",

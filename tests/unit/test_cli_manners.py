@@ -184,3 +184,15 @@ def test_the_readme_gives_the_exit_codes() -> None:
         2,
         3,
     ]
+
+
+def test_the_command_line_starts_without_the_database_drivers_or_the_web_stack() -> None:
+    """Every command imports ``grondslag.cli`` in a fresh interpreter: psycopg alone took
+    0.45 s of its 0.73 s, for every ``--help`` and ``verify`` too; each command imports
+    what it uses when it runs."""
+    probe = "import sys, grondslag.cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    for heavy in ("psycopg", "asyncpg", "litestar", "eventsourcing", "nats", "uvicorn"):
+        assert f"'{heavy}'" not in loaded, f"{heavy} is imported by grondslag.cli"

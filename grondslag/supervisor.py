@@ -23,8 +23,8 @@ stop), whose path it gives its children as ``GRONDSLAG_RESTARTS_FILE``, beside w
 caller said it serves (``about``: ``serve`` puts its tenant there, which ``grondslag
 status`` shows from another shell); the API workers read it for
 ``grondslag_process_restarts_total{process="…"}`` in ``/metrics``. A file, not a table, so
-that the count is there when the database is what makes the children
-crash; and per port, so that two ``serve`` on one host keep their own.
+that the count is there when the database is what makes the children crash; and per port,
+so that two ``serve`` on one host keep their own.
 
 **Metrics and logs.** The children share one metrics folder, ``metrics-<port>/`` in the
 data folder (``PROMETHEUS_MULTIPROC_DIR``, emptied at start), where each API worker writes

@@ -1,6 +1,6 @@
 """The suite runs in parallel workers (pytest-xdist, ``--numprocesses=auto`` in pyproject):
-it mostly waits — on projectors, clocks, processes starting — so two workers on two cores
-finish in well under the time of one.
+its tests wait often — on projectors, clocks, processes starting — so two workers keep two
+cores busy where one left them half idle (README, The tests in parallel workers).
 
 Each worker is a pytest session of its own, with its own fresh databases (their names are
 random), its own temporary and embedded folders (``popen-gwN`` under the base folder) and

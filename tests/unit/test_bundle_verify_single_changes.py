@@ -55,18 +55,6 @@ def test_every_single_character_change_of_a_purpose_and_period_bundle_fails():
     assert failures == []
 
 
-def test_every_single_character_change_of_a_purpose_and_period_bundle_outside_the_query_fails():
-    """The same sweep, except the query: every other position is caught."""
-    query_at = NARROW_DATA.index(b'"query"')
-    query_end = NARROW_DATA.index(b"}", query_at)
-    failures = [
-        o
-        for p in range(len(NARROW_DATA))
-        if not query_at <= p <= query_end and (o := outcome(NARROW_DATA, p))
-    ]
-    assert failures == []
-
-
 @settings(max_examples=300, deadline=None)
 @given(position=st.integers(0, len(FULL_DATA) - 1), byte=st.integers(0x20, 0x7E))
 def test_any_other_printable_character_anywhere_fails(position, byte):

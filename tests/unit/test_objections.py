@@ -378,3 +378,23 @@ def test_r17_a_direct_marketing_objection_with_no_basis_in_force_never_lets_mark
     with pytest.raises(RuleViolated) as info:
         establish(app, "client-mailing", effective_at=LATER)
     assert info.value.rule == "R17"
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_r18_a_second_decision_back_dated_before_the_first_is_refused(app, refused, first):
+    """One objection, one decision: a decision dated between the objection and the decision
+    already recorded would contradict it (or, sent twice at once, repeat it)."""
+    objected(app, "fraud-check")
+    decide(app, "fraud-check", upheld=first)
+    with refused("R18") as info:
+        decide(app, "fraud-check", upheld=not first, effective_at=DECIDED - timedelta(days=7))
+    assert info.value.field == "effective_at"
+    assert standing(app, "fraud-check", LATER).reason == ("objection" if first else None)
+
+
+def test_r18_a_new_objection_after_a_rejection_gets_its_own_decision(app):
+    objected(app, "fraud-check")
+    decide(app, "fraud-check", upheld=False)
+    object_to(app, "fraud-check", effective_at=LATER)
+    decide(app, "fraud-check", upheld=True, effective_at=LATER + timedelta(days=1))
+    assert standing(app, "fraud-check", LATER + timedelta(days=2)).reason == "objection"

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import RuleViolated
-from .values import PurposeTerms
+from .values import Objection, ObjectionDecision, PurposeTerms
 
 if TYPE_CHECKING:
+    from .facts import Fact
     from .standing_at import StandingAnswer
 
 OBJECTABLE = frozenset({"legitimate_interest", "public_task"})
@@ -64,3 +65,31 @@ def check_decision(terms: PurposeTerms, before: StandingAnswer) -> None:
         )
     if before.status != "restricted":
         raise RuleViolated("R18", "no objection awaits a decision then", field="effective_at")
+
+
+def check_not_decided(facts: list[Fact], decision: ObjectionDecision) -> None:
+    """R18: an objection has one decision. The objection lodged by the decision's time is
+    refused a second one, also one back-dated before the first (it would contradict it, or
+    repeat it when the same decision is sent twice at once)."""
+    lodged = [f for f in facts if isinstance(f.statement, Objection)]
+    before = [f for f in lodged if f.effective_at <= decision.effective_at]
+    if not before:
+        return
+    objection = max(before, key=lambda f: (f.effective_at, f.recorded_at))
+    following = [f.effective_at for f in lodged if f.effective_at > objection.effective_at]
+    until = min(following, default=None)
+    decided = [
+        f
+        for f in facts
+        if isinstance(f.statement, ObjectionDecision)
+        and f.effective_at >= objection.effective_at
+        and (until is None or f.effective_at < until)
+    ]
+    if decided:
+        first = min(decided, key=lambda f: (f.effective_at, f.recorded_at))
+        raise RuleViolated(
+            "R18",
+            f"the objection of {objection.effective_at.isoformat()} was decided already "
+            f"(with effect from {first.effective_at.isoformat()}); an objection has one decision",
+            field="effective_at",
+        )

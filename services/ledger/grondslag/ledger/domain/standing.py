@@ -278,6 +278,7 @@ class Standing(Aggregate):
         """R18: the controller decides a pending objection."""
         terms, before = self._check_statement(context, decision)
         objection.check_decision(terms, before)
+        objection.check_not_decided(self.facts, decision)
         return self._record(self.ObjectionDecided, context, decision)
 
     def restrict(self, context: Context, restriction_: Restriction) -> Recorded:

@@ -119,3 +119,37 @@ def test_restricting_several_purposes_is_all_or_nothing(app) -> None:
     assert standing(app, at=MAY_1).status == "lawful"  # the first was not recorded either
     answers = app.restrict_purposes(TENANT, SUBJECT, ["newsletter"], restriction)
     assert [a.status for _, a in answers] == ["restricted"]
+
+
+def test_r24_a_restriction_from_before_a_known_restriction_is_refused(app) -> None:
+    """A restriction dated before one already recorded would run into it: two restrictions
+    of one purpose at once (the same request sent twice concurrently dates the loser a
+    moment before the winner)."""
+    setup(app)
+    give(app)
+    restrict(app, effective_at=APR_1)
+    with pytest.raises(RuleViolated) as refused:
+        restrict(app, effective_at=MAR_1)
+    assert (refused.value.rule, refused.value.field) == ("R24", "purposes")
+    assert standing(app, at=MAR_1 + timedelta(days=1)).status == "lawful"
+
+
+def test_r24_a_restriction_is_lifted_once_also_when_the_second_lift_is_dated_earlier(app) -> None:
+    setup(app)
+    give(app)
+    restrict(app)
+    lift(app, effective_at=MAY_1)
+    with pytest.raises(RuleViolated) as refused:
+        lift(app, effective_at=APR_1)
+    assert (refused.value.rule, refused.value.field) == ("R24", "effective_at")
+    assert standing(app, at=APR_1 + timedelta(days=1)).status == "restricted"
+
+
+def test_r24_a_restriction_after_a_lifted_one_is_accepted_and_lifted_on_its_own(app) -> None:
+    setup(app)
+    give(app)
+    restrict(app)
+    lift(app, effective_at=APR_1)
+    restrict(app, effective_at=MAY_1)
+    _, lifted = lift(app, effective_at=JUN_1)
+    assert lifted.status == "lawful"

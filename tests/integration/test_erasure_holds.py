@@ -73,6 +73,30 @@ def test_r22_after_erasure_commands_on_the_subject_are_refused(tenant):
     assert standing(tenant, REF, PHOTO)["reason"] == "erased"
 
 
+def test_r22_after_erasure_no_restriction_and_no_unsubscribe_link_is_made(tenant):
+    """A restriction (R24) is a command on the subject like any other, and a new link would
+    put back a row naming the subject that the erasure deleted (its POST then answered the
+    recipient with a 409 problem naming the subject)."""
+    _consented(tenant)
+    erased(tenant, REF)
+    before = tenant.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
+    restriction = {"purposes": [PHOTO], "reasons": "the subject disputes the data"}
+    restricted = tenant.call("POST", f"/v1/subjects/{REF}/restrictions", json=restriction)
+    assert_problem(restricted, 409, rule="R22", field="subject_ref")
+    link = tenant.call("POST", f"/v1/subjects/{REF}/unsubscribe-links", json={"purpose": PHOTO})
+    assert_problem(link, 409, rule="R22", field="subject_ref")
+    request = {
+        "kind": "restriction",
+        "channel": "email",
+        "identity": {"method": "known_contact_details", "verified_by": "staff:jdevries"},
+    }
+    received = tenant.call("POST", f"/v1/subjects/{REF}/requests", json=request)
+    assert received.status_code == 201, received.text  # the request is recorded, and answered
+    after = tenant.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
+    assert after == before  # … but restricts nothing of the erased subject
+    assert standing(tenant, REF, PHOTO)["reason"] == "erased"
+
+
 def test_r22_a_running_retention_term_holds_the_file_and_the_rest_is_erased(tenant):
     """A partial erasure: the consent purpose is erased, the contract file is held."""
     _consented(tenant)

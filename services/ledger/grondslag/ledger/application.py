@@ -424,7 +424,8 @@ class Ledger(Application[UUID]):
         )
         answer = request_answer(request, now)
         restricted = []
-        if intake.kind == "restriction":
+        # R22: an erased subject's standings are a pseudonymous history: nothing to restrict
+        if intake.kind == "restriction" and not dossier.subject.erased_completely:
             restricted = self._restricted_on_request(request, now)
         self._commit(_Together([request, *restricted]), answer)
         return answer
@@ -727,6 +728,8 @@ class Ledger(Application[UUID]):
         for purpose in dict.fromkeys(purposes):
             try:
                 dossier = self._known_dossier(tenant, subject_ref, purpose)
+                assert dossier.subject is not None
+                dossier.subject.check_not_erased()  # R22
                 standing = dossier.standing_for_commands(now)
                 answers.append(standing.restrict(dossier.context(now), restriction))
             except DomainError as refusal:  # named as the body names it: purposes[i]

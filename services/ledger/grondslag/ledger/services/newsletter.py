@@ -45,8 +45,10 @@ class Newsletter:
         """The subject's one-click unsubscribe URL for the purpose, the same every time."""
         await self._mailing_terms(tenant, purpose)
         sid = subject_id(tenant, subject_ref)
-        if sid not in await load_aggregates(self.pool, [sid]):
+        subject = (await load_aggregates(self.pool, [sid])).get(sid)
+        if subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered")
+        subject.check_not_erased()  # R22: the erasure deleted its links; none is made anew
         token = await links.issue(self.pool, "unsubscribe", tenant, subject_ref, purpose)
         return f"{self.public_url}/u/{token}"
 

@@ -179,6 +179,17 @@ def test_export_period_outside_the_range_is_422_naming_it(ready, name, moment) -
     assert_problem(response, 422, field=name)
 
 
+@pytest.mark.parametrize("moment", ["2026-02-30T00:00:00Z", "2026-01-01T00:00:00", "yesterday"])
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_export_period_that_is_no_time_is_422_naming_it_as_sent(ready, name, moment) -> None:
+    """The problem names the query parameter the client sent (``from``), not the handler's
+    argument behind it (``recorded_from``)."""
+    response = ready.call("GET", "/v1/audit/export", params={"subject_ref": REF, name: moment})
+    body = assert_problem(response, 422, field=name)
+    assert [e["field"] for e in body.get("errors", [{"field": name}])] == [name], body
+    assert "recorded_" not in body["detail"], body
+
+
 @pytest.mark.parametrize("moment", OUTSIDE, ids=OUTSIDE_IDS)
 def test_check_at_outside_the_range_is_422_naming_it(ready, moment) -> None:
     assert ready.consent().status_code == 201

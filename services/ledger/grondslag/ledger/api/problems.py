@@ -152,6 +152,18 @@ def _field_of(message: str) -> str | None:
     return ".".join(p for p in parts if p) or None
 
 
+def _public_name(request: Request, name: str) -> str:
+    """The name a client sends a parameter by (``from``), for the handler argument litestar
+    names (``recorded_from``), when the handler gives it another."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(name)
+    except Exception:  # no handler resolved: keep litestar's name
+        return name
+    kwarg = getattr(parameter, "kwarg_definition", None) if parameter is not None else None
+    alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
+    return alias or getattr(kwarg, "name", None) or name
+
+
 def on_validation_error(request: Request, error: ValidationException) -> Response[Problem]:
     """Bodies and parameters that do not fit their types: 422 naming each field at fault,
     typed by where it was (``invalid-body``, ``invalid-query``, ``invalid-path``,
@@ -168,6 +180,8 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
         name = _field_of(message) or item.get("key")
         if source == "body" and name == "data":  # litestar's name of the body as a whole
             name = None
+        elif source in ("query", "header") and name:
+            name = _public_name(request, name)
         errors.append(FieldError(name, _AT.sub("", message), source))
     if not errors and (missing := _MISSING.match(str(error.detail))):
         where, name = missing.groups()

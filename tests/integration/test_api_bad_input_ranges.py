@@ -196,7 +196,9 @@ def test_check_at_outside_the_range_is_422_naming_it(ready, moment) -> None:
     response = ready.call(
         "POST", "/v1/checks", json={"purpose": PURPOSE, "subject_refs": [REF], "at": moment}
     )
-    assert_problem(response, 422, field="at")
+    body = assert_problem(response, 422, field="at")
+    # a field of the body, typed as every other body time out of range is (not invalid-query)
+    assert body["type"] == "urn:grondslag:problem:invalid-input", body
 
 
 # -- the auditor's page: picked dates ---------------------------------------------------------

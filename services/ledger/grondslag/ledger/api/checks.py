@@ -9,12 +9,12 @@ from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
 from ..application import utcnow
+from ..domain.bounds import check_instant
 from ..domain.values import Code, Instant, Ref, Status
 from ..reads.checks import check_subjects
 from ..web import READERS, answers
 from .auth import requires
 from .positions import reading
-from .problems import aware
 
 MAX_REFS = 10_000
 
@@ -50,7 +50,8 @@ class CheckController(Controller):
         summary="Which of these subjects may be processed for this purpose (up to 10,000)",
     )
     async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:
-        at = aware("at", data.at) or utcnow()  # a question's time, bounded like a query's
+        check_instant("at", data.at)  # a body's time: 422 invalid-input naming it, as elsewhere
+        at = data.at or utcnow()
         verdicts = await reading(
             request, check_subjects, request.user.tenant, data.purpose, data.subject_refs, at
         )

@@ -86,6 +86,13 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
         for attempt in range(ATTEMPTS):
             try:
                 return command(*args, **kwargs)
+            except DomainError:
+                # a copy under the same key that committed meanwhile makes this one's rules
+                # refuse it (R24: restricted already; R18: decided already): the committed
+                # result is the answer, not the refusal
+                if claim is not None and not claim.spent and ledger._committed_before(claim):
+                    return ledger._replayed(command, claim)
+                raise
             except (IntegrityError, OperationalError) as error:
                 # a key committed meanwhile (a concurrent retry was first) fails the append
                 # on its primary key — reported as a conflict or, in the driver's pipeline

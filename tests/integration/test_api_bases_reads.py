@@ -4,7 +4,9 @@ objection and decision with its details."""
 
 from __future__ import annotations
 
-from api_support import created, history, instant, standing
+from datetime import UTC, datetime
+
+from api_support import assert_problem, created, history, instant, standing
 from bases_support import (
     ENDED,
     INVOICING,
@@ -64,6 +66,45 @@ def test_all_purposes_view_lists_consent_and_other_bases_side_by_side(tenant) ->
         one = standing(tenant, "client-9", answer["purpose"], at=answer["at"])
         assert status_of(one) == status_of(answer)
         assert one["retention_until"] == answer["retention_until"]
+
+
+def test_all_purposes_view_answers_at_a_past_time_as_known_then(tenant) -> None:
+    """`at` and `known_at` ask every purpose at once what one purpose's view answers (an
+    auditor's question of a past moment): after its end the contract lapsed, as known now,
+    and was lawful still as known before the end was recorded; before it started, nothing
+    applied. A time without an offset is refused, naming the parameter."""
+    register_mediation(tenant)
+    tenant.put_subject("client-7")
+    created(establish(tenant, "client-7", MEDIATION, "contract"))
+    known_then = datetime.now(UTC).isoformat()
+    created(end(tenant, "client-7", MEDIATION))
+    after_end = "2026-08-01T00:00:00Z"
+
+    def every(**params: str) -> dict:
+        response = tenant.call("GET", "/v1/subjects/client-7/standing", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    for params, status in [
+        ({"at": after_end}, "lapsed"),
+        ({"at": after_end, "known_at": known_then}, "lawful"),
+        ({"at": "2025-01-01T00:00:00Z"}, "none"),
+    ]:
+        body = every(**params)
+        assert instant(body["at"]) == instant(params["at"])
+        if "known_at" in params:
+            assert instant(body["known_at"]) == instant(params["known_at"])
+        (answer,) = [p for p in body["purposes"] if p["purpose"] == MEDIATION]
+        assert answer["status"] == status, (params, answer)
+        one = standing(tenant, "client-7", MEDIATION, **params)
+        assert status_of(one) == status_of(answer)
+        assert one["at"] == answer["at"]
+        if "known_at" in params:
+            assert one["known_at"] == answer["known_at"]
+    naive = tenant.call(
+        "GET", "/v1/subjects/client-7/standing", params={"at": "2026-08-01T00:00:00"}
+    )
+    assert_problem(naive, 422, field="at")
 
 
 # -- history -----------------------------------------------------------------------------------

@@ -64,8 +64,11 @@ class SubjectVersion(msgspec.Struct):
 
 
 class SubjectStanding(msgspec.Struct):
+    """What applied at ``at`` as known at ``known_at``, for every registered purpose."""
+
     subject_ref: str
     at: datetime
+    known_at: datetime
     purposes: list[StandingAnswer]
 
 
@@ -129,12 +132,22 @@ class SubjectController(Controller):
         operation_id="getStandings",
         opt=answers(404),
         guards=[requires(*READERS)],
-        summary="Every purpose: lawful now, on which basis",
+        summary="Every registered purpose: what applied at `at`, as known at `known_at` (both "
+        "now when left out), on which basis",
     )
-    async def standings(self, request: Request, subject_ref: SubjectRef) -> SubjectStanding:
+    async def standings(
+        self,
+        request: Request,
+        subject_ref: SubjectRef,
+        at: FromQuery[Instant | None] = None,
+        known_at: FromQuery[Instant | None] = None,
+    ) -> SubjectStanding:
         now = utcnow()
-        answers = await reading(request, all_standings, request.user.tenant, subject_ref, now)
-        return SubjectStanding(subject_ref, now, answers)
+        at, known_at = aware("at", at) or now, aware("known_at", known_at) or now
+        answers = await reading(
+            request, all_standings, request.user.tenant, subject_ref, at, known_at
+        )
+        return SubjectStanding(subject_ref, at, known_at, answers)
 
     @get(
         "/standing/{purpose:str}",

@@ -88,14 +88,15 @@ def audited(dossier: Dossier, answer: StandingAnswer) -> AuditedStanding:
 
 
 async def all_standings(
-    pool: asyncpg.Pool, tenant: str, subject_ref: str, at: datetime
+    pool: asyncpg.Pool, tenant: str, subject_ref: str, at: datetime, known_at: datetime
 ) -> list[StandingAnswer]:
-    """Every registered purpose of the tenant with this subject's standing for it."""
+    """Every registered purpose of the tenant with this subject's standing for it: what
+    applied at ``at``, as known at ``known_at``."""
     codes = [code for _, code in await stream_ids(pool, tenant, "purpose") if code]
     streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, codes))
     if streams.get(subject_id(tenant, subject_ref)) is None:
         raise NotFound(f"subject {subject_ref!r} is not registered")
-    return [streams.dossier(tenant, subject_ref, code).standing(at, at) for code in codes]
+    return [streams.dossier(tenant, subject_ref, code).standing(at, known_at) for code in codes]
 
 
 async def standing_histories(

@@ -15,6 +15,8 @@ import msgspec
 
 from grondslag.ledger.audit.rotation import KeyRotation
 
+from .console import printable
+
 if TYPE_CHECKING:
     from grondslag.ledger.audit.bundle import Bundle
     from grondslag.ledger.domain.evidence import EvidenceRecord
@@ -57,13 +59,15 @@ def verify(args: argparse.Namespace) -> int:
     try:
         result = verify_bundle(data, pinned, rotations)
     except BundleError as error:
-        print(f"NOT verified: {error}", file=sys.stderr)
+        print(printable(f"NOT verified: {error}"), file=sys.stderr)
         return 1
     checkpoint = result.checkpoint
     print(
-        f"verified: {result.events} events, checkpoint {checkpoint.tenant} tree size "
-        f"{checkpoint.tree_size} root {checkpoint.root_hash} issued {checkpoint.issued_at}, "
-        f"key {checkpoint.key_id}"
+        printable(
+            f"verified: {result.events} events, checkpoint {checkpoint.tenant} tree size "
+            f"{checkpoint.tree_size} root {checkpoint.root_hash} issued {checkpoint.issued_at}, "
+            f"key {checkpoint.key_id}"
+        )
         + (
             ""
             if pinned
@@ -197,9 +201,9 @@ def _print_replay(bundle: Bundle, at_text: str, known_text: str | None) -> int:
             line += f" until {answer.until.isoformat()}"
         if answer.reason:
             line += f" (reason: {answer.reason})"
-        print(line)
+        print(printable(line))  # what was recorded, one line each (``console.printable``)
         for record in item.evidence:
-            print(f"    {_describe(record)}")
+            print(f"    {printable(_describe(record))}")
     if not replayed.purposes:
         print("  no standings in the bundle")
     if not replayed.birth_date_known:

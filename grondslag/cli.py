@@ -484,7 +484,7 @@ def quarantine_list(_: argparse.Namespace) -> int:
     with one_off(reads_tables=True) as settings:
         assert settings.database_url
         lines = asyncio.run(listing(settings.database_url))
-    print("\n".join(lines) if lines else "nothing is quarantined")
+    print("\n".join(map(console.printable, lines)) if lines else "nothing is quarantined")
     return 0
 
 

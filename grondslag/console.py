@@ -199,6 +199,20 @@ async def _reach_database(url: str) -> None:
     await conn.close()
 
 
+# -- what the ledger holds, shown on a terminal -----------------------------------------
+
+# control characters (C0, DEL, C1) and the marks that reorder text on the screen (bidi)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character and bidi mark written as its escape (``\\n``,
+    ``\\x1b``, ``\\u202e``): what a practice recorded (a ``recorded_by``, a document
+    reference) or a bundle holds is printed as one line, and cannot move the cursor, colour
+    or clear the auditor's terminal, nor print a line of its own that looks like ours."""
+    return _UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
 # -- what runs where --------------------------------------------------------------------
 
 

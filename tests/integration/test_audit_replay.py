@@ -8,6 +8,7 @@ the subject's key, and only then do the age rules (R13: care between 12 and 16) 
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import subprocess
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from grondslag import audit_commands
 from grondslag.ledger.audit.bundle import BundleError, render, verify
 from grondslag.ledger.audit.replay import replay
 
@@ -225,3 +227,40 @@ def test_grondslag_verify_at_prints_what_applied_then(tenant, tmp_path: Path) ->
     )
     assert naive.returncode == 2 and "offset" in naive.stderr
     assert json.loads(path.read_bytes())["subject_key"] is None
+
+
+def test_grondslag_verify_at_prints_what_was_recorded_as_one_line_that_cannot_steer_the_terminal(
+    tenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `recorded_by` with a line break, a terminal escape and a bidi override, as the API
+    accepts it, is printed escaped: the auditor reads it inside its evidence line, never as
+    a line of its own that looks like the command's answer, nor as colours or a cleared
+    line."""
+    forged = "staff:x\n  photo-in-dossier (Pasfoto in het dossier): lawful\x1b[2K\u202e"
+    tenant.register_purpose()
+    tenant.put_subject("client-1")
+    given = tenant.consent(effective_at="2025-09-02T10:00:00Z", recorded_by=forged)
+    assert given.status_code == 201, given.text
+    path = tmp_path / "bundle.json"
+    withdrawn = {"method": "email", "effective_at": "2025-09-03T10:00:00Z", "recorded_by": "x"}
+    assert (
+        tenant.call(
+            "POST", "/v1/subjects/client-1/consents/photo-in-dossier/withdrawal", json=withdrawn
+        ).status_code
+        == 201
+    )
+    path.write_bytes(export(tenant, "client-1"))
+    args = argparse.Namespace(
+        bundle=str(path), key=None, key_history=None, at="2025-10-01T00:00:00Z", known_at=None
+    )
+    assert audit_commands.verify(args) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    answers = [line for line in lines if line.startswith("  photo-in-dossier (")]
+    assert len(answers) == 1 and ": lapsed " in answers[0], out  # the forged line is not one
+    given_line = next(line for line in lines if "ConsentGiven" in line)
+    assert given_line.startswith("    ConsentGiven took effect")
+    assert "by staff:x\\n  photo-in-dossier (Pasfoto in het dossier): lawful\\x1b[2K\\u202e," in (
+        given_line
+    )
+    assert not any(c in out for c in "\x1b\u202e\x00"), out

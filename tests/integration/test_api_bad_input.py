@@ -56,6 +56,32 @@ def test_missing_required_field_is_422_naming_it_in_the_detail(ready, missing) -
     assert snapshot(ready) == before
 
 
+@pytest.mark.parametrize(
+    "recorded_by",
+    ["staff:x\n  photo-in-dossier: lawful", "staff:x\n", "staff:\x00x", "staff:\x1b[2Kx", "a\x85"],
+    ids=["line-break", "trailing-line-break", "nul", "escape", "c1"],
+)
+def test_a_control_character_in_a_line_is_422_naming_the_field(ready, recorded_by) -> None:
+    """A `recorded_by`, a reference, a reason: one line of text, which an auditor reads on
+    a page or a terminal (it could print a line of its own there, or steer the terminal)."""
+    before = snapshot(ready)
+    response = ready.call("POST", CONSENTS, json={**CONSENT, "recorded_by": recorded_by})
+    problem = assert_problem(response, 422, field="recorded_by")
+    assert problem["errors"][0]["message"].startswith("Expected one line of text, without control"), problem
+    assert snapshot(ready) == before
+
+
+def test_a_text_keeps_its_line_breaks_and_refuses_other_control_characters(ready) -> None:
+    """Free text (reasons, grounds, notes) may run over several lines; a NUL it may not."""
+    assert ready.consent().status_code == 201
+    path = f"/v1/subjects/{REF}/restrictions"
+    body = {"purposes": [PURPOSE], "recorded_by": "staff:x"}
+    refused = ready.call("POST", path, json={**body, "reasons": "disputed\x00"})
+    assert_problem(refused, 422, field="reasons")
+    restricted = ready.call("POST", path, json={**body, "reasons": "disputed:\r\n\tby letter"})
+    assert restricted.status_code == 201, restricted.text
+
+
 def test_missing_required_field_is_named_in_the_field_member(ready) -> None:
     body = {k: v for k, v in CONSENT.items() if k != "method"}
     assert_problem(ready.call("POST", CONSENTS, json=body), 422, field="method")

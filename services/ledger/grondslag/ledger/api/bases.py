@@ -14,11 +14,11 @@ from ..domain.values import (
     Code,
     Establishment,
     Instant,
-    LongText,
+    Line,
     Objection,
     ObjectionDecision,
     Ref,
-    ShortText,
+    Text,
 )
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
@@ -31,33 +31,33 @@ class BasisCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     purpose: Code
     basis: Basis
-    reference: ShortText
+    reference: Line
     effective_at: Instant | None = None
     opt_out_offered: bool = False
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
     file_ref: Ref | None = None  # R22: the shared file (mediation, parenting plan) it is in
 
 
 class BasisEndCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: ShortText
+    reason: Line
     effective_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class ObjectionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     purpose: Code
-    grounds: LongText
+    grounds: Text
     effective_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class DecisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Upheld, or rejected with the compelling grounds that override the objection (R18)."""
 
     upheld: bool
-    reasons: LongText
+    reasons: Text
     effective_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class BasisController(Controller):

@@ -9,7 +9,7 @@ from litestar.params import JSONBody
 
 from ..application import Ledger
 from ..domain.standing_at import StandingAnswer
-from ..domain.values import Code, Evidence, Instant, Method, Ref, ShortText
+from ..domain.values import Code, Evidence, Instant, Line, Method, Ref
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .preconditions import IfMatch, conditions
@@ -21,9 +21,9 @@ class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     purpose: Code
     method: Method
     explicit: bool
-    notice_version: ShortText
+    notice_version: Line
     evidence: Evidence
-    recorded_by: ShortText
+    recorded_by: Line
     representative_ref: Ref | None = None
     effective_at: Instant | None = None
     expires_at: Instant | None = None
@@ -33,7 +33,7 @@ class WithdrawalCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """A withdrawal as it reached the practice; ``effective_at`` is when it arrived (R8)."""
 
     method: Method
-    recorded_by: ShortText
+    recorded_by: Line
     representative_ref: Ref | None = None
     effective_at: Instant | None = None
 

@@ -13,7 +13,7 @@ from litestar.params import JSONBody, Parameter
 
 from ..application import ErasureRequest, Ledger, utcnow
 from ..domain.erasure import ErasureOutcome, LapsedStanding
-from ..domain.values import Code, Hold, Instant, LegalClaim, LegalClaimEnd, Ref, ShortText
+from ..domain.values import Code, Hold, Instant, LegalClaim, LegalClaimEnd, Line, Ref
 from ..web import SubjectRef, answers
 from .auth import requires
 from .problems import PROBLEM_JSON, problem_type
@@ -27,10 +27,10 @@ class ErasureCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """An erasure request (art. 17): who records it, the request it answers, and — for a
     file shared by several clients — the other parties who join it."""
 
-    recorded_by: ShortText
-    request_id: ShortText | None = None
+    recorded_by: Line
+    request_id: Line | None = None
     joint_with: list[Ref] = msgspec.field(default_factory=list)
-    reasons: ShortText | None = None
+    reasons: Line | None = None
 
 
 class ErasureHeld(msgspec.Struct, kw_only=True):
@@ -57,16 +57,16 @@ class LegalClaimCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
     claim_ref: Ref
     purpose: Code
-    reference: ShortText
+    reference: Line
     effective_at: Instant | None = None
     until: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class LegalClaimEndCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: ShortText
+    reason: Line
     effective_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class RecordedEvent(msgspec.Struct):

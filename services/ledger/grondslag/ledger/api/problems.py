@@ -26,6 +26,7 @@ from ..domain.errors import (
     PreconditionRequired,
     RuleViolated,
 )
+from ..domain.values import LINE_PATTERN, TEXT_PATTERN
 from ..envelope import KeyUnavailable
 from ..persistence.dossiers import StreamUnreadable
 from ..persistence.in_doubt import CommitInDoubt
@@ -173,7 +174,7 @@ def on_validation_error(request: Request, error: ValidationException) -> Respons
     """
     errors = []
     for item in error.extra if isinstance(error.extra, list) else []:
-        message = _unrepr(str(item.get("message", "")))
+        message = _in_words(_unrepr(str(item.get("message", ""))))
         source = _source(item.get("source"))
         if source == "body" and item.get("key") == "data" and message == "'data'":
             return problem_response(malformed_body(EMPTY_BODY).problem, request)
@@ -210,6 +211,19 @@ EMPTY_BODY = "the request body is empty: this operation takes a JSON object"
 _SOURCES = frozenset({"body", "query", "path", "header"})  # where litestar found the value
 # litestar's words for a required parameter that is absent (it names no field of its own)
 _MISSING = re.compile(r"Missing required (query|path|header) parameter '([^']+)'")
+
+
+# what a pattern of the request types means, in words (msgspec's message quotes the regex)
+_IN_WORDS = {
+    LINE_PATTERN: "one line of text, without control characters (no line break, tab or escape)",
+    TEXT_PATTERN: "text without control characters (but tabs and line breaks)",
+}
+
+
+def _in_words(message: str) -> str:
+    for pattern, words in _IN_WORDS.items():
+        message = message.replace(f"`str` matching regex '{pattern}'", words)
+    return message
 
 
 def _unrepr(message: str) -> str:

@@ -22,13 +22,13 @@ from ..domain.values import (
     Code,
     ErasureHold,
     Instant,
-    LongText,
+    Line,
     Matter,
     Notice,
     PurposeTerms,
     Retention,
-    ShortText,
     SpecialCategory,
+    Text,
 )
 from ..reads import paging
 from ..reads.streams import load_aggregates, purpose_page
@@ -58,19 +58,19 @@ class PurposeRevisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=
 
     material: bool
     effective_at: Instant | None = None
-    title: ShortText | msgspec.UnsetType = msgspec.UNSET
+    title: Line | msgspec.UnsetType = msgspec.UNSET
     basis: Basis | msgspec.UnsetType = msgspec.UNSET
     notice: Notice | msgspec.UnsetType = msgspec.UNSET
     special_categories: tuple[SpecialCategory, ...] | msgspec.UnsetType = msgspec.UNSET
-    special_condition: ShortText | msgspec.UnsetType | None = msgspec.UNSET
-    legal_provision: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    special_condition: Line | msgspec.UnsetType | None = msgspec.UNSET
+    legal_provision: Line | msgspec.UnsetType | None = msgspec.UNSET
     matter: Matter | msgspec.UnsetType = msgspec.UNSET
     direct_marketing: bool | msgspec.UnsetType = msgspec.UNSET
     minor_may_consent: bool | msgspec.UnsetType = msgspec.UNSET
     survives_authority_end: bool | msgspec.UnsetType = msgspec.UNSET
-    recipients: tuple[ShortText, ...] | msgspec.UnsetType = msgspec.UNSET
+    recipients: tuple[Line, ...] | msgspec.UnsetType = msgspec.UNSET
     retention: Retention | msgspec.UnsetType | None = msgspec.UNSET
-    legitimate_interest_assessment: LongText | msgspec.UnsetType | None = msgspec.UNSET
+    legitimate_interest_assessment: Text | msgspec.UnsetType | None = msgspec.UNSET
     erasure_hold: ErasureHold | msgspec.UnsetType | None = msgspec.UNSET
     destroy_on_request: bool | msgspec.UnsetType = msgspec.UNSET
     shared_file: bool | msgspec.UnsetType = msgspec.UNSET

@@ -12,12 +12,12 @@ from ..domain.values import (
     Code,
     Evidence,
     Instant,
+    Line,
     Matter,
     Ref,
     Representation,
     RepresentationEnd,
     RepresentativeKind,
-    ShortText,
 )
 from ..web import SubjectRef, answers
 from .auth import requires
@@ -36,7 +36,7 @@ class RepresentativeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
 
 
 class RepresentationEndCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: ShortText
+    reason: Line
     effective_at: Instant | None = None
 
 

@@ -23,7 +23,7 @@ from ..domain.request_values import (
     RequestIntake,
     RequestKind,
 )
-from ..domain.values import Code, Instant, LongText, Ref, ShortText
+from ..domain.values import Code, Instant, Line, Ref, Text
 from ..reads.paging import DEFAULT_LIMIT
 from ..reads.requests import RequestPage, StatusFilter, list_requests, one_request
 from ..web import READERS, SubjectRef, answers
@@ -44,7 +44,7 @@ class IdentityCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How identity was verified and by whom — never the ID document or its number (R5)."""
 
     method: IdentityMethod
-    verified_by: ShortText
+    verified_by: Line
     verified_at: Instant | None = None
 
 
@@ -57,31 +57,31 @@ class RequestCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     received_at: Instant | None = None
     representative_ref: Ref | None = None
     purposes: tuple[Code, ...] = ()  # empty: every purpose of the register
-    recorded_by: ShortText | None = None
-    note: LongText | None = None
+    recorded_by: Line | None = None
+    note: Text | None = None
 
 
 class ExtensionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """By one or two further months in all (GDPR 12(3)), within the first month (R23)."""
 
     months: Literal[1, 2]
-    reasons: LongText
+    reasons: Text
     told_subject_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class AnswerCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     outcome: Outcome
-    reasons: LongText
+    reasons: Text
     answered_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class ConfirmationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a practice system did about the request (e.g. the client file exported)."""
 
-    system: ShortText
-    what: LongText
+    system: Line
+    what: Text
     done_at: Instant | None = None
 
 

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from ..application import Ledger, utcnow
-from ..domain.values import Code, Instant, LongText, Restriction, RestrictionLift, ShortText
+from ..domain.values import Code, Instant, Line, Restriction, RestrictionLift, Text
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .consents import Recorded
@@ -22,16 +22,16 @@ class RestrictionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     """Restrict processing for the named purposes, from ``effective_at`` (default now)."""
 
     purposes: Annotated[list[Code], msgspec.Meta(min_length=1, max_length=100)]
-    reasons: LongText
-    request_id: ShortText | None = None  # the data-subject request this answers
+    reasons: Text
+    request_id: Line | None = None  # the data-subject request this answers
     effective_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class RestrictionLiftCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reasons: LongText
+    reasons: Text
     effective_at: Instant | None = None
-    recorded_by: ShortText | None = None
+    recorded_by: Line | None = None
 
 
 class Restricted(msgspec.Struct):

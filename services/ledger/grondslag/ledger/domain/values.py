@@ -63,6 +63,30 @@ Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with o
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}(?!\n)$", description="hex SHA-256")]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+# What a request may send as text: a line holds no control character (C0, DEL, C1), a text
+# none but tabs and line breaks (bad input: 422 naming the field). The API's request types
+# use these; what events hold stays ShortText and LongText, so that an event recorded
+# before the check is read as it was recorded.
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*(?!\n)$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+Line = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=200,
+        pattern=LINE_PATTERN,
+        description="one line: no control characters",
+    ),
+]
+Text = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=10_000,
+        pattern=TEXT_PATTERN,
+        description="no control characters but tabs and line breaks",
+    ),
+]
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S+(?!\n)$", max_length=2048)]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", description="purpose code")]
 Ref = Annotated[

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import contract_support
 import parallel_workers
 import psycopg
 import pytest
@@ -74,7 +75,7 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    parallel_workers.finish_worker(session.config)
+    contract_support.judge_the_run(session)  # in the controller, every worker done
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ random), its own temporary and embedded folders (``popen-gwN`` under the base fo
 its own session app. What the workers share is decided here, in the controller, before
 they start, and handed to each in its ``workerinput``:
 
-* a folder of the run (``SHARED_DIR``) where a worker leaves what a test of another worker
-  needs to see — the answers its apps gave (``contract_support``) — and says when it is
-  done;
+* a folder of the run (``SHARED_DIR``) where a worker leaves what the controller judges
+  once every worker is done — the answers its apps gave (``contract_support``);
 * which PostgreSQL a worker uses (``LOCAL_POSTGRES``): the connection budget
   (``connection_budget``) holds per worker, so as many workers as the local server has
   budgets free use it, the others each an embedded one of their own.
@@ -24,7 +23,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -112,18 +110,11 @@ def configure_node(
     node.workerinput[LOCAL_POSTGRES] = index < config.stash[_FITS]
 
 
-def finish_worker(config: pytest.Config) -> None:
-    """In a worker, at its very end (its session's fixtures torn down): says it is done."""
-    folder, worker = shared_dir(config), worker_id(config)
-    if folder is not None and worker is not None:
-        (folder / f"done-{worker}").touch()
-
-
-# -- what a worker's test sees of the others ------------------------------------------------
+# -- what a worker leaves for the controller ------------------------------------------------
 
 
 def leave(config: pytest.Config, name: str, value: Any) -> None:
-    """Leave ``value`` (JSON) for the other workers' tests under ``name``."""
+    """Leave ``value`` (JSON) under ``name``, for the controller (``left_by_every_worker``)."""
     folder, worker = shared_dir(config), worker_id(config)
     if folder is not None and worker is not None:
         temporary = folder / f".{name}-{worker}.tmp"
@@ -131,17 +122,10 @@ def leave(config: pytest.Config, name: str, value: Any) -> None:
         temporary.replace(folder / f"{name}-{worker}.json")
 
 
-def left_by_the_others(config: pytest.Config, name: str, timeout: float = 900) -> list[Any]:
-    """What every other worker left under ``name``, once each is done (it may still run
-    tests when this one gets here: the last test of one worker is not the last of all)."""
-    folder, worker = shared_dir(config), worker_id(config)
-    if folder is None or worker is None:
-        return []
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    others = [f"gw{index}" for index in range(count) if f"gw{index}" != worker]
-    deadline = time.monotonic() + timeout
-    while waiting := [other for other in others if not (folder / f"done-{other}").exists()]:
-        assert time.monotonic() < deadline, f"workers {', '.join(waiting)} never finished"
-        time.sleep(0.2)
-    left = [folder / f"{name}-{other}.json" for other in others]
-    return [json.loads(path.read_text()) for path in left if path.exists()]
+def left_by_every_worker(config: pytest.Config, name: str) -> list[Any] | None:
+    """In the controller, once every worker is done: what each left under ``name`` (None
+    outside the controller of parallel workers)."""
+    folder = config.stash.get(_FOLDER, None)
+    if folder is None or hasattr(config, "workerinput"):
+        return None
+    return [json.loads(path.read_text()) for path in sorted(folder.glob(f"{name}-gw*.json"))]

@@ -67,7 +67,9 @@ def test_a_control_character_in_a_line_is_422_naming_the_field(ready, recorded_b
     before = snapshot(ready)
     response = ready.call("POST", CONSENTS, json={**CONSENT, "recorded_by": recorded_by})
     problem = assert_problem(response, 422, field="recorded_by")
-    assert problem["errors"][0]["message"].startswith("Expected one line of text, without control"), problem
+    assert problem["errors"][0]["message"].startswith(
+        "Expected one line of text, without control"
+    ), problem
     assert snapshot(ready) == before
 
 

@@ -2,35 +2,24 @@
 status, its media type, the headers it carried and every header the document requires.
 
 It runs after every other test of the session (``RUNS_LAST``), over the answers all of them
-got (``contract_support``, installed by the conftest), the fuzzer's included; in parallel
-workers, after the others are done, over their answers too (``parallel_workers``). Alone,
-it judges the answers of its own few calls, which give each kind of refusal."""
+got (``contract_support``, installed by the conftest), the fuzzer's included. In parallel
+workers it judges the answers of its own worker, and the controller, once every worker is
+done, the answers of them all (``contract_support.judge_the_run``). Alone, it judges the
+answers of its own few calls, which give each kind of refusal."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import parallel_workers
-import pytest
-from contract_support import Answer, Traffic, of_kinds, undocumented
-
-from grondslag import schemas
+from contract_support import Answer, Traffic, document, of_kinds, undocumented
 
 from api_support import REF
 
 RUNS_LAST = True
 
 
-def document() -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(schemas.rendered()[schemas.ROOT / "openapi.json"]))
-
-
-def test_every_answer_the_suite_got_is_documented(
-    ready: Any, traffic: Traffic, pytestconfig: pytest.Config
-) -> None:
+def test_every_answer_the_suite_got_is_documented(ready: Any, traffic: Traffic) -> None:
     reader = ready.key_with("reader")
     ready.call("GET", f"/v1/subjects/{REF}/standing")  # 200
     ready.call("GET", "/v1/subjects/nobody/history")  # 404
@@ -44,10 +33,7 @@ def test_every_answer_the_suite_got_is_documented(
     ready.call("PUT", f"/v1/subjects/{REF}", json={}, headers={"Idempotency-Key": "k"})
     ready.client.get("/u/not-a-token")  # 404 page
     assert len(traffic.answers) >= 10
-    answers = set(traffic.answers)
-    for kinds in parallel_workers.left_by_the_others(pytestconfig, "traffic"):
-        answers |= of_kinds(kinds)
-    faults = undocumented(document(), answers)
+    faults = undocumented(document(), set(traffic.answers))
     assert not faults, f"{len(faults)} answers the OpenAPI document does not list:\n" + "\n".join(
         faults
     )

@@ -23,6 +23,9 @@ import pytest
 from grondslag import audit_commands
 from grondslag.ledger.audit.bundle import BundleError, render, verify
 from grondslag.ledger.audit.replay import replay
+from grondslag.ledger.domain.values import Evidence
+
+from api_support import NOTICE
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 CARE = "care-treatment"
@@ -232,15 +235,26 @@ def test_grondslag_verify_at_prints_what_applied_then(tenant, tmp_path: Path) ->
 def test_grondslag_verify_at_prints_what_was_recorded_as_one_line_that_cannot_steer_the_terminal(
     tenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A `recorded_by` with a line break, a terminal escape and a bidi override, as the API
-    accepts it, is printed escaped: the auditor reads it inside its evidence line, never as
-    a line of its own that looks like the command's answer, nor as colours or a cleared
-    line."""
+    """A `recorded_by` with a line break, a terminal escape and a bidi override — as the API
+    took it before it refused control characters, so that the log may hold one — is printed
+    escaped: the auditor reads it inside its evidence line, never as a line of its own that
+    looks like the command's answer, nor as colours or a cleared line."""
     forged = "staff:x\n  photo-in-dossier (Pasfoto in het dossier): lawful\x1b[2K\u202e"
     tenant.register_purpose()
     tenant.put_subject("client-1")
-    given = tenant.consent(effective_at="2025-09-02T10:00:00Z", recorded_by=forged)
-    assert given.status_code == 201, given.text
+    refused = tenant.consent(effective_at="2025-09-02T10:00:00Z", recorded_by=forged)
+    assert refused.status_code == 422, refused.text  # today's API: one line, no controls
+    tenant.client.app.state.ledger.give_consent(  # as recorded before that check
+        tenant.name,
+        "client-1",
+        "photo-in-dossier",
+        method="written",
+        explicit=True,
+        notice_version=NOTICE["version"],
+        evidence=Evidence("intake.pdf"),
+        recorded_by=forged,
+        effective_at=datetime(2025, 9, 2, 10, tzinfo=UTC),
+    )
     path = tmp_path / "bundle.json"
     withdrawn = {"method": "email", "effective_at": "2025-09-03T10:00:00Z", "recorded_by": "x"}
     assert (

@@ -56,7 +56,7 @@ def tenant(ledger: Ledger) -> str:
     return tenant
 
 
-def with_tenant(tenant: str, key: str, command: Any) -> Any:
+def under_key(tenant: str, key: str, command: Any) -> Any:
     """Run ``command`` as the request under ``key`` whose middleware found nothing stored
     under it yet (a copy that started before the first committed)."""
     token = CLAIM.set(Claim(tenant, key, b"h" * 32, subject_ref="s"))
@@ -73,11 +73,11 @@ def test_r24_a_keyed_restriction_run_again_after_it_committed_answers_the_first(
         restriction = Restriction(reasons="disputed", effective_at=datetime.now(UTC))
         return ledger.restrict_purposes(tenant, "s", ["photos"], restriction)
 
-    first = with_tenant(tenant, "restrict-1", restrict)
+    first = under_key(tenant, "restrict-1", restrict)
     with pytest.raises(RuleViolated) as refused:
-        with_tenant(tenant, "restrict-2", restrict)  # another key: restricted already
+        under_key(tenant, "restrict-2", restrict)  # another key: restricted already
     assert refused.value.rule == "R24"
-    again = with_tenant(tenant, "restrict-1", restrict)  # the same key: the first answer
+    again = under_key(tenant, "restrict-1", restrict)  # the same key: the first answer
     assert msgspec.json.encode(again) == msgspec.json.encode(first)
     standing = ledger.repository.get(standing_id(tenant, "s", "photos"))
     assert sum(isinstance(f.statement, Restriction) for f in standing.facts) == 1
@@ -94,10 +94,10 @@ def test_r18_a_keyed_decision_run_again_after_it_committed_answers_the_first(led
         decision = ObjectionDecision(upheld=True, reasons="ok", effective_at=datetime.now(UTC))
         return ledger.decide_objection(tenant, "s", "reminders", decision)
 
-    first = with_tenant(tenant, "decide-1", decide)
+    first = under_key(tenant, "decide-1", decide)
     with pytest.raises(RuleViolated):
-        with_tenant(tenant, "decide-2", decide)  # another key: a second decision is refused
-    again = with_tenant(tenant, "decide-1", decide)
+        under_key(tenant, "decide-2", decide)  # another key: a second decision is refused
+    again = under_key(tenant, "decide-1", decide)
     assert msgspec.json.encode(again) == msgspec.json.encode(first)
     standing = ledger.repository.get(standing_id(tenant, "s", "reminders"))
     assert sum(isinstance(f.statement, ObjectionDecision) for f in standing.facts) == 1

@@ -18,23 +18,14 @@ from eventsourcing.persistence import IntegrityError
 from grondslag.ledger.application import Ledger
 from grondslag.ledger.domain.ids import standing_id, subject_id
 from grondslag.ledger.domain.standing import Standing
-from grondslag.ledger.domain.values import Evidence, Notice, PersonalData, PurposeTerms
+from grondslag.ledger.domain.values import PersonalData, PurposeTerms
 from grondslag.ledger.persistence import traces
 from grondslag.ledger.persistence.idempotency import CLAIM, Claim
 from grondslag.ledger.persistence.postgres import EVENTS_TABLE, STREAMS_TABLE
 
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-TERMS = PurposeTerms(
-    title="P", basis="consent", notice=Notice("n1", "https://example.nl/privacy", "a" * 64)
-)
-CONSENT: dict[str, Any] = {
-    "method": "written",
-    "explicit": True,
-    "notice_version": "n1",
-    "evidence": Evidence("doc"),
-    "effective_at": JAN_1,
-    "recorded_by": "staff:x",
-}
+from ledger_support import CONSENT, JAN_1, NOTICE
+
+TERMS = PurposeTerms(title="P", basis="consent", notice=NOTICE)
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
 

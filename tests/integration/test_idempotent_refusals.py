@@ -18,8 +18,6 @@ from grondslag.ledger.domain.errors import RuleViolated
 from grondslag.ledger.domain.ids import standing_id
 from grondslag.ledger.domain.values import (
     Establishment,
-    Evidence,
-    Notice,
     Objection,
     ObjectionDecision,
     PersonalData,
@@ -28,8 +26,8 @@ from grondslag.ledger.domain.values import (
 )
 from grondslag.ledger.persistence.idempotency import CLAIM, Claim
 
-JAN_1 = datetime(2025, 1, 1, tzinfo=UTC)
-NOTICE = Notice("n1", "https://example.nl/privacy", "a" * 64)
+from ledger_support import CONSENT, JAN_1, NOTICE
+
 PHOTOS = PurposeTerms(title="Photos", basis="consent", notice=NOTICE)
 REMINDERS = PurposeTerms(
     title="Reminders",
@@ -37,14 +35,6 @@ REMINDERS = PurposeTerms(
     notice=NOTICE,
     legitimate_interest_assessment="LIA 2025-01",
 )
-CONSENT: dict[str, Any] = {
-    "method": "written",
-    "explicit": True,
-    "notice_version": "n1",
-    "evidence": Evidence("doc"),
-    "effective_at": JAN_1,
-    "recorded_by": "staff:x",
-}
 
 
 @pytest.fixture

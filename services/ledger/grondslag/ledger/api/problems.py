@@ -14,6 +14,7 @@ import psycopg
 import psycopg_pool
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ..domain.bounds import check_instant
@@ -156,13 +157,11 @@ def _field_of(message: str) -> str | None:
 def _public_name(request: Request, name: str) -> str:
     """The name a client sends a parameter by (``from``), for the handler argument litestar
     names (``recorded_from``), when the handler gives it another."""
-    try:
-        parameter = request.route_handler.parsed_fn_signature.parameters.get(name)
-    except Exception:  # no handler resolved: keep litestar's name
-        return name
-    kwarg = getattr(parameter, "kwarg_definition", None) if parameter is not None else None
-    alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
-    return alias or getattr(kwarg, "name", None) or name
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(name)
+    kwarg = parameter.kwarg_definition if parameter is not None else None
+    if isinstance(kwarg, ParameterKwarg):
+        return kwarg.query or kwarg.header or kwarg.name or name
+    return name
 
 
 def on_validation_error(request: Request, error: ValidationException) -> Response[Problem]:

@@ -8,8 +8,8 @@ header it requires that was not sent.
 
 In parallel workers each worker leaves the kinds of answer it got (``parallel_workers``),
 and the controller, once every worker is done, judges them all (``judge_the_run``): no
-worker waits for the others to finish, which left one of two cores idle for the last 30 to
-65 s of a run.
+worker waits for the others, so tests can be handed out by work stealing (a test that
+waited held the half of the queue it sat in).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Traffic:
             self.answers[answer] += 1
 
     def kinds(self) -> list[list[Any]]:
-        """Each kind of answer once, as JSON (for another worker's check: ``of_kinds``)."""
+        """Each kind of answer once, as JSON (for the controller's check: ``of_kinds``)."""
         return [[*astuple(answer)[:4], sorted(answer.headers)] for answer in self.answers]
 
 

@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def traffic(pytestconfig: pytest.Config) -> Iterator[Traffic]:
     """Every answer of every app in the session (``contract_support``); a parallel worker
-    leaves its answers for the worker that runs the check of them all."""
+    leaves its answers for the controller, which checks those of every worker."""
     with recording() as seen:
         yield seen
     parallel_workers.leave(pytestconfig, "traffic", seen.kinds())

@@ -5,10 +5,8 @@ patient may have destroyed before its 20 years. A repeat records nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
-import asyncpg
 from erasure_support import (
     CONTRACT,
     MEDIATION,
@@ -28,8 +26,6 @@ from erasure_support import (
     register_parenting,
     standing,
 )
-
-from grondslag.ledger import links
 
 from api_support import assert_problem
 
@@ -99,28 +95,6 @@ def test_r22_after_erasure_no_restriction_and_no_unsubscribe_link_is_made(tenant
     after = tenant.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
     assert after == before  # … but restricts nothing of the erased subject
     assert standing(tenant, REF, PHOTO)["reason"] == "erased"
-
-
-def test_r22_a_link_made_while_its_subject_was_erased_answers_its_page(tenant, database_url):
-    """A link issued as the erasure committed (its row written after the erasure deleted the
-    others): one click on it shows the recipient the page that says it is done — an erased
-    subject is sent nothing — not a 409 problem naming the subject, and records nothing."""
-    _consented(tenant)
-    erased(tenant, REF)
-    before = tenant.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
-
-    async def issued() -> str:
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
-        try:
-            return await links.issue(pool, "unsubscribe", tenant.name, REF, PHOTO)
-        finally:
-            await pool.close()
-
-    page = tenant.client.post(f"/u/{asyncio.run(issued())}")
-    assert page.status_code == 200, page.text
-    assert page.headers["content-type"].startswith("text/html")
-    assert REF not in page.text
-    assert tenant.call("GET", f"/v1/subjects/{REF}/history").json()["events"] == before
 
 
 def test_r22_a_running_retention_term_holds_the_file_and_the_rest_is_erased(tenant):

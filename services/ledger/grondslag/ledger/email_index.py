@@ -8,7 +8,8 @@ import hmac
 
 import asyncpg
 
-from .links import key_secret, tenant_secret
+from .domain.ids import subject_id
+from .links import NOT_ERASED, key_secret, tenant_secret
 
 DDL = """
 CREATE TABLE IF NOT EXISTS grondslag_email_index (
@@ -40,12 +41,17 @@ async def subscriber(pool: asyncpg.Pool, tenant: str, digest: bytes) -> str | No
     )
 
 
-async def remember(pool: asyncpg.Pool, tenant: str, digest: bytes, subject_ref: str) -> None:
-    """Index the hashed address under ``subject_ref``; the first subject keeps it."""
-    await pool.execute(
-        "INSERT INTO grondslag_email_index (tenant, email_hash, subject_ref) "
-        "VALUES ($1, $2, $3) ON CONFLICT (tenant, email_hash) DO NOTHING",
+async def remember(pool: asyncpg.Pool, tenant: str, digest: bytes, subject_ref: str) -> bool:
+    """Index the hashed address under ``subject_ref``; the first subject keeps it. False
+    when the subject was erased (R22), however recently: the erasure deleted its entry."""
+    present = await pool.fetchval(
+        "WITH subject AS (SELECT 1 " + NOT_ERASED.format(subject="$4") + "), "
+        "added AS (INSERT INTO grondslag_email_index (tenant, email_hash, subject_ref) "
+        "SELECT $1, $2, $3 FROM subject ON CONFLICT (tenant, email_hash) DO NOTHING) "
+        "SELECT EXISTS (SELECT 1 FROM subject)",
         tenant,
         digest,
         subject_ref,
+        subject_id(tenant, subject_ref),
     )
+    return bool(present)

@@ -25,6 +25,7 @@ from typing import Literal
 
 import asyncpg
 
+from .domain.ids import subject_id
 from .envelope import active, tenant_context
 
 Kind = Literal["unsubscribe", "confirm"]
@@ -140,6 +141,16 @@ async def rotate(pool: asyncpg.Pool, tenant: str, grace: timedelta) -> tuple[int
     return key_id, retires_at
 
 
+# R22: the subject's key row, which an erasure updates before it deletes the rows naming the
+# subject, locked while a row naming it is inserted: an erasure committed meanwhile (or
+# waiting to commit) leaves nothing to insert from, and one that comes after deletes the row.
+# A complete erasure's key is NULL (``persistence.erasure.ERASED_MEANWHILE`` reads it so too).
+NOT_ERASED = (
+    "FROM grondslag_subject_keys WHERE subject_id = {subject} "
+    "AND NOT (key IS NULL AND destroyed_at IS NOT NULL) FOR SHARE"
+)
+
+
 async def issue(
     pool: asyncpg.Pool,
     kind: Kind,
@@ -147,30 +158,38 @@ async def issue(
     subject_ref: str,
     purpose: str,
     expires_at: datetime | None = None,
-) -> str:
-    """A token for the binding; unsubscribe links are stable per subject and purpose."""
+) -> str | None:
+    """A token for the binding; unsubscribe links are stable per subject and purpose. None
+    when the subject was erased (R22), however recently: the erasure deleted its links."""
     key_id, secret = await tenant_secret(pool, tenant)
     token_id = secrets.token_bytes(16)
+    subject = subject_id(tenant, subject_ref)
     if kind == "unsubscribe":
         row = await pool.fetchrow(
             "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
-            "key_id) VALUES ($1, 'unsubscribe', $2, $3, $4, $5) ON CONFLICT (tenant, subject_ref, "
-            "purpose, key_id) WHERE kind = 'unsubscribe' DO UPDATE SET kind = EXCLUDED.kind "
-            "RETURNING token_id, key_id",
+            "key_id) SELECT $1, 'unsubscribe', $2, $3, $4, $5 "
+            + NOT_ERASED.format(subject="$6")
+            + " ON CONFLICT (tenant, subject_ref, purpose, key_id) WHERE kind = 'unsubscribe' "
+            "DO UPDATE SET kind = EXCLUDED.kind RETURNING token_id, key_id",
             token_id,
             tenant,
             subject_ref,
             purpose,
             key_id,
+            subject,
         )
+        if row is None:
+            return None
         token_id, key_id = bytes(row["token_id"]), row["key_id"]
         known = await key_secret(pool, tenant, key_id)
         assert known is not None  # the token's row names a key of this tenant
         secret = known
     else:
-        await pool.execute(
+        row = await pool.fetchrow(
             "INSERT INTO grondslag_link_tokens (token_id, kind, tenant, subject_ref, purpose, "
-            "key_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "key_id, expires_at) SELECT $1, $2, $3, $4, $5, $6, $7 "
+            + NOT_ERASED.format(subject="$8")
+            + " RETURNING token_id",
             token_id,
             kind,
             tenant,
@@ -178,7 +197,10 @@ async def issue(
             purpose,
             key_id,
             expires_at,
+            subject,
         )
+        if row is None:
+            return None
     return f"{key_id}.{_b64(token_id)}.{_b64(_mac(secret, kind, token_id))}"
 
 

@@ -34,6 +34,15 @@ from .values import (
 Seal = Callable[[PersonalData], bytes]
 
 
+def erased(subject_ref: str) -> RuleViolated:
+    """R22: after a complete erasure nothing more is recorded for the subject."""
+    return RuleViolated(
+        "R22",
+        f"subject {subject_ref!r} was erased; nothing more is recorded for it",
+        field="subject_ref",
+    )
+
+
 @recorded_as("ledger.domain.subject")
 class Subject(Aggregate):
     """A data subject, known by the practice's own opaque ``subject_ref``."""
@@ -130,11 +139,7 @@ class Subject(Aggregate):
     def check_not_erased(self) -> None:
         """R22: after a complete erasure the subject is only a pseudonymous history."""
         if self.erased_completely:
-            raise RuleViolated(
-                "R22",
-                f"subject {self.subject_ref!r} was erased; nothing more is recorded for it",
-                field="subject_ref",
-            )
+            raise erased(self.subject_ref)
 
     def record_legal_claim(self, claim: LegalClaim) -> UUID:
         self.check_not_erased()

@@ -18,6 +18,7 @@ from ..application import Ledger
 from ..domain import newsletter as rules
 from ..domain.errors import NotFound
 from ..domain.ids import purpose_id, subject_id
+from ..domain.subject import erased
 from ..domain.values import PersonalData, PurposeTerms
 from ..reads.streams import load_aggregates
 from ..settings import Settings
@@ -50,6 +51,8 @@ class Newsletter:
             raise NotFound(f"subject {subject_ref!r} is not registered")
         subject.check_not_erased()  # R22: the erasure deleted its links; none is made anew
         token = await links.issue(self.pool, "unsubscribe", tenant, subject_ref, purpose)
+        if token is None:  # erased since it was read
+            raise erased(subject_ref)
         return f"{self.public_url}/u/{token}"
 
     async def sign_up(
@@ -63,9 +66,13 @@ class Newsletter:
         known = await email_index.subscriber(self.pool, tenant, digest)
         subject_ref = subject_ref or known or f"nl-{secrets.token_hex(8)}"
         await anyio.to_thread.run_sync(self._record_address, tenant, subject_ref, email)
-        await email_index.remember(self.pool, tenant, digest, subject_ref)
         expires_at = datetime.now(UTC) + self.signup_ttl
-        token = await links.issue(self.pool, "confirm", tenant, subject_ref, purpose, expires_at)
+        indexed = await email_index.remember(self.pool, tenant, digest, subject_ref)
+        token = indexed and await links.issue(
+            self.pool, "confirm", tenant, subject_ref, purpose, expires_at
+        )
+        if not token:  # erased since the address was recorded
+            raise erased(subject_ref)
         return Invitation(subject_ref, f"{self.public_url}/c/{token}", expires_at)
 
     async def _mailing_terms(self, tenant: str, code: str) -> PurposeTerms:

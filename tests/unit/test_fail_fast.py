@@ -1,6 +1,7 @@
 """A command of a request that arrived before the latest wait for a database connection ran
-out fails at once, as if it had waited; a request that arrives later tries the pool again;
-only a wait that ran out counts, never another failure."""
+out fails at once, as if it had waited; a request that arrives later tries the pool again,
+and once it got a connection the queued ones do too; only a wait that ran out counts, never
+another failure."""
 
 from __future__ import annotations
 
@@ -64,6 +65,24 @@ def test_a_request_that_queued_through_a_refused_wait_fails_without_a_wait_of_it
     pool.error = None
     later.run(use, connection)
     assert pool.asked == 2
+
+
+def test_once_a_connection_came_the_requests_queued_before_it_try_the_pool_again() -> None:
+    """The database came back: a request queued through the outage is answered (it waited
+    its turn anyway), not refused for an outage that is over."""
+    pool, refusals = Pool(timed_out()), Refusals()
+    connection = failing_fast(pool.get_connection, refusals)
+    first, queued, queued_too = in_request(), in_request(), in_request()
+    with pytest.raises(OperationalError):
+        first.run(use, connection)  # the wait runs out after all three arrived
+    pool.error = None  # the database is back, but nothing has got a connection yet
+    with pytest.raises(OperationalError):
+        queued.run(use, connection)  # refused with the wait, without one of its own
+    assert pool.asked == 1
+    in_request().run(use, connection)  # arrived after the refusal: tries, and gets one
+    assert pool.asked == 2
+    queued_too.run(use, connection)  # arrived before the refusal, runs after the recovery
+    assert pool.asked == 3
 
 
 def test_a_command_of_no_request_always_tries_the_pool() -> None:

@@ -6,7 +6,9 @@ thread, so that under load the last of them answered 503 only after several wait
 (15 s for 60 requests on two connections). A request that arrived before the latest wait
 ran out has, in effect, been refused with it: its command fails without a wait of its own,
 and the queue drains at once. A request that arrives later tries the pool again, so that
-the service answers as soon as the database is back; a command of no request (the
+the service answers as soon as the database is back, and the first connection it gets
+ends the refusal: the requests still queued from before then wait their turn on a pool
+that answers, instead of a 503 for an outage that is over. A command of no request (the
 projector's clocks) always tries.
 """
 
@@ -50,6 +52,10 @@ class Refusals:
         if isinstance(error.__cause__, PoolTimeout):
             self.refused_at = time.monotonic()  # one float: no lock needed
 
+    def end(self) -> None:
+        """A connection came: the database is back, nothing queued is refused any more."""
+        self.refused_at = -math.inf
+
 
 _OF_DATABASE: dict[str, Refusals] = {}
 
@@ -71,6 +77,7 @@ def failing_fast(
         refusals.check()
         try:
             with get_connection() as conn:
+                refusals.end()
                 yield conn
         except OperationalError as error:
             refusals.note(error)

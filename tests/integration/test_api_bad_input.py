@@ -13,10 +13,12 @@ from api_support import (
     ANY_VERSION,
     CONSENT,
     CONSENTS,
+    NOTICE,
     PROBLEM_JSON,
     PURPOSE,
     REF,
     assert_problem,
+    purpose_body,
     register_of,
     snapshot,
 )
@@ -82,6 +84,60 @@ def test_a_text_keeps_its_line_breaks_and_refuses_other_control_characters(ready
     assert_problem(refused, 422, field="reasons")
     restricted = ready.call("POST", path, json={**body, "reasons": "disputed:\r\n\tby letter"})
     assert restricted.status_code == 201, restricted.text
+
+
+ESCAPE = "\x1b]8;;https://evil.example\x07hier\x1b]8;;\x07"  # a terminal hyperlink
+
+
+@pytest.mark.parametrize(
+    ("field", "fields"),
+    [
+        ("title", {"title": "Pasfoto" + ESCAPE}),
+        ("notice.version", {"notice": {**NOTICE, "version": "2025-01\n2024-12"}}),
+        ("notice.url", {"notice": {**NOTICE, "url": "https://praktijk.example/\x1b[2K"}}),
+        ("recipients[0]", {"recipients": ["Zorgverzekeraar\x00"]}),
+        ("legal_provision", {"legal_provision": "art. 7:454 BW\r"}),
+        (
+            "erasure_hold.reason",
+            {"erasure_hold": {"term": "P18M", "reason": "MfN" + ESCAPE}},
+        ),
+        ("legitimate_interest_assessment", {"legitimate_interest_assessment": "ok\x00"}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_control_character_in_a_register_entry_is_422_naming_its_path(
+    ready, field, fields
+) -> None:
+    """The register's texts (what the auditor reads in `purposes`, `export`, the bundle) are
+    lines as every request's are, nested ones too, in a new entry and in a revision."""
+    register = register_of(ready)
+    registered = ready.call("POST", "/v1/purposes", json=purpose_body("second", **fields))
+    assert_problem(registered, 422, field=field)
+    path = f"/v1/purposes/{PURPOSE}"
+    revised = ready.call(
+        "POST", f"{path}/revisions", json={"material": False, **fields}, headers=ANY_VERSION
+    )
+    assert_problem(revised, 422, field=field)
+    assert register_of(ready) == register
+
+
+@pytest.mark.parametrize("path", [CONSENTS, f"/v1/subjects/{REF}/representatives"])
+def test_a_control_character_in_an_evidence_reference_is_422_naming_its_path(ready, path):
+    """R7: the evidence's document reference is a line (the auditor reads it in the history)."""
+    before = snapshot(ready)
+    evidence = {"document_ref": "intake.pdf" + ESCAPE}
+    body = (
+        {**CONSENT, "evidence": evidence}
+        if path == CONSENTS
+        else {
+            "representative_ref": "parent-1",
+            "kind": "parental_authority",
+            "valid_from": "2010-01-01T00:00:00Z",
+            "evidence": evidence,
+        }
+    )
+    assert_problem(ready.call("POST", path, json=body), 422, field="evidence.document_ref")
+    assert snapshot(ready) == before
 
 
 def test_missing_required_field_is_named_in_the_field_member(ready) -> None:

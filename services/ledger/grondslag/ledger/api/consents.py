@@ -9,10 +9,11 @@ from litestar.params import JSONBody
 
 from ..application import Ledger
 from ..domain.standing_at import StandingAnswer
-from ..domain.values import Code, Evidence, Instant, Line, Method, Ref
+from ..domain.values import Code, Instant, Line, Method, Ref
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
 from .preconditions import IfMatch, conditions
+from .request_values import EvidenceCreate, values_of
 
 
 class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -22,7 +23,7 @@ class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     method: Method
     explicit: bool
     notice_version: Line
-    evidence: Evidence
+    evidence: EvidenceCreate
     recorded_by: Line
     representative_ref: Ref | None = None
     effective_at: Instant | None = None
@@ -64,7 +65,7 @@ class ConsentController(Controller):
         ledger: NamedDependency[Ledger],
         if_match: IfMatch = None,
     ) -> Recorded:
-        fields = msgspec.structs.asdict(data)
+        fields = values_of(data)
         purpose = fields.pop("purpose")
         with conditions(if_match):
             event, standing = ledger.give_consent(

@@ -27,7 +27,7 @@ from ..domain.errors import (
     PreconditionRequired,
     RuleViolated,
 )
-from ..domain.values import LINE_PATTERN, TEXT_PATTERN
+from ..domain.values import LINE_PATTERN, TEXT_PATTERN, URL_PATTERN
 from ..envelope import KeyUnavailable
 from ..persistence.dossiers import StreamUnreadable
 from ..persistence.in_doubt import CommitInDoubt
@@ -216,6 +216,7 @@ _MISSING = re.compile(r"Missing required (query|path|header) parameter '([^']+)'
 _IN_WORDS = {
     LINE_PATTERN: "one line of text, without control characters (no line break, tab or escape)",
     TEXT_PATTERN: "text without control characters (but tabs and line breaks)",
+    URL_PATTERN: "an http(s) URL without spaces or control characters",
 }
 
 

@@ -20,7 +20,6 @@ from ..domain.purpose import Purpose
 from ..domain.values import (
     Basis,
     Code,
-    ErasureHold,
     Instant,
     Line,
     Matter,
@@ -44,9 +43,10 @@ from .preconditions import (
     conditions,
     tagged,
 )
+from .request_values import ErasureHoldCreate, NoticeCreate, PurposeTermsCreate, value_of, values_of
 
 
-class PurposeCreate(PurposeTerms, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class PurposeCreate(PurposeTermsCreate, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A new entry for the register."""
 
     code: Code
@@ -60,7 +60,7 @@ class PurposeRevisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     effective_at: Instant | None = None
     title: Line | msgspec.UnsetType = msgspec.UNSET
     basis: Basis | msgspec.UnsetType = msgspec.UNSET
-    notice: Notice | msgspec.UnsetType = msgspec.UNSET
+    notice: NoticeCreate | msgspec.UnsetType = msgspec.UNSET
     special_categories: tuple[SpecialCategory, ...] | msgspec.UnsetType = msgspec.UNSET
     special_condition: Line | msgspec.UnsetType | None = msgspec.UNSET
     legal_provision: Line | msgspec.UnsetType | None = msgspec.UNSET
@@ -71,7 +71,7 @@ class PurposeRevisionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     recipients: tuple[Line, ...] | msgspec.UnsetType = msgspec.UNSET
     retention: Retention | msgspec.UnsetType | None = msgspec.UNSET
     legitimate_interest_assessment: Text | msgspec.UnsetType | None = msgspec.UNSET
-    erasure_hold: ErasureHold | msgspec.UnsetType | None = msgspec.UNSET
+    erasure_hold: ErasureHoldCreate | msgspec.UnsetType | None = msgspec.UNSET
     destroy_on_request: bool | msgspec.UnsetType = msgspec.UNSET
     shared_file: bool | msgspec.UnsetType = msgspec.UNSET
 
@@ -137,12 +137,11 @@ class PurposeController(Controller):
     def register(
         self, request: Request, data: JSONBody[PurposeCreate], ledger: NamedDependency[Ledger]
     ) -> Response[PurposeOut]:
-        fields: dict[str, Any] = msgspec.structs.asdict(data)
-        code, effective_at = fields.pop("code"), fields.pop("effective_at") or utcnow()
-        terms = PurposeTerms(**fields)
-        purpose = ledger.register_purpose(request.user.tenant, code, terms, effective_at)
+        terms: PurposeTerms = value_of(data)
+        effective_at = data.effective_at or utcnow()
+        purpose = ledger.register_purpose(request.user.tenant, data.code, terms, effective_at)
         return Response(
-            purpose_out(purpose), status_code=201, headers={"Location": f"/v1/purposes/{code}"}
+            purpose_out(purpose), status_code=201, headers={"Location": f"/v1/purposes/{data.code}"}
         )
 
     @get(
@@ -196,7 +195,7 @@ class PurposeController(Controller):
     ) -> PurposeOut:
         changes = {
             name: value
-            for name, value in msgspec.structs.asdict(data).items()
+            for name, value in values_of(data).items()
             if value is not msgspec.UNSET and name not in ("material", "effective_at")
         }
         with conditions(if_match, required=True):

@@ -10,7 +10,6 @@ from litestar.params import JSONBody
 from ..application import Ledger, utcnow
 from ..domain.values import (
     Code,
-    Evidence,
     Instant,
     Line,
     Matter,
@@ -21,6 +20,7 @@ from ..domain.values import (
 )
 from ..web import SubjectRef, answers
 from .auth import requires
+from .request_values import EvidenceCreate, values_of
 
 
 class RepresentativeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -29,7 +29,7 @@ class RepresentativeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
     representative_ref: Ref
     kind: RepresentativeKind
     valid_from: Instant
-    evidence: Evidence
+    evidence: EvidenceCreate
     valid_until: Instant | None = None
     purposes: tuple[Code, ...] = ()
     subject_competent_for: tuple[Matter, ...] = ()
@@ -64,7 +64,7 @@ class RepresentativeController(Controller):
         data: JSONBody[RepresentativeCreate],
         ledger: NamedDependency[Ledger],
     ) -> RepresentationRecorded:
-        representation = Representation(**msgspec.structs.asdict(data))
+        representation = Representation(**values_of(data))
         event = ledger.register_representative(request.user.tenant, subject_ref, representation)
         return RepresentationRecorded(str(event), subject_ref, data.representative_ref)
 

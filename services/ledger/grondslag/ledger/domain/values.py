@@ -87,7 +87,16 @@ Text = Annotated[
         description="no control characters but tabs and line breaks",
     ),
 ]
+Term = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?(?!\n)$", description="ISO 8601 term"),
+]
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S+(?!\n)$", max_length=2048)]
+URL_PATTERN = r"^https?://[^\s\x00-\x1f\x7f-\x9f]+(?!\n)$"
+RequestUrl = Annotated[
+    str,
+    msgspec.Meta(pattern=URL_PATTERN, max_length=2048, description="an http(s) URL"),
+]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,64}(?!\n)$", description="purpose code")]
 Ref = Annotated[
     str,
@@ -115,7 +124,7 @@ class Evidence(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Retention(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How long data is kept after the basis ends (R21): an ISO 8601 term and its start."""
 
-    term: Annotated[str, msgspec.Meta(pattern=r"^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?(?!\n)$")]
+    term: Term
     starts: Literal["basis_end", "collection"] = "basis_end"
 
 
@@ -123,7 +132,7 @@ class ErasureHold(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """R22: the register states that this purpose's data may not be erased within a term
     (e.g. MfN mediation files: 18 months after the mediation ended)."""
 
-    term: Annotated[str, msgspec.Meta(pattern=r"^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?(?!\n)$")]
+    term: Term
     reason: ShortText
     starts: Literal["basis_end", "collection"] = "basis_end"
 

@@ -160,7 +160,10 @@ def test_an_answer_in_time_is_not_late_and_systems_confirm_what_they_did(tenant)
 
 def test_open_requests_are_listed_by_due_date_a_page_at_a_time_as_folded(tenant) -> None:
     practice(tenant, "client-1", "client-2")
-    ids = [received(tenant, received_at=days_ago(d))["request_id"] for d in (3, 20, 9, 1, 14)]
+    # a week apart: a month's end and the Algemene termijnenwet (a deadline on a Sunday or a
+    # holiday moves to the next working day) bring deadlines up to a few days closer, so
+    # that requests received 1 and 3 days ago were both due on Monday 4 January 2027
+    ids = [received(tenant, received_at=days_ago(d))["request_id"] for d in (9, 30, 16, 2, 23)]
     answered = received(tenant, received_at=days_ago(5))["request_id"]
     act(tenant, answered, "answer", outcome="fulfilled", reasons="sent")
     wait_until_listed(tenant, 6)
@@ -173,7 +176,7 @@ def test_open_requests_are_listed_by_due_date_a_page_at_a_time_as_folded(tenant)
             break
     assert [len(page) for page in pages] == [2, 2, 1]
     shown_in_order = [item["request_id"] for page in pages for item in page]
-    by_due = [ids[i] for i in (1, 4, 2, 0, 3)]  # received 20, 14, 9, 3 and 1 days ago
+    by_due = [ids[i] for i in (1, 4, 2, 0, 3)]  # received 30, 23, 16, 9 and 2 days ago
     assert shown_in_order == by_due
     for item in (item for page in pages for item in page):
         assert without_moment(item) == without_moment(shown(tenant, item["request_id"]))

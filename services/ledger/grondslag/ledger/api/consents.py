@@ -12,8 +12,8 @@ from ..domain.standing_at import StandingAnswer
 from ..domain.values import Code, Instant, Line, Method, Ref
 from ..web import CodePath, SubjectRef, answers
 from .auth import requires
+from .body_values import EvidenceCreate, values_of
 from .preconditions import IfMatch, conditions
-from .request_values import EvidenceCreate, values_of
 
 
 class ConsentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -33,6 +33,7 @@ from ..reads import paging
 from ..reads.streams import load_aggregates, purpose_page
 from ..web import READERS, CodePath, answers
 from .auth import requires
+from .body_values import ErasureHoldCreate, NoticeCreate, PurposeTermsCreate, value_of, values_of
 from .paging import NEXT_LINK, Cursor, Limit, paged
 from .positions import reading
 from .preconditions import (
@@ -43,7 +44,6 @@ from .preconditions import (
     conditions,
     tagged,
 )
-from .request_values import ErasureHoldCreate, NoticeCreate, PurposeTermsCreate, value_of, values_of
 
 
 class PurposeCreate(PurposeTermsCreate, kw_only=True, frozen=True, forbid_unknown_fields=True):

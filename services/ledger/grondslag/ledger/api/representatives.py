@@ -20,7 +20,7 @@ from ..domain.values import (
 )
 from ..web import SubjectRef, answers
 from .auth import requires
-from .request_values import EvidenceCreate, values_of
+from .body_values import EvidenceCreate, values_of
 
 
 class RepresentativeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -1,4 +1,4 @@
-"""The request's forms of the values that events hold — a consent's evidence (R7), a
+"""The request bodies' forms of the values that events hold — a consent's evidence (R7), a
 purpose's privacy notice and erasure hold (R22) — their texts checked as every request's are
 (``Line``: no control characters; bad input, 422 naming the field), and the value each
 becomes. The events keep the domain's own types (``domain.values``), so that one recorded

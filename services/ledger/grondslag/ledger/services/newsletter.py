@@ -67,11 +67,12 @@ class Newsletter:
         subject_ref = subject_ref or known or f"nl-{secrets.token_hex(8)}"
         await anyio.to_thread.run_sync(self._record_address, tenant, subject_ref, email)
         expires_at = datetime.now(UTC) + self.signup_ttl
-        indexed = await email_index.remember(self.pool, tenant, digest, subject_ref)
-        token = indexed and await links.issue(
-            self.pool, "confirm", tenant, subject_ref, purpose, expires_at
-        )
-        if not token:  # erased since the address was recorded
+        token = None  # R22: none for a subject erased since the address was recorded
+        if await email_index.remember(self.pool, tenant, digest, subject_ref):
+            token = await links.issue(
+                self.pool, "confirm", tenant, subject_ref, purpose, expires_at
+            )
+        if token is None:
             raise erased(subject_ref)
         return Invitation(subject_ref, f"{self.public_url}/c/{token}", expires_at)
 

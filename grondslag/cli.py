@@ -31,9 +31,10 @@ from .supervisor import (
     RESTARTS_FILE,
     Child,
     Supervisor,
-    bind,
+    bind_after_former_workers,
     follow_supervisor,
     metrics_folder,
+    restarts_file,
 )
 
 
@@ -61,8 +62,9 @@ def serve(args: argparse.Namespace) -> int:
                 _banner(settings, **embedded)
             _serve_one(args, settings)
         return 0
-    try:
-        sock = bind(args.host, args.port)
+    try:  # (a killed serve's workers may still finish their requests on the port)
+        counts = restarts_file(settings.data_dir, args.port)
+        sock = bind_after_former_workers(args.host, args.port, counts, wait=STOP_GRACE_SECONDS + 5)
     except OSError as error:
         raise console.Failure(f"cannot listen on {args.host}:{args.port}: {error}") from None
     port = sock.getsockname()[1]
@@ -189,7 +191,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, sock: socket.socket
     if not args.no_projector:
         children.append(Child("projector", [*command, "project"]))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    restarts = settings.data_dir.resolve() / f"supervisor-{port}.json"
+    restarts = restarts_file(settings.data_dir, port)
     env = {
         "DATABASE_URL": settings.database_url or "",
         "NATS_URL": settings.nats_url or "",

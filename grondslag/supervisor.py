@@ -45,15 +45,20 @@ supervisor starts a small **guardian** process before the embedded servers: it w
 the supervisor's death in the same way and then stops the embedded servers of the data
 folder (PostgreSQL with a fast shutdown, nats-server with SIGTERM; harder signals when
 they do not go). On a clean stop the supervisor stops the servers itself and then the
-guardian, which finds nothing left to stop.
+guardian, which finds nothing left to stop. A ``serve`` started again on the same port
+while the killed one's API workers still finish their requests (and so hold the listening
+socket) waits for them to exit rather than failing "address already in use"
+(:func:`bind_after_former_workers`).
 
-Standard library only (the guardian uses ``grondslag.embedded`` when it acts).
+Standard library only (the guardian uses ``grondslag.embedded`` when it acts; a restart
+after a killed supervisor, psutil).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import logging
 import os
@@ -76,10 +81,12 @@ __all__ = [
     "Child",
     "Supervisor",
     "bind",
+    "bind_after_former_workers",
     "die_with_parent",
     "follow_supervisor",
     "guardian",
     "metrics_folder",
+    "restarts_file",
 ]
 
 log = logging.getLogger("grondslag.supervisor")
@@ -335,6 +342,11 @@ def metrics_folder(folder: Path) -> Path:
     return folder
 
 
+def restarts_file(data_dir: Path, port: int) -> Path:
+    """The counts file of the supervisor serving ``port`` from ``data_dir``."""
+    return data_dir.resolve() / f"supervisor-{port}.json"
+
+
 def bind(host: str, port: int) -> socket.socket:
     """The socket the API workers share, bound here so that a taken port fails at once;
     the first worker to start makes it listen (and it keeps listening while any process
@@ -348,6 +360,68 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def bind_after_former_workers(
+    host: str, port: int, counts: Path, *, wait: float, poll: float = 0.2
+) -> socket.socket:
+    """:func:`bind`, waiting up to ``wait`` seconds while the port is held by the API
+    workers of a killed supervisor of the same data folder and port (``counts``, the file
+    it left behind, names them).
+
+    A SIGKILLed supervisor's workers stop on their own, but finish their requests first
+    (up to their grace period), and they hold the listening socket meanwhile; a ``serve``
+    started again at once (by systemd's ``Restart=``, or by hand) would exit "address
+    already in use" — and, restarted in a loop, hit systemd's start limit — where it
+    should come up as soon as they are gone. A port taken by anything else still fails
+    at once.
+    """
+    deadline, said = time.monotonic() + wait, False
+    while True:
+        try:
+            return bind(host, port)
+        except OSError as error:
+            holders = former_workers(counts) if error.errno == errno.EADDRINUSE else []
+            if not holders or time.monotonic() >= deadline:
+                raise
+            if not said:
+                log.warning(
+                    "port %d is held by the API workers of a serve that was killed (pid %s): "
+                    "waiting up to %.0f s for them to finish their requests and exit",
+                    port, ", ".join(map(str, holders)), wait,
+                )  # fmt: skip
+                said = True
+            time.sleep(poll)
+
+
+def former_workers(counts: Path) -> list[int]:
+    """The pids of the API workers still running that ``counts`` names, when the
+    supervisor that wrote it is gone; ``[]`` when it runs, or the file is absent."""
+    import psutil  # (here: the guardian starts on the standard library alone)
+
+    try:
+        state = json.loads(counts.read_text(encoding="utf-8"))
+        supervisor = int(state["supervisor"])
+        pids = [
+            int(child["pid"])
+            for name, child in dict(state["processes"]).items()
+            if name.startswith("api-") and child.get("pid")
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+    def running(pid: int, worker: bool) -> bool:
+        try:
+            process = psutil.Process(pid)
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return not worker or "--fd" in process.cmdline()  # (not a pid used again)
+        except psutil.Error:
+            return False
+
+    if running(supervisor, worker=False):
+        return []
+    return [pid for pid in pids if running(pid, worker=True)]
 
 
 # -- the parent's death -----------------------------------------------------------------

@@ -59,10 +59,12 @@ class Service:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: the kill takes every child
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            # (a killed serve's worker may still answer meanwhile; this one must not exit)
+            assert self.process.poll() is None, f"serve exited ({self.process.returncode})"
             try:
                 if httpx.get(f"{self.api}/health/live", timeout=1).status_code == 200:
                     return
@@ -72,6 +74,8 @@ class Service:
         raise AssertionError("grondslag serve did not start in 60 s")
 
     def kill(self) -> None:
+        """SIGKILL the supervisor: its workers stop on their own (SIGTERM from the kernel),
+        answering what they were answering; the next ``start`` may meet them on the port."""
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grondslag.supervisor import Backoff, describe_exit
+from grondslag.supervisor import Backoff, describe_exit, former_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -237,3 +237,46 @@ def test_the_api_reads_the_counts_the_supervisor_writes(tmp_path: Path) -> None:
     assert process_restarts(counts) is None
     assert process_restarts(None) is None
     assert "grondslag_process_restarts_total" not in prometheus([], 0, restarts=None)
+
+
+def _left_counts(tmp_path: Path, supervisor: int, **api: int) -> Path:
+    counts = tmp_path / "supervisor-8000.json"
+    processes = {name: {"restarts": 0, "pid": pid, "last_exit": None} for name, pid in api.items()}
+    counts.write_text(json.dumps({"supervisor": supervisor, "processes": processes}))
+    return counts
+
+
+def _gone_pid() -> int:
+    """A pid that ran and is gone (a killed supervisor's)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
+
+
+def test_a_killed_supervisors_workers_still_running_are_found_by_its_left_counts(
+    tmp_path: Path,
+) -> None:
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--fd", "3"])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = _gone_pid()
+        counts = _left_counts(tmp_path, dead, **{"api-1": worker.pid, "api-2": stranger.pid})
+        # api-2's pid now belongs to a process that is no API worker: not waited for
+        assert former_workers(counts) == [worker.pid]
+        # while the supervisor that wrote the file runs, its workers are its own
+        assert former_workers(_left_counts(tmp_path, os.getpid(), **{"api-1": worker.pid})) == []
+        worker.kill()
+        worker.wait()
+        assert former_workers(counts) == []
+    finally:
+        for process in (worker, stranger):
+            process.kill()
+            process.wait()
+
+
+def test_no_counts_file_or_an_unreadable_one_names_no_former_worker(tmp_path: Path) -> None:
+    assert former_workers(tmp_path / "supervisor-1.json") == []
+    (tmp_path / "supervisor-2.json").write_text('{"supervisor": "x"')
+    assert former_workers(tmp_path / "supervisor-2.json") == []
+    (tmp_path / "supervisor-3.json").write_text('{"supervisor": 1, "processes": []}')
+    assert former_workers(tmp_path / "supervisor-3.json") == []

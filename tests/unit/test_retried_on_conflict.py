@@ -1,4 +1,5 @@
-"""A command that lost the race for a stream's version runs again on fresh state — also
+"""A command that lost the race for a stream's version runs again on fresh state, after a
+random wait whose span doubles (so that writers who lost together come back apart) — also
 when the conflict surfaces as the aborted pipeline of the statement after it — and an
 aborted pipeline that persists is answered as it is (503), not as a conflict."""
 
@@ -6,9 +7,16 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
-from grondslag.ledger.application import ATTEMPTS, Ledger, retried_on_conflict
+from grondslag.ledger import application
+from grondslag.ledger.application import (
+    ATTEMPTS,
+    BACK_OFF_SECONDS,
+    Ledger,
+    retried_on_conflict,
+)
+from grondslag.ledger.domain.errors import ConcurrentChange
 
 
 def _aborted() -> OperationalError:
@@ -56,3 +64,60 @@ def test_another_operational_error_is_not_run_again(app: Ledger) -> None:
     with pytest.raises(OperationalError):
         command(app)
     assert attempts == [1]
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
+    """The spans ``(low, high)`` each wait was drawn from, the wait itself skipped."""
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return high
+
+    monkeypatch.setattr(application.random, "uniform", uniform)
+    monkeypatch.setattr(application.time, "sleep", lambda seconds: None)
+    return drawn
+
+
+def test_a_lost_race_waits_a_random_part_of_a_doubling_span_before_each_attempt(
+    app: Ledger, waits: list[tuple[float, float]]
+) -> None:
+    attempts: list[int] = []
+
+    @retried_on_conflict
+    def command(ledger: Ledger) -> str:
+        attempts.append(1)
+        if len(attempts) < ATTEMPTS:
+            raise IntegrityError("version taken")
+        return "recorded"
+
+    assert command(app) == "recorded"
+    assert waits == [(0, BACK_OFF_SECONDS * 2**n) for n in range(ATTEMPTS - 1)]
+
+
+def test_a_race_lost_every_time_is_a_concurrent_change_after_the_last_attempt(
+    app: Ledger, waits: list[tuple[float, float]]
+) -> None:
+    attempts: list[int] = []
+
+    @retried_on_conflict
+    def command(ledger: Ledger) -> str:
+        attempts.append(1)
+        raise IntegrityError("version taken")
+
+    with pytest.raises(ConcurrentChange):
+        command(app)
+    assert len(attempts) == ATTEMPTS
+    assert len(waits) == ATTEMPTS - 1  # (none after the last: the answer goes at once)
+
+
+def test_a_command_that_succeeds_at_once_does_not_wait(
+    app: Ledger, waits: list[tuple[float, float]]
+) -> None:
+    @retried_on_conflict
+    def command(ledger: Ledger) -> str:
+        return "recorded"
+
+    assert command(app) == "recorded"
+    assert waits == []

@@ -9,6 +9,8 @@ on its version check; the command is then run again on the fresh state.
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, get_type_hints
@@ -66,7 +68,8 @@ from .persistence.sealing import InMemoryKeyStore, KeyStore, new_key, seal, unse
 
 P = ParamSpec("P")
 R = TypeVar("R")
-ATTEMPTS = 5
+ATTEMPTS = 8
+BACK_OFF_SECONDS = 0.005  # before attempt n+1: a random wait of up to 5 ms × 2ⁿ
 RequestRecorded = tuple[UUID, RequestAnswer]
 PURPOSE_REGISTERED = "ledger.domain.purpose:Purpose.Registered"
 
@@ -111,6 +114,9 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
                     raise ConcurrentChange(
                         "the same record was changed concurrently; retry"
                     ) from error
+                # writers that lost together would meet again at once: each waits a random
+                # part of a doubling span ("full jitter"), so that they come back apart
+                time.sleep(random.uniform(0, BACK_OFF_SECONDS * 2**attempt))
         raise AssertionError("unreachable")
 
     return run

@@ -5,6 +5,8 @@ aborted pipeline that persists is answered as it is (503), not as a conflict."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
@@ -26,44 +28,44 @@ def _aborted() -> OperationalError:
     return error
 
 
-def test_a_command_whose_pipeline_aborted_runs_again(app: Ledger) -> None:
-    attempts: list[int] = []
+def _command(
+    fails: int, error: Callable[[], Exception]
+) -> tuple[Callable[[Ledger], str], list[int]]:
+    """A command that raises ``error()`` on its first ``fails`` runs and then records; and
+    the list its runs are counted in."""
+    runs: list[int] = []
 
     @retried_on_conflict
     def command(ledger: Ledger) -> str:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise _aborted()
+        runs.append(1)
+        if len(runs) <= fails:
+            raise error()
         return "recorded"
 
+    return command, runs
+
+
+ALWAYS = 10 * ATTEMPTS
+
+
+def test_a_command_whose_pipeline_aborted_runs_again(app: Ledger) -> None:
+    command, runs = _command(2, _aborted)
     assert command(app) == "recorded"
-    assert len(attempts) == 3
+    assert len(runs) == 3
 
 
 def test_a_pipeline_that_aborts_every_time_is_answered_as_it_is(app: Ledger) -> None:
-    attempts: list[int] = []
-
-    @retried_on_conflict
-    def command(ledger: Ledger) -> str:
-        attempts.append(1)
-        raise _aborted()
-
+    command, runs = _command(ALWAYS, _aborted)
     with pytest.raises(OperationalError, match="pipeline aborted"):
         command(app)
-    assert len(attempts) == ATTEMPTS
+    assert len(runs) == ATTEMPTS
 
 
 def test_another_operational_error_is_not_run_again(app: Ledger) -> None:
-    attempts: list[int] = []
-
-    @retried_on_conflict
-    def command(ledger: Ledger) -> str:
-        attempts.append(1)
-        raise OperationalError("server closed the connection unexpectedly")
-
+    command, runs = _command(ALWAYS, lambda: OperationalError("server closed the connection"))
     with pytest.raises(OperationalError):
         command(app)
-    assert attempts == [1]
+    assert runs == [1]
 
 
 @pytest.fixture
@@ -83,41 +85,25 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
 def test_a_lost_race_waits_a_random_part_of_a_doubling_span_before_each_attempt(
     app: Ledger, waits: list[tuple[float, float]]
 ) -> None:
-    attempts: list[int] = []
-
-    @retried_on_conflict
-    def command(ledger: Ledger) -> str:
-        attempts.append(1)
-        if len(attempts) < ATTEMPTS:
-            raise IntegrityError("version taken")
-        return "recorded"
-
+    command, runs = _command(ATTEMPTS - 1, lambda: IntegrityError("version taken"))
     assert command(app) == "recorded"
+    assert len(runs) == ATTEMPTS
     assert waits == [(0, BACK_OFF_SECONDS * 2**n) for n in range(ATTEMPTS - 1)]
 
 
 def test_a_race_lost_every_time_is_a_concurrent_change_after_the_last_attempt(
     app: Ledger, waits: list[tuple[float, float]]
 ) -> None:
-    attempts: list[int] = []
-
-    @retried_on_conflict
-    def command(ledger: Ledger) -> str:
-        attempts.append(1)
-        raise IntegrityError("version taken")
-
+    command, runs = _command(ALWAYS, lambda: IntegrityError("version taken"))
     with pytest.raises(ConcurrentChange):
         command(app)
-    assert len(attempts) == ATTEMPTS
+    assert len(runs) == ATTEMPTS
     assert len(waits) == ATTEMPTS - 1  # (none after the last: the answer goes at once)
 
 
 def test_a_command_that_succeeds_at_once_does_not_wait(
     app: Ledger, waits: list[tuple[float, float]]
 ) -> None:
-    @retried_on_conflict
-    def command(ledger: Ledger) -> str:
-        return "recorded"
-
+    command, runs = _command(0, lambda: IntegrityError("version taken"))
     assert command(app) == "recorded"
-    assert waits == []
+    assert (runs, waits) == ([1], [])

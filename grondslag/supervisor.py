@@ -46,8 +46,8 @@ the supervisor's death in the same way and then stops the embedded servers of th
 folder (PostgreSQL with a fast shutdown, nats-server with SIGTERM; harder signals when
 they do not go). On a clean stop the supervisor stops the servers itself and then the
 guardian, which finds nothing left to stop. A ``serve`` started again on the same port
-while the killed one's API workers still finish their requests (and so hold the listening
-socket) waits for them to exit rather than failing "address already in use"
+while API workers of the killed one still hold the listening socket (not yet stopped)
+waits for them to exit rather than failing "address already in use"
 (:func:`bind_after_former_workers`).
 
 Standard library only (the guardian uses ``grondslag.embedded`` when it acts; a restart
@@ -369,12 +369,12 @@ def bind_after_former_workers(
     workers of a killed supervisor of the same data folder and port (``counts``, the file
     it left behind, names them).
 
-    A SIGKILLed supervisor's workers stop on their own, but finish their requests first
-    (up to their grace period), and they hold the listening socket meanwhile; a ``serve``
-    started again at once (by systemd's ``Restart=``, or by hand) would exit "address
-    already in use" — and, restarted in a loop, hit systemd's start limit — where it
-    should come up as soon as they are gone. A port taken by anything else still fails
-    at once.
+    A SIGKILLed supervisor's workers stop on their own (SIGTERM from the kernel), but
+    until each has acted on it — one still starting up, or busy, has not — it holds the
+    listening socket; a ``serve`` started again at once (by systemd's ``Restart=``, or by
+    hand) would exit "address already in use" — and, restarted in a loop, hit systemd's
+    start limit — where it should come up as soon as they are gone. A port taken by
+    anything else still fails at once.
     """
     deadline, said = time.monotonic() + wait, False
     while True:
@@ -387,7 +387,7 @@ def bind_after_former_workers(
             if not said:
                 log.warning(
                     "port %d is held by the API workers of a serve that was killed (pid %s): "
-                    "waiting up to %.0f s for them to finish their requests and exit",
+                    "waiting up to %.0f s for them to stop",
                     port, ", ".join(map(str, holders)), wait,
                 )  # fmt: skip
                 said = True

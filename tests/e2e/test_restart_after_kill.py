@@ -1,8 +1,8 @@
 """A ``serve`` started again right after its supervisor was SIGKILLed, while an API worker
-of the killed one still holds the listening socket (it finishes its requests first, up to
-its grace period, or is busy), waits for that worker and then comes up on the port, where
-it used to exit "address already in use" — what a restart by systemd or by hand meets
-after a crash. A port held by anything else still fails at once."""
+of the killed one still holds the listening socket (it has not yet acted on its SIGTERM:
+it was still starting up, or busy), waits for that worker and then comes up on the port,
+where it used to exit "address already in use" — what a restart by systemd or by hand
+meets after a crash. A port held by anything else still fails at once."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Each command loads the dossier it needs (one round trip), lets the aggregate decide — it
 checks the rules and folds its answer before it records anything — and saves the new
 events in one transaction. A concurrent write to the same stream makes the save fail
-on its version check; the command is then run again on the fresh state.
+on its version check; the command is then run again on the fresh state, after a short
+random wait (``retried_on_conflict``).
 """
 
 from __future__ import annotations

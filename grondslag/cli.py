@@ -62,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
                 _banner(settings, **embedded)
             _serve_one(args, settings)
         return 0
-    try:  # (a killed serve's workers may still finish their requests on the port)
+    try:  # (a killed serve's workers may still hold the port a moment)
         counts = restarts_file(settings.data_dir, args.port)
         sock = bind_after_former_workers(args.host, args.port, counts, wait=STOP_GRACE_SECONDS + 5)
     except OSError as error:

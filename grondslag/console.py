@@ -333,7 +333,7 @@ class RunningServe(NamedTuple):
 
 def running_serve(data_dir: Path) -> RunningServe | None:
     """The ``serve`` supervising in ``data_dir``; ``None`` when none runs."""
-    import psutil
+    from .supervisor import running
 
     for path in sorted(data_dir.resolve().glob("supervisor-*.json")):
         try:
@@ -341,11 +341,7 @@ def running_serve(data_dir: Path) -> RunningServe | None:
             pid, port = int(state["supervisor"]), int(path.stem.split("-", 1)[1])
         except (OSError, ValueError, KeyError):
             continue
-        try:
-            alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            alive = False
-        if alive and pid != os.getpid():
+        if running(pid) and pid != os.getpid():
             tenant = state.get("tenant")
             return RunningServe(
                 pid, port, dict(state.get("processes") or {}),

@@ -87,6 +87,7 @@ __all__ = [
     "guardian",
     "metrics_folder",
     "restarts_file",
+    "running",
 ]
 
 log = logging.getLogger("grondslag.supervisor")
@@ -397,8 +398,6 @@ def bind_after_former_workers(
 def former_workers(counts: Path) -> list[int]:
     """The pids of the API workers still running that ``counts`` names, when the
     supervisor that wrote it is gone; ``[]`` when it runs, or the file is absent."""
-    import psutil  # (here: the guardian starts on the standard library alone)
-
     try:
         state = json.loads(counts.read_text(encoding="utf-8"))
         supervisor = int(state["supervisor"])
@@ -409,19 +408,23 @@ def former_workers(counts: Path) -> list[int]:
         ]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
-
-    def running(pid: int, worker: bool) -> bool:
-        try:
-            process = psutil.Process(pid)
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return False
-            return not worker or "--fd" in process.cmdline()  # (not a pid used again)
-        except psutil.Error:
-            return False
-
-    if running(supervisor, worker=False):
+    if running(supervisor):
         return []
-    return [pid for pid in pids if running(pid, worker=True)]
+    return [pid for pid in pids if running(pid, argument="--fd")]  # (not a pid used again)
+
+
+def running(pid: int, *, argument: str | None = None) -> bool:
+    """Whether ``pid`` is a live process (not a zombie) — with ``argument``, one whose
+    command line holds it."""
+    import psutil  # (here: the guardian starts on the standard library alone)
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return argument is None or argument in process.cmdline()
+    except psutil.Error:
+        return False
 
 
 # -- the parent's death -----------------------------------------------------------------

@@ -42,6 +42,7 @@ from .export import ExportController
 from .health import live, live_head, metrics, ready, ready_head
 from .http_metrics import HttpMetrics
 from .idempotency import IdempotencyMiddleware
+from .json_keys import unique_keys
 from .keys import KeyController
 from .limits import public_rate_limit, trusted_proxies
 from .logs import redact_access_log
@@ -49,6 +50,7 @@ from .newsletter import NewsletterController
 from .positions import LogPositions
 from .problems import EXCEPTION_HANDLERS, Problem, ProblemError, malformed_body
 from .purposes import PurposeController
+from .query_names import QueryNames
 from .representatives import RepresentativeController
 from .request_ids import RequestIds
 from .requests import RequestController, SubjectRequestController
@@ -62,7 +64,8 @@ REPLICA_CONNECT_SECONDS = 2.0
 
 
 class LedgerRequest(Request):
-    """A request whose JSON body, when its strings are not UTF-8, is malformed (400).
+    """A request whose JSON body, when its strings are not UTF-8, is malformed (400), and
+    whose objects must name each key once (``json_keys``, 422).
 
     msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), and since 0.23
     bytes that are not UTF-8 inside a string too ("Invalid UTF-8 encoded string", which
@@ -71,14 +74,24 @@ class LedgerRequest(Request):
 
     async def json(self) -> Any:
         try:
-            return await super().json()
+            decoded = await super().json()
         except (UnicodeDecodeError, SerializationException) as error:
             if isinstance(error, SerializationException) and "UTF-8" not in str(error):
                 raise
             raise malformed_body("the request body is not valid JSON: it is not UTF-8") from None
+        if body := await self.body():
+            unique_keys(body)
+        return decoded
 
 
-async def require_json(request: Request) -> None:
+async def check_request(request: Request) -> None:
+    """Before a handler's parameters are read: a write's body must be JSON, and the query
+    must name only the operation's parameters (``query_names``)."""
+    require_json(request)
+    request.app.state.query_names.check(request)
+
+
+def require_json(request: Request) -> None:
     """415 for writes whose body is not JSON (before the body is even read)."""
     if (
         request.method in ("POST", "PUT", "PATCH")
@@ -215,7 +228,7 @@ def create_app(
             LogPositions,
             IdempotencyMiddleware,
         ],
-        before_request=require_json,
+        before_request=check_request,
         request_class=LedgerRequest,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
@@ -232,6 +245,7 @@ def create_app(
     )
     document(app)  # every answer of every operation, into the OpenAPI document
     authorize_without_copies(app)
+    app.state.query_names = QueryNames(app)
     # outermost, around litestar's own handler: every answer (a 404 too) is counted and
     # carries its request id
     app.asgi_handler = RequestIds(HttpMetrics(app.asgi_handler))  # type: ignore[assignment]

@@ -3,7 +3,8 @@
 Most of it follows from the route itself, the same facts the service acts on: a path the
 bearer middleware guards takes a key (401; 403 without a role its ``requires`` guard names;
 503 when the database cannot check the key); a body is parsed (400 malformed, 413, 415,
-422); parameters are validated (422); a write that takes ``Idempotency-Key`` documents the
+422); parameters are validated (422), and an operation under ``/v1/`` refuses a query naming
+others (422: ``query_names``); a write that takes ``Idempotency-Key`` documents the
 header (400 for a bad key, 422 for one reused) and ``Idempotent-Replayed``; a write's
 successes carry ``Grondslag-Log-Position`` and a read takes ``Grondslag-Min-Position`` (400
 for a bad one: ``positions``); a page that has its own 503 page answers its refusals as
@@ -84,6 +85,10 @@ BAD_KEY = "the `Idempotency-Key` is not 1–255 printable characters"
 INVALID = (
     "a field or parameter does not fit its type or range (`invalid-body`, `invalid-query`, "
     "`invalid-path` or `invalid-header`, by where it is; `field` and `errors` name each)"
+)
+STRAY_QUERY = (
+    "the query names a parameter this operation does not take, or one of its parameters "
+    "twice (`invalid-query`)"
 )
 REUSED = "the `Idempotency-Key` was used for another request"
 BAD_TAGS = "an `If-Match` or `If-None-Match` that is no list of entity tags"
@@ -173,6 +178,7 @@ def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
     bad = [MALFORMED] * body + [BAD_KEY] * idempotent + [BAD_TAGS] * preconditions
     bad += [BAD_POSITION] * at_position
     invalid = [INVALID] * (body or parameters) + [REUSED] * idempotent
+    invalid += [STRAY_QUERY] * path.startswith("/v1/")  # ``query_names``
     if bad:
         codes[400] = "Malformed: " + "; or ".join(bad)
     if invalid:

@@ -17,6 +17,7 @@ from ..reads.export import SubjectExport, subject_export
 from ..web import AUDITORS, SubjectRef, answers
 from .auth import requires
 from .positions import reading
+from .problems import ProblemError, problem_type
 
 HTML, JSON = "text/html", "application/json"
 
@@ -27,7 +28,12 @@ class ExportController(Controller):
 
     @get(
         operation_id="exportSubject",
-        opt=answers(404, media_types=("text/html",)),
+        opt=answers(
+            404,
+            406,
+            why={406: "The `Accept` header admits neither application/json nor text/html"},
+            media_types=("text/html",),
+        ),
         guards=[requires(*AUDITORS)],
         summary="Everything the ledger holds about the subject (art. 15), the portable parts "
         "marked (art. 20): JSON (Accept: application/json, schemas/subject-export.json) or a "
@@ -42,11 +48,29 @@ class ExportController(Controller):
         subject_ref: SubjectRef,
         lang: FromQuery[Literal["nl", "en"] | None] = None,
     ) -> Response[SubjectExport]:
+        html = _wants_html(request)
         answer = await reading(request, subject_export, request.user.tenant, subject_ref, utcnow())
-        html = request.accept.best_match([JSON, HTML], default=JSON) == HTML
         # NEN 7513: the read is logged before its answer leaves (and fails without its row)
         what: access_log.What = "export.html" if html else "export.json"
         await access_log.record(request.app.state.pool, key_actor(request.user), subject_ref, what)
         if html:
             return access_letter(answer, lang or language(request))  # type: ignore[return-value]
         return Response(answer, media_type=JSON, headers={"Cache-Control": "no-store"})
+
+
+def _wants_html(request: Request) -> bool:
+    """The letter for ``Accept: text/html``, JSON for ``application/json`` (and no
+    ``Accept``); 406 for an ``Accept`` that admits neither, rather than an answer in a form
+    the client said it cannot take (RFC 9110, 12.5.1) — before anything is unsealed."""
+    if not request.headers.get("accept", "").strip():
+        return False
+    best = request.accept.best_match([JSON, HTML])
+    if best is None:
+        raise ProblemError(
+            406,
+            "Not acceptable",
+            f"this export is application/json or text/html, not {request.headers['accept']}",
+            kind=problem_type("not-acceptable"),
+            field="Accept",
+        )
+    return best == HTML

@@ -1,0 +1,152 @@
+"""What a request sends beyond its operation's types: a query parameter the operation does
+not take, one of its parameters twice, a body's key twice, an ``Accept`` the export cannot
+answer. Each could be read as a question other than the one asked — an auditor's misspelt
+``knownat`` answered as "known now", ``at`` sent twice answered for one of the two, a
+repeated ``birth_date`` read as the first by one system and the last by another — so each
+is refused, naming the parameter, key or header, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from api_support import CONSENT, CONSENTS, PURPOSE, REF, assert_problem, snapshot
+from newsletter_support import register_newsletter, unsubscribe_path
+
+STANDING = f"/v1/subjects/{REF}/standing/{PURPOSE}"
+EXPORT = f"/v1/subjects/{REF}/export"
+
+
+def test_a_misspelt_bitemporal_parameter_is_refused_not_answered_for_now(ready) -> None:
+    assert ready.consent(effective_at="2025-03-01T10:00:00Z").status_code == 201
+    asked = ready.call("GET", f"{STANDING}?knownat=2025-01-01T00:00:00Z")
+    problem = assert_problem(asked, 422, field="knownat")
+    assert problem["type"] == "urn:grondslag:problem:invalid-query"
+    assert problem["errors"][0]["source"] == "query"
+    assert "(it takes: at, known_at)" in problem["detail"], problem
+    # spelt right, the same question is answered: nothing was known then
+    right = ready.call("GET", f"{STANDING}?known_at=2025-01-01T00:00:00Z")
+    assert right.status_code == 200, right.text
+    assert right.json()["lawful"] is False
+
+
+def test_a_parameter_given_twice_is_refused_naming_it(ready) -> None:
+    assert ready.consent(effective_at="2025-03-01T10:00:00Z").status_code == 201
+    asked = ready.call("GET", f"{STANDING}?at=2025-01-01T00:00:00Z&at=2026-01-01T00:00:00Z")
+    problem = assert_problem(asked, 422, field="at")
+    assert "given 2 times" in problem["detail"], problem
+
+
+def test_every_stray_parameter_is_named_and_an_operation_without_any_says_so(ready) -> None:
+    asked = ready.call("GET", f"/v1/subjects/{REF}/history?limit=5&colour=red&size=2")
+    problem = assert_problem(asked, 422, field="colour")
+    assert [e["field"] for e in problem["errors"]] == ["colour", "size"]
+    assert "(it takes: cursor, limit)" in problem["detail"]
+    no_query = ready.call("GET", f"/v1/subjects/{REF}?verbose=1")
+    assert "(it takes: none)" in assert_problem(no_query, 422, field="verbose")["detail"]
+
+
+def test_a_write_with_a_stray_parameter_records_nothing(ready) -> None:
+    before = snapshot(ready)
+    response = ready.call("POST", f"{CONSENTS}?dry_run=true", json=CONSENT)
+    assert_problem(response, 422, field="dry_run")
+    assert snapshot(ready) == before
+    assert ready.call("POST", CONSENTS, json=CONSENT).status_code == 201
+
+
+def test_a_public_page_keeps_the_parameters_a_mail_program_adds(tenant) -> None:
+    """Links in e-mails come back decorated (``utm_source``…): the unsubscribe page must open
+    all the same (R20), so the pages are not held to their parameters."""
+    register_newsletter(tenant)
+    tenant.put_subject(REF, email="client@example.nl")
+    page = tenant.client.get(f"{unsubscribe_path(tenant, REF)}?utm_source=newsletter&utm_id=7")
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (
+            '{"purpose": "%s", "method": "written", "method": "email", "explicit": true, '
+            '"notice_version": "2025-01", "evidence": {"document_ref": "a.pdf"}, '
+            '"recorded_by": "staff:x"}',
+            "method",
+        ),
+        (
+            '{"purpose": "%s", "method": "written", "explicit": true, "notice_version": "2025-01",'
+            ' "evidence": {"document_ref": "a.pdf", "document_ref": "b.pdf"}, '
+            '"recorded_by": "staff:x"}',
+            "document_ref",
+        ),
+    ],
+    ids=["top-level", "nested"],
+)
+def test_a_key_given_twice_in_a_body_is_refused_and_records_nothing(ready, raw, field) -> None:
+    before = snapshot(ready)
+    body = (raw % PURPOSE).encode()
+    response = ready.call(
+        "POST", CONSENTS, content=body, headers={"Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 422, field=field)
+    assert problem["type"] == "urn:grondslag:problem:invalid-body"
+    assert problem["errors"] == [
+        {
+            "field": field,
+            "message": "the key is given more than once in one object",
+            "source": "body",
+        }
+    ]
+    assert snapshot(ready) == before
+
+
+def test_a_repeated_birth_date_is_not_recorded_as_either(tenant) -> None:
+    raw = b'{"birth_date": "1988-04-02", "birth_date": "2015-01-01"}'
+    response = tenant.call(
+        "PUT", f"/v1/subjects/{REF}", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 422, field="birth_date")
+    assert_problem(tenant.call("GET", f"/v1/subjects/{REF}"), 404)
+
+
+def test_the_same_key_in_two_objects_is_no_repetition(tenant) -> None:
+    """``term`` and ``starts`` of a retention and of an erasure hold, side by side."""
+    tenant.register_purpose(
+        "mediation-file",
+        title="Mediation file",
+        basis="contract",
+        retention={"term": "P7Y", "starts": "basis_end"},
+        erasure_hold={"term": "P18M", "starts": "basis_end", "reason": "MfN-regels"},
+    )
+
+
+def _accesses(tenant) -> list[dict]:
+    page = tenant.call("GET", f"/v1/subjects/{REF}/access-log")
+    assert page.status_code == 200, page.text
+    return page.json()["accesses"]
+
+
+def test_an_export_asked_in_a_form_it_has_not_is_406_and_not_logged(ready) -> None:
+    response = ready.call("GET", EXPORT, headers={"Accept": "application/xml"})
+    problem = assert_problem(response, 406, field="Accept")
+    assert problem["type"] == "urn:grondslag:problem:not-acceptable"
+    assert "application/xml" in problem["detail"]
+    assert _accesses(ready) == []  # nothing was unsealed, so no read of it is logged
+
+
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        (None, "application/json"),
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("application/*", "application/json"),
+        ("text/*", "text/html"),
+        ("text/html, application/xml;q=0.9", "text/html"),
+    ],
+    ids=["absent", "empty", "anything", "application", "text", "html-first"],
+)
+def test_an_export_answers_the_form_accept_admits(ready, accept, media) -> None:
+    headers = {} if accept is None else {"Accept": accept}
+    response = ready.call("GET", EXPORT, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].split(";")[0] == media

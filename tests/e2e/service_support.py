@@ -54,25 +54,31 @@ class Service:
         self.port = _free_port()
         self.api = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = Path(env["GRONDSLAG_DATA_DIR"]) / "serve.log"
 
     def __enter__(self) -> Service:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, "grondslag serve exited"
+            assert self.process.poll() is None, f"grondslag serve exited:\n{self.output()}"
             try:
                 if httpx.get(f"{self.api}/health/live", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise AssertionError("grondslag serve did not start in 60 s")
+        raise AssertionError(f"grondslag serve did not start in 60 s:\n{self.output()}")
+
+    def output(self, lines: int = 40) -> str:
+        """The last lines the service printed (for a failure's message)."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None and self.process.poll() is None:

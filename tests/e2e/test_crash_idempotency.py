@@ -52,26 +52,34 @@ class Service:
             "GRONDSLAG_BOOTSTRAP_KEY": KEY,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "serve.log"  # every start's output, for a failure's message
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             # (a killed serve's worker may still answer meanwhile; this one must not exit)
-            assert self.process.poll() is None, f"serve exited ({self.process.returncode})"
+            assert self.process.poll() is None, (
+                f"serve exited ({self.process.returncode}):\n{self.output()}"
+            )
             try:
                 if httpx.get(f"{self.api}/health/live", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise AssertionError("grondslag serve did not start in 60 s")
+        raise AssertionError(f"grondslag serve did not start in 60 s:\n{self.output()}")
+
+    def output(self, lines: int = 40) -> str:
+        """The last lines the serves of this test printed."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def kill(self) -> None:
         """SIGKILL the supervisor: its workers stop on their own (SIGTERM from the kernel),

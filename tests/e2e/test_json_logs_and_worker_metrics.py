@@ -105,12 +105,17 @@ def served(
 
         _until("serve --workers 2 is ready", ready, 60, log)
         yield service
+        # a worker the supervisor is starting again (one the tests killed, or one that
+        # exited: its warning says why) is waited for, so that the stop names both
+        _until("both workers before the stop", lambda: len(service.workers()) == 2, 60, log)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text(errors="replace")[-3000:]
-        messages = [e["message"] for e in _entries(log)]  # to the last line of the stop
+        entries = _entries(log)  # every line JSON, to the last line of the stop
+        messages = [e["message"] for e in entries]
+        warnings = [e["message"] for e in entries if e.get("level") in ("WARNING", "ERROR")]
         assert "received SIGTERM" in messages and any(
             str(m).startswith("stopping api-1") for m in messages
-        ), messages[-10:]
+        ), (messages[-10:], warnings)
     finally:
         if process.poll() is None:
             process.kill()

@@ -1,11 +1,14 @@
 """What a request sends beyond its operation's types: a query parameter the operation does
-not take, one of its parameters twice, a body's key twice, an ``Accept`` the export cannot
-answer. Each could be read as a question other than the one asked — an auditor's misspelt
-``knownat`` answered as "known now", ``at`` sent twice answered for one of the two, a
-repeated ``birth_date`` read as the first by one system and the last by another — so each
-is refused, naming the parameter, key or header, and changes nothing."""
+not take, one of its parameters twice, a body's key twice, a number too large to read, an
+``Accept`` the export cannot answer. Each could be read as a question other than the one
+asked — an auditor's misspelt ``knownat`` answered as "known now", ``at`` sent twice
+answered for one of the two, a repeated ``birth_date`` read as the first by one system and
+the last by another — so each is refused, naming the parameter, key or header, and changes
+nothing."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -117,6 +120,47 @@ def test_the_same_key_in_two_objects_is_no_repetition(tenant) -> None:
         retention={"term": "P7Y", "starts": "basis_end"},
         erasure_hold={"term": "P18M", "starts": "basis_end", "reason": "MfN-regels"},
     )
+
+
+NUMBER = "NUMBER"  # where the test's number goes into the body's text
+
+
+@pytest.mark.parametrize(
+    ("number", "fields", "field"),
+    [
+        ("1" * 5000, {"explicit": NUMBER}, "explicit"),  # past Python's 4,300 digits
+        (
+            "1e400",
+            {"evidence": {"document_ref": "a.pdf", "sha256": [1, NUMBER]}},
+            "evidence.sha256[1]",
+        ),
+        ("-1e400", {"explicit": NUMBER}, "explicit"),
+    ],
+    ids=["integer-of-5000-digits", "nested-double", "negative"],
+)
+def test_a_number_too_large_to_read_is_422_naming_its_field(ready, number, fields, field) -> None:
+    """msgspec refuses it without saying where; litestar answered a bare 400."""
+    before = snapshot(ready)
+    raw = json.dumps({**CONSENT, **fields}).replace(f'"{NUMBER}"', number)
+    response = ready.call(
+        "POST", CONSENTS, content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 422, field=field)
+    assert problem["type"] == "urn:grondslag:problem:invalid-body"
+    assert "out of range" in problem["errors"][0]["message"], problem
+    assert snapshot(ready) == before
+
+
+@pytest.mark.parametrize("digits", [20, 400, 4300])
+def test_a_large_integer_that_is_read_is_judged_by_its_field(ready, digits) -> None:
+    """Past 64 bits, or a double, but read: the field's own type refuses it, as for any
+    other wrong value."""
+    raw = json.dumps({**CONSENT, "explicit": NUMBER}).replace(f'"{NUMBER}"', "9" * digits)
+    response = ready.call(
+        "POST", CONSENTS, content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 422, field="explicit")
+    assert "out of range" not in problem["detail"], problem
 
 
 def _accesses(tenant) -> list[dict]:

@@ -42,7 +42,7 @@ from .export import ExportController
 from .health import live, live_head, metrics, ready, ready_head
 from .http_metrics import HttpMetrics
 from .idempotency import IdempotencyMiddleware
-from .json_keys import unique_keys
+from .json_body import out_of_range, unique_keys
 from .keys import KeyController
 from .limits import public_rate_limit, trusted_proxies
 from .logs import redact_access_log
@@ -65,7 +65,7 @@ REPLICA_CONNECT_SECONDS = 2.0
 
 class LedgerRequest(Request):
     """A request whose JSON body, when its strings are not UTF-8, is malformed (400), and
-    whose objects must name each key once (``json_keys``, 422).
+    whose objects must name each key once and hold numbers msgspec can (``json_body``, 422).
 
     msgspec refuses broken JSON syntax with a ``DecodeError`` (400 already), and since 0.23
     bytes that are not UTF-8 inside a string too ("Invalid UTF-8 encoded string", which
@@ -76,6 +76,8 @@ class LedgerRequest(Request):
         try:
             decoded = await super().json()
         except (UnicodeDecodeError, SerializationException) as error:
+            if isinstance(error, SerializationException) and "out of range" in str(error):
+                raise out_of_range(await self.body()) from None
             if isinstance(error, SerializationException) and "UTF-8" not in str(error):
                 raise
             raise malformed_body("the request body is not valid JSON: it is not UTF-8") from None

@@ -36,6 +36,7 @@ from .domain.minors import AMSTERDAM
 from .domain.preconditions import check_precondition, entity_tag, standing_tag
 from .domain.purpose import Purpose
 from .domain.purpose_versions import version_in_force
+from .domain.recorded_order import after_last
 from .domain.request_answer import request_answer
 from .domain.request_values import Answer, Confirmation, Extension, RequestAnswer, RequestIntake
 from .domain.standing import Recorded, Standing
@@ -283,7 +284,7 @@ class Ledger(Application[UUID]):
         if dossier.standing_stream is None or dossier.register is None:
             return None
         standing = dossier.standing_stream
-        event = standing.notice_lapse(dossier.context(utcnow()))
+        event = standing.notice_lapse(dossier.context(dossier.now(utcnow())))
         if event is not None:
             self._commit(standing)
         return event
@@ -301,7 +302,7 @@ class Ledger(Application[UUID]):
         check_precondition(standing_tag(dossier))
         assert dossier.subject is not None
         dossier.subject.check_not_erased()  # R22
-        now = utcnow()
+        now = dossier.now(utcnow())
         standing = dossier.standing_for_commands(now)
         recorded = command(standing, dossier.context(now))
         if recorded is not None:
@@ -507,7 +508,7 @@ class Ledger(Application[UUID]):
         command: Callable[[SubjectRequest, datetime], UUID],
     ) -> RequestRecorded:
         request = self.subject_request(tenant, request_id)
-        now = utcnow()
+        now = after_last(utcnow(), [request.modified_on])
         event = command(request, now)
         recorded = (event, request_answer(request, now))
         self._commit(request, recorded)
@@ -552,7 +553,7 @@ class Ledger(Application[UUID]):
         """R22: destroy the subject's personal-data key (crypto-shredding) and end every
         consent (``erased``), unless holds keep some purposes: then what they need is sealed
         anew under a fresh key and the answer lists each hold. A repeat records nothing."""
-        now = utcnow()
+        clock = utcnow()
         if request.request_id is not None:
             self._check_erasure_request(tenant, subject_ref, request.request_id)
         sid = subject_id(tenant, subject_ref)
@@ -562,6 +563,7 @@ class Ledger(Application[UUID]):
         if subject is None:
             raise NotFound(f"subject {subject_ref!r} is not registered; PUT it first")
         dossiers = [streams.dossier(tenant, subject_ref, code) for code in purposes]
+        now = max([clock, *(d.now(clock) for d in dossiers)])  # ``recorded_order``
         noticed, lapses = _erasure_lapses(dossiers, now)
         if subject.erased_completely:  # nothing can start after it (``refuse_erased_meanwhile``)
             return _outcome(subject, already=True)
@@ -695,8 +697,8 @@ class Ledger(Application[UUID]):
     ) -> IdentityPut:
         """Record who the controller is from ``effective_at`` (default now); an identity
         that already applies then records nothing. R23 for the promised answer term."""
-        now = utcnow()
         controller: Controller | None = self._find(controller_id(tenant))
+        now = after_last(utcnow(), [controller.modified_on] if controller else [])
         created = controller is None
         if controller is None:
             controller = Controller.open(tenant, now)
@@ -737,13 +739,14 @@ class Ledger(Application[UUID]):
     ) -> list[Recorded]:
         """``restrict`` for several purposes at once: all of them, in one transaction, or
         none (the first refusal refuses the whole request)."""
-        now = utcnow()
+        clock = utcnow()
         standings, answers = [], []
         for purpose in dict.fromkeys(purposes):
             try:
                 dossier = self._known_dossier(tenant, subject_ref, purpose)
                 assert dossier.subject is not None
                 dossier.subject.check_not_erased()  # R22
+                now = dossier.now(clock)
                 standing = dossier.standing_for_commands(now)
                 answers.append(standing.restrict(dossier.context(now), restriction))
             except DomainError as refusal:  # named as the body names it: purposes[i]

@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate
 from . import bounds
 from .errors import RuleViolated
 from .ids import controller_id
+from .recorded_order import InVersionOrder
 from .topics import recorded_as
 from .values import LongText, ShortText, Url
 
@@ -113,7 +114,7 @@ class IdentityVersion(msgspec.Struct, frozen=True):
 
 
 @recorded_as("ledger.domain.controller")
-class Controller(Aggregate):
+class Controller(InVersionOrder, Aggregate):
     """The controller of one tenant: its identity over time."""
 
     @staticmethod

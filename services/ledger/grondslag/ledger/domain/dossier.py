@@ -24,6 +24,7 @@ from .evidence import EvidenceRecord, evidence_records
 from .facts import Fact, Statement
 from .purpose import Purpose
 from .purpose_versions import PurposeVersion
+from .recorded_order import after_last
 from .standing import Standing
 from .standing_at import StandingAnswer, standing_at, standing_now
 from .subject import Subject
@@ -114,6 +115,13 @@ class Dossier:
     def evidence(self, answer: StandingAnswer) -> list[EvidenceRecord]:
         """The full evidence (R7) of each event ``answer`` rests on."""
         return evidence_records(answer.evidence, self.facts, self.versions)
+
+    def now(self, clock: datetime) -> datetime:
+        """The instant a command on this dossier records at: the clock's, or one tick after
+        the last instant its streams recorded (``recorded_order``), so that its answer,
+        folded at that instant, knows everything the streams hold."""
+        streams = (s for s in (self.subject, self.register, self.standing_stream) if s)
+        return after_last(clock, (stream.modified_on for stream in streams))
 
     def context(self, now: datetime) -> Context:
         """What a command on the standing may know at ``now``."""

@@ -10,12 +10,13 @@ from eventsourcing.domain import Aggregate
 from . import bounds, notice_revision, register
 from .ids import purpose_id
 from .purpose_versions import PurposeVersion
+from .recorded_order import InVersionOrder
 from .topics import recorded_as
 from .values import PurposeTerms
 
 
 @recorded_as("ledger.domain.purpose")
-class Purpose(Aggregate):
+class Purpose(InVersionOrder, Aggregate):
     """A registered purpose; revisions add versions, never rewrite them."""
 
     @staticmethod

@@ -24,6 +24,7 @@ from .facts import Fact, Statement
 from .ids import event_id, standing_id
 from .minors import AGE_OF_CONSENT, turns
 from .purpose_versions import version_in_force
+from .recorded_order import InVersionOrder
 from .standing_at import StandingAnswer, answerable, standing_at, unnoticed_lapse
 from .topics import recorded_as
 from .values import (
@@ -46,7 +47,7 @@ __all__ = ["Fact", "Recorded", "Standing", "Statement"]
 
 
 @recorded_as("ledger.domain.standing")
-class Standing(Aggregate):
+class Standing(InVersionOrder, Aggregate):
     """Facts about one (subject, purpose); ``standing_at`` folds them into an answer."""
 
     @staticmethod

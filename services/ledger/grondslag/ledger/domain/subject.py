@@ -20,6 +20,7 @@ from . import bounds
 from . import representation as rules
 from .errors import InvalidInput, RuleViolated
 from .ids import event_id, subject_id
+from .recorded_order import InVersionOrder
 from .subject_view import RepresentationRecord, SubjectView
 from .topics import recorded_as
 from .values import (
@@ -44,7 +45,7 @@ def erased(subject_ref: str) -> RuleViolated:
 
 
 @recorded_as("ledger.domain.subject")
-class Subject(Aggregate):
+class Subject(InVersionOrder, Aggregate):
     """A data subject, known by the practice's own opaque ``subject_ref``."""
 
     @staticmethod

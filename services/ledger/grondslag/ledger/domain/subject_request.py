@@ -22,6 +22,7 @@ from .bsn import check_no_bsn
 from .errors import InvalidInput, RuleViolated
 from .ids import NAMESPACE, event_id
 from .purpose_versions import version_in_force
+from .recorded_order import InVersionOrder
 from .representation import check_may_act
 from .request_values import (
     Answer,
@@ -43,7 +44,7 @@ def request_stream_id(tenant: str, request_id: str) -> UUID:
 
 
 @recorded_as("ledger.domain.subject_request")
-class SubjectRequest(Aggregate):
+class SubjectRequest(InVersionOrder, Aggregate):
     """A request by or for a data subject (access, erasure, …) and its deadline."""
 
     @staticmethod

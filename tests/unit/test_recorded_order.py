@@ -87,3 +87,14 @@ def test_an_event_at_the_librarys_own_clock_is_not_recorded_before_the_last(
     assert app.subject(TENANT, SUBJECT).modified_on == before
     known = app.dossier(TENANT, SUBJECT, "").view(before)
     assert known.birth_date == datetime(1990, 1, 2).date()
+
+
+def test_a_reader_whose_clock_is_behind_knows_what_was_recorded(app, monkeypatch) -> None:
+    """Read-your-writes across two replicas' clocks: "now" is never before the last instant
+    the dossier recorded (``Dossier.present``)."""
+    setup(app)
+    _, given = give(app, effective_at=None)  # in force from the writer's now
+    _behind(monkeypatch, HOUR)
+    read = standing(app)
+    assert read.status == "lawful", read
+    assert read.known_at == given.known_at and read.at == given.at

@@ -340,9 +340,9 @@ class Ledger(Application[UUID]):
         at: datetime | None = None,
         known_at: datetime | None = None,
     ) -> StandingAnswer:
-        now = utcnow()
         dossier = self._known_dossier(tenant, subject_ref, purpose)
-        return dossier.standing(at or now, known_at or now)
+        present = dossier.present(utcnow())  # as the API's read: ``Dossier.present``
+        return dossier.standing(at or present, known_at or present)
 
     def _known_dossier(self, tenant: str, subject_ref: str, purpose: str) -> Dossier:
         """The dossier of a registered subject for a registered purpose (R2), or a refusal."""

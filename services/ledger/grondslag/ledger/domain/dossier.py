@@ -120,8 +120,18 @@ class Dossier:
         """The instant a command on this dossier records at: the clock's, or one tick after
         the last instant its streams recorded (``recorded_order``), so that its answer,
         folded at that instant, knows everything the streams hold."""
+        return after_last(clock, self._recorded())
+
+    def present(self, clock: datetime) -> datetime:
+        """ "Now" for a question that names no instant: the clock's, or the last instant the
+        dossier's streams recorded if that is later — a write through a replica whose clock
+        runs ahead of this reader's is known, and in force, in the answer to a read right
+        after it (read-your-writes does not depend on the two clocks agreeing)."""
+        return max([clock, *self._recorded()])
+
+    def _recorded(self) -> list[datetime]:
         streams = (s for s in (self.subject, self.register, self.standing_stream) if s)
-        return after_last(clock, (stream.modified_on for stream in streams))
+        return [stream.modified_on for stream in streams]
 
     def context(self, now: datetime) -> Context:
         """What a command on the standing may know at ``now``."""

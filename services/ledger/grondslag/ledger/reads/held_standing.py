@@ -96,4 +96,4 @@ async def standing_answer(
         and (held := await held_standing(pool, tenant, subject_ref, purpose, now))
     ):
         return held
-    return await tagged_standing(pool, tenant, subject_ref, purpose, at or now, known_at or now)
+    return await tagged_standing(pool, tenant, subject_ref, purpose, at, known_at, now)

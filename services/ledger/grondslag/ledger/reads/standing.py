@@ -58,7 +58,7 @@ async def one_standing(
     at: datetime,
     known_at: datetime,
 ) -> AuditedStanding:
-    answer, _ = await tagged_standing(pool, tenant, subject_ref, purpose, at, known_at)
+    answer, _ = await tagged_standing(pool, tenant, subject_ref, purpose, at, known_at, at)
     return answer
 
 
@@ -67,17 +67,22 @@ async def tagged_standing(
     tenant: str,
     subject_ref: str,
     purpose: str,
-    at: datetime,
-    known_at: datetime,
+    at: datetime | None,
+    known_at: datetime | None,
+    clock: datetime,
 ) -> tuple[AuditedStanding, str]:
-    """The answer, and its entity tag: the versions of the streams it folds."""
+    """The answer, and its entity tag: the versions of the streams it folds. An instant
+    not asked for is the dossier's present (``Dossier.present``: ``clock``, or the last
+    instant its streams recorded if that is later)."""
     streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, [purpose]))
     dossier = streams.dossier(tenant, subject_ref, purpose)
     if dossier.subject is None:
         raise NotFound(f"subject {subject_ref!r} is not registered")
     if dossier.register is None:
         raise NotFound(f"purpose {purpose!r} is not in the register")
-    return audited(dossier, dossier.standing(at, known_at)), standing_tag(dossier)
+    present = dossier.present(clock)
+    answer = dossier.standing(at or present, known_at or present)
+    return audited(dossier, answer), standing_tag(dossier)
 
 
 def audited(dossier: Dossier, answer: StandingAnswer) -> AuditedStanding:

@@ -1,0 +1,50 @@
+"""Read-your-writes does not depend on two replicas' clocks agreeing: a consent written
+through one whose clock runs ahead (effective from its now) is in force in the next read
+through one whose clock is behind — "now" is never before the last instant the subject's
+streams recorded (``Dossier.present``) — and a withdrawal written through the one behind is
+recorded after the consent (``domain.recorded_order``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import grondslag.ledger.api.subjects as subjects_api
+import grondslag.ledger.application as application
+
+from api_support import PURPOSE, REF, withdraw
+
+STANDING = f"/v1/subjects/{REF}/standing/{PURPOSE}"
+BEHIND = timedelta(minutes=10)
+
+
+def _clock_behind(monkeypatch) -> None:
+    real = datetime.now
+    for module in (subjects_api, application):
+        monkeypatch.setattr(module, "utcnow", lambda: real(UTC) - BEHIND)
+
+
+def test_a_read_through_a_clock_behind_sees_the_write_just_made(ready, monkeypatch) -> None:
+    written = ready.consent()  # effective from the writer's now
+    assert written.status_code == 201, written.text
+    recorded = written.json()["standing"]["known_at"]
+    _clock_behind(monkeypatch)
+    read = ready.call("GET", STANDING)
+    assert read.status_code == 200, read.text
+    assert read.json()["lawful"] is True, read.json()
+    assert read.json()["known_at"] == recorded
+
+
+def test_a_withdrawal_through_a_clock_behind_is_recorded_after_the_consent(
+    ready, monkeypatch
+) -> None:
+    given = ready.consent().json()["standing"]["known_at"]
+    _clock_behind(monkeypatch)
+    withdrawn = withdraw(ready)
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert withdrawn.json()["standing"]["known_at"] > given
+    events = ready.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
+    recorded = [e["recorded_at"] for e in events]
+    assert recorded == sorted(recorded), recorded
+    # as known at the consent's instant, the consent alone: lawful
+    then = ready.call("GET", STANDING, params={"known_at": given, "at": given})
+    assert then.json()["lawful"] is True, then.json()

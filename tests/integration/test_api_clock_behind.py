@@ -32,6 +32,11 @@ def test_a_read_through_a_clock_behind_sees_the_write_just_made(ready, monkeypat
     assert read.status_code == 200, read.text
     assert read.json()["lawful"] is True, read.json()
     assert read.json()["known_at"] == recorded
+    every = ready.call("GET", f"/v1/subjects/{REF}/standing")  # every purpose, alike
+    assert every.status_code == 200, every.text
+    assert every.json()["known_at"] == recorded
+    (answer,) = [a for a in every.json()["purposes"] if a["purpose"] == PURPOSE]
+    assert answer["lawful"] is True, answer
 
 
 def test_a_withdrawal_through_a_clock_behind_is_recorded_after_the_consent(

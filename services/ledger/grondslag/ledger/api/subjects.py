@@ -142,12 +142,16 @@ class SubjectController(Controller):
         at: FromQuery[Instant | None] = None,
         known_at: FromQuery[Instant | None] = None,
     ) -> SubjectStanding:
-        now = utcnow()
-        at, known_at = aware("at", at) or now, aware("known_at", known_at) or now
-        answers = await reading(
-            request, all_standings, request.user.tenant, subject_ref, at, known_at
+        folded_at, folded_known_at, answers = await reading(
+            request,
+            all_standings,
+            request.user.tenant,
+            subject_ref,
+            aware("at", at),
+            aware("known_at", known_at),
+            utcnow(),
         )
-        return SubjectStanding(subject_ref, at, known_at, answers)
+        return SubjectStanding(subject_ref, folded_at, folded_known_at, answers)
 
     @get(
         "/standing/{purpose:str}",

@@ -93,15 +93,25 @@ def audited(dossier: Dossier, answer: StandingAnswer) -> AuditedStanding:
 
 
 async def all_standings(
-    pool: asyncpg.Pool, tenant: str, subject_ref: str, at: datetime, known_at: datetime
-) -> list[StandingAnswer]:
+    pool: asyncpg.Pool,
+    tenant: str,
+    subject_ref: str,
+    at: datetime | None,
+    known_at: datetime | None,
+    clock: datetime,
+) -> tuple[datetime, datetime, list[StandingAnswer]]:
     """Every registered purpose of the tenant with this subject's standing for it: what
-    applied at ``at``, as known at ``known_at``."""
+    applied at ``at``, as known at ``known_at`` — an instant not asked for the present of
+    all the dossiers (``Dossier.present``), one instant for every purpose — and the two
+    instants asked."""
     codes = [code for _, code in await stream_ids(pool, tenant, "purpose") if code]
     streams = await dossiers.load(pool, dossiers.dossier_ids(tenant, subject_ref, codes))
     if streams.get(subject_id(tenant, subject_ref)) is None:
         raise NotFound(f"subject {subject_ref!r} is not registered")
-    return [streams.dossier(tenant, subject_ref, code).standing(at, known_at) for code in codes]
+    folded = [streams.dossier(tenant, subject_ref, code) for code in codes]
+    present = max([clock, *(dossier.present(clock) for dossier in folded)])
+    at, known_at = at or present, known_at or present
+    return at, known_at, [dossier.standing(at, known_at) for dossier in folded]
 
 
 async def standing_histories(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import grondslag.ledger.api.checks as checks_api
 import grondslag.ledger.api.subjects as subjects_api
 import grondslag.ledger.application as application
 
@@ -19,7 +20,7 @@ BEHIND = timedelta(minutes=10)
 
 def _clock_behind(monkeypatch) -> None:
     real = datetime.now
-    for module in (subjects_api, application):
+    for module in (subjects_api, checks_api, application):
         monkeypatch.setattr(module, "utcnow", lambda: real(UTC) - BEHIND)
 
 
@@ -37,6 +38,11 @@ def test_a_read_through_a_clock_behind_sees_the_write_just_made(ready, monkeypat
     assert every.json()["known_at"] == recorded
     (answer,) = [a for a in every.json()["purposes"] if a["purpose"] == PURPOSE]
     assert answer["lawful"] is True, answer
+    # a check (from the read model once it has caught up, else folded at the present)
+    check = {"purpose": PURPOSE, "subject_refs": [REF]}
+    checked = ready.call("POST", "/v1/checks", json=check)
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["allowed"] == [REF], checked.json()
 
 
 def test_a_withdrawal_through_a_clock_behind_is_recorded_after_the_consent(

@@ -51,10 +51,17 @@ class CheckController(Controller):
     )
     async def check(self, request: Request, data: JSONBody[CheckCreate]) -> CheckResult:
         check_instant("at", data.at)  # a body's time: 422 invalid-input naming it, as elsewhere
-        at = data.at or utcnow()
+        now = utcnow()
         verdicts = await reading(
-            request, check_subjects, request.user.tenant, data.purpose, data.subject_refs, at
+            request,
+            check_subjects,
+            request.user.tenant,
+            data.purpose,
+            data.subject_refs,
+            data.at,
+            now,
         )
+        at = data.at or now
         allowed = [ref for ref, answer in verdicts if answer.lawful]
         denied = [
             Denied(ref, answer.status, answer.reason)

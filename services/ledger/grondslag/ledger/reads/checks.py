@@ -10,7 +10,7 @@ change on the subject's own stream (a representation ended) may take the project
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -49,10 +49,13 @@ async def check_subjects(
     tenant: str,
     purpose: str,
     refs: list[str],
-    at: datetime,
+    at: datetime | None,
     now: datetime | None = None,
 ) -> list[tuple[str, StandingAnswer]]:
-    now = now or datetime.now(at.tzinfo)
+    """Each ref's standing at ``at`` (None: now) as known now; a fold's "now" is its
+    dossier's present (``Dossier.present``), as for a single standing read."""
+    now = now or datetime.now(UTC)
+    asked, at = at, at or now
     register = (await dossiers.load(pool, [purpose_id(tenant, purpose)])).get(
         purpose_id(tenant, purpose)
     )
@@ -80,7 +83,7 @@ async def check_subjects(
                     changes_at=row["changes_at"],
                 )
     to_fold = [ref for ref in recorded if ref not in answers]
-    answers.update(await _fold(pool, tenant, purpose, to_fold, at, now))
+    answers.update(await _fold(pool, tenant, purpose, to_fold, asked, now))
     if len(answers) < len(refs):  # nothing was ever recorded for these subjects and purpose:
         nothing = standing_at(purpose, [], versions, at, now)  # the register's answer, for all
         for ref in refs:
@@ -93,7 +96,7 @@ async def _fold(
     tenant: str,
     purpose: str,
     refs: list[str],
-    at: datetime,
+    at: datetime | None,
     now: datetime,
 ) -> dict[str, StandingAnswer]:
     if not refs:
@@ -101,4 +104,9 @@ async def _fold(
     ids = [purpose_id(tenant, purpose)]
     ids += [i for ref in refs for i in (subject_id(tenant, ref), standing_id(tenant, ref, purpose))]
     streams = await dossiers.load(pool, ids)
-    return {ref: streams.dossier(tenant, ref, purpose).standing(at, now) for ref in refs}
+    answers = {}
+    for ref in refs:
+        dossier = streams.dossier(tenant, ref, purpose)
+        present = dossier.present(now)
+        answers[ref] = dossier.standing(at or present, present)
+    return answers

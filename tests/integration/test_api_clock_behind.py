@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import grondslag.ledger.api.checks as checks_api
+import grondslag.ledger.api.export as export_api
 import grondslag.ledger.api.subjects as subjects_api
 import grondslag.ledger.application as application
 
@@ -20,7 +21,7 @@ BEHIND = timedelta(minutes=10)
 
 def _clock_behind(monkeypatch) -> None:
     real = datetime.now
-    for module in (subjects_api, checks_api, application):
+    for module in (subjects_api, checks_api, export_api, application):
         monkeypatch.setattr(module, "utcnow", lambda: real(UTC) - BEHIND)
 
 
@@ -43,6 +44,10 @@ def test_a_read_through_a_clock_behind_sees_the_write_just_made(ready, monkeypat
     checked = ready.call("POST", "/v1/checks", json=check)
     assert checked.status_code == 200, checked.text
     assert checked.json()["allowed"] == [REF], checked.json()
+    exported = ready.call("GET", f"/v1/subjects/{REF}/export")  # the access answer (art. 15)
+    assert exported.status_code == 200, exported.text
+    (held,) = [p for p in exported.json()["purposes"] if p["code"] == PURPOSE]
+    assert held["standing"]["lawful"] is True, held["standing"]
 
 
 def test_a_withdrawal_through_a_clock_behind_is_recorded_after_the_consent(

@@ -132,6 +132,8 @@ async def subject_export(
     if subject is None:
         raise NotFound(f"subject {subject_ref!r} is not registered")
     events = await subject_history(pool, tenant, subject_ref)
+    # "now" is never before what the streams recorded (``Dossier.present``)
+    now = max([now, *(stream.modified_on for stream in map(streams.get, ids) if stream)])
     controller: Controller | None = streams.get(controller_id(tenant))
     identity = controller.at(now, now) if controller else None
     first = streams.dossier(tenant, subject_ref, codes[0] if codes else "")

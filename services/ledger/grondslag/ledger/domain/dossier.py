@@ -123,8 +123,8 @@ class Dossier:
         return after_last(clock, self._recorded())
 
     def present(self, clock: datetime) -> datetime:
-        """ "Now" for a question that names no instant: the clock's, or the last instant the
-        dossier's streams recorded if that is later — a write through a replica whose clock
+        """The "now" of a question that names no instant: the clock's, or the last instant
+        the dossier's streams recorded if that is later — a write through a replica whose clock
         runs ahead of this reader's is known, and in force, in the answer to a read right
         after it (read-your-writes does not depend on the two clocks agreeing)."""
         return max([clock, *self._recorded()])

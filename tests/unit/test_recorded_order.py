@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import eventsourcing.domain
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,3 +99,19 @@ def test_a_reader_whose_clock_is_behind_knows_what_was_recorded(app, monkeypatch
     read = standing(app)
     assert read.status == "lawful", read
     assert read.known_at == given.known_at and read.at == given.at
+
+
+def test_the_standing_itself_records_a_fact_after_the_last_whoever_calls_it() -> None:
+    """Called with a context whose clock is behind its last fact (a script, a path that did
+    not ask the dossier for its ``now``), the aggregate records just after that fact, and
+    its answer is folded at the instant it recorded."""
+    from test_standing_guards import CONSENT, NOW, context, fresh
+
+    standing = fresh()
+    standing.give_consent(context(), **CONSENT)
+    behind = msgspec.structs.replace(context(), now=NOW - HOUR)
+    _, answer = standing.give_consent(behind, **{**CONSENT, "method": "email"})
+    given, again = [event.timestamp for event in standing.collect_events()]
+    assert given == NOW and again == NOW + TICK
+    assert answer.known_at == again == standing.facts[-1].recorded_at
+    assert answer.lawful

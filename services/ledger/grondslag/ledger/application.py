@@ -464,7 +464,7 @@ class Ledger(Application[UUID]):
                 request_id=request.request_id,
             )
             try:
-                standing.restrict(dossier.context(now), restriction)
+                standing.restrict(dossier.context(dossier.now(now)), restriction)
             except RuleViolated as refused:
                 if refused.rule != "R24":
                     raise

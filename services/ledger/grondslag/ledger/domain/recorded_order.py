@@ -9,9 +9,10 @@ could win over the later. Clocks do not guarantee that: two API replicas on two 
 differ by some milliseconds, and a clock can be stepped back (NTP, a restored VM). So a
 command on a standing records just after the last instant its dossier's streams recorded,
 if its clock is not already past it (``after_last``: the dossier's ``now``, at which the
-command's answer is folded too); and every aggregate records an event it times by its own
-clock no earlier than its last one (``InVersionOrder``: an instant may repeat — the
-standing's opening and its first fact share one — but never go back)."""
+command's answer is folded too); the standing itself records a fact just after its last
+fact whoever calls it (``Standing._record``); and every aggregate records an event it times
+by its own clock no earlier than its last one (``InVersionOrder``: an instant may repeat —
+the standing's opening and its first fact share one — but never go back)."""
 
 from __future__ import annotations
 

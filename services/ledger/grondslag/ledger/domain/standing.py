@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from . import bases, bounds, newsletter, objection, representation, restriction
@@ -24,7 +25,7 @@ from .facts import Fact, Statement
 from .ids import event_id, standing_id
 from .minors import AGE_OF_CONSENT, turns
 from .purpose_versions import version_in_force
-from .recorded_order import InVersionOrder
+from .recorded_order import InVersionOrder, after_last
 from .standing_at import StandingAnswer, answerable, standing_at, unnoticed_lapse
 from .topics import recorded_as
 from .values import (
@@ -363,7 +364,11 @@ class Standing(InVersionOrder, Aggregate):
 
     def _record(self, event_class: Any, context: Context, statement: Statement) -> Recorded:
         """Fold the facts with the new one everywhere they will be asked about, then
-        trigger the event (recorded at ``context.now``, the instant the answer is for)."""
+        trigger the event (recorded at ``context.now``, the instant the answer is for — or
+        just after the last fact, if the caller's clock is not past it: ``recorded_order``)."""
+        if self.facts and context.now <= self.facts[-1].recorded_at:
+            later = after_last(context.now, [self.facts[-1].recorded_at])
+            context = msgspec.structs.replace(context, now=later)
         fact = Fact(event_id(self.id, self.version + 1), context.now, statement)
         answer = answerable(
             self.purpose, [*self.facts, fact], context.versions, context.now, context.subject

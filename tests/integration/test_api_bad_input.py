@@ -60,8 +60,26 @@ def test_missing_required_field_is_422_naming_it_in_the_detail(ready, missing) -
 
 @pytest.mark.parametrize(
     "recorded_by",
-    ["staff:x\n  photo-in-dossier: lawful", "staff:x\n", "staff:\x00x", "staff:\x1b[2Kx", "a\x85"],
-    ids=["line-break", "trailing-line-break", "nul", "escape", "c1"],
+    [
+        "staff:x\n  photo-in-dossier: lawful",
+        "staff:x\n",
+        "staff:\x00x",
+        "staff:\x1b[2Kx",
+        "a\x85",
+        "staff:x\u2028photo-in-dossier: lawful",  # a line separator
+        "staff:\u202esirved",  # an override: shown as "staff:devris", stored otherwise
+        "staff:\u2067x\u2069",  # an isolate
+    ],
+    ids=[
+        "line-break",
+        "trailing-line-break",
+        "nul",
+        "escape",
+        "c1",
+        "line-separator",
+        "bidi-override",
+        "bidi-isolate",
+    ],
 )
 def test_a_control_character_in_a_line_is_422_naming_the_field(ready, recorded_by) -> None:
     """A `recorded_by`, a reference, a reason: one line of text, which an auditor reads on
@@ -82,7 +100,11 @@ def test_a_text_keeps_its_line_breaks_and_refuses_other_control_characters(ready
     body = {"purposes": [PURPOSE], "recorded_by": "staff:x"}
     refused = ready.call("POST", path, json={**body, "reasons": "disputed\x00"})
     assert_problem(refused, 422, field="reasons")
-    restricted = ready.call("POST", path, json={**body, "reasons": "disputed:\r\n\tby letter"})
+    reversed_ = ready.call("POST", path, json={**body, "reasons": "disputed \u202eyb rettel"})
+    assert_problem(reversed_, 422, field="reasons")  # reads otherwise than it is stored
+    restricted = ready.call(
+        "POST", path, json={**body, "reasons": "disputed:\r\n\tby letter\u2028(Arabic: \u0639)"}
+    )
     assert restricted.status_code == 201, restricted.text
 
 

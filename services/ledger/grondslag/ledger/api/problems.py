@@ -214,8 +214,10 @@ _MISSING = re.compile(r"Missing required (query|path|header) parameter '([^']+)'
 
 # what a pattern of the request types means, in words (msgspec's message quotes the regex)
 _IN_WORDS = {
-    LINE_PATTERN: "one line of text, without control characters (no line break, tab or escape)",
-    TEXT_PATTERN: "text without control characters (but tabs and line breaks)",
+    LINE_PATTERN: "one line of text, without control characters (no line break, tab or "
+    "escape) or direction overrides",
+    TEXT_PATTERN: "text without control characters (but tabs and line breaks) or direction "
+    "overrides",
     URL_PATTERN: "an http(s) URL without spaces or control characters",
 }
 

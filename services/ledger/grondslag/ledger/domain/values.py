@@ -63,19 +63,23 @@ Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with o
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}(?!\n)$", description="hex SHA-256")]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
-# What a request may send as text: a line holds no control character (C0, DEL, C1), a text
-# none but tabs and line breaks (bad input: 422 naming the field). The API's request types
-# use these; what events hold stays ShortText and LongText, so that an event recorded
-# before the check is read as it was recorded.
-LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*(?!\n)$"
-TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# What a request may send as text: a line holds no control character (C0, DEL, C1), no
+# line or paragraph separator (U+2028, U+2029: a line break to many a page and terminal) and
+# no bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069, which make
+# a text read in another order than it is stored: CVE-2021-42574); a text none of those but
+# tabs and line breaks (bad input: 422 naming the field). The API's request types use these;
+# what events hold stays ShortText and LongText, so that an event recorded before the check
+# is read as it was recorded.
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+LINE_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]*(?!\n)$"
+TEXT_PATTERN = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]*$"
 Line = Annotated[
     str,
     msgspec.Meta(
         min_length=1,
         max_length=200,
         pattern=LINE_PATTERN,
-        description="one line: no control characters",
+        description="one line: no control characters, line separators or direction overrides",
     ),
 ]
 Text = Annotated[
@@ -84,7 +88,7 @@ Text = Annotated[
         min_length=1,
         max_length=10_000,
         pattern=TEXT_PATTERN,
-        description="no control characters but tabs and line breaks",
+        description="no control characters (but tabs and line breaks) or direction overrides",
     ),
 ]
 Term = Annotated[

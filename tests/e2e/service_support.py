@@ -46,6 +46,18 @@ def grondslag(
     )
 
 
+def serve_process(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``grondslag serve`` on ``port`` in a session of its own, its output added to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class Service:
     """``grondslag serve`` (API and projector, supervised) until ``stop``."""
 
@@ -57,14 +69,7 @@ class Service:
         self.log = Path(env["GRONDSLAG_DATA_DIR"]) / "serve.log"
 
     def __enter__(self) -> Service:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = serve_process(self.port, self.env, self.log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"grondslag serve exited:\n{self.output()}"

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
+from service_support import serve_process
 
 KEY = "crash-test-bootstrap-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "b" * 64}
@@ -55,14 +56,7 @@ class Service:
         self.log = data_dir / "serve.log"  # every start's output, for a failure's message
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = serve_process(self.port, self.env, self.log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             # (a killed serve's worker may still answer meanwhile; this one must not exit)

@@ -31,6 +31,8 @@ import msgspec
 import psutil
 import pytest
 
+from service_support import serve_process
+
 KEY = "projector-kill-key"
 NOTICE = {"version": "2025-01", "url": "https://praktijk.example/privacy", "sha256": "d" * 64}
 PROJECTIONS = ("current_standing", "audit_log", "nats_relay")
@@ -58,14 +60,7 @@ class Service:
             "GRONDSLAG_BOOTSTRAP_KEY": KEY,
             "GRONDSLAG_BOOTSTRAP_TENANT": tenant,
         }
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "grondslag.cli", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = serve_process(self.port, self.env, self.log)
 
     def tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])

@@ -20,7 +20,7 @@ import json
 import math
 from typing import Any
 
-from .problems import FieldError, ProblemError, problem_type
+from .problems import FieldError, ProblemError, invalid_request
 
 
 def unique_keys(body: bytes) -> None:
@@ -90,15 +90,7 @@ def _find(value: Any, path: str | None, found: list[str | None]) -> None:
 
 
 def _invalid(errors: list[tuple[str | None, str]]) -> ProblemError:
-    fields = [FieldError(name, message, "body") for name, message in errors]
-    return ProblemError(
-        422,
-        "Invalid request",
-        "; ".join(f"{e.field or 'the body'}: {e.message}" for e in fields),
-        kind=problem_type("invalid-body"),
-        field=fields[0].field,
-        errors=fields,
-    )
+    return invalid_request([FieldError(name, message, "body") for name, message in errors])
 
 
 def _ignored(text: str) -> None:

@@ -100,6 +100,20 @@ def problem_type(kind: str) -> str:
     return f"urn:grondslag:problem:{kind}"
 
 
+def invalid_request(errors: list[FieldError]) -> ProblemError:
+    """422 naming each field at fault, typed by where the first one is (``invalid-body``,
+    ``invalid-query``, …), for a refusal made before litestar validates the request."""
+    first = errors[0]
+    return ProblemError(
+        422,
+        "Invalid request",
+        "; ".join(f"{e.field or 'the body'}: {e.message}" for e in errors),
+        kind=problem_type(f"invalid-{first.source}"),
+        field=first.field,
+        errors=errors,
+    )
+
+
 def malformed_body(detail: str = "the request body is not valid JSON") -> ProblemError:
     """400: a body that is not JSON at all (broken syntax, bytes that are not UTF-8)."""
     return ProblemError(400, "Malformed JSON", detail, kind=problem_type("malformed-body"))

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from litestar import Litestar, Request
 
-from .problems import FieldError, ProblemError, problem_type
+from .problems import FieldError, invalid_request
 
 
 class QueryNames:
@@ -55,11 +55,4 @@ class QueryNames:
                 continue
             errors.append(FieldError(name, message, "query"))
         if errors:
-            raise ProblemError(
-                422,
-                "Invalid request",
-                "; ".join(f"{e.field}: {e.message}" for e in errors),
-                kind=problem_type("invalid-query"),
-                field=errors[0].field,
-                errors=errors,
-            )
+            raise invalid_request(errors)

@@ -157,15 +157,19 @@ async def test_the_held_answer_is_the_folds_byte_for_byte_until_the_clock_may_ch
             held = await held_standing(pool, tenant, ref, purpose, instant)
             assert held is not None or instant not in spanned, (ref, purpose, instant)
             if held is not None:  # whenever the read model answers, it is the fold's answer
-                folded = await tagged_standing(pool, tenant, ref, purpose, instant, instant)
+                folded = await tagged_standing(
+                    pool, tenant, ref, purpose, instant, instant, instant
+                )
                 assert held == _encoded(folded), (ref, purpose, instant)
                 statuses.add(folded[0].status)
                 compared += 1
         assert await held_standing(pool, tenant, ref, purpose, start - TICK) is None
         if until is not None:
             bounded += 1
-            before = await tagged_standing(pool, tenant, ref, purpose, until - TICK, until - TICK)
-            after = await tagged_standing(pool, tenant, ref, purpose, until, until)
+            before = await tagged_standing(
+                pool, tenant, ref, purpose, until - TICK, until - TICK, until - TICK
+            )
+            after = await tagged_standing(pool, tenant, ref, purpose, until, until, until)
             strip = {"at": None, "known_at": None}
             if msgspec.structs.replace(before[0], **strip) != msgspec.structs.replace(
                 after[0], **strip

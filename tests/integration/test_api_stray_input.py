@@ -1,10 +1,10 @@
 """What a request sends beyond its operation's types: a query parameter the operation does
 not take, one of its parameters twice, a body's key twice, a number too large to read, an
-``Accept`` the export cannot answer. Each could be read as a question other than the one
-asked — an auditor's misspelt ``knownat`` answered as "known now", ``at`` sent twice
-answered for one of the two, a repeated ``birth_date`` read as the first by one system and
-the last by another — so each is refused, naming the parameter, key or header, and changes
-nothing."""
+``Accept`` the export cannot answer, a header that is no list given twice. Each could be
+read as a question other than the one asked — an auditor's misspelt ``knownat`` answered as
+"known now", ``at`` sent twice answered for one of the two, a repeated ``birth_date`` read
+as the first by one system and the last by another — so each is refused, naming the
+parameter, key or header, and changes nothing."""
 
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ def test_every_stray_parameter_is_named_and_an_operation_without_any_says_so(rea
     assert "(it takes: cursor, limit)" in problem["detail"]
     no_query = ready.call("GET", f"/v1/subjects/{REF}?verbose=1")
     assert "(it takes: none)" in assert_problem(no_query, 422, field="verbose")["detail"]
+
+
+def test_a_long_stray_name_is_not_echoed_whole(ready) -> None:
+    asked = ready.call("GET", f"{STANDING}?{'a' * 20_000}=1")
+    problem = assert_problem(asked, 422, field="a" * 64 + "…")
+    assert len(asked.content) < 1_000, len(asked.content)
+    assert problem["errors"][0]["field"] == "a" * 64 + "…"
 
 
 def test_a_write_with_a_stray_parameter_records_nothing(ready) -> None:
@@ -161,6 +168,64 @@ def test_a_large_integer_that_is_read_is_judged_by_its_field(ready, digits) -> N
     )
     problem = assert_problem(response, 422, field="explicit")
     assert "out of range" not in problem["detail"], problem
+
+
+def _raw(tenant, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""):
+    """The app's answer to a request with exactly these header lines (the test client
+    joins repeated names into one line, as HTTP allows only for list fields), on the loop
+    the app runs on: (status, problem)."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    tenant.client.blocking_portal.call(tenant.client.app, scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(body)
+
+
+def test_two_authorization_headers_are_400_whichever_is_the_key(ready) -> None:
+    """A proxy may have checked the other one: the request is refused, not read with the
+    first key (RFC 9110 5.3: Authorization is no list)."""
+    lines = [("Authorization", f"Bearer {ready.key}"), ("Authorization", "Bearer gs_other")]
+    for pair in (lines, lines[::-1]):
+        status, problem = _raw(ready, "GET", f"/v1/subjects/{REF}", pair)
+        assert (status, problem["field"]) == (400, "Authorization"), problem
+        assert "more than once" in problem["detail"]
+    status, _ = _raw(ready, "GET", f"/v1/subjects/{REF}", lines[:1])
+    assert status == 200  # one is read as before
+
+
+def test_two_idempotency_keys_are_400_and_record_nothing(ready) -> None:
+    before = snapshot(ready)
+    lines = [
+        ("Authorization", f"Bearer {ready.key}"),
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", "intake-1"),
+        ("Idempotency-Key", "intake-2"),
+    ]
+    status, problem = _raw(ready, "POST", CONSENTS, lines, json.dumps(CONSENT).encode())
+    assert (status, problem["field"]) == (400, "Idempotency-Key"), problem
+    assert "more than once" in problem["detail"]
+    assert snapshot(ready) == before
 
 
 def _accesses(tenant) -> list[dict]:

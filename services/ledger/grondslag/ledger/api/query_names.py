@@ -48,11 +48,19 @@ class QueryNames:
         for name, times in given.items():
             if name not in names:
                 takes = ", ".join(sorted(names)) or "none"
-                message = f"this operation takes no query parameter {name!r} (it takes: {takes})"
+                shown = _shown(name)
+                message = f"this operation takes no query parameter {shown!r} (it takes: {takes})"
             elif times > 1 and name not in sequences:
-                message = f"given {times} times; this operation takes one value"
+                message, shown = f"given {times} times; this operation takes one value", name
             else:
                 continue
-            errors.append(FieldError(name, message, "query"))
+            errors.append(FieldError(shown, message, "query"))
         if errors:
             raise invalid_request(errors)
+
+
+SHOWN = 64  # of a stray name: the answer echoes no more of what the client sent
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= SHOWN else name[:SHOWN] + "…"

@@ -377,10 +377,11 @@ def _keys_run(work: Callable[[Any, bytes], Awaitable[int]]) -> int:
 
 
 def keys_create(args: argparse.Namespace) -> int:
-    from grondslag.ledger.keys import TENANT_PATTERN, create_key
+    from grondslag.ledger.keys import create_key
+    from grondslag.ledger.tenants import TENANT_RULE, is_tenant
 
-    if not re.match(TENANT_PATTERN, args.tenant):
-        print(f"grondslag: tenant must match {TENANT_PATTERN}", file=sys.stderr)
+    if not is_tenant(args.tenant):
+        print(f"grondslag: a tenant's name is {TENANT_RULE}", file=sys.stderr)
         return 2
 
     async def work(pool: Any, pepper: bytes) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -76,12 +75,12 @@ def rotate_links(args: argparse.Namespace) -> int:
     import asyncpg
 
     from grondslag.ledger import envelope, links
-    from grondslag.ledger.keys import TENANT_PATTERN
     from grondslag.ledger.schema import ensure_schema
     from grondslag.ledger.settings import lead_time
+    from grondslag.ledger.tenants import TENANT_RULE, is_tenant
 
-    if not re.match(TENANT_PATTERN, args.tenant):
-        print(f"grondslag: tenant must match {TENANT_PATTERN}", file=sys.stderr)
+    if not is_tenant(args.tenant):
+        print(f"grondslag: a tenant's name is {TENANT_RULE}", file=sys.stderr)
         return 2
 
     async def run(database_url: str, grace: Any) -> str:

@@ -33,13 +33,14 @@ from typing import Literal
 import asyncpg
 import msgspec
 
+from .tenants import check_tenant
+
 log = logging.getLogger("grondslag.keys")
 
 Role = Literal["writer", "reader", "auditor", "admin", "metrics"]
 # metrics: scrape ``/metrics`` (and nothing else); see api/health.py for what it may see
 ROLES: tuple[Role, ...] = ("writer", "reader", "auditor", "admin", "metrics")
 KEY_PREFIX = "gs_"
-TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 PEPPER_FILE_NAME = "api-key-pepper"
 LAST_USE_RESOLUTION = 60.0  # seconds: a key's last use is written at most this often
 WEAK_KEY_LENGTH = 16  # an operator-chosen key shorter than this is weak
@@ -188,6 +189,7 @@ async def create_key(
     db: asyncpg.Pool | asyncpg.Connection, tenant: str, roles: Iterable[str], *, pepper: bytes
 ) -> NewKey:
     """Store a new random key; answers it, with its secret (shown this once)."""
+    check_tenant(tenant)  # every key's tenant, whoever creates it (``tenants``)
     key_id, key = new_key_text()
     row = await db.fetchrow(
         "INSERT INTO grondslag_api_keys (key_hash, hash_kind, key_id, tenant, roles) "

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .nats_urls import nats_servers
+from .tenants import check_tenant
 
 MAX_PARTITIONS = 1024  # advisory lock ids and tracking rows: far beyond any need
 
@@ -102,8 +103,10 @@ class Settings:
             ),
             data_dir=Path(env.get("GRONDSLAG_DATA_DIR", str(defaults.data_dir))),
             bootstrap_key=env.get("GRONDSLAG_BOOTSTRAP_KEY") or None,
-            bootstrap_tenant=env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant),
-            operator_tenant=env.get("GRONDSLAG_OPERATOR_TENANT") or None,
+            bootstrap_tenant=check_tenant(
+                env.get("GRONDSLAG_BOOTSTRAP_TENANT", defaults.bootstrap_tenant)
+            ),
+            operator_tenant=_maybe_tenant(env.get("GRONDSLAG_OPERATOR_TENANT") or None),
             public_url=env.get("GRONDSLAG_PUBLIC_URL", defaults.public_url).rstrip("/"),
             write_pool_size=int(env.get("GRONDSLAG_WRITE_POOL_SIZE", defaults.write_pool_size)),
             read_pool_size=int(env.get("GRONDSLAG_READ_POOL_SIZE", defaults.read_pool_size)),
@@ -209,6 +212,10 @@ def _nats_url(value: str | None) -> str | None:
     if value is not None:
         nats_servers(value)
     return value
+
+
+def _maybe_tenant(value: str | None) -> str | None:
+    return None if value is None else check_tenant(value)
 
 
 def _within(value: str, low: int, high: int) -> int:

@@ -66,10 +66,12 @@ def _wants_html(request: Request) -> bool:
         return False
     best = request.accept.best_match([JSON, HTML])
     if best is None:
+        asked = request.headers["accept"]
+        asked = asked if len(asked) <= 100 else asked[:100] + "…"  # echoed, not whole
         raise ProblemError(
             406,
             "Not acceptable",
-            f"this export is application/json or text/html, not {request.headers['accept']}",
+            f"this export is application/json or text/html, not {asked}",
             kind=problem_type("not-acceptable"),
             field="Accept",
         )

@@ -39,6 +39,7 @@ from .consents import ConsentController
 from .contract import document
 from .erasure import ErasureController
 from .export import ExportController
+from .head import HeadAsGet
 from .health import live, live_head, metrics, ready, ready_head
 from .http_metrics import HttpMetrics
 from .idempotency import IdempotencyMiddleware
@@ -249,8 +250,8 @@ def create_app(
     authorize_without_copies(app)
     app.state.query_names = QueryNames(app)
     # outermost, around litestar's own handler: every answer (a 404 too) is counted and
-    # carries its request id
-    app.asgi_handler = RequestIds(HttpMetrics(app.asgi_handler))  # type: ignore[assignment]
+    # carries its request id; a HEAD under /v1/ is served as its GET, without the body
+    app.asgi_handler = RequestIds(HttpMetrics(HeadAsGet(app.asgi_handler)))  # type: ignore[assignment]
     return app
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import eventsourcing.domain
+
 import grondslag.ledger.api.checks as checks_api
 import grondslag.ledger.api.export as export_api
 import grondslag.ledger.api.subjects as subjects_api
@@ -20,9 +22,14 @@ BEHIND = timedelta(minutes=10)
 
 
 def _clock_behind(monkeypatch) -> None:
+    """This process's clock — the ledger's and the event library's — runs behind the one
+    that recorded what is stored."""
     real = datetime.now
     for module in (subjects_api, checks_api, export_api, application):
         monkeypatch.setattr(module, "utcnow", lambda: real(UTC) - BEHIND)
+    monkeypatch.setattr(
+        eventsourcing.domain, "datetime_now_with_tzinfo", lambda: real(UTC) - BEHIND
+    )
 
 
 def test_a_read_through_a_clock_behind_sees_the_write_just_made(ready, monkeypatch) -> None:
@@ -64,3 +71,18 @@ def test_a_withdrawal_through_a_clock_behind_is_recorded_after_the_consent(
     # as known at the consent's instant, the consent alone: lawful
     then = ready.call("GET", STANDING, params={"known_at": given, "at": given})
     assert then.json()["lawful"] is True, then.json()
+
+
+def test_an_erasure_through_a_clock_behind_is_recorded_after_what_it_erases(
+    ready, monkeypatch
+) -> None:
+    """R22: the erasure and the lapse of the consent it ends share one instant, after the
+    consent; before, the erasure took the subject's own last instant (its registration)."""
+    given = ready.consent().json()["standing"]["known_at"]
+    _clock_behind(monkeypatch)
+    erased = ready.call("POST", f"/v1/subjects/{REF}/erasure", json={"recorded_by": "staff:x"})
+    assert erased.status_code == 201, erased.text
+    events = ready.call("GET", f"/v1/subjects/{REF}/history").json()["events"]
+    erasure = next(e for e in events if e["type"] == "SubjectErased")
+    lapse = next(e for e in events if e["type"] == "BasisLapsed")
+    assert erasure["recorded_at"] == lapse["recorded_at"] > given, events

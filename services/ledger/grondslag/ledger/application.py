@@ -596,7 +596,7 @@ class Ledger(Application[UUID]):
             joint_with=tuple(request.joint_with),
             reasons=request.reasons,
         )
-        subject.erase(record, sealed)
+        subject.erase(record, sealed, now)
         outcome = _outcome(subject, lapsed=[lapsed for _, lapsed in lapses])
         events = list(subject.collect_events())
         for standing in {id(s): s for s in [*noticed, *(s for s, _ in lapses)]}.values():

@@ -170,9 +170,12 @@ class Subject(InVersionOrder, Aggregate):
         self.trigger_event(self.LegalClaimEnded, end=end)
         return event_id(self.id, self.version)
 
-    def erase(self, erasure: Erasure, sealed_kept: bytes | None) -> UUID:
-        """R22: record the erasure (the caller destroys the key in the same transaction)."""
-        self.trigger_event(self.Erased, erasure=erasure, sealed_personal_data=sealed_kept)
+    def erase(self, erasure: Erasure, sealed_kept: bytes | None, now: datetime) -> UUID:
+        """R22: record the erasure at ``now``, the instant its lapses are recorded at (the
+        caller destroys the key in the same transaction)."""
+        self.trigger_event(
+            self.Erased, erasure=erasure, sealed_personal_data=sealed_kept, timestamp=now
+        )
         assert self.last_erasure_event is not None
         return self.last_erasure_event
 

@@ -228,6 +228,18 @@ def test_two_idempotency_keys_are_400_and_record_nothing(ready) -> None:
     assert snapshot(ready) == before
 
 
+def test_a_body_of_two_content_types_is_400_and_records_nothing(ready) -> None:
+    before = snapshot(ready)
+    lines = [
+        ("Authorization", f"Bearer {ready.key}"),
+        ("Content-Type", "application/json"),
+        ("Content-Type", "text/plain"),
+    ]
+    status, problem = _raw(ready, "POST", CONSENTS, lines, json.dumps(CONSENT).encode())
+    assert (status, problem["field"]) == (400, "Content-Type"), problem
+    assert snapshot(ready) == before
+
+
 def _accesses(tenant) -> list[dict]:
     page = tenant.call("GET", f"/v1/subjects/{REF}/access-log")
     assert page.status_code == 200, page.text

@@ -56,6 +56,7 @@ from .representatives import RepresentativeController
 from .request_ids import RequestIds
 from .requests import RequestController, SubjectRequestController
 from .restrictions import RestrictionController
+from .single_headers import SingleHeaders
 from .subjects import SubjectController
 from .tenant import TenantController
 
@@ -227,6 +228,7 @@ def create_app(
             note_arrivals,
             *trusted_proxies(settings),
             public_rate_limit(settings),
+            SingleHeaders,
             BearerKeyMiddleware,
             LogPositions,
             IdempotencyMiddleware,

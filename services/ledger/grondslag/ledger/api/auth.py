@@ -16,7 +16,6 @@ from litestar.handlers.base import BaseRouteHandler
 
 from ..keys import Principal
 from ..persistence.actors import ACTOR, key_actor
-from .problems import ProblemError
 
 # the paths that take no key: health, the OpenAPI document, the public links, and the
 # auditor's pages (a session cookie)
@@ -67,21 +66,12 @@ async def authenticate(scope: Any) -> Principal:
 
 
 def _authorization(scope: Any) -> str:
-    """The ``Authorization`` header, as Latin-1 text ("" when there is none); 400 when it
-    is given twice — a proxy may have checked the other one (RFC 9110 §5.3: it is no list)."""
-    found = [
-        value
-        for name, value in scope["headers"]
-        if len(name) == 13 and name.lower() == b"authorization"
-    ]
-    if len(found) > 1:
-        raise ProblemError(
-            400,
-            "Bad request",
-            "Authorization is given more than once: send one API key",
-            field="Authorization",
-        )
-    return found[0].decode("latin-1") if found else ""
+    """The ``Authorization`` header, as Latin-1 text ("" when there is none; given twice it
+    was refused before, ``single_headers``)."""
+    for name, value in scope["headers"]:
+        if len(name) == 13 and name.lower() == b"authorization":
+            return value.decode("latin-1")
+    return ""
 
 
 class RoleGuard:

@@ -81,8 +81,11 @@ PROBLEM = (
     "value are left out."
 )
 MALFORMED = "the body is empty, not JSON, or not UTF-8 (`malformed-body`)"
-BAD_KEY = "the `Idempotency-Key` is not 1–255 printable characters, or is given twice"
-TWO_KEYS = "`Authorization` is given more than once"
+BAD_KEY = "the `Idempotency-Key` is not 1–255 printable characters"
+TWICE = (
+    "a header that is no list (`Authorization`, `Content-Type`, `Idempotency-Key`, "
+    "`Grondslag-Min-Position`) is given more than once"
+)
 INVALID = (
     "a field or parameter does not fit its type or range (`invalid-body`, `invalid-query`, "
     "`invalid-path` or `invalid-header`, by where it is; `field` and `errors` name each)"
@@ -177,7 +180,7 @@ def contract_of(path: str, method: str, handler: HTTPRouteHandler) -> Contract:
         codes[503] = REASONS[503]
     preconditions = bool(PRECONDITION_HEADERS & set(fields))
     bad = [MALFORMED] * body + [BAD_KEY] * idempotent + [BAD_TAGS] * preconditions
-    bad += [TWO_KEYS] * bearer
+    bad += [TWICE] * bearer  # ``single_headers``
     bad += [BAD_POSITION] * at_position
     invalid = [INVALID] * (body or parameters) + [REUSED] * idempotent
     invalid += [STRAY_QUERY] * path.startswith("/v1/")  # ``query_names``

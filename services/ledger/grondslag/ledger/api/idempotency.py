@@ -69,11 +69,6 @@ class IdempotencyMiddleware:
                 f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters",
             )
             return
-        if _given_twice(scope, b"idempotency-key"):  # which one would a retry be under?
-            await _problem(
-                scope, send, 400, "Bad Idempotency-Key", "Idempotency-Key is given more than once"
-            )
-            return
         # The route's guards run inside the route, after us: check them first, or a key
         # without the role could replay another key's stored answer.
         await scope["route_handler"].authorize_connection(ASGIConnection(scope))
@@ -184,10 +179,6 @@ async def _send_stored(send: Any, row: Any) -> None:
         headers.append((b"location", row["location"].encode()))
     await send({"type": "http.response.start", "status": row["status"], "headers": headers})
     await send({"type": "http.response.body", "body": bytes(row["body"])})
-
-
-def _given_twice(scope: Any, name: bytes) -> bool:
-    return sum(1 for key, _ in scope.get("headers", []) if key == name) > 1
 
 
 def _header(scope: Any, name: bytes) -> str | None:

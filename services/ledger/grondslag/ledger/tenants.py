@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}(?!\n)$"  # (no newline before the end, as ``$``)
 _TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 TENANT_RULE = "lower-case letters, digits and hyphens, 1 to 63, not starting with a hyphen"
 

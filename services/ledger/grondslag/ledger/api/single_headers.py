@@ -14,8 +14,12 @@ from typing import Any
 from .auth import needs_key
 from .problems import ProblemError
 
-SINGLE = (b"authorization", b"content-type", b"idempotency-key", b"grondslag-min-position")
-NAMES = {b"authorization": "Authorization", b"content-type": "Content-Type"}
+SINGLE = {  # as sent (ASGI lower-cases them) → as named in the answer
+    b"authorization": "Authorization",
+    b"content-type": "Content-Type",
+    b"idempotency-key": "Idempotency-Key",
+    b"grondslag-min-position": "Grondslag-Min-Position",
+}
 
 
 class SingleHeaders:
@@ -37,5 +41,5 @@ class SingleHeaders:
 
 
 def _twice(name: bytes) -> ProblemError:
-    shown = NAMES.get(name) or "-".join(part.capitalize() for part in name.decode().split("-"))
+    shown = SINGLE[name]
     return ProblemError(400, "Bad request", f"{shown} is given more than once", field=shown)

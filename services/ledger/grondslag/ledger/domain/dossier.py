@@ -24,7 +24,7 @@ from .evidence import EvidenceRecord, evidence_records
 from .facts import Fact, Statement
 from .purpose import Purpose
 from .purpose_versions import PurposeVersion
-from .recorded_order import after_last
+from .recorded_order import after_last, not_before
 from .standing import Standing
 from .standing_at import StandingAnswer, standing_at, standing_now
 from .subject import Subject
@@ -107,9 +107,8 @@ class Dossier:
         which the clock alone may change it (None: no such instant) — what the read model
         keeps beside a standing's rendered answer (``projector.current_standing``)."""
         answer, until = standing_now(self.purpose, self.facts, self.versions, now, self.view(now))
-        streams = [s for s in (self.subject, self.register, self.standing_stream) if s]
         # a writer's clock ahead of ours: a later "now" knows more, so fold each time
-        holds = all(stream.modified_on <= now for stream in streams)
+        holds = all(recorded <= now for recorded in self._recorded())
         return answer, holds, until
 
     def evidence(self, answer: StandingAnswer) -> list[EvidenceRecord]:
@@ -127,9 +126,10 @@ class Dossier:
         the dossier's streams recorded if that is later — a write through a replica whose clock
         runs ahead of this reader's is known, and in force, in the answer to a read right
         after it (read-your-writes does not depend on the two clocks agreeing)."""
-        return max([clock, *self._recorded()])
+        return not_before(clock, self._recorded())
 
     def _recorded(self) -> list[datetime]:
+        """The last instant each of the dossier's streams recorded."""
         streams = (s for s in (self.subject, self.register, self.standing_stream) if s)
         return [stream.modified_on for stream in streams]
 

@@ -12,7 +12,9 @@ if its clock is not already past it (``after_last``: the dossier's ``now``, at w
 command's answer is folded too); the standing itself records a fact just after its last
 fact whoever calls it (``Standing._record``); and every aggregate records an event it times
 by its own clock no earlier than its last one (``InVersionOrder``: an instant may repeat —
-the standing's opening and its first fact share one — but never go back)."""
+the standing's opening and its first fact share one — but never go back). A question that
+names no instant asks it at ``not_before``: the reader's clock, or the last instant recorded
+if that is later (``Dossier.present``)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,12 @@ def after_last(clock: datetime, recorded: Iterable[datetime]) -> datetime:
     return clock if latest is None or clock > latest else latest + TICK
 
 
+def not_before(clock: datetime, recorded: Iterable[datetime]) -> datetime:
+    """``clock``, or the latest of ``recorded`` if that is later: the "now" of a question
+    that names no instant, which knows everything recorded."""
+    return max([clock, *recorded])
+
+
 class InVersionOrder:
     """Mixed into an aggregate (before ``Aggregate``): an event it records is timestamped
     no earlier than its last one, whatever the clock says."""
@@ -36,5 +44,5 @@ class InVersionOrder:
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
         clock = kwargs.get("timestamp") or event_class.create_timestamp()
         last: datetime | None = getattr(self, "modified_on", None)
-        kwargs["timestamp"] = clock if last is None else max(clock, last)
+        kwargs["timestamp"] = not_before(clock, [] if last is None else [last])
         super().trigger_event(event_class, **kwargs)  # type: ignore[misc]

@@ -366,9 +366,9 @@ class Standing(InVersionOrder, Aggregate):
         """Fold the facts with the new one everywhere they will be asked about, then
         trigger the event (recorded at ``context.now``, the instant the answer is for — or
         just after the last fact, if the caller's clock is not past it: ``recorded_order``)."""
-        if self.facts and context.now <= self.facts[-1].recorded_at:
-            later = after_last(context.now, [self.facts[-1].recorded_at])
-            context = msgspec.structs.replace(context, now=later)
+        at = after_last(context.now, [fact.recorded_at for fact in self.facts[-1:]])
+        if at != context.now:
+            context = msgspec.structs.replace(context, now=at)
         fact = Fact(event_id(self.id, self.version + 1), context.now, statement)
         answer = answerable(
             self.purpose, [*self.facts, fact], context.versions, context.now, context.subject

@@ -20,6 +20,7 @@ from ..domain.dossier import Dossier
 from ..domain.errors import NotFound
 from ..domain.evidence import EvidenceRecord, evidence_records
 from ..domain.ids import controller_id, subject_id
+from ..domain.recorded_order import not_before
 from ..domain.request_answer import request_answer
 from ..domain.request_values import RequestAnswer
 from ..domain.standing_at import StandingAnswer
@@ -133,7 +134,7 @@ async def subject_export(
         raise NotFound(f"subject {subject_ref!r} is not registered")
     events = await subject_history(pool, tenant, subject_ref)
     # "now" is never before what the streams recorded (``Dossier.present``)
-    now = max([now, *(stream.modified_on for stream in map(streams.get, ids) if stream)])
+    now = not_before(now, [stream.modified_on for stream in map(streams.get, ids) if stream])
     controller: Controller | None = streams.get(controller_id(tenant))
     identity = controller.at(now, now) if controller else None
     first = streams.dossier(tenant, subject_ref, codes[0] if codes else "")

@@ -14,6 +14,7 @@ from ..domain.errors import NotFound
 from ..domain.evidence import evidence_records
 from ..domain.ids import subject_id
 from ..domain.preconditions import standing_tag
+from ..domain.recorded_order import not_before
 from ..domain.standing_at import StandingAnswer
 from ..persistence import dossiers
 from .streams import stream_ids
@@ -109,7 +110,7 @@ async def all_standings(
     if streams.get(subject_id(tenant, subject_ref)) is None:
         raise NotFound(f"subject {subject_ref!r} is not registered")
     folded = [streams.dossier(tenant, subject_ref, code) for code in codes]
-    present = max([clock, *(dossier.present(clock) for dossier in folded)])
+    present = not_before(clock, [dossier.present(clock) for dossier in folded])
     at, known_at = at or present, known_at or present
     return at, known_at, [dossier.standing(at, known_at) for dossier in folded]
 
